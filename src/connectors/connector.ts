@@ -1,0 +1,171 @@
+/**
+ * The connector contract: everything the engine may ask of a datasource.
+ *
+ * The engine never imports a database client. It talks to connectors through
+ * this interface and branches on {@link Capabilities}, never on a connector's
+ * name. Every connector passes the suite in `test/conformance/`.
+ */
+import type { EntityInfo, FieldInfo, KeyValues, Row, Value } from '../values/canonical.js'
+
+/** What a connector can do; the engine chooses its strategy from these. Default for each is `false`. */
+export interface Capabilities {
+  /** Emits change events (logical replication, binlog, triggers). */
+  cdc: boolean
+  /** `apply` is atomic: a batch lands whole or not at all. */
+  transactions: boolean
+  /** Native upsert (`ON CONFLICT`, `ON DUPLICATE KEY`). */
+  upsert: boolean
+  /** A bulk path (COPY, LOAD DATA) used for large batches of new rows. */
+  bulkLoad: boolean
+  /** `scan` returns rows in key order matching {@link compareKeys}. */
+  orderedKeyScan: boolean
+}
+
+/** The filter operators of the plan file (DESIGN §1.1). */
+export const FILTER_OPERATORS = ['=', '!=', '>', '>=', '<', '<=', 'in', 'not_in', 'like', 'is_null', 'is_not_null'] as const
+
+/** One of {@link FILTER_OPERATORS}. */
+export type FilterOperator = (typeof FILTER_OPERATORS)[number]
+
+/**
+ * A filter on a source field. `value` is canonical (or an array of canonical
+ * values for `in` / `not_in`), absent for `is_null` / `is_not_null`.
+ * Connectors push filters down as SQL parameters, never as spliced text.
+ */
+export interface Filter {
+  field: string
+  op: FilterOperator
+  value?: Value | Value[]
+}
+
+/**
+ * Incremental scans order by `(cursor, key…)`. With `from.key` the scan
+ * returns rows strictly after `(from.value, from.key)`; without it, rows with
+ * `cursor >= from.value` (the look-back window). Rows whose cursor is NULL
+ * never appear in a cursor scan: read them with an `is_null` filter.
+ */
+export interface CursorScan {
+  field: string
+  from?: { value: Value; key?: KeyValues }
+}
+
+/** What to read and in which order. */
+export interface ScanOptions {
+  /** Fields to return; always includes the key fields (and the cursor, if any). */
+  fields: string[]
+  /** Key fields: the order of a key scan and the tie-breaker of a cursor scan. */
+  keys: string[]
+  filters?: Filter[]
+  /** Keyset pagination for key scans: only rows whose key is greater. */
+  after?: KeyValues
+  /** Present for incremental scans: order by cursor then key. */
+  cursor?: CursorScan
+  /** Rows per yielded batch. */
+  batchSize: number
+  signal?: AbortSignal
+}
+
+/** One transaction's worth of changes for one entity. */
+export interface ApplyBatch {
+  /** Full destination rows (every mapped field present) to insert or update. */
+  upserts: Row[]
+  /** Keys of rows to delete, in `keys` order. */
+  deletes: KeyValues[]
+}
+
+/** Options for {@link Connector.apply}. */
+export interface ApplyOptions {
+  /** The destination key fields the upserts and deletes are identified by. */
+  keys: string[]
+  /**
+   * A hint that every upsert is a new row (e.g. the destination was empty),
+   * so a bulk path such as COPY may be used. Apply must still be correct,
+   * i.e. idempotent, if a row exists after all.
+   */
+  allNew?: boolean
+  signal?: AbortSignal
+}
+
+/** What one apply did. */
+export interface ApplyResult {
+  upserted: number
+  deleted: number
+}
+
+/** What `check` found out about a datasource. */
+export interface CheckReport {
+  connection: string
+  kind: string
+  /** Server or library version. */
+  version: string
+  capabilities: Capabilities
+  /** Whether change capture could run now, and if not, what to change. */
+  cdc: { ready: boolean; reason?: string }
+  /** Connector-specific facts worth showing (`wal_level`, file path…). */
+  details: Record<string, string | number | boolean>
+}
+
+/** How a connection is configured in the plan. */
+export interface ConnectionConfig {
+  /** The connection's name in the plan (`shop`). */
+  name: string
+  /** `sqlite:PATH`, `postgres://…`, … (without the password if given apart). */
+  url: string
+  /** Password given apart from the URL (already expanded from `${VAR}`). */
+  password?: string
+  /** Directory that relative paths in the URL are resolved against (the plan file's). */
+  baseDir?: string
+}
+
+/**
+ * A datasource. Connectors own their connections and dialect SQL; every
+ * method that waits takes an AbortSignal, and generators release their
+ * cursors and connections in `finally`.
+ */
+export interface Connector {
+  /** The connection name from the plan. */
+  readonly name: string
+  /** The connector kind (`sqlite`, `postgres`): for display, never for branching. */
+  readonly kind: string
+  readonly capabilities: Capabilities
+
+  /** Connect and report; throws {@link ConnectionError} with a fix when unreachable. */
+  check(opts?: { signal?: AbortSignal }): Promise<CheckReport>
+
+  /** Describe all entities, or just one (an empty array when it does not exist). */
+  discover(entity?: string): Promise<EntityInfo[]>
+
+  /** Describe one entity; throws `ENTITY_NOT_FOUND` naming the closest existing one. */
+  describe(entity: string): Promise<EntityInfo>
+
+  /** Rows matching the filters, or undefined when counting is not cheap. */
+  count(entity: string, filters?: Filter[]): Promise<number | undefined>
+
+  /** Read rows in key order (or cursor order), `batchSize` at a time. */
+  scan(entity: string, opts: ScanOptions): AsyncIterable<Row[]>
+
+  /** Read the rows with these keys (missing keys are simply absent). */
+  lookup(entity: string, keys: string[], values: KeyValues[], fields: string[], opts?: { signal?: AbortSignal }): Promise<Row[]>
+
+  /** Write upserts and deletes in one transaction; idempotent. */
+  apply(entity: string, batch: ApplyBatch, opts: ApplyOptions): Promise<ApplyResult>
+
+  /** Create the entity if it does not exist, mapping canonical types to native ones. */
+  ensureEntity(entity: string, fields: FieldInfo[], keys: string[]): Promise<void>
+
+  /**
+   * The start (canonical timestamp) of the oldest transaction still open in
+   * the datasource, if it can tell. Incremental sync caps its saved watermark
+   * there so rows committed late with older cursor values are not skipped.
+   */
+  oldestOpenTransactionStart?(opts?: { signal?: AbortSignal }): Promise<string | undefined>
+
+  close(): Promise<void>
+}
+
+/** The value of `field` in every row, as key arrays. */
+export function keyOf(row: Row, keys: readonly string[]): KeyValues {
+  const out: Value[] = new Array(keys.length)
+  for (let i = 0; i < keys.length; i++) out[i] = row[keys[i]!] ?? null
+  return out
+}

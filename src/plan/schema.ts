@@ -1,0 +1,113 @@
+/**
+ * The sync plan (`syncline.yaml`, DESIGN §1.1) as one zod schema that both
+ * validates input at the edge and gives the TypeScript types used after it.
+ */
+import { z } from 'zod'
+import { FILTER_OPERATORS } from '../connectors/connector.js'
+
+/** Sync ids: lower-case letters, digits, `_` and `-`. */
+export const SYNC_ID_PATTERN = /^[a-z0-9_-]+$/
+
+/** A connection: a URL and, optionally, a password kept apart from it. */
+export const connectionSchema = z.strictObject({
+  url: z.string().min(1, 'give a URL such as sqlite:./shop.db or postgres://user@host:5432/db'),
+  password: z.string().optional(),
+})
+
+/** One end of a sync. */
+export const endpointSchema = z.strictObject({
+  connection: z.string().min(1),
+  entity: z.string().min(1),
+  /** Destination only: create the table when it does not exist. */
+  create: z.boolean().optional(),
+})
+
+/** One explicit field mapping: a source field, a transform, or both. */
+export const fieldMappingSchema = z
+  .strictObject({
+    source: z.string().min(1).optional(),
+    destination: z.string().min(1),
+    transform: z.string().min(1).optional(),
+  })
+  .refine((f) => f.source !== undefined || f.transform !== undefined, {
+    message: 'give a source field, a transform, or both',
+  })
+
+export const mappingSchema = z.strictObject({
+  /** Map same-named fields (case-, space- and underscore-insensitive). Default true. */
+  auto: z.boolean().default(true),
+  fields: z.array(fieldMappingSchema).default([]),
+  /** Source fields never mapped automatically. */
+  exclude: z.array(z.string()).default([]),
+})
+
+const scalar = z.union([z.string(), z.number(), z.boolean(), z.null()])
+
+export const filterSchema = z
+  .strictObject({
+    field: z.string().min(1),
+    op: z.enum(FILTER_OPERATORS),
+    value: z.union([scalar, z.array(scalar)]).optional(),
+  })
+  .superRefine((f, ctx) => {
+    const list = f.op === 'in' || f.op === 'not_in'
+    const none = f.op === 'is_null' || f.op === 'is_not_null'
+    if (none && f.value !== undefined) ctx.addIssue({ code: 'custom', path: ['value'], message: `'${f.op}' takes no value` })
+    if (!none && f.value === undefined) ctx.addIssue({ code: 'custom', path: ['value'], message: `'${f.op}' needs a value` })
+    if (list && !Array.isArray(f.value)) ctx.addIssue({ code: 'custom', path: ['value'], message: `'${f.op}' needs a list, e.g. [a, b]` })
+    if (!list && Array.isArray(f.value)) ctx.addIssue({ code: 'custom', path: ['value'], message: `'${f.op}' takes one value, not a list` })
+  })
+
+/** `60s`, `5m`, `2h`, `1d`, or plain seconds. */
+export const durationSchema = z.union([
+  z.number().nonnegative(),
+  z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d)?$/, 'use a duration such as 60s, 5m, 2h or 1d'),
+])
+
+export const syncSchema = z.strictObject({
+  id: z.string().regex(SYNC_ID_PATTERN, 'use lower-case letters, digits, _ and - (e.g. customers)'),
+  source: endpointSchema,
+  destination: endpointSchema,
+  keys: z.array(z.string().min(1)).min(1).optional(),
+  mode: z.enum(['full', 'incremental', 'realtime']).default('full'),
+  direction: z.enum(['one-way', 'two-way']).default('one-way'),
+  cursor: z.string().min(1).optional(),
+  deletes: z.enum(['propagate', 'ignore']).default('propagate'),
+  softDelete: z.string().min(1).optional(),
+  mapping: mappingSchema.default({ auto: true, fields: [], exclude: [] }),
+  filters: z.array(filterSchema).default([]),
+  conflict: z.enum(['latest-wins', 'source-wins', 'destination-wins', 'merge', 'manual']).default('latest-wins'),
+  schedule: z.string().min(1).optional(),
+  batchSize: z.number().int().min(1).max(1_000_000).default(5000),
+  lookback: durationSchema.default('60s'),
+  maxErrors: z.number().int().min(0).default(0),
+  retries: z.number().int().min(0).default(3),
+})
+
+export const planSchema = z.strictObject({
+  /** Where watermarks and run history live: a path (SQLite) or a postgres:// URL. */
+  state: z.string().min(1).default('.syncline/state.db'),
+  connections: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'use letters, digits, _ and -'), connectionSchema).default({}),
+  syncs: z.array(syncSchema).default([]),
+})
+
+/** A plan as written (defaults optional). */
+export type PlanInput = z.input<typeof planSchema>
+/** A validated plan with defaults filled in. */
+export type Plan = z.output<typeof planSchema>
+/** One validated sync. */
+export type SyncPlan = z.output<typeof syncSchema>
+/** One sync as written. */
+export type SyncPlanInput = z.input<typeof syncSchema>
+export type ConnectionPlan = z.output<typeof connectionSchema>
+export type FieldMapping = z.output<typeof fieldMappingSchema>
+export type FilterPlan = z.output<typeof filterSchema>
+
+/** Parse a duration (`60s`, `5m`, 90) into milliseconds. */
+export function durationMs(value: string | number): number {
+  if (typeof value === 'number') return value * 1000
+  const match = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/.exec(value.trim())
+  if (!match) throw new Error(`not a duration: ${value}`)
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[(match[2] ?? 's') as 'ms' | 's' | 'm' | 'h' | 'd']
+  return Number(match[1]) * unit
+}

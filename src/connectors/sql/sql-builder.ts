@@ -19,6 +19,14 @@ export interface SqlDialect {
    * `"name" COLLATE "C"`; identity where the column already does.
    */
   binaryOrder(column: string, type: CanonicalType): string
+  /**
+   * Optional: the expression to compare and order a column by, for dialects
+   * whose stored form does not compare like the canonical value (SQLite keeps
+   * exact decimals as text and timestamps in whatever format an application
+   * wrote). Parameters from {@link SqlDialect.encodeParam} are compared with
+   * it. Default: the column itself. Not used for `like`, `is_null`, `is_not_null`.
+   */
+  comparable?(column: string, field: FieldInfo): string
 }
 
 /** A SQL fragment with its parameters. */
@@ -45,6 +53,12 @@ function fieldOf(fields: ReadonlyMap<string, FieldInfo>, name: string): FieldInf
   return field
 }
 
+/** The quoted column as the dialect compares it (see {@link SqlDialect.comparable}). */
+function compared(dialect: SqlDialect, name: string, field: FieldInfo): string {
+  const column = dialect.quoteIdent(name)
+  return dialect.comparable ? dialect.comparable(column, field) : column
+}
+
 /**
  * `a = $1 AND b IN ($2, $3)`: the filters as one condition (empty string
  * when there are none). LIKE uses the database's own pattern syntax (`%`, `_`).
@@ -53,14 +67,15 @@ export function filterCondition(dialect: SqlDialect, fields: ReadonlyMap<string,
   const parts: string[] = []
   for (const filter of filters) {
     const field = fieldOf(fields, filter.field)
-    const column = dialect.quoteIdent(filter.field)
+    const raw = dialect.quoteIdent(filter.field)
+    const column = compared(dialect, filter.field, field)
     const one = (v: Value) => params.add(dialect.encodeParam(v, field))
     switch (filter.op) {
       case 'is_null':
-        parts.push(`${column} IS NULL`)
+        parts.push(`${raw} IS NULL`)
         break
       case 'is_not_null':
-        parts.push(`${column} IS NOT NULL`)
+        parts.push(`${raw} IS NOT NULL`)
         break
       case 'in':
       case 'not_in': {
@@ -74,7 +89,8 @@ export function filterCondition(dialect: SqlDialect, fields: ReadonlyMap<string,
         break
       }
       case 'like':
-        parts.push(`${column} LIKE ${one(filter.value as Value)}`)
+        // A LIKE pattern is text whatever the field's type.
+        parts.push(`${raw} LIKE ${params.add(dialect.encodeParam(filter.value as Value, { ...field, type: 'text' }))}`)
         break
       case '!=':
         parts.push(`${column} <> ${one(filter.value as Value)}`)
@@ -94,7 +110,7 @@ export function filterCondition(dialect: SqlDialect, fields: ReadonlyMap<string,
 export function keysetCondition(dialect: SqlDialect, fields: ReadonlyMap<string, FieldInfo>, keys: readonly string[], after: KeyValues, params: ParamList): string {
   // Each use adds its own parameter: `?`-style dialects cannot refer to one twice.
   const param = (i: number) => params.add(dialect.encodeParam(after[i] ?? null, fieldOf(fields, keys[i]!)))
-  const columns = keys.map((k) => dialect.binaryOrder(dialect.quoteIdent(k), fieldOf(fields, k).type))
+  const columns = keys.map((k) => dialect.binaryOrder(compared(dialect, k, fieldOf(fields, k)), fieldOf(fields, k).type))
   // (a > x) OR (a = x AND b > y) OR (a = x AND b = y AND c > z)
   const ors: string[] = []
   for (let i = 0; i < keys.length; i++) {
@@ -109,9 +125,9 @@ export function keysetCondition(dialect: SqlDialect, fields: ReadonlyMap<string,
 /** The condition of an incremental scan: after `(cursor, key)`, or `cursor >= value`. */
 export function cursorCondition(dialect: SqlDialect, fields: ReadonlyMap<string, FieldInfo>, keys: readonly string[], cursor: CursorScan, params: ParamList): string {
   const cursorField = fieldOf(fields, cursor.field)
-  const column = dialect.quoteIdent(cursor.field)
+  const column = dialect.binaryOrder(compared(dialect, cursor.field, cursorField), cursorField.type)
   const from = cursor.from
-  if (!from) return `${column} IS NOT NULL`
+  if (!from) return `${dialect.quoteIdent(cursor.field)} IS NOT NULL`
   const value = () => params.add(dialect.encodeParam(from.value, cursorField))
   if (!from.key) return `${column} >= ${value()}`
   const greater = `${column} > ${value()}`
@@ -121,8 +137,11 @@ export function cursorCondition(dialect: SqlDialect, fields: ReadonlyMap<string,
 
 /** `ORDER BY` for a key scan or a cursor scan, text keys in binary order. */
 export function orderBy(dialect: SqlDialect, fields: ReadonlyMap<string, FieldInfo>, keys: readonly string[], cursorField?: string): string {
-  const columns = keys.map((k) => dialect.binaryOrder(dialect.quoteIdent(k), fieldOf(fields, k).type))
-  if (cursorField !== undefined) columns.unshift(dialect.quoteIdent(cursorField))
+  const columns = keys.map((k) => dialect.binaryOrder(compared(dialect, k, fieldOf(fields, k)), fieldOf(fields, k).type))
+  if (cursorField !== undefined) {
+    const cursor = fieldOf(fields, cursorField)
+    columns.unshift(dialect.binaryOrder(compared(dialect, cursorField, cursor), cursor.type))
+  }
   return `ORDER BY ${columns.join(', ')}`
 }
 

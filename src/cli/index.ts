@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+/**
+ * The `syncline` command (DESIGN §1.2). Every command takes --config FILE
+ * and --json; exit codes: 0 ok, 1 a sync failed, 2 bad config or usage,
+ * 130 cancelled.
+ */
+import { Command, CommanderError, Option } from 'commander'
+import { automapCommand } from './automap.js'
+import { checkCommand } from './check.js'
+import { discoverCommand } from './discover.js'
+import { historyCommand } from './history.js'
+import { initCommand } from './init.js'
+import { EXIT, reportError, type GlobalOptions } from './output.js'
+import { runCommand } from './run.js'
+import { statusCommand } from './status.js'
+import { validateCommand } from './validate.js'
+
+const program = new Command()
+program
+  .name('syncline')
+  .description('Keep records in step between PostgreSQL, MySQL/MariaDB, SQLite and files.')
+  .version('0.1.0')
+  .addOption(new Option('-c, --config <file>', 'the plan file (default ./syncline.yaml or $SYNCLINE_CONFIG)'))
+  .option('--json', 'machine-readable output on stdout, logs on stderr')
+  .showSuggestionAfterError(true)
+  .exitOverride()
+
+/** Wrap a command so its return value becomes the exit code and errors are reported. */
+function action<A extends unknown[]>(fn: (...args: [...A, GlobalOptions]) => Promise<number>) {
+  return async (...args: unknown[]) => {
+    const command = args[args.length - 1] as Command
+    const opts = { ...program.opts(), ...command.opts() } as GlobalOptions
+    const positional = args.slice(0, -2) as A
+    try {
+      process.exitCode = await fn(...positional, opts)
+    } catch (error) {
+      process.exitCode = reportError(error, opts)
+    }
+  }
+}
+
+program.command('init').description('write a commented starter syncline.yaml').option('--force', 'overwrite an existing file').action(action(initCommand))
+program.command('validate').description('validate the plan; --live also checks datasources, entities and fields').option('--live', 'check against the live datasources').action(action(validateCommand))
+program.command('check').description('connect and report version, capabilities and CDC readiness').argument('[connection...]').action(action(checkCommand))
+program.command('discover').description('list entities, fields, types and keys').argument('<connection>').argument('[entity]').action(action(discoverCommand))
+program
+  .command('automap')
+  .description('print the mapping auto-map would use')
+  .argument('<source>', 'source connection')
+  .argument('<sourceEntity>')
+  .argument('<destination>', 'destination connection')
+  .argument('<destinationEntity>')
+  .action(action(automapCommand))
+program
+  .command('run')
+  .description('run syncs once (default: all of them)')
+  .argument('[sync...]')
+  .option('--full', 'ignore saved watermarks and compare everything')
+  .option('--dry-run', 'write nothing; print what would be created, updated and deleted')
+  .option('-q, --quiet', 'no progress display')
+  .action(action(runCommand))
+program.command('status').description('watermark and last run of every sync').action(action(statusCommand))
+program.command('history').description('run history, newest first; with a sync id, also rejected records').argument('[sync]').option('-n, --limit <n>', 'runs to show', '20').action(action(historyCommand))
+
+// Options like --config and --json may come after the command name too.
+for (const command of program.commands) {
+  command.addOption(new Option('-c, --config <file>', 'the plan file').hideHelp())
+  command.addOption(new Option('--json', 'machine-readable output').hideHelp())
+}
+
+try {
+  await program.parseAsync(process.argv)
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // Help and version exit 0; usage errors exit 2 (commander printed the message).
+    process.exitCode = error.exitCode === 0 ? EXIT.ok : EXIT.badConfig
+  } else {
+    process.exitCode = reportError(error, program.opts() as GlobalOptions)
+  }
+}

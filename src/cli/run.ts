@@ -1,0 +1,101 @@
+/**
+ * `syncline run [SYNC…] [--full] [--dry-run]`: run syncs once with progress.
+ * Ctrl-C stops at the next batch boundary, keeps the last committed
+ * watermark and exits 130; a second Ctrl-C exits at once.
+ */
+import type { Operation } from '../engine/batch-writer.js'
+import type { SyncResult } from '../engine/run-sync.js'
+import { withManager } from './context.js'
+import { EXIT, jsonReplacer, log, print, printJson, type GlobalOptions } from './output.js'
+import { createProgressDisplay } from './progress-display.js'
+
+/** Options of `syncline run`. */
+export interface RunCommandOptions extends GlobalOptions {
+  full?: boolean
+  dryRun?: boolean
+  quiet?: boolean
+}
+
+const PLANNED_SHOWN = 20
+
+/** Run the named syncs (default: all) and print one summary per sync. */
+export async function runCommand(ids: string[], opts: RunCommandOptions): Promise<number> {
+  const controller = new AbortController()
+  let interrupts = 0
+  const onSigint = () => {
+    interrupts++
+    if (interrupts > 1) process.exit(EXIT.cancelled)
+    log('\nStopping at the next batch boundary (Ctrl-C again to quit at once)…')
+    controller.abort()
+  }
+  process.on('SIGINT', onSigint)
+  const display = createProgressDisplay(opts)
+  const planned = new Map<string, { create: string[]; update: string[]; delete: string[]; total: Record<string, number> }>()
+
+  try {
+    return await withManager(opts, async (manager) => {
+      const results = await manager.runMany(ids.length > 0 ? ids : undefined, {
+        signal: controller.signal,
+        full: opts.full ?? false,
+        dryRun: opts.dryRun ?? false,
+        onProgress: (p) => display.update(p),
+        onPlanned: opts.dryRun ? (id, ops) => collectPlanned(planned, id, ops) : undefined,
+      })
+      display.stop()
+      for (const r of results) printResult(r, opts, planned.get(r.id))
+      if (results.some((r) => r.status === 'cancelled')) return EXIT.cancelled
+      if (results.some((r) => r.status === 'failed' && r.failure === 'config')) return EXIT.badConfig
+      if (results.some((r) => r.status === 'failed' || r.status === 'partial')) return EXIT.syncFailed
+      return EXIT.ok
+    })
+  } finally {
+    display.stop()
+    process.off('SIGINT', onSigint)
+  }
+}
+
+function collectPlanned(planned: Map<string, { create: string[]; update: string[]; delete: string[]; total: Record<string, number> }>, id: string, ops: readonly Operation[]): void {
+  let entry = planned.get(id)
+  if (!entry) planned.set(id, (entry = { create: [], update: [], delete: [], total: { create: 0, update: 0, delete: 0 } }))
+  for (const op of ops) {
+    entry.total[op.kind] = (entry.total[op.kind] ?? 0) + 1
+    const list = entry[op.kind]
+    if (list.length < PLANNED_SHOWN) list.push(JSON.stringify(op.kind === 'delete' ? op.key : op.row, jsonReplacer))
+  }
+}
+
+function printResult(r: SyncResult, opts: RunCommandOptions, planned?: { create: string[]; update: string[]; delete: string[]; total: Record<string, number> }): void {
+  if (opts.json) {
+    const line: Record<string, unknown> = {
+      id: r.id,
+      status: r.status,
+      mode: r.mode,
+      read: r.read,
+      created: r.created,
+      updated: r.updated,
+      deleted: r.deleted,
+      unchanged: r.unchanged,
+      failed: r.failed,
+      conflicts: r.conflicts,
+      durationMs: r.durationMs,
+    }
+    if (r.dryRun) line.dryRun = true
+    if (r.error !== undefined) line.error = r.error
+    if (r.errorCode !== undefined) line.errorCode = r.errorCode
+    printJson(line)
+    return
+  }
+  const verb = r.dryRun ? 'would be' : ''
+  const summary = `${r.created} created, ${r.updated} updated, ${r.deleted} deleted, ${r.unchanged} unchanged, ${r.failed} failed`
+  print(`${r.id}: ${r.status}${r.dryRun ? ' (dry run: nothing written)' : ''} in ${(r.durationMs / 1000).toFixed(2)} s — ${r.read} read; ${verb ? `${verb}: ` : ''}${summary}`)
+  if (r.error) print(`  ${r.error.split('\n').join('\n  ')}`)
+  if (planned) {
+    for (const kind of ['create', 'update', 'delete'] as const) {
+      const total = planned.total[kind] ?? 0
+      if (total === 0) continue
+      print(`  would ${kind} ${total}:`)
+      for (const row of planned[kind]) print(`    ${row}`)
+      if (total > planned[kind].length) print(`    … and ${total - planned[kind].length} more`)
+    }
+  }
+}

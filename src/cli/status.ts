@@ -1,0 +1,35 @@
+/** `syncline status`: every sync's watermark and last run. */
+import { withManager } from './context.js'
+import { jsonReplacer, print, printJson, type GlobalOptions } from './output.js'
+
+/** Print one line per sync of the plan (and per sync that only has state). */
+export async function statusCommand(opts: GlobalOptions): Promise<number> {
+  return withManager(opts, async (manager) => {
+    const states = new Map((await manager.status()).map((s) => [s.syncId, s]))
+    const ids = [...new Set([...manager.plan.syncs.map((s) => s.id), ...states.keys()])]
+    for (const id of ids) {
+      const state = states.get(id)
+      const sync = manager.plan.syncs.find((s) => s.id === id)
+      const row = {
+        id,
+        inPlan: sync !== undefined,
+        mode: sync?.mode,
+        source: sync ? `${sync.source.connection}.${sync.source.entity}` : undefined,
+        destination: sync ? `${sync.destination.connection}.${sync.destination.entity}` : undefined,
+        watermark: state?.watermark,
+        lastRun: state?.lastRun,
+      }
+      if (opts.json) {
+        printJson(row)
+        continue
+      }
+      const last = state?.lastRun
+      const lastText = last ? `${last.status} at ${last.startedAt} (${last.created} created, ${last.updated} updated, ${last.deleted} deleted, ${last.failed} failed)` : 'never run'
+      print(`${id}${sync ? '' : ' (not in the plan)'}: ${lastText}`)
+      if (sync) print(`  ${row.source} → ${row.destination}, ${sync.mode}`)
+      if (state?.watermark) print(`  watermark: ${JSON.stringify(state.watermark, jsonReplacer)}`)
+    }
+    if (ids.length === 0 && !opts.json) print('No syncs in the plan yet.')
+    return 0
+  })
+}

@@ -1,0 +1,203 @@
+/**
+ * The PostgreSQL connector: wiring of the pool, catalog, source and sink.
+ *
+ * @example
+ * const warehouse = createPostgresConnector({ name: 'warehouse', url: 'postgres://sync@127.0.0.1:5432/warehouse', password })
+ * for await (const rows of warehouse.scan('public.customers', { fields: ['id', 'email'], keys: ['id'], batchSize: 5000 })) …
+ * await warehouse.close()
+ */
+import type pg from 'pg'
+import { SynclineError, throwIfAborted } from '../../errors.js'
+import type { EntityInfo, FieldInfo, KeyValues, Row } from '../../values/canonical.js'
+import type { ApplyBatch, ApplyOptions, ApplyResult, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, ScanOptions } from '../connector.js'
+import { redactUrl, urlScheme } from '../registry.js'
+import { createTable } from './create-table.js'
+import { classifyPgError, type ErrorContext } from './errors.js'
+import { entityNotFound, findTable, loadTables, type PgTable } from './introspect.js'
+import { createPool, endpointOf, type Endpoint, type PoolSettings } from './pool.js'
+import { applyBatch } from './sink.js'
+import { countRows, lookupRows, oldestOpenTransactionStart, scanRows, type PgContext } from './source.js'
+
+/** What the PostgreSQL connector can do. CDC comes with change-capture.ts. */
+export const POSTGRES_CAPABILITIES: Capabilities = { cdc: false, transactions: true, upsert: true, bulkLoad: true, orderedKeyScan: true }
+
+/** How long a described entity is reused by scan/apply before the catalog is read again. */
+const TABLE_CACHE_MS = 30_000
+
+/** Error codes after which the cached description of an entity is dropped (it was dropped or altered). */
+const STALE_CODES = new Set(['ENTITY_NOT_FOUND', 'FIELD_NOT_FOUND'])
+
+class PostgresConnector implements Connector {
+  readonly kind = 'postgres'
+  readonly capabilities = POSTGRES_CAPABILITIES
+  readonly name: string
+  readonly endpoint: Endpoint
+  #pool: pg.Pool | undefined
+  readonly #tables = new Map<string, { at: number; table: Promise<PgTable> }>()
+  readonly #context: PgContext
+
+  constructor(
+    private readonly config: ConnectionConfig,
+    private readonly settings: PoolSettings,
+  ) {
+    this.name = config.name
+    this.endpoint = endpointOf(config.url)
+    this.#context = {
+      pool: () => this.#getPool(),
+      table: (entity) => this.#table(entity),
+      errorContext: (entity) => this.#errorContext(entity),
+    }
+  }
+
+  #getPool(): pg.Pool {
+    this.#pool ??= createPool(this.config, this.settings)
+    return this.#pool
+  }
+
+  #errorContext(entity?: string): ErrorContext {
+    return { connection: this.name, endpoint: this.endpoint, ...(entity === undefined ? {} : { entity }) }
+  }
+
+  #where(): string {
+    return `connection '${this.name}' (${this.endpoint.label})`
+  }
+
+  /** The cached description of an entity (re-read after {@link TABLE_CACHE_MS}). */
+  async #table(entity: string): Promise<PgTable> {
+    const cached = this.#tables.get(entity)
+    if (cached && Date.now() - cached.at < TABLE_CACHE_MS) return cached.table
+    const table = this.#describe(entity)
+    this.#tables.set(entity, { at: Date.now(), table })
+    table.catch(() => this.#tables.delete(entity))
+    return table
+  }
+
+  async #describe(entity: string): Promise<PgTable> {
+    const pool = this.#getPool()
+    let table: PgTable | undefined
+    try {
+      table = await findTable(pool, entity)
+    } catch (error) {
+      throw classifyPgError(error, this.#errorContext(entity))
+    }
+    if (!table) throw await entityNotFound(pool, entity, this.#where())
+    return table
+  }
+
+  /** Forget cached descriptions when an error says the table changed under us. */
+  #forgetOnStale<T>(entity: string, work: Promise<T>): Promise<T> {
+    return work.catch((error: unknown) => {
+      if (error instanceof SynclineError && STALE_CODES.has(error.code)) this.#tables.delete(entity)
+      throw error
+    })
+  }
+
+  async check(opts: { signal?: AbortSignal } = {}): Promise<CheckReport> {
+    throwIfAborted(opts.signal)
+    let row: { version: string; wal_level: string; slots: number; can_replicate: boolean; user: string; database: string } | undefined
+    try {
+      const result = await this.#getPool().query(
+        `SELECT current_setting('server_version') AS version, current_setting('wal_level') AS wal_level,
+                current_setting('max_replication_slots')::int AS slots, current_user AS user, current_database() AS database,
+                coalesce((SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user), false) AS can_replicate`,
+      )
+      row = result.rows[0]
+    } catch (error) {
+      throw classifyPgError(error, this.#errorContext())
+    }
+    if (!row) throw new SynclineError('INTERNAL', 'internal', `PostgreSQL at ${this.#where()} returned no settings.`)
+    const problems: string[] = []
+    if (row.wal_level !== 'logical') problems.push(`wal_level is '${row.wal_level}': run ALTER SYSTEM SET wal_level = logical and restart PostgreSQL`)
+    if (row.slots < 1) problems.push('max_replication_slots is 0: set it to at least 1 (ALTER SYSTEM SET max_replication_slots = 10) and restart')
+    if (!row.can_replicate) problems.push(`user '${row.user}' lacks the REPLICATION attribute: run ALTER ROLE "${row.user}" REPLICATION`)
+    return {
+      connection: this.name,
+      kind: this.kind,
+      version: `PostgreSQL ${row.version}`,
+      capabilities: this.capabilities,
+      cdc: problems.length === 0 ? { ready: true } : { ready: false, reason: `${problems.join('; ')}.` },
+      details: {
+        url: redactUrl(this.config.url),
+        database: row.database,
+        user: row.user,
+        wal_level: row.wal_level,
+        max_replication_slots: row.slots,
+        replication: row.can_replicate,
+      },
+    }
+  }
+
+  async discover(entity?: string): Promise<EntityInfo[]> {
+    if (entity !== undefined) {
+      try {
+        return [await this.describe(entity)]
+      } catch (error) {
+        if (error instanceof SynclineError && error.code === 'ENTITY_NOT_FOUND') return []
+        throw error
+      }
+    }
+    try {
+      return (await loadTables(this.#getPool())).map((t) => t.info)
+    } catch (error) {
+      throw classifyPgError(error, this.#errorContext())
+    }
+  }
+
+  async describe(entity: string): Promise<EntityInfo> {
+    this.#tables.delete(entity)
+    return (await this.#table(entity)).info
+  }
+
+  count(entity: string, filters?: Filter[]): Promise<number | undefined> {
+    return this.#forgetOnStale(entity, countRows(this.#context, entity, filters))
+  }
+
+  scan(entity: string, opts: ScanOptions): AsyncIterable<Row[]> {
+    return scanRows(this.#context, entity, opts)
+  }
+
+  lookup(entity: string, keys: string[], values: KeyValues[], fields: string[], opts: { signal?: AbortSignal } = {}): Promise<Row[]> {
+    return this.#forgetOnStale(entity, lookupRows(this.#context, entity, keys, values, fields, opts.signal))
+  }
+
+  apply(entity: string, batch: ApplyBatch, opts: ApplyOptions): Promise<ApplyResult> {
+    return this.#forgetOnStale(entity, applyBatch(this.#context, entity, batch, opts))
+  }
+
+  async ensureEntity(entity: string, fields: FieldInfo[], keys: string[]): Promise<void> {
+    const pool = this.#getPool()
+    try {
+      if (await findTable(pool, entity)) return
+      await createTable(pool, entity, fields, keys)
+    } catch (error) {
+      throw classifyPgError(error, this.#errorContext(entity))
+    } finally {
+      this.#tables.clear()
+    }
+  }
+
+  oldestOpenTransactionStart(opts: { signal?: AbortSignal } = {}): Promise<string | undefined> {
+    throwIfAborted(opts.signal)
+    return oldestOpenTransactionStart(this.#context)
+  }
+
+  async close(): Promise<void> {
+    const pool = this.#pool
+    this.#pool = undefined
+    this.#tables.clear()
+    if (pool) await pool.end()
+  }
+}
+
+/**
+ * The connector for a `postgres://` or `postgresql://` connection. Nothing
+ * connects until the first call; the pool holds up to 10 connections.
+ * `config.password`, when given, overrides a password in the URL.
+ */
+export function createPostgresConnector(config: ConnectionConfig, settings: PoolSettings = {}): Connector {
+  const scheme = urlScheme(config.url)
+  if (scheme !== 'postgres' && scheme !== 'postgresql') {
+    throw new SynclineError('PLAN_INVALID', 'config', `Connection '${config.name}': ${redactUrl(config.url)} is not a PostgreSQL URL. Use postgres://user@host:5432/database.`)
+  }
+  return new PostgresConnector(config, settings)
+}

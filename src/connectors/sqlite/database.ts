@@ -1,0 +1,137 @@
+/**
+ * Opening the SQLite file behind a connection: URL → path, pragmas, and the
+ * rule that reading never creates a file while writing may.
+ */
+import Database from 'better-sqlite3'
+import { existsSync, mkdirSync } from 'node:fs'
+import { dirname, isAbsolute, resolve } from 'node:path'
+import { ConnectionError, SynclineError } from '../../errors.js'
+import type { ConnectionConfig } from '../connector.js'
+import { registerFunctions } from './dialect.js'
+
+/** How long a statement waits for another process's write lock before failing. */
+export const BUSY_TIMEOUT_MS = 5000
+
+/** The path `:memory:` stands for an in-memory database. */
+export const MEMORY = ':memory:'
+
+/**
+ * The file path of a `sqlite:` URL: `sqlite:./rel/path.db` (relative to
+ * `baseDir`, else the working directory), `sqlite:/abs/path.db`,
+ * `sqlite:///abs/path.db`, or `sqlite::memory:`.
+ * @example resolveSqlitePath('sqlite:./shop.db', '/plans') // '/plans/shop.db'
+ */
+export function resolveSqlitePath(url: string, baseDir?: string): string {
+  const match = /^sqlite:(.*)$/is.exec(url.trim())
+  if (!match) {
+    throw new SynclineError('PLAN_INVALID', 'config', `'${url}' is not a SQLite URL. Use sqlite:./path/to/file.db, sqlite:/absolute/path.db or sqlite::memory:.`)
+  }
+  // `sqlite:///abs` and `sqlite://rel` are the URL spellings of `/abs` and `rel`.
+  const rest = match[1]!.replace(/^\/\//, '').replace(/\?.*$/s, '')
+  if (rest === '') throw new SynclineError('PLAN_INVALID', 'config', `'${url}' names no file. Use sqlite:./path/to/file.db or sqlite::memory:.`)
+  if (rest === MEMORY) return MEMORY
+  return isAbsolute(rest) ? rest : resolve(baseDir ?? process.cwd(), rest)
+}
+
+/** Whether a SQLite error means the database is locked (worth retrying). */
+export function isBusy(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))
+}
+
+/**
+ * One connection's database file, opened on first use. `read()` fails with
+ * a {@link ConnectionError} naming the path when the file does not exist;
+ * `write()` creates the file and its directory.
+ */
+export class SqliteFile {
+  /** Absolute file path, or `:memory:`. */
+  readonly path: string
+  private db: Database.Database | undefined
+
+  constructor(private readonly config: ConnectionConfig) {
+    this.path = resolveSqlitePath(config.url, config.baseDir)
+  }
+
+  /** The open database, for reading: a missing file is an error, never created. */
+  read(): Database.Database {
+    if (this.db) return this.db
+    if (this.path !== MEMORY && !existsSync(this.path)) {
+      throw new ConnectionError(
+        'CONNECTION_REFUSED',
+        'config',
+        `Connection '${this.config.name}': the SQLite file ${this.path} does not exist` +
+          `${isAbsolute(this.urlPath()) ? '' : ` (${this.urlPath()} resolved against ${this.config.baseDir ?? process.cwd()})`}. ` +
+          `Fix the path in the connection URL, or let a sync that writes to this connection create it.`,
+        { details: { connection: this.config.name, path: this.path } },
+      )
+    }
+    return this.open()
+  }
+
+  /** The open database, for writing: creates the file (and its directory) when missing. */
+  write(): Database.Database {
+    if (this.db) return this.db
+    if (this.path !== MEMORY) mkdirSync(dirname(this.path), { recursive: true })
+    return this.open()
+  }
+
+  /** Whether the database has been opened. */
+  get isOpen(): boolean {
+    return this.db !== undefined
+  }
+
+  close(): void {
+    const db = this.db
+    this.db = undefined
+    db?.close()
+  }
+
+  private urlPath(): string {
+    return this.config.url.replace(/^sqlite:(\/\/)?/i, '')
+  }
+
+  private open(): Database.Database {
+    let db: Database.Database | undefined
+    try {
+      db = new Database(this.path, { timeout: BUSY_TIMEOUT_MS })
+      db.defaultSafeIntegers(true)
+      // WAL lets the engine read one connection while another writes.
+      db.pragma('journal_mode = WAL')
+      db.pragma('foreign_keys = ON')
+      // LIKE filters match case as on PostgreSQL and in the engine's own evaluator.
+      db.pragma('case_sensitive_like = ON')
+      registerFunctions(db)
+    } catch (error) {
+      db?.close()
+      const code = String((error as { code?: unknown }).code ?? '')
+      const problem = code === 'SQLITE_NOTADB' ? 'is not a SQLite database' : `cannot be opened: ${(error as Error).message}`
+      throw new ConnectionError(
+        isBusy(error) ? 'LOCKED' : 'CONNECTION_REFUSED',
+        isBusy(error) ? 'transient' : 'config',
+        `Connection '${this.config.name}': the SQLite file ${this.path} ${problem}. Check the path in the connection URL and the file's permissions.`,
+        { cause: error, details: { connection: this.config.name, path: this.path } },
+      )
+    }
+    this.db = db
+    return db
+  }
+}
+
+/**
+ * A SynclineError for a failed SQLite call: a lock held too long is
+ * transient (retried), a damaged file needs the user, errors syncline
+ * raised itself pass through, anything else is internal.
+ */
+export function sqliteFailure(error: unknown, doing: string): SynclineError {
+  if (error instanceof SynclineError) return error
+  const code = String((error as { code?: unknown }).code ?? '')
+  const message = (error as Error).message ?? String(error)
+  if (isBusy(error)) {
+    return new SynclineError('LOCKED', 'transient', `SQLite was locked by another writer for over ${BUSY_TIMEOUT_MS} ms while ${doing}: ${message}. It is retried; keep write transactions of other programs short.`, { cause: error })
+  }
+  if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB') {
+    return new ConnectionError('CONNECTION_LOST', 'config', `The SQLite file is damaged (${message}) while ${doing}. Restore it from a backup or check it with \`sqlite3 FILE 'PRAGMA integrity_check'\`.`, { cause: error })
+  }
+  return new SynclineError('INTERNAL', 'internal', `SQLite failed while ${doing}: ${message}`, { cause: error })
+}

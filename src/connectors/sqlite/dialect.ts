@@ -1,0 +1,167 @@
+/**
+ * The SQLite {@link SqlDialect} for the shared SQL fragments: `?`
+ * placeholders, quoted identifiers, text keys in BINARY collation.
+ *
+ * SQLite compares what a cell stores, not what it means: '10' sorts before
+ * '9' in a decimal column kept as text, '2026-01-01 10:00:00' (what
+ * CURRENT_TIMESTAMP writes) sorts before the canonical
+ * '2026-01-01T09:00:00.000000Z', and 'ABC…' is not the uuid 'abc…'. So each
+ * compared column gets a {@link CompareMode}: compare the stored value when
+ * every stored value already is in canonical form (fast, uses indexes), or
+ * compare `syncline_comparable(…)`, a function that decodes the cell and
+ * returns the same form the parameters are encoded in (exact, never wrong,
+ * but a full scan).
+ */
+import type Database from 'better-sqlite3'
+import { RecordError, SynclineError } from '../../errors.js'
+import type { CanonicalType, EntityInfo, FieldInfo, Value } from '../../values/canonical.js'
+import type { SqlDialect } from '../sql/sql-builder.js'
+import { affinityOf, decimalSortKey, decodeValue, encodeValue, type SqliteValue } from './codec.js'
+
+/**
+ * Quote an identifier: `My "x"` → `"My ""x"""`.
+ * @example quoteIdent('Order Lines') // '"Order Lines"'
+ */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`
+}
+
+/** A SQL string literal, for names only (values always travel as parameters). */
+export function sqlString(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`
+}
+
+/** How a column is compared: as stored, or through {@link COMPARABLE_FUNCTION}. */
+export type CompareMode = 'stored' | 'normalized'
+
+/** The SQL function that turns a cell into its comparable canonical form. */
+export const COMPARABLE_FUNCTION = 'syncline_comparable'
+
+/** Types compared as text, which must compare byte by byte. */
+const TEXTUAL = new Set<CanonicalType>(['text', 'uuid', 'timestamp', 'date', 'time', 'json'])
+
+const D = '[0-9]'
+const H = '[0-9a-f]'
+const TIMESTAMP_GLOB = `${D.repeat(4)}-${D.repeat(2)}-${D.repeat(2)}T${D.repeat(2)}:${D.repeat(2)}:${D.repeat(2)}.${D.repeat(6)}Z`
+const TIME_GLOB = `${D.repeat(2)}:${D.repeat(2)}:${D.repeat(2)}`
+
+/**
+ * Per type, the condition a stored value meets when it is already in the
+ * canonical form, so that comparing it as stored compares the canonical value.
+ */
+const CANONICAL_STORAGE: Partial<Record<CanonicalType, (column: string) => string>> = {
+  timestamp: (c) => `typeof(${c}) = 'text' AND ${c} GLOB '${TIMESTAMP_GLOB}'`,
+  date: (c) => `typeof(${c}) = 'text' AND ${c} GLOB '${D.repeat(4)}-${D.repeat(2)}-${D.repeat(2)}'`,
+  time: (c) => `typeof(${c}) = 'text' AND (${c} GLOB '${TIME_GLOB}' OR (${c} GLOB '${TIME_GLOB}.${D.repeat(6)}' AND substr(${c}, 10) <> '000000'))`,
+  uuid: (c) => `typeof(${c}) = 'text' AND ${c} GLOB '${H.repeat(8)}-${H.repeat(4)}-${H.repeat(4)}-${H.repeat(4)}-${H.repeat(12)}'`,
+  boolean: (c) => `typeof(${c}) = 'integer' AND ${c} IN (0, 1)`,
+}
+
+/**
+ * The parameter (or comparable form) of a canonical value for a field:
+ * its stored encoding, or for decimals compared through the function, the
+ * order-preserving {@link decimalSortKey}.
+ */
+function comparableParam(value: Value, type: CanonicalType, mode: CompareMode): SqliteValue {
+  const encoded = encodeValue(value, type)
+  return type === 'decimal' && mode === 'normalized' && typeof encoded === 'string' ? decimalSortKey(encoded) : encoded
+}
+
+/**
+ * Register {@link COMPARABLE_FUNCTION} on a connection:
+ * `syncline_comparable(type, cell, fieldName)`.
+ */
+export function registerFunctions(db: Database.Database): void {
+  db.function(COMPARABLE_FUNCTION, { deterministic: true, safeIntegers: true }, (type: unknown, cell: unknown, name: unknown) => {
+    try {
+      return comparableParam(decodeValue(cell, type as CanonicalType), type as CanonicalType, 'normalized')
+    } catch (error) {
+      throw new RecordError(
+        'VALUE_REJECTED',
+        'data',
+        `SQLite field '${String(name)}' holds a value that cannot be read as ${String(type)}: ${(error as Error).message}. Fix the stored value.`,
+        { cause: error, details: { field: name } },
+      )
+    }
+  })
+}
+
+/** How a field must be compared, checked against the data it holds now. */
+function modeOf(db: Database.Database, table: string, field: FieldInfo): CompareMode {
+  if (field.type === 'decimal') {
+    // Decimals kept as text (our DECIMAL_TEXT) compare as text; with a numeric affinity they compare as numbers.
+    const affinity = affinityOf(field.nativeType)
+    return affinity === 'TEXT' || affinity === 'BLOB' ? 'normalized' : 'stored'
+  }
+  const canonical = CANONICAL_STORAGE[field.type]
+  if (!canonical) return 'stored'
+  const column = quoteIdent(field.name)
+  const sql = `SELECT EXISTS (SELECT 1 FROM ${quoteIdent(table)} WHERE ${column} IS NOT NULL AND NOT (${canonical(column)}))`
+  const odd = db.prepare(sql).pluck().get() as bigint | number
+  return Number(odd) === 0 ? 'stored' : 'normalized'
+}
+
+/**
+ * Compare modes per entity and field, cached: a scan re-checks (one query per
+ * compared field), lookups and counts reuse an answer up to `maxAgeMs` old.
+ * Writes through the connector store canonical forms, so they never turn a
+ * `stored` column into one that needs `normalized`.
+ */
+export class CompareModes {
+  private readonly cache = new Map<string, { mode: CompareMode; at: number }>()
+
+  constructor(private readonly maxAgeMs = 60_000) {}
+
+  /** The modes of the named fields of `entity`; `fresh` ignores the cache. */
+  of(db: Database.Database, entity: EntityInfo, names: Iterable<string>, fresh = false): Map<string, CompareMode> {
+    const modes = new Map<string, CompareMode>()
+    const now = Date.now()
+    for (const name of names) {
+      if (modes.has(name)) continue
+      const field = entity.fields.find((f) => f.name === name)
+      if (!field) continue
+      const key = `${entity.name}\u0000${name}\u0000${field.nativeType}`
+      const cached = this.cache.get(key)
+      if (!fresh && cached && now - cached.at <= this.maxAgeMs) {
+        modes.set(name, cached.mode)
+        continue
+      }
+      const mode = modeOf(db, entity.name, field)
+      this.cache.set(key, { mode, at: now })
+      modes.set(name, mode)
+    }
+    return modes
+  }
+}
+
+function formatValue(value: Value): string {
+  if (typeof value === 'bigint') return value.toString()
+  if (value instanceof Uint8Array) return `<${value.length} bytes>`
+  return JSON.stringify(value)
+}
+
+/**
+ * The dialect for one query, given the compare mode of each compared field
+ * (fields not listed compare as stored).
+ */
+export function sqliteDialect(modes: ReadonlyMap<string, CompareMode> = new Map()): Required<SqlDialect> {
+  return {
+    quoteIdent,
+    placeholder: () => '?',
+    encodeParam: (value: Value, field: FieldInfo) => {
+      try {
+        return comparableParam(value, field.type, modes.get(field.name) ?? 'stored')
+      } catch (error) {
+        throw new SynclineError(
+          'PLAN_INVALID',
+          'config',
+          `The value ${formatValue(value)} given for field '${field.name}' cannot be compared with a ${field.type}: ${(error as Error).message}. Fix the filter value in the plan.`,
+          { cause: error, details: { field: field.name } },
+        )
+      }
+    },
+    binaryOrder: (column: string, type: CanonicalType) => (TEXTUAL.has(type) ? `${column} COLLATE BINARY` : column),
+    comparable: (column: string, field: FieldInfo) =>
+      modes.get(field.name) === 'normalized' ? `${COMPARABLE_FUNCTION}(${sqlString(field.type)}, ${column}, ${sqlString(field.name)})` : column,
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * Writes batches of operations to the destination, one transaction each,
+ * and keeps the run's counts. A batch the destination rejects because of a
+ * record (too long, NOT NULL…) is split in halves until the bad records are
+ * alone; those go to the record-error table with their reason and the rest
+ * lands. More rejected records than the plan's `maxErrors` fail the run.
+ */
+import type { Connector } from '../connectors/connector.js'
+import { SynclineError, throwIfAborted } from '../errors.js'
+import type { RecordErrorEntry, RunCounts } from '../state/state-store.js'
+import type { KeyValues, Row, Value } from '../values/canonical.js'
+
+/** One change to make at the destination. */
+export type Operation = { kind: 'create' | 'update'; row: Row; key: KeyValues } | { kind: 'delete'; key: KeyValues }
+
+/** What a writer needs to know about its run. */
+export interface BatchWriterOptions {
+  destination: Connector
+  entity: string
+  keys: string[]
+  syncId: string
+  runId: string
+  counts: RunCounts
+  /** Rejected records tolerated before the run fails. */
+  maxErrors: number
+  dryRun: boolean
+  signal?: AbortSignal
+  /** Rejected records, saved by the caller (state store). */
+  onRejected(entries: RecordErrorEntry[]): Promise<void>
+  /** Dry runs: every operation that would be made. */
+  onPlanned?(operations: readonly Operation[]): void
+}
+
+/** The key as users see it: `42`, or `[1,"a"]` for composite keys. */
+export function recordId(key: KeyValues): string {
+  const plain = key.map(jsonSafe)
+  return plain.length === 1 ? String(plain[0]) : JSON.stringify(plain)
+}
+
+function jsonSafe(value: Value): unknown {
+  if (typeof value === 'bigint') return value.toString()
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64')
+  return value
+}
+
+/** Applies operations and isolates rejected records. */
+export class BatchWriter {
+  /** Records rejected in this run so far. */
+  rejected = 0
+  /** Every upsert is known to be new (empty destination): lets the sink bulk load. */
+  allNew = false
+
+  constructor(private readonly opts: BatchWriterOptions) {}
+
+  /**
+   * Apply one batch. Resolves when it is committed; returns how many of its
+   * records were rejected (0 means the whole batch landed).
+   */
+  async write(operations: readonly Operation[]): Promise<number> {
+    if (operations.length === 0) return 0
+    throwIfAborted(this.opts.signal)
+    if (this.opts.dryRun) {
+      this.opts.onPlanned?.(operations)
+      this.count(operations)
+      return 0
+    }
+    const before = this.rejected
+    await this.applyIsolating(operations)
+    return this.rejected - before
+  }
+
+  private async applyIsolating(operations: readonly Operation[]): Promise<void> {
+    try {
+      await this.apply(operations)
+      this.count(operations)
+    } catch (error) {
+      if (!(error instanceof SynclineError) || error.failure !== 'data') throw error
+      if (operations.length === 1) {
+        await this.reject(operations[0]!, error)
+        return
+      }
+      const half = Math.ceil(operations.length / 2)
+      await this.applyIsolating(operations.slice(0, half))
+      await this.applyIsolating(operations.slice(half))
+    }
+  }
+
+  private async apply(operations: readonly Operation[]): Promise<void> {
+    const upserts: Row[] = []
+    const deletes: KeyValues[] = []
+    for (const op of operations) {
+      if (op.kind === 'delete') deletes.push(op.key)
+      else upserts.push(op.row)
+    }
+    const options = { keys: this.opts.keys, allNew: this.allNew, signal: this.opts.signal }
+    await this.opts.destination.apply(this.opts.entity, { upserts, deletes }, options)
+  }
+
+  private count(operations: readonly Operation[]): void {
+    const counts = this.opts.counts
+    for (const op of operations) {
+      if (op.kind === 'create') counts.created++
+      else if (op.kind === 'update') counts.updated++
+      else counts.deleted++
+    }
+  }
+
+  /** Record a rejected record (also used for rows that fail to map); throws past the budget. */
+  async reject(op: Operation, error: SynclineError): Promise<void> {
+    this.rejected++
+    this.opts.counts.failed++
+    const record: Record<string, unknown> = {}
+    if (op.kind === 'delete') this.opts.keys.forEach((k, i) => (record[k] = op.key[i]))
+    else Object.assign(record, op.row)
+    await this.opts.onRejected([
+      {
+        runId: this.opts.runId,
+        syncId: this.opts.syncId,
+        operation: op.kind,
+        recordId: recordId(op.key),
+        record,
+        reason: error.message,
+        at: new Date().toISOString(),
+      },
+    ])
+    if (this.rejected > this.opts.maxErrors) {
+      const budget = this.opts.maxErrors === 0 ? 'maxErrors is 0 (fail on the first rejected record)' : `maxErrors is ${this.opts.maxErrors}`
+      throw new SynclineError(
+        'ERROR_BUDGET_EXCEEDED',
+        'data',
+        `Record ${recordId(op.key)} was rejected by ${this.opts.entity}: ${error.message}\n${this.rejected} record(s) rejected and ${budget}; fix the data or raise maxErrors. Rejected records are listed by 'syncline history ${this.opts.syncId}'.`,
+        { cause: error },
+      )
+    }
+  }
+}
+
+/**
+ * Keeps one write in flight while the next batch is read and compared, so
+ * reading and writing overlap. `afterCommit` runs once its batch committed
+ * (that is where checkpoints are saved).
+ */
+export class WritePipeline {
+  private inFlight: Promise<void> | undefined
+  private failure: { error: unknown } | undefined
+
+  constructor(private readonly writer: BatchWriter) {}
+
+  /** Queue a batch; waits for the previous one first. */
+  async submit(operations: readonly Operation[], afterCommit?: () => Promise<void>): Promise<void> {
+    await this.drain()
+    const write = this.writer.write(operations).then(async () => afterCommit?.())
+    // Keep the failure for the next submit/drain, so it is never unhandled.
+    this.inFlight = write.catch((error: unknown) => {
+      this.failure = { error }
+    })
+  }
+
+  /** Wait for the write in flight; rethrow its failure. */
+  async drain(): Promise<void> {
+    if (this.inFlight) await this.inFlight
+    this.inFlight = undefined
+    if (this.failure) {
+      const { error } = this.failure
+      this.failure = undefined
+      throw error
+    }
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * Incremental sync on a compound `(cursor, key)` watermark (DESIGN §3).
+ *
+ * - Rows are read in `(cursor, key)` order, so many rows sharing one cursor
+ *   value never lose a row at a batch boundary.
+ * - A look-back window re-reads recent rows, and the saved watermark is capped
+ *   at the oldest open transaction, so late commits are caught.
+ * - Rows whose cursor is NULL are read in a pass of their own, every run.
+ * - The watermark is saved only after the destination committed the batch,
+ *   and never past a batch with a rejected record.
+ * - Hard deletes: a key-only reconciliation pass (`deletes: propagate`);
+ *   soft deletes: the `softDelete` field.
+ */
+import { keyOf, type Filter } from '../connectors/connector.js'
+import { durationMs } from '../plan/schema.js'
+import type { Row } from '../values/canonical.js'
+import type { Operation } from './batch-writer.js'
+import { recordId } from './batch-writer.js'
+import { reconcileDeletes } from './delete-reconciliation.js'
+import { destinationFields, destinationTypes, diffRow, isSoftDeleted, mapRow, report, type RunContext } from './run-context.js'
+import { capWatermark, laterWatermark, scanStart, watermarkTracker } from './watermark.js'
+
+/** Run an incremental sync from the saved watermark. */
+export async function incrementalSync(ctx: RunContext): Promise<void> {
+  const p = ctx.prepared
+  const cursorField = p.plan.cursor!
+  const cursorType = p.cursorType ?? 'timestamp'
+  const keyTypes = p.keys.map((k) => p.sourceEntity.fields.find((f) => f.name === k)?.type ?? 'text')
+  const tracker = watermarkTracker(cursorField, cursorType, p.keys, keyTypes)
+
+  const saved = ctx.full ? undefined : await ctx.state.getWatermark(p.plan.id)
+  // Taken before the scan: a transaction open now may commit older cursor values later.
+  const cap = cursorType === 'timestamp' ? await p.source.oldestOpenTransactionStart?.({ signal: ctx.signal }) : undefined
+  const start = scanStart(cursorField, cursorType, saved, durationMs(p.plan.lookback))
+  const countFilters: Filter[] = start.from ? [...p.filters, { field: cursorField, op: '>=', value: start.from.value }] : [...p.filters, { field: cursorField, op: 'is_not_null' }]
+  const total = await p.source.count(p.sourceEntity.name, countFilters)
+  ctx.writer.allNew = !p.destinationExists || (await p.destination.count(p.destinationEntity.name)) === 0
+  report(ctx, 'changes', 0, total, saved ? `Reading changes since ${String(saved.cursor)}` : `First incremental run: reading all rows by ${cursorField}`)
+
+  // Once a record was rejected (by the destination or by the mapping), later
+  // batches still land but the watermark stays before the failed batch, so
+  // the next run retries it.
+  const checkpoint = async (batchEnd: Row | undefined) => {
+    if (ctx.writer.rejected > 0 || ctx.dryRun || batchEnd === undefined) return
+    laterWatermark(tracker, batchEnd)
+    if (tracker.highest) await ctx.state.setWatermark(p.plan.id, capWatermark(tracker, tracker.highest, cap))
+  }
+
+  let read = 0
+  const changes = p.source.scan(p.sourceEntity.name, {
+    fields: p.mapper.sourceFields,
+    keys: p.keys,
+    filters: p.filters,
+    cursor: start,
+    batchSize: p.plan.batchSize,
+    signal: ctx.signal,
+  })
+  for await (const rows of changes) {
+    read += rows.length
+    const operations = await diffBatch(ctx, rows)
+    const last = rows[rows.length - 1]
+    await ctx.pipeline.submit(operations, () => checkpoint(last))
+    report(ctx, 'changes', read, total, `${read} changed rows read`)
+  }
+  await ctx.pipeline.drain()
+
+  await syncNullCursorRows(ctx, cursorField)
+  if (ctx.deletes === 'propagate') await reconcileDeletes(ctx)
+}
+
+/**
+ * Rows whose cursor is NULL cannot be placed after a watermark, so they are
+ * compared on every run (Sling #380); unchanged ones are not written.
+ */
+async function syncNullCursorRows(ctx: RunContext, cursorField: string): Promise<void> {
+  const p = ctx.prepared
+  const filters: Filter[] = [...p.filters, { field: cursorField, op: 'is_null' }]
+  const total = await p.source.count(p.sourceEntity.name, filters)
+  if (total === 0) return
+  let read = 0
+  for await (const rows of p.source.scan(p.sourceEntity.name, { fields: p.mapper.sourceFields, keys: p.keys, filters, batchSize: p.plan.batchSize, signal: ctx.signal })) {
+    read += rows.length
+    await ctx.pipeline.submit(await diffBatch(ctx, rows))
+    report(ctx, 'nulls', read, total, `${read} rows without a ${cursorField} compared`)
+  }
+  await ctx.pipeline.drain()
+}
+
+/** Compare a batch of source rows with the destination rows of the same keys. */
+async function diffBatch(ctx: RunContext, rows: Row[]): Promise<Operation[]> {
+  const p = ctx.prepared
+  ctx.counts.read += rows.length
+  const mapped: Row[] = []
+  const deleted: Row[] = []
+  for (const row of rows) {
+    if (isSoftDeleted(ctx, row)) {
+      deleted.push(row)
+      continue
+    }
+    const m = await mapRow(ctx, row, 'update')
+    if (m) mapped.push(m)
+  }
+  const keys = [...mapped.map((m) => keyOf(m, p.destinationKeys)), ...deleted.map((d) => keyOf(d, p.keys))]
+  const existing = new Map<string, Row>()
+  if (p.destinationExists && keys.length > 0) {
+    const found = await p.destination.lookup(p.destinationEntity.name, p.destinationKeys, keys, destinationFields(p), { signal: ctx.signal })
+    for (const row of found) existing.set(recordId(keyOf(row, p.destinationKeys)), row)
+  }
+  const types = destinationTypes(p)
+  const operations: Operation[] = []
+  for (const m of mapped) {
+    const op = diffRow(ctx, m, existing.get(recordId(keyOf(m, p.destinationKeys))), types)
+    if (op) operations.push(op)
+  }
+  for (const d of deleted) {
+    const key = keyOf(d, p.keys)
+    if (existing.has(recordId(key))) operations.push({ kind: 'delete', key })
+  }
+  return operations
+}

@@ -1,0 +1,159 @@
+/**
+ * Everything a run needs about one sync, resolved against the live
+ * datasources once: entities, keys, the record mapper, filters.
+ */
+import type { Connector, Filter } from '../connectors/connector.js'
+import { PlanError, SynclineError, type PlanIssue } from '../errors.js'
+import { createRecordMapper, type RecordMapper } from '../mapping/record-mapper.js'
+import { resolveFilters } from '../mapping/filters.js'
+import type { SyncPlan } from '../plan/schema.js'
+import type { CanonicalType, EntityInfo, FieldInfo } from '../values/canonical.js'
+
+/** A sync resolved against its datasources. */
+export interface PreparedSync {
+  plan: SyncPlan
+  source: Connector
+  destination: Connector
+  sourceEntity: EntityInfo
+  /** The destination as it is, or as it will be created. */
+  destinationEntity: EntityInfo
+  /** False when the destination does not exist yet (created on the first write). */
+  destinationExists: boolean
+  /** Source key fields. */
+  keys: string[]
+  /** Destination key fields, in the same order. */
+  destinationKeys: string[]
+  /** Canonical types of the destination key fields, for the merge order. */
+  keyTypes: CanonicalType[]
+  mapper: RecordMapper
+  filters: Filter[]
+  /** Canonical type of the cursor field, when the sync has one. */
+  cursorType?: CanonicalType
+}
+
+/** Kinds of canonical type that order the same way; keys on both sides must be of one. */
+function orderClass(type: CanonicalType): string {
+  if (type === 'integer' || type === 'decimal' || type === 'float') return 'number'
+  if (type === 'bytes' || type === 'boolean') return type
+  return 'text'
+}
+
+/** The destination as `create: true` would make it. */
+function plannedDestination(name: string, mapper: RecordMapper): EntityInfo {
+  const fields: FieldInfo[] = mapper.fields.map((f) => {
+    const field: FieldInfo = { name: f.destination, type: f.type, nativeType: f.type, nullable: f.nullable && !mapper.destinationKeys.includes(f.destination) }
+    if (f.maxLength !== undefined) field.maxLength = f.maxLength
+    if (f.precision !== undefined) field.precision = f.precision
+    if (f.scale !== undefined) field.scale = f.scale
+    return field
+  })
+  return { name, fields, primaryKey: [...mapper.destinationKeys], uniqueKeys: [], foreignKeys: [] }
+}
+
+/**
+ * Resolve a sync. With `create` (and not a dry run) a missing destination is
+ * created here. Problems become a PlanError whose paths start with `syncs[index]`.
+ */
+export async function prepareSync(
+  plan: SyncPlan,
+  index: number,
+  source: Connector,
+  destination: Connector,
+  opts: { dryRun?: boolean } = {},
+): Promise<PreparedSync> {
+  const at = `syncs[${index}]`
+  const sourceEntity = await source.describe(plan.source.entity).catch((error: unknown) => {
+    throw withPath(error, `${at}.source.entity`)
+  })
+  const found = await destination.discover(plan.destination.entity)
+  let destinationEntity: EntityInfo | undefined = found[0]
+  if (!destinationEntity && !plan.destination.create) {
+    // describe() words the not-found error with a suggestion.
+    await destination.describe(plan.destination.entity).catch((error: unknown) => {
+      throw withPath(error, `${at}.destination.entity`, ` Or set destination.create: true to create it.`)
+    })
+  }
+
+  const keys = plan.keys ?? sourceEntity.primaryKey
+  if (keys.length === 0) {
+    throw new PlanError([{ path: `${at}.keys`, message: `${sourceEntity.name} has no primary key; set keys to the field(s) that identify a row` }])
+  }
+  const extra = [plan.cursor, plan.softDelete].filter((f): f is string => f !== undefined)
+  const issues: PlanIssue[] = []
+  const sourceNames = new Set(sourceEntity.fields.map((f) => f.name))
+  for (const [name, path] of [[plan.cursor, 'cursor'], [plan.softDelete, 'softDelete']] as const) {
+    if (name !== undefined && !sourceNames.has(name)) issues.push({ path: `${at}.${path}`, message: `unknown field '${name}' in ${sourceEntity.name}` })
+  }
+  if (issues.length > 0) throw new PlanError(issues)
+
+  let mapper: RecordMapper
+  let filters: Filter[]
+  try {
+    mapper = createRecordMapper({ mapping: plan.mapping, keys, source: sourceEntity, destination: destinationEntity, extraSourceFields: extra })
+    filters = resolveFilters(plan.filters, sourceEntity)
+  } catch (error) {
+    throw prefixPaths(error, at)
+  }
+
+  const destinationExists = destinationEntity !== undefined
+  if (!destinationEntity) {
+    const planned = plannedDestination(plan.destination.entity, mapper)
+    if (!opts.dryRun) {
+      await destination.ensureEntity(plan.destination.entity, planned.fields, planned.primaryKey)
+      destinationEntity = await destination.describe(plan.destination.entity)
+      // Map again against the real table, so values are coerced to the types it got.
+      mapper = createRecordMapper({ mapping: plan.mapping, keys, source: sourceEntity, destination: destinationEntity, extraSourceFields: extra })
+    } else {
+      destinationEntity = planned
+    }
+  }
+
+  const destinationTypes = new Map(destinationEntity.fields.map((f) => [f.name, f.type]))
+  const keyTypes = mapper.destinationKeys.map((k) => destinationTypes.get(k) ?? 'text')
+  keys.forEach((key, i) => {
+    const sourceType = sourceEntity.fields.find((f) => f.name === key)?.type ?? 'text'
+    if (orderClass(sourceType) !== orderClass(keyTypes[i]!)) {
+      throw new PlanError([
+        {
+          path: `${at}.keys[${i}]`,
+          message: `key ${key} is ${sourceType} in the source but ${keyTypes[i]} in the destination; both sides must order keys the same way, so give the destination key the same kind of type`,
+        },
+      ])
+    }
+  })
+
+  const prepared: PreparedSync = {
+    plan,
+    source,
+    destination,
+    sourceEntity,
+    destinationEntity,
+    destinationExists: destinationExists || !opts.dryRun,
+    keys: [...keys],
+    destinationKeys: mapper.destinationKeys,
+    keyTypes,
+    mapper,
+    filters,
+  }
+  if (plan.cursor !== undefined) prepared.cursorType = sourceEntity.fields.find((f) => f.name === plan.cursor)?.type
+  return prepared
+}
+
+/** Attach a plan path to a not-found error so the user sees where it came from. */
+function withPath(error: unknown, path: string, hint = ''): unknown {
+  if (error instanceof SynclineError && error.code === 'ENTITY_NOT_FOUND') {
+    return new PlanError([{ path, message: error.message + hint }], { code: 'ENTITY_NOT_FOUND', cause: error })
+  }
+  return error
+}
+
+/** Mapping errors come with paths relative to the sync; make them absolute. */
+function prefixPaths(error: unknown, at: string): unknown {
+  if (error instanceof PlanError) {
+    return new PlanError(
+      error.issues.map((i) => ({ path: i.path ? `${at}.${i.path}` : at, message: i.message })),
+      { code: error.code, cause: error },
+    )
+  }
+  return error
+}

@@ -1,0 +1,92 @@
+/**
+ * What the sync algorithms share during one run, and the per-row steps they
+ * all take: map a source row, decide create/update/unchanged, report.
+ */
+import { keyOf } from '../connectors/connector.js'
+import { SynclineError } from '../errors.js'
+import type { StateStore, RunCounts } from '../state/state-store.js'
+import { valuesEqual } from '../values/compare.js'
+import type { CanonicalType, KeyValues, Row } from '../values/canonical.js'
+import type { BatchWriter, Operation, WritePipeline } from './batch-writer.js'
+import type { PreparedSync } from './prepare-sync.js'
+import { progressReport, type Progress, type ProgressListener } from './progress.js'
+
+/** One run of one sync in progress. */
+export interface RunContext {
+  prepared: PreparedSync
+  runId: string
+  counts: RunCounts
+  writer: BatchWriter
+  pipeline: WritePipeline
+  state: StateStore
+  dryRun: boolean
+  /** Re-read everything (`run --full`), ignoring the saved watermark. */
+  full: boolean
+  /**
+   * `propagate`: delete destination rows missing at the source; `ignore`;
+   * `defer`: skip deletes now, a later children-first pass makes them (foreign keys).
+   */
+  deletes: 'propagate' | 'ignore' | 'defer'
+  signal?: AbortSignal
+  onProgress?: ProgressListener
+}
+
+/** Report progress (listener errors never break a run). */
+export function report(ctx: RunContext, phase: Progress['phase'], current: number, total: number | undefined, message: string): void {
+  if (!ctx.onProgress) return
+  try {
+    ctx.onProgress(progressReport(ctx.prepared.plan.id, phase, current, total, ctx.counts, message))
+  } catch {
+    // A broken progress listener must not fail the sync.
+  }
+}
+
+/** True when the source row is marked deleted by the plan's `softDelete` field. */
+export function isSoftDeleted(ctx: RunContext, row: Row): boolean {
+  const field = ctx.prepared.plan.softDelete
+  if (field === undefined) return false
+  const value = row[field]
+  return value !== null && value !== undefined && value !== false && value !== 0
+}
+
+/**
+ * Map a source row to its destination row; a row that cannot be mapped is
+ * recorded as rejected (its key is still known) and undefined is returned.
+ */
+export async function mapRow(ctx: RunContext, row: Row, kind: 'create' | 'update'): Promise<Row | undefined> {
+  try {
+    return ctx.prepared.mapper.map(row)
+  } catch (error) {
+    if (!(error instanceof SynclineError) || error.failure !== 'data') throw error
+    const key = keyOf(row, ctx.prepared.keys)
+    await ctx.writer.reject({ kind, row, key }, error)
+    return undefined
+  }
+}
+
+/** The destination field types, by name, for change detection. */
+export function destinationTypes(prepared: PreparedSync): Map<string, CanonicalType> {
+  return new Map(prepared.destinationEntity.fields.map((f) => [f.name, f.type]))
+}
+
+/** Whether any mapped field differs between the mapped source row and the destination row. */
+export function rowChanged(mapped: Row, existing: Row, types: ReadonlyMap<string, CanonicalType>): boolean {
+  for (const field in mapped) {
+    if (!valuesEqual(types.get(field) ?? 'text', mapped[field] ?? null, existing[field] ?? null)) return true
+  }
+  return false
+}
+
+/** The operation that brings the destination row in line, or undefined when unchanged. */
+export function diffRow(ctx: RunContext, mapped: Row, existing: Row | undefined, types: ReadonlyMap<string, CanonicalType>): Operation | undefined {
+  const key: KeyValues = keyOf(mapped, ctx.prepared.destinationKeys)
+  if (existing === undefined) return { kind: 'create', row: mapped, key }
+  if (rowChanged(mapped, existing, types)) return { kind: 'update', row: mapped, key }
+  ctx.counts.unchanged++
+  return undefined
+}
+
+/** The destination fields a comparison needs: every mapped field. */
+export function destinationFields(prepared: PreparedSync): string[] {
+  return prepared.mapper.fields.map((f) => f.destination)
+}

@@ -1,0 +1,159 @@
+/**
+ * One run of one sync: prepare, pick the algorithm for its mode, keep
+ * history, and turn every ending (success, rejected records, failure,
+ * cancellation) into a result. A run never throws for a sync that failed;
+ * the result says so.
+ */
+import { randomUUID } from 'node:crypto'
+import type { Connector } from '../connectors/connector.js'
+import { SynclineError, type ErrorCode, type FailureType } from '../errors.js'
+import type { SyncPlan } from '../plan/schema.js'
+import type { RunCounts, RunRecord, RunStatus, StateStore } from '../state/state-store.js'
+import { BatchWriter, WritePipeline, type Operation } from './batch-writer.js'
+import { reconcileDeletes } from './delete-reconciliation.js'
+import { fullSync } from './full-sync.js'
+import { incrementalSync } from './incremental-sync.js'
+import { prepareSync, type PreparedSync } from './prepare-sync.js'
+import { emptyCounts, type ProgressListener } from './progress.js'
+import { report, type RunContext } from './run-context.js'
+import { capWatermark, watermarkTracker } from './watermark.js'
+
+/** Options of `manager.run()` and `syncline run`. */
+export interface RunOptions {
+  signal?: AbortSignal
+  onProgress?: ProgressListener
+  /** Write nothing; report what would be created, updated and deleted. */
+  dryRun?: boolean
+  /** Ignore the saved watermark and compare everything (incremental syncs). */
+  full?: boolean
+  /** Dry runs: receives each batch of operations that would be made. */
+  onPlanned?: (syncId: string, operations: readonly Operation[]) => void
+}
+
+/** The outcome of one run (also the `run --json` line). */
+export interface SyncResult extends RunCounts {
+  id: string
+  runId: string
+  status: RunStatus
+  mode: string
+  dryRun: boolean
+  durationMs: number
+  error?: string
+  errorCode?: ErrorCode
+  failure?: FailureType
+}
+
+/** What one run needs from its surroundings. */
+export interface RunTarget {
+  plan: SyncPlan
+  /** Position in the plan's `syncs`, for error paths. */
+  index: number
+  source: Connector
+  destination: Connector
+  state: StateStore
+}
+
+/** Options the multi-sync runner adds for destinations with foreign keys. */
+export interface RunSyncOptions extends RunOptions {
+  /** Only the key reconciliation pass: the children-first delete phase. */
+  deletesOnly?: boolean
+  /** Skip deletes now; a deletes-only run follows, children first. */
+  deferDeletes?: boolean
+  /** Already prepared (the caller needed the destination's foreign keys). */
+  prepared?: PreparedSync
+}
+
+/** Run one sync once. */
+export async function runSync(target: RunTarget, opts: RunSyncOptions = {}): Promise<SyncResult> {
+  const { plan, state } = target
+  const startedAt = new Date()
+  const counts = emptyCounts()
+  const record: RunRecord = {
+    runId: randomUUID(),
+    syncId: plan.id,
+    mode: opts.deletesOnly ? 'deletes' : opts.full && plan.mode === 'incremental' ? 'incremental (full)' : plan.mode,
+    status: 'running',
+    dryRun: opts.dryRun ?? false,
+    startedAt: startedAt.toISOString(),
+    ...counts,
+  }
+  await state.startRun(record)
+
+  let ctx: RunContext | undefined
+  let failure: unknown
+  try {
+    const prepared = opts.prepared ?? (await prepareSync(plan, target.index, target.source, target.destination, { dryRun: opts.dryRun ?? false }))
+    const writer = new BatchWriter({
+      destination: prepared.destination,
+      entity: prepared.destinationEntity.name,
+      keys: prepared.destinationKeys,
+      syncId: plan.id,
+      runId: record.runId,
+      counts,
+      maxErrors: plan.maxErrors,
+      dryRun: opts.dryRun ?? false,
+      signal: opts.signal,
+      onRejected: (entries) => state.addRecordErrors(entries),
+      onPlanned: opts.onPlanned ? (ops) => opts.onPlanned?.(plan.id, ops) : undefined,
+    })
+    ctx = {
+      prepared,
+      runId: record.runId,
+      counts,
+      writer,
+      pipeline: new WritePipeline(writer),
+      state,
+      dryRun: opts.dryRun ?? false,
+      full: opts.full ?? false,
+      deletes: plan.deletes === 'ignore' ? 'ignore' : opts.deferDeletes ? 'defer' : 'propagate',
+      signal: opts.signal,
+      onProgress: opts.onProgress,
+    }
+    report(ctx, 'prepare', 0, undefined, `Prepared ${plan.id}`)
+    if (opts.deletesOnly) await reconcileDeletes(ctx)
+    else await runMode(ctx)
+  } catch (error) {
+    failure = error
+    // Let a write in flight finish, so its checkpoint matches what landed.
+    await ctx?.pipeline.drain().catch(() => undefined)
+  }
+
+  const finishedAt = new Date()
+  const cancelled = opts.signal?.aborted === true || (failure instanceof SynclineError && failure.code === 'CANCELLED')
+  const status: RunStatus = cancelled ? 'cancelled' : failure !== undefined ? 'failed' : counts.failed > 0 ? 'partial' : 'succeeded'
+  Object.assign(record, counts, { status, finishedAt: finishedAt.toISOString(), durationMs: finishedAt.getTime() - startedAt.getTime() })
+  const result: SyncResult = { id: plan.id, runId: record.runId, status, mode: record.mode, dryRun: record.dryRun, durationMs: record.durationMs ?? 0, ...counts }
+  if (failure !== undefined && !cancelled) {
+    result.error = failure instanceof Error ? failure.message : String(failure)
+    result.errorCode = failure instanceof SynclineError ? failure.code : 'INTERNAL'
+    result.failure = failure instanceof SynclineError ? failure.failure : 'internal'
+    record.error = result.error
+  } else if (cancelled) {
+    result.error = record.error = 'cancelled; the last committed checkpoint is kept'
+  } else if (counts.failed > 0) {
+    result.error = record.error = `${counts.failed} record(s) rejected; see 'syncline history ${plan.id}'`
+  }
+  await state.finishRun(record)
+  if (ctx) report(ctx, 'done', counts.read, undefined, `${plan.id}: ${status}`)
+  return result
+}
+
+async function runMode(ctx: RunContext): Promise<void> {
+  const { plan } = ctx.prepared
+  if (plan.direction === 'two-way') {
+    throw new SynclineError('PLAN_INVALID', 'config', `Sync '${plan.id}': two-way sync is not available in this version yet; use direction: one-way.`)
+  }
+  if (plan.mode === 'realtime') {
+    throw new SynclineError('PLAN_INVALID', 'config', `Sync '${plan.id}': realtime mode (change capture) is not available in this version yet; use mode: incremental with a cursor meanwhile.`)
+  }
+  if (plan.mode === 'incremental' && !ctx.full) return incrementalSync(ctx)
+  if (plan.cursor === undefined || ctx.prepared.cursorType === undefined) return fullSync(ctx)
+  // A full pass of a sync with a cursor also leaves the watermark where an
+  // incremental run should continue.
+  const p = ctx.prepared
+  const keyTypes = p.keys.map((k) => p.sourceEntity.fields.find((f) => f.name === k)?.type ?? 'text')
+  const tracker = watermarkTracker(plan.cursor, ctx.prepared.cursorType, p.keys, keyTypes)
+  const cap = ctx.prepared.cursorType === 'timestamp' ? await p.source.oldestOpenTransactionStart?.({ signal: ctx.signal }) : undefined
+  await fullSync(ctx, tracker)
+  if (!ctx.dryRun && ctx.writer.rejected === 0 && tracker.highest) await ctx.state.setWatermark(plan.id, capWatermark(tracker, tracker.highest, cap))
+}

@@ -1,0 +1,70 @@
+/**
+ * Running several syncs together. When their destinations are tables of one
+ * datasource linked by foreign keys, rows are written parents first and
+ * deleted children first: every sync runs with its deletes deferred, then a
+ * deletes-only pass runs in reverse order.
+ */
+import { prepareSync, type PreparedSync } from './prepare-sync.js'
+import { runSync, type RunOptions, type RunTarget, type SyncResult } from './run-sync.js'
+
+/** Order syncs so a sync whose destination references another's comes after it. */
+export function parentsFirst(prepared: readonly PreparedSync[]): { order: number[]; linked: boolean } {
+  const byEntity = new Map<string, number>()
+  prepared.forEach((p, i) => byEntity.set(`${p.destination.name}\u0000${p.destinationEntity.name}`, i))
+  const parents = prepared.map((p) => {
+    const set = new Set<number>()
+    for (const fk of p.destinationEntity.foreignKeys) {
+      const parent = byEntity.get(`${p.destination.name}\u0000${fk.references.entity}`)
+      if (parent !== undefined && parent !== prepared.indexOf(p)) set.add(parent)
+    }
+    return set
+  })
+  const linked = parents.some((s) => s.size > 0)
+  const order: number[] = []
+  const state = new Map<number, 'visiting' | 'done'>()
+  const visit = (i: number): void => {
+    if (state.get(i) !== undefined) return // done, or a cycle: keep plan order
+    state.set(i, 'visiting')
+    for (const parent of parents[i]!) visit(parent)
+    state.set(i, 'done')
+    order.push(i)
+  }
+  prepared.forEach((_, i) => visit(i))
+  return { order, linked }
+}
+
+/** Run the given syncs once, in foreign-key order where that matters. */
+export async function runSyncs(targets: readonly RunTarget[], opts: RunOptions = {}): Promise<SyncResult[]> {
+  if (targets.length === 1) return [await runSync(targets[0]!, opts)]
+
+  // Prepare every sync first to learn the destinations' foreign keys; a sync
+  // that cannot be prepared runs alone so its failure is recorded as usual.
+  const prepared: (PreparedSync | undefined)[] = []
+  for (const t of targets) {
+    prepared.push(await prepareSync(t.plan, t.index, t.source, t.destination, { dryRun: opts.dryRun ?? false }).catch(() => undefined))
+  }
+  const ready = targets.map((t, i) => ({ target: t, prepared: prepared[i] })).filter((x): x is { target: RunTarget; prepared: PreparedSync } => x.prepared !== undefined)
+  const { order, linked } = parentsFirst(ready.map((r) => r.prepared))
+
+  const results = new Map<RunTarget, SyncResult>()
+  for (const t of targets) if (!prepared[targets.indexOf(t)]) results.set(t, await runSync(t, opts))
+  for (const i of order) {
+    if (opts.signal?.aborted) break
+    const { target, prepared: p } = ready[i]!
+    results.set(target, await runSync(target, { ...opts, prepared: p, deferDeletes: linked }))
+  }
+  if (linked) {
+    for (const i of [...order].reverse()) {
+      if (opts.signal?.aborted) break
+      const { target, prepared: p } = ready[i]!
+      const first = results.get(target)
+      if (!first || first.status === 'failed' || first.status === 'cancelled' || target.plan.deletes === 'ignore') continue
+      const deletes = await runSync(target, { ...opts, prepared: p, deletesOnly: true })
+      first.deleted += deletes.deleted
+      first.failed += deletes.failed
+      first.durationMs += deletes.durationMs
+      if (deletes.status !== 'succeeded') Object.assign(first, { status: deletes.status, error: deletes.error, errorCode: deletes.errorCode, failure: deletes.failure })
+    }
+  }
+  return targets.map((t) => results.get(t)).filter((r): r is SyncResult => r !== undefined)
+}

@@ -1,0 +1,18 @@
+/**
+ * syncline as a library. Start with {@link SyncManager}.
+ * @example
+ * import { SyncManager } from 'syncline'
+ * const manager = await SyncManager.open({ config: 'syncline.yaml' })
+ * console.log(await manager.run('customers'))
+ * await manager.close()
+ */
+export { SyncManager, type OpenOptions, type ValidationResult } from './sync-manager.js'
+export type { RunOptions, SyncResult } from './engine/run-sync.js'
+export type { Progress, ProgressListener } from './engine/progress.js'
+export type { Operation } from './engine/batch-writer.js'
+export * from './errors.js'
+export type { Plan, PlanInput, SyncPlan, SyncPlanInput } from './plan/schema.js'
+export type { Capabilities, CheckReport, Connector, ConnectionConfig, Filter } from './connectors/connector.js'
+export { createConnector } from './connectors/registry.js'
+export type { CanonicalType, EntityInfo, FieldInfo, Row, Value } from './values/canonical.js'
+export type { RunRecord, RecordErrorEntry, SyncState, Watermark } from './state/state-store.js'

@@ -1,0 +1,83 @@
+/**
+ * Static checks of connection URLs: a scheme syncline supports, a URL that
+ * parses, and a password given in one place only.
+ */
+import { didYouMean, type PlanIssue } from '../errors.js'
+import { redactUrl, SUPPORTED_SCHEMES, urlScheme } from '../connectors/registry.js'
+import type { ConnectionPlan } from './schema.js'
+
+/** Schemes DESIGN §1.1 names that have no connector yet. */
+const PLANNED_SCHEMES = ['mysql', 'mariadb', 'csv', 'ndjson']
+
+/** Schemes whose URLs are `scheme://user:password@host/…`. */
+const SERVER_SCHEMES = new Set(['postgres', 'postgresql', 'mysql', 'mariadb'])
+
+const SUPPORTED_EXAMPLES = 'sqlite:PATH (e.g. sqlite:./shop.db) or postgres://user@host:5432/db'
+
+/**
+ * Problems with one connection, with paths under `connections.NAME`.
+ * @example connectionProblems('shop', { url: 'mysql://localhost/shop' })
+ */
+export function connectionProblems(name: string, connection: ConnectionPlan, prefix = `connections.${name}`): PlanIssue[] {
+  const issues: PlanIssue[] = []
+  const url = connection.url.trim()
+  const scheme = urlScheme(url)
+
+  if (scheme === '' || /^[a-z]:[\\/]/i.test(url)) {
+    issues.push({
+      path: `${prefix}.url`,
+      message: `'${url}' has no scheme; write sqlite:${url} for a SQLite file, or postgres://user@host:5432/db`,
+    })
+    return issues
+  }
+  if (!SUPPORTED_SCHEMES.includes(scheme)) {
+    const message = PLANNED_SCHEMES.includes(scheme)
+      ? `${scheme}: connections are not supported yet; this version supports ${SUPPORTED_EXAMPLES}`
+      : `unknown URL scheme '${scheme}:'.${didYouMean(scheme, SUPPORTED_SCHEMES)} Use ${SUPPORTED_EXAMPLES}`
+    issues.push({ path: `${prefix}.url`, message })
+    return issues
+  }
+
+  if (scheme === 'sqlite') {
+    if (url.slice('sqlite:'.length).replace(/^\/\//, '') === '') {
+      issues.push({ path: `${prefix}.url`, message: `the SQLite URL has no file path; write sqlite:./shop.db (relative to the plan file) or sqlite::memory:` })
+    }
+    if (connection.password !== undefined) {
+      issues.push({ path: `${prefix}.password`, message: `SQLite files have no password; remove 'password' from connection '${name}'` })
+    }
+    return issues
+  }
+
+  if (SERVER_SCHEMES.has(scheme)) {
+    let parsed: URL
+    try {
+      parsed = new URL(url)
+    } catch {
+      issues.push({
+        path: `${prefix}.url`,
+        message: `'${redactUrl(url)}' is not a valid URL; write ${scheme}://user@host:5432/db (percent-encode special characters in the user name)`,
+      })
+      return issues
+    }
+    if (parsed.password !== '' && connection.password !== undefined) {
+      issues.push({
+        path: `${prefix}.password`,
+        message: `the password is given twice, in the URL and in 'password'; remove it from the URL and keep password: \${VAR}`,
+      })
+    }
+  }
+  return issues
+}
+
+/** Problems with the plan's `state` setting (a path, or a postgres:// URL). */
+export function stateProblems(state: string): PlanIssue[] {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(state)?.[1]?.toLowerCase()
+  if (scheme === undefined || scheme === 'postgres' || scheme === 'postgresql') return []
+  return [
+    {
+      path: 'state',
+      message: `state cannot be kept in a ${scheme}:// database; use a file path (SQLite, e.g. .syncline/state.db) or a postgres:// URL`,
+    },
+  ]
+}
+

@@ -1,0 +1,103 @@
+/**
+ * Checks that span more than one setting, run after the schema accepted the
+ * plan: ids are unique, syncs name connections that exist, a mode has the
+ * settings it needs, schedules are valid cron, connection URLs are usable.
+ * Nothing here touches a datasource (see live-validate.ts for that).
+ */
+import { didYouMean, type PlanIssue } from '../errors.js'
+import { connectionProblems, stateProblems } from './connection-url.js'
+import { cronProblem } from './cron.js'
+import type { Plan, SyncPlan } from './schema.js'
+
+/**
+ * Every cross-setting problem in a schema-valid plan, in file order.
+ * @example crossCheckPlan(planSchema.parse(input)) // [] when consistent
+ */
+export function crossCheckPlan(plan: Plan): PlanIssue[] {
+  const issues: PlanIssue[] = [...stateProblems(plan.state)]
+  for (const [name, connection] of Object.entries(plan.connections)) issues.push(...connectionProblems(name, connection))
+
+  const firstIndexOfId = new Map<string, number>()
+  plan.syncs.forEach((sync, index) => {
+    const at = `syncs[${index}]`
+    const first = firstIndexOfId.get(sync.id)
+    if (first === undefined) firstIndexOfId.set(sync.id, index)
+    else {
+      issues.push({ path: `${at}.id`, message: `sync id '${sync.id}' is already used by syncs[${first}]; give each sync its own id` })
+    }
+    issues.push(...syncProblems(sync, at, plan))
+  })
+  return issues
+}
+
+function syncProblems(sync: SyncPlan, at: string, plan: Plan): PlanIssue[] {
+  const issues: PlanIssue[] = []
+  const connectionNames = Object.keys(plan.connections)
+
+  for (const end of ['source', 'destination'] as const) {
+    const name = sync[end].connection
+    if (Object.hasOwn(plan.connections, name)) continue
+    const suggestion = didYouMean(name, connectionNames)
+    let message = `unknown connection '${name}'.`
+    if (suggestion !== '') message += suggestion
+    else if (connectionNames.length > 0) message += ` Known connections: ${connectionNames.join(', ')}; or add '${name}' under connections:`
+    else message += ` Add it under connections:, e.g. ${name}: { url: sqlite:./${name}.db }`
+    issues.push({ path: `${at}.${end}.connection`, message })
+  }
+  if (sync.source.create !== undefined) {
+    issues.push({
+      path: `${at}.source.create`,
+      message: `'create' applies to the destination only; move it to destination: { …, create: true }`,
+    })
+  }
+  if (sync.source.connection === sync.destination.connection && sync.source.entity === sync.destination.entity) {
+    issues.push({
+      path: `${at}.destination.entity`,
+      message: `the destination is the source itself (${sync.source.connection}.${sync.source.entity}); name a different entity or connection`,
+    })
+  }
+
+  if (sync.keys) {
+    const seen = new Set<string>()
+    sync.keys.forEach((key, index) => {
+      if (seen.has(key)) issues.push({ path: `${at}.keys[${index}]`, message: `key field '${key}' is listed twice; list each key field once` })
+      seen.add(key)
+    })
+  }
+
+  // mode realtime passes here on purpose: whether a connection can stream
+  // changes is a property of the datasource, checked by the engine (and `syncline check`).
+  if (sync.mode === 'incremental' && sync.cursor === undefined) {
+    issues.push({
+      path: `${at}.cursor`,
+      message: `mode incremental needs a cursor: a field that increases whenever a row changes, e.g. cursor: updated_at (or use mode: full)`,
+    })
+  }
+  if (sync.direction === 'two-way' && sync.cursor === undefined) {
+    issues.push({
+      path: `${at}.cursor`,
+      message: `direction two-way needs a cursor on both sides, a field that increases whenever a row changes, e.g. cursor: updated_at`,
+    })
+  }
+  if (sync.softDelete !== undefined && sync.softDelete === sync.cursor) {
+    issues.push({ path: `${at}.softDelete`, message: `softDelete and cursor are both '${sync.cursor}'; softDelete names a field that is set when a row is deleted, e.g. deleted_at` })
+  }
+
+  const destinations = new Map<string, number>()
+  sync.mapping.fields.forEach((field, index) => {
+    const first = destinations.get(field.destination)
+    if (first === undefined) destinations.set(field.destination, index)
+    else {
+      issues.push({
+        path: `${at}.mapping.fields[${index}].destination`,
+        message: `destination field '${field.destination}' is already mapped by mapping.fields[${first}]; map each destination field once`,
+      })
+    }
+  })
+
+  if (sync.schedule !== undefined) {
+    const problem = cronProblem(sync.schedule)
+    if (problem !== undefined) issues.push({ path: `${at}.schedule`, message: `schedule '${sync.schedule}': ${problem}` })
+  }
+  return issues
+}

@@ -1,0 +1,391 @@
+/**
+ * The state store in PostgreSQL (`state: postgres://…`), for daemons and
+ * clusters where several machines share one state. The tables live in their
+ * own schema (`syncline`), created if missing, beside whatever else the
+ * database holds.
+ *
+ * A small pool of its own: the state store never shares connections with a
+ * connector, so a long scan never waits behind a checkpoint or the reverse.
+ */
+import pg from 'pg'
+import { ConnectionError, SynclineError } from '../errors.js'
+import { redactUrl } from '../connectors/registry.js'
+import { compareText } from '../values/compare.js'
+import {
+  RECORD_ERROR_COLUMNS,
+  RUN_COLUMNS,
+  checkLimit,
+  recordErrorFromRow,
+  recordErrorParams,
+  runFromRow,
+  runParams,
+  syncStateFromRow,
+  watermarkFromRow,
+  watermarkParams,
+  type RecordErrorRow,
+  type RunRow,
+  type SyncStateRow,
+  type WatermarkRow,
+} from './state-rows.js'
+import { SCHEMA_VERSION_TABLE, STATE_MIGRATIONS, STATE_SCHEMA_VERSION, SYNC_SCOPED_TABLES } from './state-schema.js'
+import type { RecordErrorEntry, RunRecord, StateStore, SyncState, Watermark } from './state-store.js'
+
+/** Options for {@link openPostgresStateStore}. */
+export interface PostgresStateStoreOptions {
+  /** Password, when it is not in the URL (e.g. from `${STATE_PASSWORD}`); wins over the URL's. */
+  password?: string
+  /** Schema holding the tables. Default `syncline`. */
+  schema?: string
+  /** Pool size. Default 4: a run's checkpoints plus a status reader. */
+  maxConnections?: number
+  /** How long to wait for a connection. Default 10 s. */
+  connectTimeoutMs?: number
+}
+
+/** Serialises concurrent migrations across processes (any fixed 64-bit number works). */
+const MIGRATION_LOCK = 0x73796e636c696e65n.toString()
+
+/**
+ * Connect to the PostgreSQL state database, creating the schema and tables if
+ * missing. Throws a {@link ConnectionError} naming the (password-redacted)
+ * URL: failure `transient` when the server is unreachable, `config` when the
+ * database, credentials or privileges are wrong.
+ * @example const state = await openPostgresStateStore('postgres://sync@db:5432/ops', { password: process.env.STATE_PASSWORD })
+ */
+export async function openPostgresStateStore(url: string, opts: PostgresStateStoreOptions = {}): Promise<PostgresStateStore> {
+  const secret = opts.password ?? passwordOf(url)
+  // redactUrl alone misses a password holding an unescaped '@'; scrub removes the secret first.
+  const location = redactUrl(scrub(url, secret))
+  const schema = quoteIdentifier(opts.schema ?? 'syncline')
+  const pool = new pg.Pool({
+    connectionString: withPassword(url, opts.password),
+    max: opts.maxConnections ?? 4,
+    connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000,
+    idleTimeoutMillis: 10_000,
+    // A CLI that forgets close() should still exit.
+    allowExitOnIdle: true,
+    application_name: 'syncline-state',
+  })
+  // An idle client whose server went away emits 'error' on the pool; without a
+  // listener that would crash the process. The next query reports it instead.
+  pool.on('error', () => undefined)
+  try {
+    await migrate(pool, schema)
+  } catch (error) {
+    await pool.end().catch(() => undefined)
+    throw openError(location, secret, error)
+  }
+  return new PostgresStateStore(pool, schema, location, secret)
+}
+
+/** The {@link StateStore} on PostgreSQL. Create it with {@link openPostgresStateStore}. */
+export class PostgresStateStore implements StateStore {
+  /** The URL with its password redacted, for messages. */
+  readonly location: string
+  private readonly pool: pg.Pool
+  private readonly schema: string
+  private readonly secret: string | undefined
+  private closed = false
+
+  /** Use {@link openPostgresStateStore}, which creates the schema and tables first. */
+  constructor(pool: pg.Pool, quotedSchema: string, location: string, secret: string | undefined) {
+    this.pool = pool
+    this.schema = quotedSchema
+    this.location = location
+    this.secret = secret
+  }
+
+  async getWatermark(syncId: string): Promise<Watermark | undefined> {
+    const rows = await this.query<WatermarkRow>(`SELECT cursor_value, key_values FROM ${this.schema}.watermarks WHERE sync_id = $1`, [syncId])
+    return rows[0] === undefined ? undefined : watermarkFromRow(rows[0])
+  }
+
+  async setWatermark(syncId: string, watermark: Watermark | undefined): Promise<void> {
+    if (watermark === undefined) {
+      await this.query(`DELETE FROM ${this.schema}.watermarks WHERE sync_id = $1`, [syncId])
+      return
+    }
+    await this.query(
+      `INSERT INTO ${this.schema}.watermarks (sync_id, cursor_value, key_values, updated_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (sync_id) DO UPDATE SET cursor_value = excluded.cursor_value, key_values = excluded.key_values, updated_at = excluded.updated_at`,
+      [syncId, ...watermarkParams(watermark), new Date().toISOString()],
+    )
+  }
+
+  async startRun(run: RunRecord): Promise<void> {
+    await this.query(this.runInsert(), runParams(run, 'running'))
+  }
+
+  async finishRun(run: RunRecord): Promise<void> {
+    // An upsert, so a run whose start was never recorded still lands in history.
+    const updates = RUN_COLUMNS.filter((c) => c !== 'run_id').map((c) => `${c} = excluded.${c}`)
+    await this.query(`${this.runInsert()} ON CONFLICT (run_id) DO UPDATE SET ${updates.join(', ')}`, runParams(run))
+  }
+
+  async listRuns(opts: { syncId?: string; limit?: number } = {}): Promise<RunRecord[]> {
+    const params: unknown[] = [checkLimit(opts.limit) ?? null]
+    let where = ''
+    if (opts.syncId !== undefined) {
+      params.push(opts.syncId)
+      where = ' WHERE sync_id = $2'
+    }
+    const rows = await this.query<RunRow>(
+      `SELECT ${RUN_COLUMNS.join(', ')} FROM ${this.schema}.runs${where} ORDER BY started_at DESC, seq DESC LIMIT $1`,
+      params,
+    )
+    return rows.map(runFromRow)
+  }
+
+  async addRecordErrors(entries: RecordErrorEntry[]): Promise<void> {
+    if (entries.length === 0) return
+    // One statement with one array per column: atomic, and no 65535-parameter
+    // limit however many records a batch rejected.
+    const columns: string[][] = RECORD_ERROR_COLUMNS.map(() => [])
+    for (const entry of entries) recordErrorParams(entry).forEach((value, i) => columns[i]!.push(value))
+    await this.query(
+      `INSERT INTO ${this.schema}.record_errors (${RECORD_ERROR_COLUMNS.join(', ')})
+       SELECT * FROM unnest(${RECORD_ERROR_COLUMNS.map((_, i) => `$${i + 1}::text[]`).join(', ')})`,
+      columns,
+    )
+  }
+
+  async listRecordErrors(opts: { syncId?: string; runId?: string; limit?: number } = {}): Promise<RecordErrorEntry[]> {
+    const params: unknown[] = [checkLimit(opts.limit) ?? null]
+    const where: string[] = []
+    if (opts.syncId !== undefined) {
+      params.push(opts.syncId)
+      where.push(`sync_id = $${params.length}`)
+    }
+    if (opts.runId !== undefined) {
+      params.push(opts.runId)
+      where.push(`run_id = $${params.length}`)
+    }
+    const rows = await this.query<RecordErrorRow>(
+      `SELECT ${RECORD_ERROR_COLUMNS.join(', ')} FROM ${this.schema}.record_errors` +
+        (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
+        ' ORDER BY at DESC, seq DESC LIMIT $1',
+      params,
+    )
+    return rows.map(recordErrorFromRow)
+  }
+
+  async listSyncStates(): Promise<SyncState[]> {
+    const s = this.schema
+    const rows = await this.query<SyncStateRow>(
+      `WITH ids AS (SELECT sync_id FROM ${s}.watermarks UNION SELECT sync_id FROM ${s}.runs)
+       SELECT ids.sync_id AS state_sync_id, w.cursor_value, w.key_values, ${RUN_COLUMNS.map((c) => `last.${c}`).join(', ')}
+       FROM ids
+       LEFT JOIN ${s}.watermarks w ON w.sync_id = ids.sync_id
+       LEFT JOIN ${s}.runs last ON last.seq = (
+         SELECT r.seq FROM ${s}.runs r WHERE r.sync_id = ids.sync_id ORDER BY r.started_at DESC, r.seq DESC LIMIT 1
+       )`,
+    )
+    return rows.map(syncStateFromRow).sort((a, b) => compareText(a.syncId, b.syncId))
+  }
+
+  async forgetSync(syncId: string): Promise<void> {
+    await this.transaction(async (client) => {
+      for (const table of SYNC_SCOPED_TABLES) await client.query(`DELETE FROM ${this.schema}.${table} WHERE sync_id = $1`, [syncId])
+    })
+  }
+
+  /** End the pool; every connection is closed when this resolves. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    await this.pool.end()
+  }
+
+  private runInsert(): string {
+    const placeholders = RUN_COLUMNS.map((_, i) => `$${i + 1}`)
+    return `INSERT INTO ${this.schema}.runs (${RUN_COLUMNS.join(', ')}) VALUES (${placeholders.join(', ')})`
+  }
+
+  private async query<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> {
+    this.checkOpen()
+    try {
+      return (await this.pool.query<R>(sql, params)).rows
+    } catch (error) {
+      throw operationError(this.location, this.secret, error)
+    }
+  }
+
+  private async transaction(work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+    this.checkOpen()
+    let client: pg.PoolClient | undefined
+    try {
+      client = await this.pool.connect()
+      await client.query('BEGIN')
+      await work(client)
+      await client.query('COMMIT')
+      client.release()
+    } catch (error) {
+      if (client) {
+        const rolledBack = await client.query('ROLLBACK').then(
+          () => true,
+          () => false,
+        )
+        // A connection that cannot even roll back is broken: drop it from the pool.
+        client.release(rolledBack ? undefined : true)
+      }
+      throw operationError(this.location, this.secret, error)
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.closed) {
+      throw new SynclineError('INTERNAL', 'internal', `The state store at ${this.location} is closed; open it again to use it.`)
+    }
+  }
+}
+
+/**
+ * Create the schema and tables once per version. Checked without the lock
+ * first, so a user who may use but not create the schema can still open it.
+ */
+async function migrate(pool: pg.Pool, schema: string): Promise<void> {
+  const client = await pool.connect()
+  try {
+    if ((await schemaVersion(client, schema)) >= STATE_SCHEMA_VERSION) return
+    await client.query('BEGIN')
+    try {
+      await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [MIGRATION_LOCK])
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`)
+      await client.query(SCHEMA_VERSION_TABLE.postgres(schema))
+      const current = await schemaVersion(client, schema)
+      for (const migration of STATE_MIGRATIONS) {
+        if (migration.version <= current) continue
+        for (const statement of migration.postgres(schema)) await client.query(statement)
+        await client.query(`INSERT INTO ${schema}.schema_version (version, description, applied_at) VALUES ($1, $2, $3)`, [
+          migration.version,
+          migration.description,
+          new Date().toISOString(),
+        ])
+      }
+      await client.query('COMMIT')
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined)
+      throw error
+    }
+  } finally {
+    client.release()
+  }
+}
+
+async function schemaVersion(client: pg.PoolClient, schema: string): Promise<number> {
+  const table = `${schema}.schema_version`
+  const exists = await client.query<{ found: boolean }>('SELECT to_regclass($1) IS NOT NULL AS found', [table])
+  if (!exists.rows[0]?.found) return 0
+  const row = await client.query<{ version: number }>(`SELECT coalesce(max(version), 0)::int AS version FROM ${table}`)
+  return row.rows[0]?.version ?? 0
+}
+
+function quoteIdentifier(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`
+}
+
+/** The URL with `password` put in it (pg lets a URL's password override an explicit one). */
+function withPassword(url: string, password: string | undefined): string {
+  if (password === undefined) return url
+  try {
+    const parsed = new URL(url)
+    parsed.password = encodeURIComponent(password)
+    return parsed.toString()
+  } catch {
+    return url
+  }
+}
+
+function passwordOf(url: string): string | undefined {
+  try {
+    const password = decodeURIComponent(new URL(url).password)
+    return password === '' ? undefined : password
+  } catch {
+    return undefined
+  }
+}
+
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET'])
+
+function openError(location: string, secret: string | undefined, error: unknown): SynclineError {
+  if (error instanceof SynclineError) return error
+  const code = errorCode(error)
+  const reason = scrub(errorMessage(error), secret)
+  const details = { location }
+  if (code === '28P01' || code === '28000') {
+    return new ConnectionError(
+      'AUTH_FAILED',
+      'config',
+      `The PostgreSQL state database ${location} refused the login (${reason}). Check the user and password in 'state:'.`,
+      { cause: error, details },
+    )
+  }
+  if (code === '3D000') {
+    return new ConnectionError(
+      'CONNECTION_REFUSED',
+      'config',
+      `The PostgreSQL state database ${location} does not exist (${reason}). Create it, or point 'state:' at an existing database.`,
+      { cause: error, details },
+    )
+  }
+  if (code === '42501') {
+    return new ConnectionError(
+      'CONNECTION_REFUSED',
+      'config',
+      `Cannot create the state tables in ${location} (${reason}). Grant the user CREATE on the database, or create the schema for it.`,
+      { cause: error, details },
+    )
+  }
+  if (UNREACHABLE.has(code) || /timeout|terminated/i.test(reason) || code === '') {
+    return new ConnectionError(
+      'CONNECTION_REFUSED',
+      'transient',
+      `Cannot reach the PostgreSQL state database ${location} (${reason}). Check that the server is running and reachable, or set 'state:' to a file path to keep state in embedded SQLite.`,
+      { cause: error, details },
+    )
+  }
+  return new ConnectionError('CONNECTION_REFUSED', 'transient', `Cannot open the PostgreSQL state database ${location}: ${reason}.`, {
+    cause: error,
+    details,
+  })
+}
+
+function operationError(location: string, secret: string | undefined, error: unknown): unknown {
+  if (error instanceof SynclineError) return error
+  const code = errorCode(error)
+  const reason = scrub(errorMessage(error), secret)
+  const details = { location }
+  // Lost connections (class 08, admin shutdown 57P01…, socket errors) are worth a retry.
+  if (UNREACHABLE.has(code) || code.startsWith('08') || code.startsWith('57P') || /terminated|timeout/i.test(reason)) {
+    return new ConnectionError('CONNECTION_LOST', 'transient', `Lost the PostgreSQL state database ${location} (${reason}); retry.`, {
+      cause: error,
+      details,
+    })
+  }
+  if (code === '40001' || code === '40P01' || code === '55P03') {
+    return new SynclineError('LOCKED', 'transient', `The PostgreSQL state database ${location} was busy (${reason}); retry.`, {
+      cause: error,
+      details,
+    })
+  }
+  return new SynclineError('INTERNAL', 'internal', `The PostgreSQL state database ${location} failed: ${reason}.`, {
+    cause: error,
+    details,
+  })
+}
+
+function errorCode(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code
+  return typeof code === 'string' ? code : ''
+}
+
+function errorMessage(error: unknown): string {
+  if (error instanceof AggregateError && error.errors.length > 0) return errorMessage(error.errors[0])
+  return error instanceof Error ? error.message || error.name : String(error)
+}
+
+/** Never let a password reach a message, even if a driver echoes it. */
+function scrub(text: string, secret: string | undefined): string {
+  const out = secret ? text.split(secret).join('***') : text
+  return out.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):[^@\s]*@/gi, '$1:***@')
+}

@@ -1,0 +1,302 @@
+/**
+ * The embedded state store: one SQLite file (default `.syncline/state.db`
+ * beside the plan file).
+ *
+ * WAL mode lets `syncline status` read while `syncline run` writes, and the
+ * busy timeout makes a second writer wait for the first instead of failing.
+ * Write methods take the write lock up front (`BEGIN IMMEDIATE`), so two
+ * processes never deadlock upgrading a read lock.
+ */
+import Database from 'better-sqlite3'
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { ConnectionError, SynclineError } from '../errors.js'
+import { compareText } from '../values/compare.js'
+import {
+  RECORD_ERROR_COLUMNS,
+  RUN_COLUMNS,
+  checkLimit,
+  recordErrorFromRow,
+  recordErrorParams,
+  runFromRow,
+  runParams,
+  syncStateFromRow,
+  watermarkFromRow,
+  watermarkParams,
+  type RecordErrorRow,
+  type RunRow,
+  type SyncStateRow,
+  type WatermarkRow,
+} from './state-rows.js'
+import { SCHEMA_VERSION_TABLE, STATE_MIGRATIONS, STATE_SCHEMA_VERSION, SYNC_SCOPED_TABLES } from './state-schema.js'
+import type { RecordErrorEntry, RunRecord, StateStore, SyncState, Watermark } from './state-store.js'
+
+/** How long a writer waits for another process's write to finish before giving up. */
+export const SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+const RUN_SELECT = RUN_COLUMNS.join(', ')
+const RUN_INSERT = `INSERT INTO runs (${RUN_SELECT}) VALUES (${RUN_COLUMNS.map(() => '?').join(', ')})`
+
+/**
+ * Open (creating if needed) the SQLite state database at `path`, an absolute
+ * path or `:memory:`. Creates the directory and applies migrations.
+ * Throws a {@link ConnectionError} (`CONNECTION_REFUSED`, failure `config`)
+ * naming the path when the file cannot be opened.
+ * @example const state = openSqliteStateStore('/srv/sync/.syncline/state.db')
+ */
+export function openSqliteStateStore(path: string): SqliteStateStore {
+  let db: Database.Database | undefined
+  try {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
+    db = new Database(path, { timeout: SQLITE_BUSY_TIMEOUT_MS })
+    db.pragma('journal_mode = WAL')
+    migrate(db)
+    return new SqliteStateStore(db, path)
+  } catch (error) {
+    db?.close()
+    throw openError(path, error)
+  }
+}
+
+/** The {@link StateStore} on an embedded SQLite file. Create it with {@link openSqliteStateStore}. */
+export class SqliteStateStore implements StateStore {
+  /** The database file (or `:memory:`). */
+  readonly path: string
+  private readonly db: Database.Database
+  private closed = false
+  private readonly statements: ReturnType<typeof prepareStatements>
+
+  /** Use {@link openSqliteStateStore}, which creates the file and the tables first. */
+  constructor(db: Database.Database, path: string) {
+    this.db = db
+    this.path = path
+    this.statements = prepareStatements(db)
+  }
+
+  async getWatermark(syncId: string): Promise<Watermark | undefined> {
+    return this.use(() => {
+      const row = this.statements.getWatermark.get(syncId) as WatermarkRow | undefined
+      return row === undefined ? undefined : watermarkFromRow(row)
+    })
+  }
+
+  async setWatermark(syncId: string, watermark: Watermark | undefined): Promise<void> {
+    this.use(() => {
+      if (watermark === undefined) this.statements.clearWatermark.run(syncId)
+      else this.statements.setWatermark.run(syncId, ...watermarkParams(watermark), new Date().toISOString())
+    })
+  }
+
+  async startRun(run: RunRecord): Promise<void> {
+    this.use(() => this.statements.startRun.run(sqliteParams(runParams(run, 'running'))))
+  }
+
+  async finishRun(run: RunRecord): Promise<void> {
+    this.use(() => this.statements.finishRun.run(sqliteParams(runParams(run))))
+  }
+
+  async listRuns(opts: { syncId?: string; limit?: number } = {}): Promise<RunRecord[]> {
+    return this.use(() => {
+      const limit = checkLimit(opts.limit) ?? -1
+      const rows =
+        opts.syncId === undefined
+          ? this.statements.listRuns.all(limit)
+          : this.statements.listRunsOfSync.all(opts.syncId, limit)
+      return (rows as RunRow[]).map(runFromRow)
+    })
+  }
+
+  async addRecordErrors(entries: RecordErrorEntry[]): Promise<void> {
+    if (entries.length === 0) return
+    this.use(() => {
+      const insert = this.statements.addRecordError
+      this.db
+        .transaction(() => {
+          for (const entry of entries) insert.run(recordErrorParams(entry))
+        })
+        .immediate()
+    })
+  }
+
+  async listRecordErrors(opts: { syncId?: string; runId?: string; limit?: number } = {}): Promise<RecordErrorEntry[]> {
+    return this.use(() => {
+      const where: string[] = []
+      const params: (string | number)[] = []
+      if (opts.syncId !== undefined) {
+        where.push('sync_id = ?')
+        params.push(opts.syncId)
+      }
+      if (opts.runId !== undefined) {
+        where.push('run_id = ?')
+        params.push(opts.runId)
+      }
+      params.push(checkLimit(opts.limit) ?? -1)
+      const sql =
+        `SELECT ${RECORD_ERROR_COLUMNS.join(', ')} FROM record_errors` +
+        (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
+        ' ORDER BY at DESC, seq DESC LIMIT ?'
+      return (this.db.prepare(sql).all(params) as RecordErrorRow[]).map(recordErrorFromRow)
+    })
+  }
+
+  async listSyncStates(): Promise<SyncState[]> {
+    return this.use(() => {
+      const rows = this.statements.listSyncStates.all() as SyncStateRow[]
+      return rows.map(syncStateFromRow).sort((a, b) => compareText(a.syncId, b.syncId))
+    })
+  }
+
+  async forgetSync(syncId: string): Promise<void> {
+    this.use(() => {
+      this.db
+        .transaction(() => {
+          for (const table of SYNC_SCOPED_TABLES) this.db.prepare(`DELETE FROM ${table} WHERE sync_id = ?`).run(syncId)
+        })
+        .immediate()
+    })
+  }
+
+  /** Close the file; the WAL is checkpointed and removed. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.closed) return
+    this.closed = true
+    this.db.close()
+  }
+
+  /** Run one store operation, turning driver errors into errors that say what to do. */
+  private use<T>(operation: () => T): T {
+    if (this.closed) {
+      throw new SynclineError('INTERNAL', 'internal', `The state store at ${this.path} is closed; open it again to use it.`)
+    }
+    try {
+      return operation()
+    } catch (error) {
+      throw operationError(this.path, error)
+    }
+  }
+}
+
+function prepareStatements(db: Database.Database) {
+  return {
+    getWatermark: db.prepare('SELECT cursor_value, key_values FROM watermarks WHERE sync_id = ?'),
+    setWatermark: db.prepare(
+      `INSERT INTO watermarks (sync_id, cursor_value, key_values, updated_at) VALUES (?, ?, ?, ?)
+       ON CONFLICT (sync_id) DO UPDATE SET cursor_value = excluded.cursor_value, key_values = excluded.key_values, updated_at = excluded.updated_at`,
+    ),
+    clearWatermark: db.prepare('DELETE FROM watermarks WHERE sync_id = ?'),
+    startRun: db.prepare(RUN_INSERT),
+    // An upsert, so a run whose start was never recorded (a crash between
+    // start and the first write) still lands in history.
+    finishRun: db.prepare(
+      `${RUN_INSERT} ON CONFLICT (run_id) DO UPDATE SET ${RUN_COLUMNS.filter((c) => c !== 'run_id')
+        .map((c) => `${c} = excluded.${c}`)
+        .join(', ')}`,
+    ),
+    listRuns: db.prepare(`SELECT ${RUN_SELECT} FROM runs ORDER BY started_at DESC, seq DESC LIMIT ?`),
+    listRunsOfSync: db.prepare(`SELECT ${RUN_SELECT} FROM runs WHERE sync_id = ? ORDER BY started_at DESC, seq DESC LIMIT ?`),
+    addRecordError: db.prepare(
+      `INSERT INTO record_errors (${RECORD_ERROR_COLUMNS.join(', ')}) VALUES (${RECORD_ERROR_COLUMNS.map(() => '?').join(', ')})`,
+    ),
+    listSyncStates: db.prepare(
+      `WITH ids AS (SELECT sync_id FROM watermarks UNION SELECT sync_id FROM runs)
+       SELECT ids.sync_id AS state_sync_id, w.cursor_value, w.key_values, ${RUN_COLUMNS.map((c) => `last.${c}`).join(', ')}
+       FROM ids
+       LEFT JOIN watermarks w ON w.sync_id = ids.sync_id
+       LEFT JOIN runs last ON last.seq = (
+         SELECT r.seq FROM runs r WHERE r.sync_id = ids.sync_id ORDER BY r.started_at DESC, r.seq DESC LIMIT 1
+       )`,
+    ),
+  }
+}
+
+/** Create the tables, once per version; a second process opening at the same time waits on the write lock. */
+function migrate(db: Database.Database): void {
+  if (schemaVersion(db) >= STATE_SCHEMA_VERSION) return
+  db.transaction(() => {
+    db.exec(SCHEMA_VERSION_TABLE.sqlite)
+    const current = schemaVersion(db)
+    const record = db.prepare('INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)')
+    for (const migration of STATE_MIGRATIONS) {
+      if (migration.version <= current) continue
+      for (const statement of migration.sqlite) db.exec(statement)
+      record.run(migration.version, migration.description, new Date().toISOString())
+    }
+  }).immediate()
+}
+
+function schemaVersion(db: Database.Database): number {
+  const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").get()
+  if (exists === undefined) return 0
+  const row = db.prepare('SELECT coalesce(max(version), 0) AS version FROM schema_version').get() as { version: number }
+  return row.version
+}
+
+/** better-sqlite3 binds no booleans. */
+function sqliteParams(params: (string | number | boolean | null)[]): (string | number | null)[] {
+  return params.map((p) => (typeof p === 'boolean' ? (p ? 1 : 0) : p))
+}
+
+function errorCode(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code
+  return typeof code === 'string' ? code : ''
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}
+
+function openError(path: string, error: unknown): SynclineError {
+  if (error instanceof SynclineError) return error
+  const code = errorCode(error)
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return busyError(path, error)
+  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
+    return new ConnectionError(
+      'CONNECTION_REFUSED',
+      'config',
+      `The state database ${path} is not a usable SQLite file (${errorMessage(error)}). Move it away, or set 'state:' in the plan to another path.`,
+      { cause: error, details: { location: path } },
+    )
+  }
+  const reason =
+    code === 'EEXIST' || code === 'ENOTDIR'
+      ? `a part of ${dirname(path)} is a file, not a directory`
+      : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+        ? `permission denied (${errorMessage(error)})`
+        : errorMessage(error)
+  return new ConnectionError(
+    'CONNECTION_REFUSED',
+    'config',
+    `Cannot open the state database ${path}: ${reason}. Make sure its directory can be created and written, or set 'state:' in the plan to another path (or a postgres:// URL).`,
+    { cause: error, details: { location: path } },
+  )
+}
+
+function operationError(path: string, error: unknown): unknown {
+  if (error instanceof SynclineError) return error
+  const code = errorCode(error)
+  if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) return busyError(path, error)
+  if (code.startsWith('SQLITE_READONLY')) {
+    return new ConnectionError(
+      'CONNECTION_REFUSED',
+      'config',
+      `The state database ${path} is read-only: make the file and its directory writable, or set 'state:' in the plan to another path.`,
+      { cause: error, details: { location: path } },
+    )
+  }
+  if (code.startsWith('SQLITE_')) {
+    return new SynclineError('INTERNAL', 'internal', `The state database ${path} failed: ${errorMessage(error)}.`, {
+      cause: error,
+      details: { location: path },
+    })
+  }
+  return error
+}
+
+function busyError(path: string, error: unknown): SynclineError {
+  return new SynclineError(
+    'LOCKED',
+    'transient',
+    `The state database ${path} stayed locked by another process for ${SQLITE_BUSY_TIMEOUT_MS / 1000} s. Try again when the other syncline command has finished.`,
+    { cause: error, details: { location: path } },
+  )
+}

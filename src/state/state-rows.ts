@@ -1,0 +1,174 @@
+/**
+ * Conversions between the state tables' rows and the {@link StateStore}
+ * types, shared by the SQLite and PostgreSQL stores (their columns are the
+ * same; only the drivers' number and boolean types differ).
+ */
+import type { KeyValues, Value } from '../values/canonical.js'
+import { SynclineError } from '../errors.js'
+import { decodeStateValue, encodeStateValue, toReadableJson } from './serialize-value.js'
+import type { RecordErrorEntry, RunRecord, RunStatus, SyncState, Watermark } from './state-store.js'
+
+/** The `runs` columns written by `startRun` / `finishRun`, in parameter order. */
+export const RUN_COLUMNS = [
+  'run_id',
+  'sync_id',
+  'mode',
+  'status',
+  'dry_run',
+  'started_at',
+  'finished_at',
+  'duration_ms',
+  'read',
+  'created',
+  'updated',
+  'deleted',
+  'unchanged',
+  'failed',
+  'conflicts',
+  'error',
+] as const
+
+/** The `record_errors` columns written by `addRecordErrors`, in parameter order. */
+export const RECORD_ERROR_COLUMNS = ['run_id', 'sync_id', 'operation', 'record_id', 'record', 'reason', 'at'] as const
+
+/** A `runs` row as either driver returns it (PostgreSQL bigints arrive as strings). */
+export interface RunRow {
+  run_id: string
+  sync_id: string
+  mode: string
+  status: string
+  dry_run: number | boolean
+  started_at: string
+  finished_at: string | null
+  duration_ms: number | string | null
+  read: number | string
+  created: number | string
+  updated: number | string
+  deleted: number | string
+  unchanged: number | string
+  failed: number | string
+  conflicts: number | string
+  error: string | null
+}
+
+/** A `record_errors` row. */
+export interface RecordErrorRow {
+  run_id: string
+  sync_id: string
+  operation: string
+  record_id: string
+  record: string
+  reason: string
+  at: string
+}
+
+/** A `watermarks` row. */
+export interface WatermarkRow {
+  cursor_value: string
+  key_values: string | null
+}
+
+/** A `listSyncStates` row: the sync id, its watermark columns and its last run's columns, each part possibly null. */
+export type SyncStateRow = Omit<RunRow, 'run_id'> & {
+  state_sync_id: string
+  run_id: string | null
+  cursor_value: string | null
+  key_values: string | null
+}
+
+/** Parameters for {@link RUN_COLUMNS}; `status` overrides the run's own (startRun stores `running`). */
+export function runParams(run: RunRecord, status: RunStatus = run.status): (string | number | boolean | null)[] {
+  return [
+    run.runId,
+    run.syncId,
+    run.mode,
+    status,
+    run.dryRun,
+    run.startedAt,
+    run.finishedAt ?? null,
+    run.durationMs ?? null,
+    count(run.read),
+    count(run.created),
+    count(run.updated),
+    count(run.deleted),
+    count(run.unchanged),
+    count(run.failed),
+    count(run.conflicts),
+    run.error ?? null,
+  ]
+}
+
+/** A stored run as a {@link RunRecord}; absent optional fields stay absent. */
+export function runFromRow(row: RunRow): RunRecord {
+  const run: RunRecord = {
+    runId: row.run_id,
+    syncId: row.sync_id,
+    mode: row.mode,
+    status: row.status as RunStatus,
+    dryRun: row.dry_run === true || row.dry_run === 1,
+    startedAt: row.started_at,
+    read: Number(row.read),
+    created: Number(row.created),
+    updated: Number(row.updated),
+    deleted: Number(row.deleted),
+    unchanged: Number(row.unchanged),
+    failed: Number(row.failed),
+    conflicts: Number(row.conflicts),
+  }
+  if (row.finished_at !== null) run.finishedAt = row.finished_at
+  if (row.duration_ms !== null) run.durationMs = Number(row.duration_ms)
+  if (row.error !== null) run.error = row.error
+  return run
+}
+
+/** One {@link SyncState} from a {@link SyncStateRow}. */
+export function syncStateFromRow(row: SyncStateRow): SyncState {
+  const state: SyncState = { syncId: row.state_sync_id }
+  if (row.cursor_value !== null) state.watermark = watermarkFromRow({ cursor_value: row.cursor_value, key_values: row.key_values })
+  if (row.run_id !== null) state.lastRun = runFromRow({ ...row, run_id: row.run_id })
+  return state
+}
+
+/** Parameters for {@link RECORD_ERROR_COLUMNS}; the record becomes readable JSON. */
+export function recordErrorParams(entry: RecordErrorEntry): string[] {
+  return [entry.runId, entry.syncId, entry.operation, entry.recordId, toReadableJson(entry.record), entry.reason, entry.at]
+}
+
+/** A stored record error as a {@link RecordErrorEntry}. */
+export function recordErrorFromRow(row: RecordErrorRow): RecordErrorEntry {
+  return {
+    runId: row.run_id,
+    syncId: row.sync_id,
+    operation: row.operation as RecordErrorEntry['operation'],
+    recordId: row.record_id,
+    record: JSON.parse(row.record) as Record<string, unknown>,
+    reason: row.reason,
+    at: row.at,
+  }
+}
+
+/** `cursor_value` and `key_values` for a watermark. */
+export function watermarkParams(watermark: Watermark): [string, string | null] {
+  return [encodeStateValue(watermark.cursor), watermark.key === undefined ? null : encodeStateValue(watermark.key)]
+}
+
+/** A stored watermark, values exactly as they were saved. */
+export function watermarkFromRow(row: WatermarkRow): Watermark {
+  const watermark: Watermark = { cursor: decodeStateValue(row.cursor_value) as Value }
+  if (row.key_values !== null) watermark.key = decodeStateValue(row.key_values) as KeyValues
+  return watermark
+}
+
+/** A row limit as given to `listRuns` / `listRecordErrors`, checked. */
+export function checkLimit(limit: number | undefined): number | undefined {
+  if (limit === undefined) return undefined
+  if (!Number.isInteger(limit) || limit < 0) {
+    throw new SynclineError('INTERNAL', 'internal', `A state list limit must be a whole number of 0 or more, not ${limit}.`)
+  }
+  return limit
+}
+
+function count(n: number): number {
+  // Counts are whole numbers; a NaN from a bug must not poison history.
+  return Number.isFinite(n) ? Math.trunc(n) : 0
+}

@@ -1,0 +1,118 @@
+/**
+ * The state database's tables, as an ordered list of migrations both stores
+ * apply: SQLite in its own file, PostgreSQL in the `syncline` schema.
+ *
+ * Rules for adding state (conflicts, two-way base hashes, CDC positions…):
+ * append a migration with the next version, write every statement with
+ * `IF NOT EXISTS` so a half-applied migration can simply run again, never
+ * change or drop what an earlier version created (an older syncline may still
+ * read the same database), and list any new table that is keyed by sync in
+ * {@link SYNC_SCOPED_TABLES} so `forgetSync` clears it.
+ *
+ * Values the engine resumes from are stored as text written by
+ * `encodeStateValue`; times as the ISO strings the engine passes, which sort
+ * in time order (in PostgreSQL with `COLLATE "C"`, so no locale reorders them).
+ */
+
+/** One step of the state schema. */
+export interface StateMigration {
+  version: number
+  description: string
+  /** Statements for SQLite, run in one transaction. */
+  sqlite: string[]
+  /** Statements for PostgreSQL, given the quoted schema name (`"syncline"`). */
+  postgres: (schema: string) => string[]
+}
+
+/** Every migration, oldest first. Versions are 1, 2, 3… without gaps. */
+export const STATE_MIGRATIONS: readonly StateMigration[] = [
+  {
+    version: 1,
+    description: 'watermarks, runs, record errors',
+    sqlite: [
+      `CREATE TABLE IF NOT EXISTS watermarks (
+        sync_id TEXT PRIMARY KEY,
+        cursor_value TEXT NOT NULL,
+        key_values TEXT,
+        updated_at TEXT NOT NULL
+      )`,
+      `CREATE TABLE IF NOT EXISTS runs (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL UNIQUE,
+        sync_id TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        status TEXT NOT NULL,
+        dry_run INTEGER NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        duration_ms INTEGER,
+        read INTEGER NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL, deleted INTEGER NOT NULL,
+        unchanged INTEGER NOT NULL, failed INTEGER NOT NULL, conflicts INTEGER NOT NULL,
+        error TEXT
+      )`,
+      `CREATE INDEX IF NOT EXISTS runs_by_sync ON runs (sync_id, started_at)`,
+      `CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_at)`,
+      `CREATE TABLE IF NOT EXISTS record_errors (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL,
+        sync_id TEXT NOT NULL,
+        operation TEXT NOT NULL,
+        record_id TEXT NOT NULL,
+        record TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        at TEXT NOT NULL
+      )`,
+      `CREATE INDEX IF NOT EXISTS record_errors_by_sync ON record_errors (sync_id, at)`,
+      `CREATE INDEX IF NOT EXISTS record_errors_by_run ON record_errors (run_id, at)`,
+    ],
+    postgres: (s) => [
+      `CREATE TABLE IF NOT EXISTS ${s}.watermarks (
+        sync_id text COLLATE "C" PRIMARY KEY,
+        cursor_value text NOT NULL,
+        key_values text,
+        updated_at text NOT NULL
+      )`,
+      `CREATE TABLE IF NOT EXISTS ${s}.runs (
+        seq bigserial PRIMARY KEY,
+        run_id text NOT NULL UNIQUE,
+        sync_id text COLLATE "C" NOT NULL,
+        mode text NOT NULL,
+        status text NOT NULL,
+        dry_run boolean NOT NULL,
+        started_at text COLLATE "C" NOT NULL,
+        finished_at text,
+        duration_ms bigint,
+        read bigint NOT NULL, created bigint NOT NULL, updated bigint NOT NULL, deleted bigint NOT NULL,
+        unchanged bigint NOT NULL, failed bigint NOT NULL, conflicts bigint NOT NULL,
+        error text
+      )`,
+      `CREATE INDEX IF NOT EXISTS runs_by_sync ON ${s}.runs (sync_id, started_at)`,
+      `CREATE INDEX IF NOT EXISTS runs_by_start ON ${s}.runs (started_at)`,
+      `CREATE TABLE IF NOT EXISTS ${s}.record_errors (
+        seq bigserial PRIMARY KEY,
+        run_id text NOT NULL,
+        sync_id text COLLATE "C" NOT NULL,
+        operation text NOT NULL,
+        record_id text NOT NULL,
+        record text NOT NULL,
+        reason text NOT NULL,
+        at text COLLATE "C" NOT NULL
+      )`,
+      `CREATE INDEX IF NOT EXISTS record_errors_by_sync ON ${s}.record_errors (sync_id, at)`,
+      `CREATE INDEX IF NOT EXISTS record_errors_by_run ON ${s}.record_errors (run_id, at)`,
+    ],
+  },
+]
+
+/** The newest schema version this build knows. */
+export const STATE_SCHEMA_VERSION = STATE_MIGRATIONS[STATE_MIGRATIONS.length - 1]!.version
+
+/** Tables with a `sync_id` column: `forgetSync` deletes a sync's rows from each. */
+export const SYNC_SCOPED_TABLES: readonly string[] = ['watermarks', 'runs', 'record_errors']
+
+/** The version bookkeeping table, created before any migration runs. */
+export const SCHEMA_VERSION_TABLE = {
+  sqlite: `CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)`,
+  postgres: (s: string) =>
+    `CREATE TABLE IF NOT EXISTS ${s}.schema_version (version integer PRIMARY KEY, description text NOT NULL, applied_at text NOT NULL)`,
+}

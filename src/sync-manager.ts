@@ -1,0 +1,278 @@
+/**
+ * The library entry point (DESIGN §1.4): load a plan, manage its syncs,
+ * check datasources, and run syncs with progress and cancellation.
+ *
+ * @example
+ * const manager = await SyncManager.open({ config: 'syncline.yaml' })
+ * const result = await manager.run('customers', { onProgress: (p) => console.log(p.percent) })
+ * await manager.close()
+ */
+import { EventEmitter } from 'node:events'
+import { resolve } from 'node:path'
+import { keyOf, type CheckReport, type Connector } from './connectors/connector.js'
+import { createConnector } from './connectors/registry.js'
+import { runSyncs } from './engine/run-syncs.js'
+import type { RunOptions, RunTarget, SyncResult } from './engine/run-sync.js'
+import { PlanError, SynclineError, didYouMean, type PlanIssue } from './errors.js'
+import { autoMap } from './mapping/auto-map.js'
+import { validatePlanLive } from './plan/live-validate.js'
+import { loadPlanFile, parsePlan, type LoadedPlan } from './plan/load.js'
+import { savePlanFile } from './plan/save.js'
+import type { Plan, PlanInput, SyncPlan, SyncPlanInput } from './plan/schema.js'
+import { openStateStore } from './state/open-state-store.js'
+import type { RecordErrorEntry, RunRecord, StateStore, SyncState } from './state/state-store.js'
+import type { EntityInfo, KeyValues } from './values/canonical.js'
+import { compareKeys } from './values/compare.js'
+
+/** How to open a manager: a plan file path, or a plan object. */
+export interface OpenOptions {
+  /** Path of `syncline.yaml` (default `./syncline.yaml` or `$SYNCLINE_CONFIG`), or a plan object. */
+  config?: string | PlanInput
+  /** Environment for `${VAR}` expansion (default `process.env`). */
+  env?: NodeJS.ProcessEnv
+  /** Directory relative paths resolve against when `config` is an object (default cwd). */
+  baseDir?: string
+}
+
+/** Result of {@link SyncManager.validate}. */
+export interface ValidationResult {
+  ok: boolean
+  errors: PlanIssue[]
+}
+
+/** Loads a plan and runs its syncs. Emits `progress` (Progress) and `run` (SyncResult). */
+export class SyncManager extends EventEmitter {
+  private loaded: LoadedPlan
+  private readonly connectors = new Map<string, Promise<Connector>>()
+  private statePromise: Promise<StateStore> | undefined
+  private readonly env: NodeJS.ProcessEnv
+
+  private constructor(loaded: LoadedPlan, env: NodeJS.ProcessEnv) {
+    super()
+    this.loaded = loaded
+    this.env = env
+  }
+
+  /** Load and validate a plan; throws PlanError (with every issue and its path) when invalid. */
+  static async open(options: OpenOptions = {}): Promise<SyncManager> {
+    const env = options.env ?? process.env
+    const config = options.config ?? env.SYNCLINE_CONFIG ?? 'syncline.yaml'
+    const loaded = typeof config === 'string' ? await loadPlanFile(resolve(config), env) : parsePlan(config, { env, baseDir: options.baseDir ?? process.cwd() })
+    return new SyncManager(loaded, env)
+  }
+
+  /** The validated plan (defaults filled in). */
+  get plan(): Plan {
+    return this.loaded.plan
+  }
+
+  /** The plan file this manager saves to, if it was loaded from one. */
+  get path(): string | undefined {
+    return this.loaded.path
+  }
+
+  /** One sync by id; throws SYNC_NOT_FOUND naming the closest id. */
+  getPlan(id: string): SyncPlan {
+    const sync = this.plan.syncs.find((s) => s.id === id)
+    if (!sync) {
+      const ids = this.plan.syncs.map((s) => s.id)
+      throw new SynclineError('SYNC_NOT_FOUND', 'config', `No sync '${id}' in the plan.${didYouMean(id, ids)} Known syncs: ${ids.join(', ') || '(none)'}.`)
+    }
+    return sync
+  }
+
+  /** Validate a whole plan, or one sync against this manager's connections. Never throws for an invalid plan. */
+  validate(plan?: PlanInput | SyncPlanInput): ValidationResult {
+    const candidate = plan === undefined ? this.rawPlan() : 'source' in plan ? { ...this.rawPlan(), syncs: [plan] } : plan
+    try {
+      parsePlan(candidate, { env: this.env, baseDir: this.loaded.baseDir })
+      return { ok: true, errors: [] }
+    } catch (error) {
+      if (error instanceof PlanError) return { ok: false, errors: error.issues }
+      throw error
+    }
+  }
+
+  /** Check datasources, entities, fields, keys and transforms against the live connections. */
+  async validateLive(syncIds?: string[]): Promise<PlanIssue[]> {
+    return validatePlanLive(this.plan, {
+      describe: async (connection, entity) => (await this.connector(connection)).describe(entity),
+      countDuplicateKeys: (connection, entity, keys) => this.countDuplicateKeys(connection, entity, keys),
+    }, syncIds ? { syncIds } : undefined)
+  }
+
+  /**
+   * Rows that share a key with the row before them, by a key-ordered scan
+   * (memory bounded). Only used when no primary or unique key covers the keys.
+   */
+  private async countDuplicateKeys(connection: string, entity: string, keys: string[]): Promise<number> {
+    const connector = await this.connector(connection)
+    const info = await connector.describe(entity)
+    const types = keys.map((k) => info.fields.find((f) => f.name === k)?.type ?? 'text')
+    let previous: KeyValues | undefined
+    let duplicates = 0
+    for await (const rows of connector.scan(entity, { fields: keys, keys, batchSize: 10_000 })) {
+      for (const row of rows) {
+        const key = keyOf(row, keys)
+        if (previous && compareKeys(types, previous, key) === 0) duplicates++
+        previous = key
+      }
+    }
+    return duplicates
+  }
+
+  /** Add a sync; throws PlanError when the result would be invalid. Call savePlans() to persist. */
+  addPlan(sync: SyncPlanInput): void {
+    if (this.plan.syncs.some((s) => s.id === sync.id)) {
+      throw new PlanError([{ path: 'syncs', message: `a sync with id '${sync.id}' exists already; use updatePlan() or another id` }])
+    }
+    this.replaceSyncs([...this.rawSyncs(), sync])
+  }
+
+  /** Replace the sync with the same id. */
+  updatePlan(sync: SyncPlanInput): void {
+    this.getPlan(sync.id)
+    this.replaceSyncs(this.rawSyncs().map((s) => (s.id === sync.id ? sync : s)))
+  }
+
+  /** Remove a sync (its state stays until `forget`). */
+  removePlan(id: string): void {
+    this.getPlan(id)
+    this.replaceSyncs(this.rawSyncs().filter((s) => s.id !== id))
+  }
+
+  /** Write the plan back to its file (the previous file is kept as `.bak`). */
+  async savePlans(path?: string): Promise<{ path: string; backupPath?: string }> {
+    const target = path ?? this.loaded.path
+    if (!target) throw new SynclineError('PLAN_INVALID', 'config', 'This plan was given as an object; pass a path to savePlans(path).')
+    const saved = await savePlanFile(target, this.rawPlan(), { previousRaw: this.loaded.raw, env: this.env })
+    this.loaded = { ...this.loaded, path: target }
+    return { path: target, ...saved }
+  }
+
+  /** Connect to a datasource and report version, capabilities and CDC readiness. */
+  async checkConnection(name: string, opts: { signal?: AbortSignal } = {}): Promise<CheckReport> {
+    return (await this.connector(name)).check(opts)
+  }
+
+  /** Describe an entity; throws ENTITY_NOT_FOUND with the closest name. */
+  async checkEntity(connection: string, entity: string): Promise<EntityInfo> {
+    return (await this.connector(connection)).describe(entity)
+  }
+
+  /** List entities (or one) of a connection. */
+  async discover(connection: string, entity?: string): Promise<EntityInfo[]> {
+    const connector = await this.connector(connection)
+    return entity === undefined ? connector.discover() : [await connector.describe(entity)]
+  }
+
+  /** The field pairs auto-map would use between two entities. */
+  async autoMap(sourceConnection: string, sourceEntity: string, destinationConnection: string, destinationEntity: string): Promise<Array<{ source: string; destination: string }>> {
+    const source = await this.checkEntity(sourceConnection, sourceEntity)
+    const found = await (await this.connector(destinationConnection)).discover(destinationEntity)
+    return autoMap(source.fields, found[0]?.fields)
+  }
+
+  /** Run one sync once. Resolves with the result even when the sync failed (see `status`). */
+  async run(id: string, opts: RunOptions = {}): Promise<SyncResult> {
+    const [result] = await this.runMany([id], opts)
+    return result!
+  }
+
+  /**
+   * Run several syncs (default: all) once, parents before children when
+   * their destinations are linked by foreign keys.
+   */
+  async runMany(ids?: string[], opts: RunOptions = {}): Promise<SyncResult[]> {
+    const selected = (ids ?? this.plan.syncs.map((s) => s.id)).map((id) => this.getPlan(id))
+    const state = await this.state()
+    const targets: RunTarget[] = []
+    for (const plan of selected) {
+      targets.push({
+        plan,
+        index: this.plan.syncs.indexOf(plan),
+        source: await this.connector(plan.source.connection),
+        destination: await this.connector(plan.destination.connection),
+        state,
+      })
+    }
+    const onProgress = opts.onProgress
+    const results = await runSyncs(targets, {
+      ...opts,
+      onProgress: (p) => {
+        onProgress?.(p)
+        this.emit('progress', p)
+      },
+    })
+    for (const r of results) this.emit('run', r)
+    return results
+  }
+
+  /** Watermark and last run of every sync that has state. */
+  async status(): Promise<SyncState[]> {
+    return (await this.state()).listSyncStates()
+  }
+
+  /** Run history, newest first. */
+  async history(syncId?: string, limit = 20): Promise<RunRecord[]> {
+    return (await this.state()).listRuns({ ...(syncId ? { syncId } : {}), limit })
+  }
+
+  /** Records the destination rejected, newest first. */
+  async recordErrors(opts: { syncId?: string; runId?: string; limit?: number } = {}): Promise<RecordErrorEntry[]> {
+    return (await this.state()).listRecordErrors(opts)
+  }
+
+  /** Forget a sync's watermark, history and errors (the next run starts over). */
+  async forget(syncId: string): Promise<void> {
+    await (await this.state()).forgetSync(syncId)
+  }
+
+  /** Close connections and the state store. */
+  async close(): Promise<void> {
+    const connectors = [...this.connectors.values()]
+    this.connectors.clear()
+    await Promise.all(connectors.map(async (c) => (await c.catch(() => undefined))?.close()))
+    const state = this.statePromise
+    this.statePromise = undefined
+    await (await state?.catch(() => undefined))?.close()
+  }
+
+  /** The connector of a named connection (created once, connected on first use). */
+  async connector(name: string): Promise<Connector> {
+    let connector = this.connectors.get(name)
+    if (!connector) {
+      const config = this.plan.connections[name]
+      if (!config) {
+        const names = Object.keys(this.plan.connections)
+        throw new SynclineError('CONNECTION_NOT_FOUND', 'config', `No connection '${name}' in the plan.${didYouMean(name, names)} Known connections: ${names.join(', ') || '(none)'}.`)
+      }
+      connector = createConnector({ name, url: config.url, password: config.password, baseDir: this.loaded.baseDir })
+      this.connectors.set(name, connector)
+      connector.catch(() => this.connectors.delete(name))
+    }
+    return connector
+  }
+
+  private async state(): Promise<StateStore> {
+    this.statePromise ??= openStateStore(this.plan.state, { baseDir: this.loaded.baseDir })
+    this.statePromise.catch(() => (this.statePromise = undefined))
+    return this.statePromise
+  }
+
+  /** The plan as written (before defaults and env expansion), for edits and saving. */
+  private rawPlan(): PlanInput {
+    const raw = this.loaded.raw
+    return (raw && typeof raw === 'object' ? structuredClone(raw) : { connections: {}, syncs: [] }) as PlanInput
+  }
+
+  private rawSyncs(): SyncPlanInput[] {
+    return [...(this.rawPlan().syncs ?? [])]
+  }
+
+  private replaceSyncs(syncs: SyncPlanInput[]): void {
+    const raw = { ...this.rawPlan(), syncs }
+    const next = parsePlan(raw, { env: this.env, baseDir: this.loaded.baseDir })
+    this.loaded = { ...next, path: this.loaded.path, raw }
+  }
+}

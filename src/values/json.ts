@@ -1,0 +1,122 @@
+/**
+ * Canonical JSON text: object keys sorted (by UTF-8 order), no insignificant
+ * whitespace. PostgreSQL's jsonb reorders keys and SQLite keeps them as
+ * written, so without this the same document would look changed on every run.
+ *
+ * Numbers keep their written digits: a JSON number is never passed through a
+ * double, so 9007199254740993 and 0.1000000000000000055 survive.
+ */
+import { compareText } from './compare.js'
+
+type Token = { kind: 'raw'; text: string } | { kind: 'array'; items: Token[] } | { kind: 'object'; entries: [string, Token][] }
+
+/**
+ * Canonicalize JSON text. Throws a TypeError naming the position when the
+ * text is not JSON.
+ * @example canonicalJson('{"b": 1, "a": [1, 2]}') // '{"a":[1,2],"b":1}'
+ */
+export function canonicalJson(text: string): string {
+  const parser = new Parser(text)
+  const value = parser.value()
+  parser.skipSpace()
+  if (parser.pos !== text.length) parser.fail('unexpected text after the JSON value')
+  return render(value)
+}
+
+/** Canonical JSON for a JavaScript value (objects, arrays, numbers, strings…). */
+export function canonicalJsonFromValue(value: unknown): string {
+  // Node 20 has no JSON.rawJSON: mark bigints, then unquote them.
+  const text = JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? `\u0000bigint:${v}` : v))
+  return canonicalJson(text.replace(/"\\u0000bigint:(-?\d+)"/g, '$1'))
+}
+
+function render(token: Token): string {
+  switch (token.kind) {
+    case 'raw':
+      return token.text
+    case 'array':
+      return `[${token.items.map(render).join(',')}]`
+    case 'object': {
+      const entries = [...token.entries].sort((a, b) => compareText(a[0], b[0]))
+      return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${render(v)}`).join(',')}}`
+    }
+  }
+}
+
+class Parser {
+  pos = 0
+  constructor(private readonly text: string) {}
+
+  fail(message: string): never {
+    throw new TypeError(`invalid JSON at character ${this.pos + 1}: ${message}`)
+  }
+
+  skipSpace(): void {
+    while (this.pos < this.text.length && ' \t\n\r'.includes(this.text[this.pos]!)) this.pos++
+  }
+
+  value(): Token {
+    this.skipSpace()
+    const c = this.text[this.pos]
+    if (c === '{') return this.object()
+    if (c === '[') return this.array()
+    if (c === '"') return { kind: 'raw', text: JSON.stringify(this.string()) }
+    const match = /^(?:-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)/.exec(this.text.slice(this.pos, this.pos + 400))
+    if (!match) this.fail('expected a value')
+    this.pos += match[0].length
+    return { kind: 'raw', text: match[0] }
+  }
+
+  private string(): string {
+    const start = this.pos
+    this.pos++
+    while (this.pos < this.text.length) {
+      const c = this.text[this.pos]
+      if (c === '\\') this.pos += 2
+      else if (c === '"') {
+        this.pos++
+        return JSON.parse(this.text.slice(start, this.pos)) as string
+      } else this.pos++
+    }
+    return this.fail('unterminated string')
+  }
+
+  private array(): Token {
+    this.pos++
+    const items: Token[] = []
+    this.skipSpace()
+    if (this.text[this.pos] === ']') {
+      this.pos++
+      return { kind: 'array', items }
+    }
+    for (;;) {
+      items.push(this.value())
+      this.skipSpace()
+      const c = this.text[this.pos++]
+      if (c === ']') return { kind: 'array', items }
+      if (c !== ',') this.fail("expected ',' or ']'")
+    }
+  }
+
+  private object(): Token {
+    this.pos++
+    const entries: [string, Token][] = []
+    this.skipSpace()
+    if (this.text[this.pos] === '}') {
+      this.pos++
+      return { kind: 'object', entries }
+    }
+    for (;;) {
+      this.skipSpace()
+      if (this.text[this.pos] !== '"') this.fail('expected a property name')
+      const key = this.string()
+      this.skipSpace()
+      if (this.text[this.pos++] !== ':') this.fail("expected ':'")
+      entries.push([key, this.value()])
+      this.skipSpace()
+      const c = this.text[this.pos++]
+      if (c === '}') return { kind: 'object', entries }
+      if (c !== ',') this.fail("expected ',' or '}'")
+    }
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * The connectors the conformance suite runs against, one harness per kind.
+ * Each test file loops over them (`for (const h of HARNESSES) describe(h.kind, …)`),
+ * and a harness whose server is unreachable is skipped with the reason printed
+ * (a failure under SYNCLINE_TEST_SERVICES=required, see test/helpers/services.ts).
+ * Filter with SYNCLINE_CONFORMANCE=sqlite,postgres.
+ */
+import { existsSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { Connector } from '../../src/connectors/connector.js'
+import { createConnector } from '../../src/connectors/registry.js'
+import { createSqliteConnector } from '../../src/connectors/sqlite/connector.js'
+import { createPgDatabase, hasPostgres, tempDir } from '../helpers/services.js'
+
+/** A connector under test and how to throw its datasource away. */
+export interface OpenedConnector {
+  connector: Connector
+  cleanup(): Promise<void>
+}
+
+/** How to get a fresh, empty datasource of one kind. */
+export interface ConnectorHarness {
+  kind: string
+  /** Whether it can run here; prints why not. */
+  available(): Promise<boolean>
+  /** A connector on a new, empty datasource (a temp file, a new database). */
+  open(): Promise<OpenedConnector>
+}
+
+const only = process.env.SYNCLINE_CONFORMANCE?.split(',').map((s) => s.trim())
+
+/** Every connector kind, in the order the suite runs them. */
+export const HARNESSES: ConnectorHarness[] = [
+  {
+    kind: 'sqlite',
+    available: async () => true,
+    open: async () => {
+      const dir = tempDir('syncline-conformance-')
+      const path = join(dir.path, 'conformance.db')
+      // An empty file is an empty SQLite database: the datasource exists, as a server's would.
+      writeFileSync(path, '')
+      const connector = createSqliteConnector({ name: 'conformance', url: `sqlite:${path}` })
+      return {
+        connector,
+        cleanup: async () => {
+          await connector.close()
+          dir.remove()
+        },
+      }
+    },
+  },
+  {
+    kind: 'postgres',
+    available: async () => {
+      const source = fileURLToPath(new URL('../../src/connectors/postgres/connector.ts', import.meta.url))
+      if (!existsSync(source)) {
+        console.warn('skipping PostgreSQL conformance: src/connectors/postgres/connector.ts does not exist yet')
+        return false
+      }
+      return hasPostgres()
+    },
+    open: async () => {
+      const database = await createPgDatabase('syncline_conformance')
+      // Through the registry, which lazy-loads createPostgresConnector.
+      const connector = await createConnector({ name: 'conformance', url: database.url })
+      return {
+        connector,
+        cleanup: async () => {
+          await connector.close()
+          await database.drop()
+        },
+      }
+    },
+  },
+].filter((h) => !only || only.includes(h.kind))

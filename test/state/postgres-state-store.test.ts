@@ -1,0 +1,103 @@
+/**
+ * What the PostgreSQL state store promises beyond the shared behaviour: its
+ * own schema, safe concurrent first opens, a pool that is really released,
+ * and errors that never show a password.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { openStateStore } from '../../src/state/open-state-store.js'
+import { PostgresStateStore } from '../../src/state/postgres-state-store.js'
+import { STATE_SCHEMA_VERSION } from '../../src/state/state-schema.js'
+import { createPgDatabase, hasPostgres, pgQuery } from '../helpers/services.js'
+
+const pgAvailable = await hasPostgres()
+
+describe.skipIf(!pgAvailable)('postgres state store', () => {
+  let db: Awaited<ReturnType<typeof createPgDatabase>>
+  beforeAll(async () => {
+    db = await createPgDatabase('syncline_pgstate')
+  })
+  afterAll(() => db?.drop())
+
+  it('creates its tables in the syncline schema, once, even when opened by several processes at the same time', async () => {
+    const stores = await Promise.all([1, 2, 3].map(() => openStateStore(db.url, { baseDir: '/' })))
+    try {
+      expect(stores[0]).toBeInstanceOf(PostgresStateStore)
+      const tables = await pgQuery<{ table_name: string }>(
+        db.url,
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'syncline' ORDER BY table_name",
+      )
+      expect(tables.map((t) => t.table_name)).toEqual(['record_errors', 'runs', 'schema_version', 'watermarks'])
+      const versions = await pgQuery<{ version: number }>(db.url, 'SELECT version FROM syncline.schema_version ORDER BY version')
+      expect(versions.map((v) => v.version)).toEqual(Array.from({ length: STATE_SCHEMA_VERSION }, (_, i) => i + 1))
+
+      await stores[0]!.setWatermark('orders', { cursor: 2n ** 63n - 1n })
+      expect(await stores[2]!.getWatermark('orders')).toEqual({ cursor: 2n ** 63n - 1n })
+    } finally {
+      await Promise.all(stores.map((s) => s.close()))
+    }
+  })
+
+  it('accepts postgresql:// and a password given apart from the URL', async () => {
+    const url = db.url.replace(/^postgres:/, 'postgresql:')
+    const store = await openStateStore(url, { baseDir: '/', password: 'p@ss:w/rd%' })
+    try {
+      await store.setWatermark('orders', { cursor: 'x' })
+      expect(await store.getWatermark('orders')).toEqual({ cursor: 'x' })
+    } finally {
+      await store.close()
+    }
+  })
+
+  it('releases every connection on close', async () => {
+    const store = await openStateStore(db.url, { baseDir: '/' })
+    await Promise.all([store.listRuns(), store.listSyncStates(), store.getWatermark('a')])
+    const count = async () =>
+      Number(
+        (
+          await pgQuery<{ n: string }>(
+            db.url,
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = 'syncline-state'",
+            [db.name],
+          )
+        )[0]!.n,
+      )
+    expect(await count()).toBeGreaterThan(0)
+    await store.close()
+    // A backend can take a moment to leave pg_stat_activity after its client hung up.
+    for (let i = 0; i < 50 && (await count()) > 0; i++) await new Promise((r) => setTimeout(r, 50))
+    expect(await count()).toBe(0)
+  })
+
+  it('reports an unreachable server as transient, naming the URL without its password', async () => {
+    const error = await openStateStore('postgres://sync:hunter2-secret@127.0.0.1:1/state', { baseDir: '/' }).catch((e: unknown) => e)
+    expect(error).toMatchObject({ name: 'ConnectionError', code: 'CONNECTION_REFUSED', failure: 'transient' })
+    const message = (error as Error).message
+    expect(message).toContain('postgres://sync:***@127.0.0.1:1/state')
+    expect(message).not.toContain('hunter2')
+    expect(JSON.stringify((error as { details?: unknown }).details)).not.toContain('hunter2')
+  })
+
+  it('redacts a password holding an unescaped @ completely', async () => {
+    const error = await openStateStore('postgres://sync:hunter2@secret@127.0.0.1:1/state', { baseDir: '/' }).catch((e: unknown) => e)
+    expect((error as Error).message).toContain('postgres://sync:***@127.0.0.1:1/state')
+    expect((error as Error).message).not.toMatch(/hunter2|secret/)
+  })
+
+  it('never shows a password given apart from the URL', async () => {
+    const error = await openStateStore('postgres://sync@127.0.0.1:1/state', { baseDir: '/', password: 'hunter2-secret' }).catch(
+      (e: unknown) => e,
+    )
+    expect(error).toMatchObject({ code: 'CONNECTION_REFUSED', failure: 'transient' })
+    expect((error as Error).message).not.toContain('hunter2')
+  })
+
+  it('reports a missing database as a config problem with the fix', async () => {
+    const url = new URL(db.url)
+    url.pathname = '/syncline_no_such_database'
+    url.password = 'hunter2-secret'
+    const error = await openStateStore(url.toString(), { baseDir: '/' }).catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'CONNECTION_REFUSED', failure: 'config' })
+    expect((error as Error).message).toMatch(/syncline_no_such_database does not exist.*Create it/)
+    expect((error as Error).message).not.toContain('hunter2')
+  })
+})

@@ -64,24 +64,23 @@ export class BatchWriter {
       this.count(operations)
       return 0
     }
-    const before = this.rejected
-    await this.applyIsolating(operations)
-    return this.rejected - before
+    return this.applyIsolating(operations)
   }
 
-  private async applyIsolating(operations: readonly Operation[]): Promise<void> {
+  /** Apply, splitting on record errors; returns how many records were rejected. */
+  private async applyIsolating(operations: readonly Operation[]): Promise<number> {
     try {
       await this.apply(operations)
       this.count(operations)
+      return 0
     } catch (error) {
       if (!(error instanceof SynclineError) || error.failure !== 'data') throw error
       if (operations.length === 1) {
         await this.reject(operations[0]!, error)
-        return
+        return 1
       }
       const half = Math.ceil(operations.length / 2)
-      await this.applyIsolating(operations.slice(0, half))
-      await this.applyIsolating(operations.slice(half))
+      return (await this.applyIsolating(operations.slice(0, half))) + (await this.applyIsolating(operations.slice(half)))
     }
   }
 
@@ -146,10 +145,10 @@ export class WritePipeline {
 
   constructor(private readonly writer: BatchWriter) {}
 
-  /** Queue a batch; waits for the previous one first. */
-  async submit(operations: readonly Operation[], afterCommit?: () => Promise<void>): Promise<void> {
+  /** Queue a batch; waits for the previous one first. `afterCommit` gets how many of its records were rejected. */
+  async submit(operations: readonly Operation[], afterCommit?: (rejected: number) => Promise<void>): Promise<void> {
     await this.drain()
-    const write = this.writer.write(operations).then(async () => afterCommit?.())
+    const write = this.writer.write(operations).then(async (rejected) => afterCommit?.(rejected))
     // Keep the failure for the next submit/drain, so it is never unhandled.
     this.inFlight = write.catch((error: unknown) => {
       this.failure = { error }

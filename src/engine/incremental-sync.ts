@@ -37,11 +37,13 @@ export async function incrementalSync(ctx: RunContext): Promise<void> {
   ctx.writer.allNew = !p.destinationExists || (await p.destination.count(p.destinationEntity.name)) === 0
   report(ctx, 'changes', 0, total, saved ? `Reading changes since ${String(saved.cursor)}` : `First incremental run: reading all rows by ${cursorField}`)
 
-  // Once a record was rejected (by the destination or by the mapping), later
-  // batches still land but the watermark stays before the failed batch, so
-  // the next run retries it.
-  const checkpoint = async (batchEnd: Row | undefined) => {
-    if (ctx.writer.rejected > 0 || ctx.dryRun || batchEnd === undefined) return
+  // Once a batch had a rejected record (by the mapping or the destination),
+  // later batches still land but the watermark stays before the failed
+  // batch, so the next run retries it. Checkpoints run in batch order.
+  let blocked = false
+  const checkpoint = async (rejected: number, batchEnd: Row | undefined) => {
+    if (rejected > 0) blocked = true
+    if (blocked || ctx.dryRun || batchEnd === undefined) return
     laterWatermark(tracker, batchEnd)
     if (tracker.highest) await ctx.state.setWatermark(p.plan.id, capWatermark(tracker, tracker.highest, cap))
   }
@@ -57,9 +59,11 @@ export async function incrementalSync(ctx: RunContext): Promise<void> {
   })
   for await (const rows of changes) {
     read += rows.length
+    const rejectedBefore = ctx.writer.rejected
     const operations = await diffBatch(ctx, rows)
+    const rejectedMapping = ctx.writer.rejected - rejectedBefore
     const last = rows[rows.length - 1]
-    await ctx.pipeline.submit(operations, () => checkpoint(last))
+    await ctx.pipeline.submit(operations, (rejected) => checkpoint(rejected + rejectedMapping, last))
     report(ctx, 'changes', read, total, `${read} changed rows read`)
   }
   await ctx.pipeline.drain()

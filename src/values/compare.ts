@@ -49,6 +49,15 @@ function compareIntegers(a: number | bigint, b: number | bigint): number {
   return x < y ? -1 : x > y ? 1 : 0
 }
 
+/**
+ * Compare doubles without subtracting (Infinity - Infinity is NaN). NaN
+ * equals NaN and sorts above every number, as PostgreSQL orders it.
+ */
+function compareFloats(x: number, y: number): number {
+  if (Number.isNaN(x) || Number.isNaN(y)) return Number.isNaN(x) ? (Number.isNaN(y) ? 0 : 1) : -1
+  return x < y ? -1 : x > y ? 1 : 0
+}
+
 /** Compare decimal strings (or numbers) numerically and exactly. */
 export function compareDecimals(a: string | number | bigint, b: string | number | bigint): number {
   const [ia, fa] = splitDecimal(String(a))
@@ -108,7 +117,7 @@ export function compareValues(type: CanonicalType, a: Value, b: Value): number {
       }
       return compareDecimals(String(a), String(b))
     case 'float':
-      return Number(a) - Number(b)
+      return compareFloats(Number(a), Number(b))
     case 'decimal':
       return compareDecimals(String(a), String(b))
     case 'boolean':

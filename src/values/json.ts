@@ -8,6 +8,9 @@
  */
 import { compareText } from './compare.js'
 
+/** A number, `true`, `false` or `null` exactly at `lastIndex` (sticky), however long the number. */
+const SCALAR = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null/y
+
 type Token = { kind: 'raw'; text: string } | { kind: 'array'; items: Token[] } | { kind: 'object'; entries: [string, Token][] }
 
 /**
@@ -61,7 +64,8 @@ class Parser {
     if (c === '{') return this.object()
     if (c === '[') return this.array()
     if (c === '"') return { kind: 'raw', text: JSON.stringify(this.string()) }
-    const match = /^(?:-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null)/.exec(this.text.slice(this.pos, this.pos + 400))
+    SCALAR.lastIndex = this.pos
+    const match = SCALAR.exec(this.text)
     if (!match) this.fail('expected a value')
     this.pos += match[0].length
     return { kind: 'raw', text: match[0] }
@@ -100,11 +104,11 @@ class Parser {
 
   private object(): Token {
     this.pos++
-    const entries: [string, Token][] = []
+    const entries = new Map<string, Token>()
     this.skipSpace()
     if (this.text[this.pos] === '}') {
       this.pos++
-      return { kind: 'object', entries }
+      return { kind: 'object', entries: [] }
     }
     for (;;) {
       this.skipSpace()
@@ -112,10 +116,11 @@ class Parser {
       const key = this.string()
       this.skipSpace()
       if (this.text[this.pos++] !== ':') this.fail("expected ':'")
-      entries.push([key, this.value()])
+      // A repeated key keeps its last value, as JSON.parse and PostgreSQL's jsonb do.
+      entries.set(key, this.value())
       this.skipSpace()
       const c = this.text[this.pos++]
-      if (c === '}') return { kind: 'object', entries }
+      if (c === '}') return { kind: 'object', entries: [...entries] }
       if (c !== ',') this.fail("expected ',' or '}'")
     }
   }

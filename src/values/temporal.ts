@@ -4,7 +4,7 @@
  */
 
 const TIMESTAMP_PATTERN =
-  /^(-?\d{4,6})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?\s*(Z|z|UTC|[+-]\d{2}(?::?\d{2}(?::?\d{2})?)?)?$/
+  /^(-?\d{4,6})-(\d{1,2})-(\d{1,2})(?:[Tt ](\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?)?\s*(Z|z|UTC|[+-]\d{2}(?::?\d{2}(?::?\d{2})?)?)?$/
 const TIME_PATTERN = /^(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?$/
 const MICROS_PER_SECOND = 1_000_000n
 const MICROS_PER_DAY = 86_400n * MICROS_PER_SECOND
@@ -35,6 +35,12 @@ function civilFromDays(days: number): [number, number, number] {
 
 function daysInMonth(year: number, month: number): number {
   return [31, year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]!
+}
+
+/** Hours 0-23 (or exactly 24:00:00, the end of a day), minutes 0-59, seconds 0-60 (a leap second). */
+function validTimeOfDay(hour: number, minute: number, second: number, fraction: string | undefined): boolean {
+  if (hour === 24) return minute === 0 && second === 0 && micros(fraction) === 0
+  return hour < 24 && minute <= 59 && second <= 60
 }
 
 function pad(n: number, width: number): string {
@@ -71,7 +77,7 @@ export function timestampToMicros(text: string): bigint {
   const hour = Number(h)
   const minute = Number(mi)
   const second = Number(s)
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour > 24 || minute > 59 || second > 60) {
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || !validTimeOfDay(hour, minute, second, frac)) {
     throw new TypeError(`not a valid timestamp: ${JSON.stringify(text)}`)
   }
   const days = BigInt(daysFromCivil(year, month, day))
@@ -149,7 +155,7 @@ export function parseTime(input: string): string {
   const hour = Number(h)
   const minute = Number(m)
   const second = Number(s)
-  if (hour > 24 || minute > 59 || second > 60) throw new TypeError(`not a valid time: ${JSON.stringify(input)}`)
+  if (!validTimeOfDay(hour, minute, second, frac)) throw new TypeError(`not a valid time: ${JSON.stringify(input)}`)
   const fraction = micros(frac)
   const base = `${pad(hour, 2)}:${pad(minute, 2)}:${pad(second, 2)}`
   return fraction === 0 ? base : `${base}.${pad(fraction, 6)}`

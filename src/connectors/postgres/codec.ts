@@ -183,6 +183,28 @@ export function encodeParam(value: Value | undefined, field: Pick<FieldInfo, 'ty
   }
 }
 
+const ARRAY_SPECIAL = /[\\"]/
+
+/**
+ * A PostgreSQL array literal (`{"a","b\\"c",NULL}`) for one field's values
+ * across rows, built in one pass: the parameter of `unnest($1::type[])`.
+ * Every element is quoted, so empty strings, spaces, commas and braces need
+ * nothing more; bytes are written as `\\x` hex.
+ */
+export function encodeArrayLiteral(values: readonly (Value | undefined)[], field: Pick<FieldInfo, 'type'>): string {
+  const parts = new Array<string>(values.length)
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i]
+    if (value === null || value === undefined) parts[i] = 'NULL'
+    else if (value instanceof Uint8Array && field.type === 'bytes') parts[i] = `"\\\\x${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')}"`
+    else {
+      const text = typeof value === 'string' ? value : value instanceof Uint8Array ? Buffer.from(value).toString('utf8') : String(value)
+      parts[i] = ARRAY_SPECIAL.test(text) ? `"${text.replace(/[\\"]/g, '\\$&')}"` : `"${text}"`
+    }
+  }
+  return `{${parts.join(',')}}`
+}
+
 /**
  * A canonical value in COPY text format (tab-separated, `\N` for NULL):
  * backslash, tab, newline and carriage return escaped, bytes as `\\x` hex.

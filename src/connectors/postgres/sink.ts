@@ -21,7 +21,7 @@ import { RecordError, SynclineError, throwIfAborted } from '../../errors.js'
 import type { FieldInfo, KeyValues, Row, Value } from '../../values/canonical.js'
 import type { ApplyBatch, ApplyOptions, ApplyResult } from '../connector.js'
 import { ParamList } from '../sql/sql-builder.js'
-import { encodeCopyText, encodeParam } from './codec.js'
+import { encodeArrayLiteral, encodeCopyText } from './codec.js'
 import { quoteIdent } from './dialect.js'
 import { classifyPgError, isConnectionBroken } from './errors.js'
 import type { PgColumn, PgTable } from './introspect.js'
@@ -211,54 +211,77 @@ async function deleteRows(client: pg.PoolClient, table: PgTable, keys: readonly 
   return (await client.query(sql, params.values)).rowCount ?? 0
 }
 
-/** `unnest($1::bigint[], $2::text[]) AS u("id", "name")` and the SELECT list over it. */
-function unnestSource(table: PgTable, columns: readonly PgColumn[], rows: readonly Row[], params: ParamList): { from: string; select: string } {
+/** Where upserted rows come from: `unnest(…) AS u(…)` or a staging table, and the SELECT list over it. */
+interface RowSource {
+  from: string
+  select: string
+  params: unknown[]
+}
+
+/** `unnest($1::bigint[], $2::text[]) AS u("id", "name")`: one array parameter per column. */
+function unnestSource(table: PgTable, columns: readonly PgColumn[], rows: readonly Row[]): RowSource {
+  const params = new ParamList(table.dialect)
   const arrays: string[] = []
   const select: string[] = []
   for (const column of columns) {
     const { field } = column
-    const values = new Array<unknown>(rows.length)
-    for (let i = 0; i < rows.length; i++) values[i] = encodeParam(rows[i]![field.name] ?? null, field)
-    arrays.push(`${params.add(values)}::${column.paramType}[]`)
+    const values = new Array<Value>(rows.length)
+    for (let i = 0; i < rows.length; i++) values[i] = rows[i]![field.name] ?? null
+    arrays.push(`${params.add(encodeArrayLiteral(values, field))}::${column.paramType}[]`)
     const ref = `u.${quoteIdent(field.name)}`
     select.push(column.castTo ? `${ref}::${column.castTo}` : ref)
   }
-  void table
-  return { from: `unnest(${arrays.join(', ')}) AS u(${columns.map((c) => quoteIdent(c.field.name)).join(', ')})`, select: select.join(', ') }
+  return {
+    from: `unnest(${arrays.join(', ')}) AS u(${columns.map((c) => quoteIdent(c.field.name)).join(', ')})`,
+    select: select.join(', '),
+    params: params.values,
+  }
 }
 
-/** The guarded upsert; falls back to UPDATE + INSERT when no unique key matches `keys`. */
-export async function upsertRows(client: pg.PoolClient, table: PgTable, columns: readonly PgColumn[], rows: readonly Row[], keys: readonly string[]): Promise<number> {
-  if (rows.length === 0) return 0
-  const params = new ParamList(table.dialect)
-  const { from, select } = unnestSource(table, columns, rows, params)
+/**
+ * Write rows from a source: the guarded `INSERT … ON CONFLICT (keys) DO
+ * UPDATE … WHERE changed`, or, when no unique key matches `keys`, an UPDATE
+ * of the rows that exist and an INSERT of the rest.
+ */
+async function writeFrom(client: pg.PoolClient, table: PgTable, columns: readonly PgColumn[], keys: readonly string[], source: RowSource): Promise<number> {
   const names = columns.map((c) => quoteIdent(c.field.name))
-  const others = columns.filter((c) => !keys.includes(c.field.name))
-  const keyList = keys.map(quoteIdent).join(', ')
+  const others = columns.filter((c) => !keys.includes(c.field.name)).map((c) => ({ column: c, name: quoteIdent(c.field.name) }))
+  const changed = (alias: string) =>
+    `ROW(${others.map((o) => comparable(o.column, `t.${o.name}`)).join(', ')}) IS DISTINCT FROM ROW(${others.map((o) => comparable(o.column, `${alias}.${o.name}`)).join(', ')})`
   if (hasUniqueKey(table, keys)) {
-    const action =
-      others.length === 0
-        ? 'DO NOTHING'
-        : `DO UPDATE SET ${others.map((c) => `${quoteIdent(c.field.name)} = EXCLUDED.${quoteIdent(c.field.name)}`).join(', ')}
-           WHERE ROW(${others.map((c) => comparable(c, `t.${quoteIdent(c.field.name)}`)).join(', ')})
-                 IS DISTINCT FROM ROW(${others.map((c) => comparable(c, `EXCLUDED.${quoteIdent(c.field.name)}`)).join(', ')})`
-    const sql = `INSERT INTO ${table.sql} AS t (${names.join(', ')}) SELECT ${select} FROM ${from} ON CONFLICT (${keyList}) ${action}`
-    return (await client.query(sql, params.values)).rowCount ?? 0
+    const action = others.length === 0 ? 'DO NOTHING' : `DO UPDATE SET ${others.map((o) => `${o.name} = EXCLUDED.${o.name}`).join(', ')} WHERE ${changed('EXCLUDED')}`
+    const sql = `INSERT INTO ${table.sql} AS t (${names.join(', ')}) SELECT ${source.select} FROM ${source.from} ON CONFLICT (${keys.map(quoteIdent).join(', ')}) ${action}`
+    return (await client.query(sql, source.params)).rowCount ?? 0
   }
-  // No unique key to conflict on: update the rows that exist, insert the rest.
   const match = keys.map((k) => `t.${quoteIdent(k)} = s.${quoteIdent(k)}`).join(' AND ')
-  const staged = `WITH s (${names.join(', ')}) AS (SELECT ${select} FROM ${from})`
+  const staged = `WITH s (${names.join(', ')}) AS (SELECT ${source.select} FROM ${source.from})`
   let written = 0
   if (others.length > 0) {
-    const update = `${staged} UPDATE ${table.sql} AS t SET ${others.map((c) => `${quoteIdent(c.field.name)} = s.${quoteIdent(c.field.name)}`).join(', ')}
-      FROM s WHERE ${match}
-        AND ROW(${others.map((c) => comparable(c, `t.${quoteIdent(c.field.name)}`)).join(', ')})
-            IS DISTINCT FROM ROW(${others.map((c) => comparable(c, `s.${quoteIdent(c.field.name)}`)).join(', ')})`
-    written += (await client.query(update, params.values)).rowCount ?? 0
+    const update = `${staged} UPDATE ${table.sql} AS t SET ${others.map((o) => `${o.name} = s.${o.name}`).join(', ')} FROM s WHERE ${match} AND ${changed('s')}`
+    written += (await client.query(update, source.params)).rowCount ?? 0
   }
   const insert = `${staged} INSERT INTO ${table.sql} AS t (${names.join(', ')})
     SELECT ${names.map((n) => `s.${n}`).join(', ')} FROM s WHERE NOT EXISTS (SELECT 1 FROM ${table.sql} AS t WHERE ${match})`
-  written += (await client.query(insert, params.values)).rowCount ?? 0
+  written += (await client.query(insert, source.params)).rowCount ?? 0
+  return written
+}
+
+/** Upsert with the rows as `unnest` array parameters (one statement, any batch size). */
+export async function upsertRows(client: pg.PoolClient, table: PgTable, columns: readonly PgColumn[], rows: readonly Row[], keys: readonly string[]): Promise<number> {
+  if (rows.length === 0) return 0
+  return writeFrom(client, table, columns, keys, unnestSource(table, columns, rows))
+}
+
+const STAGE = 'pg_temp.syncline_stage'
+
+/** Upsert by COPYing the rows into a temporary table, then INSERT … SELECT … ON CONFLICT from it. */
+export async function stagedUpsert(client: pg.PoolClient, table: PgTable, columns: readonly PgColumn[], rows: readonly Row[], keys: readonly string[]): Promise<number> {
+  if (rows.length === 0) return 0
+  const names = columns.map((c) => quoteIdent(c.field.name))
+  await client.query(`CREATE TEMPORARY TABLE syncline_stage ON COMMIT DROP AS SELECT ${names.join(', ')} FROM ${table.sql} WITH NO DATA`)
+  await copyInto(client, STAGE, columns, rows)
+  const written = await writeFrom(client, table, columns, keys, { from: `${STAGE} AS u`, select: names.map((n) => `u.${n}`).join(', '), params: [] })
+  await client.query(`DROP TABLE ${STAGE}`)
   return written
 }
 
@@ -270,10 +293,10 @@ export async function upsertRows(client: pg.PoolClient, table: PgTable, columns:
  */
 export async function copyOrUpsert(client: pg.PoolClient, table: PgTable, columns: readonly PgColumn[], rows: readonly Row[], keys: readonly string[]): Promise<number> {
   if (rows.length === 0) return 0
-  if (!hasUniqueKey(table, keys) || columns.some((c) => c.castTo)) return upsertRows(client, table, columns, rows, keys)
+  if (!hasUniqueKey(table, keys)) return upsertRows(client, table, columns, rows, keys)
   await client.query('SAVEPOINT syncline_copy')
   try {
-    const copied = await copyRows(client, table, columns, rows)
+    const copied = await copyInto(client, table.sql, columns, rows)
     await client.query('RELEASE SAVEPOINT syncline_copy')
     return copied
   } catch (error) {
@@ -283,9 +306,9 @@ export async function copyOrUpsert(client: pg.PoolClient, table: PgTable, column
   }
 }
 
-/** COPY rows in text format; returns the number of rows copied. */
-export async function copyRows(client: pg.PoolClient, table: PgTable, columns: readonly PgColumn[], rows: readonly Row[]): Promise<number> {
-  const stream = client.query(copyStreams.from(`COPY ${table.sql} (${columns.map((c) => quoteIdent(c.field.name)).join(', ')}) FROM STDIN`))
+/** COPY rows in text format into a table (quoted name); returns the number of rows copied. */
+async function copyInto(client: pg.PoolClient, target: string, columns: readonly PgColumn[], rows: readonly Row[]): Promise<number> {
+  const stream = client.query(copyStreams.from(`COPY ${target} (${columns.map((c) => quoteIdent(c.field.name)).join(', ')}) FROM STDIN`))
   await pipeline(Readable.from(copyText(columns, rows)), stream)
   return stream.rowCount
 }

@@ -20,7 +20,7 @@ import { NotFoundError, SynclineError, didYouMean, throwIfAborted } from '../../
 import type { FieldInfo, KeyValues, Row, Value } from '../../values/canonical.js'
 import type { CursorScan, Filter, ScanOptions } from '../connector.js'
 import { ParamList, filterCondition, where } from '../sql/sql-builder.js'
-import { encodeParam } from './codec.js'
+import { encodeArrayLiteral, encodeParam } from './codec.js'
 import { quoteIdent } from './dialect.js'
 import { classifyPgError, isConnectionBroken, type ErrorContext } from './errors.js'
 import type { PgColumn, PgTable } from './introspect.js'
@@ -170,7 +170,7 @@ export async function countRows(ctx: PgContext, entity: string, filters: readonl
 /** `$n::type[]` for one key column's values, and the column expression to compare with it. */
 export function keyArray(table: PgTable, name: string, values: readonly KeyValues[], index: number, params: ParamList, alias?: string): { column: string; array: string } {
   const column = columnOf(table, name)
-  const list = values.map((key) => encodeParam(key[index] ?? null, column.field))
+  const list = encodeArrayLiteral(values.map((key) => key[index] ?? null), column.field)
   const ref = alias ? `${alias}.${quoteIdent(name)}` : quoteIdent(name)
   // Types sent as text (arrays, intervals…) compare by their text form, the form scans return.
   return column.castTo ? { column: `${ref}::text`, array: `${params.add(list)}::text[]` } : { column: ref, array: `${params.add(list)}::${column.paramType}[]` }

@@ -1,0 +1,62 @@
+/**
+ * Fresh datasources for engine tests, with a tiny SQL helper to build
+ * fixtures natively. SQL uses `?` placeholders; PostgreSQL gets `$n`.
+ */
+import Database from 'better-sqlite3'
+import { join } from 'node:path'
+import { createPgDatabase, pgQuery, tempDir } from '../helpers/services.js'
+
+/** One datasource a test owns. */
+export interface TestDatasource {
+  kind: 'sqlite' | 'postgres'
+  /** Connection URL for a plan. */
+  url: string
+  exec(sql: string, params?: unknown[]): Promise<void>
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>
+  cleanup(): Promise<void>
+}
+
+function numbered(sql: string): string {
+  let i = 0
+  return sql.replace(/\?/g, () => `$${++i}`)
+}
+
+/** A new SQLite file in a temp directory. */
+export function sqliteDatasource(name = 'db'): TestDatasource {
+  const dir = tempDir('syncline-engine-')
+  const path = join(dir.path, `${name}.db`)
+  const db = new Database(path)
+  db.pragma('journal_mode = WAL')
+  return {
+    kind: 'sqlite',
+    url: `sqlite:${path}`,
+    exec: async (sql, params = []) => {
+      if (params.length === 0) db.exec(sql)
+      else db.prepare(sql).run(...params)
+    },
+    query: async <T,>(sql: string, params: unknown[] = []) => db.prepare(sql).all(...params) as T[],
+    cleanup: async () => {
+      db.close()
+      dir.remove()
+    },
+  }
+}
+
+/** A new PostgreSQL database. */
+export async function postgresDatasource(): Promise<TestDatasource> {
+  const database = await createPgDatabase('syncline_engine')
+  return {
+    kind: 'postgres',
+    url: database.url,
+    exec: async (sql, params = []) => {
+      await pgQuery(database.url, numbered(sql), params)
+    },
+    query: async <T,>(sql: string, params: unknown[] = []) => (await pgQuery(database.url, numbered(sql), params)) as T[],
+    cleanup: () => database.drop(),
+  }
+}
+
+/** Open a datasource of the given kind. */
+export async function openDatasource(kind: 'sqlite' | 'postgres', name?: string): Promise<TestDatasource> {
+  return kind === 'sqlite' ? sqliteDatasource(name) : postgresDatasource()
+}

@@ -24,17 +24,28 @@ export function createProgressDisplay(opts: { json?: boolean; quiet?: boolean })
 
 function lines(format: (p: Progress) => string): ProgressDisplay {
   let last = 0
-  let lastPhase = ''
+  let phase = ''
+  // The newest report not printed yet: shown when its phase ends, so each
+  // phase's final numbers always appear.
+  let unprinted: Progress | undefined
+  const write = (p: Progress) => {
+    process.stderr.write(`${format(p)}\n`)
+    last = Date.now()
+    unprinted = undefined
+  }
   return {
     update(p) {
-      const now = Date.now()
       const key = `${p.syncId}/${p.phase}`
-      if (key === lastPhase && now - last < LINE_INTERVAL_MS && p.phase !== 'done') return
-      last = now
-      lastPhase = key
-      process.stderr.write(`${format(p)}\n`)
+      if (key !== phase) {
+        if (unprinted) write(unprinted)
+        phase = key
+        write(p)
+      } else if (Date.now() - last >= LINE_INTERVAL_MS) write(p)
+      else unprinted = p
     },
-    stop: () => undefined,
+    stop: () => {
+      if (unprinted) write(unprinted)
+    },
   }
 }
 

@@ -4,8 +4,9 @@
  * SQLite is dynamically typed: a declared column type only gives the column
  * an affinity, and any cell may hold any storage class. So the declared type
  * decides the canonical type, and decoding accepts every form real files
- * hold: timestamps as ISO-8601 text variants or Unix epoch numbers, decimals
- * as REAL, INTEGER or TEXT, booleans as 0/1 or 'true'/'false'.
+ * hold: timestamps as ISO-8601 text variants or Unix epoch numbers (seconds,
+ * milliseconds or microseconds by magnitude; never Julian day numbers),
+ * decimals as REAL, INTEGER or TEXT, booleans as 0/1 or 'true'/'false'.
  *
  * Values arrive with `safeIntegers` on, so every INTEGER is a bigint and
  * int64 stays exact; it is narrowed to a number when within 2^53.

@@ -58,6 +58,9 @@ class SqliteConnector implements Connector {
   }
 
   async discover(entity?: string): Promise<EntityInfo[]> {
+    // A destination file that does not exist yet holds no such entity; a sync
+    // with create: true makes both on its first write.
+    if (entity !== undefined && !this.file.exists) return []
     const db = this.file.read()
     if (entity === undefined) return listTables(db).map((t) => describeTable(db, t))
     const table = findTable(db, entity)

@@ -76,6 +76,11 @@ export class SqliteFile {
     return this.open()
   }
 
+  /** Whether the file is there (or open, or in memory). */
+  get exists(): boolean {
+    return this.db !== undefined || this.path === MEMORY || existsSync(this.path)
+  }
+
   /** Whether the database has been opened. */
   get isOpen(): boolean {
     return this.db !== undefined
@@ -96,8 +101,15 @@ export class SqliteFile {
     try {
       db = new Database(this.path, { timeout: BUSY_TIMEOUT_MS })
       db.defaultSafeIntegers(true)
-      // WAL lets the engine read one connection while another writes.
-      db.pragma('journal_mode = WAL')
+      // Reading the schema is what finds out that a file is no database.
+      db.prepare('SELECT count(*) FROM sqlite_schema').get()
+      try {
+        // WAL lets the engine read one connection while another writes.
+        db.pragma('journal_mode = WAL')
+      } catch (error) {
+        // A read-only file keeps its journal mode; reading it still works.
+        if (!String((error as { code?: unknown }).code).startsWith('SQLITE_READONLY')) throw error
+      }
       db.pragma('foreign_keys = ON')
       // LIKE filters match case as on PostgreSQL and in the engine's own evaluator.
       db.pragma('case_sensitive_like = ON')

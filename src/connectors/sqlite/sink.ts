@@ -178,9 +178,10 @@ export function applyBatch(db: Database.Database, entity: EntityInfo, batch: App
   for (const row of batch.upserts) {
     const key = keys.map((k) => row[k] ?? null)
     const names = Object.keys(row).filter((n) => row[n] !== undefined)
-    const missing = keys.find((k) => row[k] === undefined)
+    // A NULL key would match no row, and in an INTEGER PRIMARY KEY it would even make SQLite invent one.
+    const missing = keys.find((k) => row[k] === undefined || row[k] === null)
     if (missing !== undefined) {
-      throw new RecordError('KEY_MISSING', 'data', `A record for SQLite table '${entity.name}' has no value for key field '${missing}'. Map a field to '${missing}'.`, {
+      throw new RecordError('KEY_MISSING', 'data', `A record for SQLite table '${entity.name}' has no value for key field '${missing}'. Map a non-empty field to '${missing}'.`, {
         details: { entity: entity.name, field: missing },
       })
     }

@@ -1,8 +1,10 @@
 /**
  * Reading from SQLite: keyset-paginated scans in key or cursor order, counts
- * and key lookups. Each batch is its own query (`… ORDER BY … LIMIT n`), so
- * no statement stays open between batches and the connection is free for
- * other calls while the engine works on a batch.
+ * and key lookups. Each batch is its own query (`… ORDER BY … LIMIT n`) read
+ * whole with `all()`, so no statement stays open between batches (there is
+ * nothing for a `finally` to release) and the connection is free for other
+ * calls, such as an apply, while the engine works on a batch. better-sqlite3
+ * refuses any other statement while an `iterate()` cursor is open.
  */
 import type Database from 'better-sqlite3'
 import { didYouMean, NotFoundError, SynclineError, throwIfAborted } from '../../errors.js'

@@ -325,6 +325,14 @@ describe('writing', () => {
     expect((tooBig as Error).message).toContain("'n'")
   })
 
+  it('a record without a key value is rejected rather than given a key SQLite invents', async () => {
+    raw.exec(`CREATE TABLE auto (id INTEGER PRIMARY KEY, v TEXT)`)
+    const error = await connector.apply('auto', { upserts: [{ id: null, v: 'x' }], deletes: [] }, { keys: ['id'] }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(RecordError)
+    expect((error as RecordError).code).toBe('KEY_MISSING')
+    expect(await connector.count('auto')).toBe(0)
+  })
+
   it('the connection is free between scan batches, so the engine can write while it reads', async () => {
     raw.exec(`CREATE TABLE busy (id INTEGER PRIMARY KEY, v TEXT)`)
     await connector.apply('busy', { upserts: Array.from({ length: 10 }, (_, i) => ({ id: i, v: 'x' })), deletes: [] }, { keys: ['id'] })

@@ -9,11 +9,12 @@
  */
 import { EventEmitter } from 'node:events'
 import { resolve } from 'node:path'
-import { keyOf, type CheckReport, type Connector } from './connectors/connector.js'
+import { setImmediate as nextTurn } from 'node:timers/promises'
+import { keyOf, type CheckReport, type Connector, type ScanOptions } from './connectors/connector.js'
 import { createConnector } from './connectors/registry.js'
 import { runSyncs } from './engine/run-syncs.js'
 import type { RunOptions, RunTarget, SyncResult } from './engine/run-sync.js'
-import { PlanError, SynclineError, didYouMean, type PlanIssue } from './errors.js'
+import { NotFoundError, PlanError, SynclineError, didYouMean, type PlanIssue } from './errors.js'
 import { autoMap } from './mapping/auto-map.js'
 import { validatePlanLive } from './plan/live-validate.js'
 import { loadPlanFile, parsePlan, type LoadedPlan } from './plan/load.js'
@@ -21,7 +22,7 @@ import { savePlanFile } from './plan/save.js'
 import type { Plan, PlanInput, SyncPlan, SyncPlanInput } from './plan/schema.js'
 import { openStateStore } from './state/open-state-store.js'
 import type { RecordErrorEntry, RunRecord, StateStore, SyncState } from './state/state-store.js'
-import type { EntityInfo, KeyValues } from './values/canonical.js'
+import type { EntityInfo, KeyValues, Row } from './values/canonical.js'
 import { compareKeys } from './values/compare.js'
 
 /** How to open a manager: a plan file path, or a plan object. */
@@ -81,9 +82,22 @@ export class SyncManager extends EventEmitter {
     return sync
   }
 
-  /** Validate a whole plan, or one sync against this manager's connections. Never throws for an invalid plan. */
+  /**
+   * Validate this manager's plan, another whole plan, or one sync as
+   * addPlan/updatePlan would take it (paths are where it would sit, e.g.
+   * `syncs[2].destination.connection`). Never throws for an invalid plan.
+   * @example manager.validate({ id: 'albums', source: { connection: 'shop', entity: 'Album' }, destination: { connection: 'warehouse', entity: 'albums' } })
+   */
   validate(plan?: PlanInput | SyncPlanInput): ValidationResult {
-    const candidate = plan === undefined ? this.rawPlan() : 'source' in plan ? { ...this.rawPlan(), syncs: [plan] } : plan
+    let candidate: unknown = plan ?? this.rawPlan()
+    if (plan !== null && typeof plan === 'object' && 'source' in plan) {
+      // Replace the sync of the same id, or append: the plan as it would be after addPlan/updatePlan.
+      const syncs = this.rawSyncs()
+      const at = syncs.findIndex((s) => s.id === plan.id)
+      if (at >= 0) syncs[at] = plan
+      else syncs.push(plan)
+      candidate = { ...this.rawPlan(), syncs }
+    }
     try {
       parsePlan(candidate, { env: this.env, baseDir: this.loaded.baseDir })
       return { ok: true, errors: [] }
@@ -96,9 +110,29 @@ export class SyncManager extends EventEmitter {
   /** Check datasources, entities, fields, keys and transforms against the live connections. */
   async validateLive(syncIds?: string[]): Promise<PlanIssue[]> {
     return validatePlanLive(this.plan, {
-      describe: async (connection, entity) => (await this.connector(connection)).describe(entity),
+      describe: (connection, entity) => this.describeForValidation(connection, entity),
       countDuplicateKeys: (connection, entity, keys) => this.countDuplicateKeys(connection, entity, keys),
     }, syncIds ? { syncIds } : undefined)
+  }
+
+  /**
+   * Describe an entity for live validation. A datasource that answers "no
+   * such entity" but cannot describe it (a SQLite file a `create: true`
+   * sync makes on its first write) is reported as a missing entity, not as
+   * an unreachable connection, so such a destination passes as it does at run time.
+   */
+  private async describeForValidation(connection: string, entity: string): Promise<EntityInfo> {
+    const connector = await this.connector(connection)
+    const found = await connector.discover(entity)
+    if (found[0]) return found[0]
+    try {
+      return await connector.describe(entity)
+    } catch (error) {
+      if (error instanceof SynclineError && error.code !== 'ENTITY_NOT_FOUND') {
+        throw new NotFoundError('ENTITY_NOT_FOUND', 'config', error.message, { cause: error })
+      }
+      throw error
+    }
   }
 
   /**
@@ -191,8 +225,8 @@ export class SyncManager extends EventEmitter {
       targets.push({
         plan,
         index: this.plan.syncs.indexOf(plan),
-        source: await this.connector(plan.source.connection),
-        destination: await this.connector(plan.destination.connection),
+        source: turnBetweenBatches(await this.connector(plan.source.connection)),
+        destination: turnBetweenBatches(await this.connector(plan.destination.connection)),
         state,
       })
     }
@@ -274,5 +308,28 @@ export class SyncManager extends EventEmitter {
     const raw = { ...this.rawPlan(), syncs }
     const next = parsePlan(raw, { env: this.env, baseDir: this.loaded.baseDir })
     this.loaded = { ...next, path: this.loaded.path, raw }
+  }
+}
+
+/**
+ * The connector with one event-loop turn between the batches it reads.
+ * better-sqlite3 answers synchronously, so without it a SQLite → SQLite run
+ * is one long chain of microtasks: Ctrl-C, timers and an abort() from
+ * another task could not run until the sync ended.
+ */
+function turnBetweenBatches(connector: Connector): Connector {
+  return new Proxy(connector, {
+    get(target, property) {
+      if (property === 'scan') return (entity: string, opts: ScanOptions) => withTurns(target.scan(entity, opts))
+      const value: unknown = Reflect.get(target, property, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+}
+
+async function* withTurns(batches: AsyncIterable<Row[]>): AsyncGenerator<Row[]> {
+  for await (const rows of batches) {
+    yield rows
+    await nextTurn()
   }
 }

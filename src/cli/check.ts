@@ -1,5 +1,6 @@
 /** `syncline check [CONNECTION…]`: connect and report version, capabilities, CDC readiness. */
 import type { CheckReport } from '../connectors/connector.js'
+import { SynclineError } from '../errors.js'
 import { withManager } from './context.js'
 import { EXIT, exitCodeFor, print, printJson, type GlobalOptions } from './output.js'
 
@@ -16,7 +17,7 @@ export async function checkCommand(names: string[], opts: GlobalOptions): Promis
       } catch (error) {
         exit = Math.max(exit, exitCodeFor(error))
         const message = error instanceof Error ? error.message : String(error)
-        if (opts.json) printJson({ connection: name, ok: false, error: message })
+        if (opts.json) printJson({ connection: name, ok: false, ...(error instanceof SynclineError ? { code: error.code } : {}), error: message })
         else print(`${name}: FAILED\n  ${message}`)
       }
     }

@@ -3,10 +3,13 @@ import { withManager } from './context.js'
 import { jsonReplacer, print, printJson, type GlobalOptions } from './output.js'
 
 /** Print recent runs; with a sync id, also the records its runs rejected. */
-export async function historyCommand(syncId: string | undefined, opts: GlobalOptions & { limit?: string }): Promise<number> {
+export async function historyCommand(syncId: string | undefined, opts: GlobalOptions & { limit?: number }): Promise<number> {
   return withManager(opts, async (manager) => {
-    if (syncId !== undefined) manager.getPlan(syncId)
-    const limit = opts.limit ? Number(opts.limit) : 20
+    // A sync removed from the plan keeps its history; only an id nobody knows is a mistake.
+    if (syncId !== undefined && !manager.plan.syncs.some((s) => s.id === syncId) && !(await manager.status()).some((s) => s.syncId === syncId)) {
+      manager.getPlan(syncId)
+    }
+    const limit = opts.limit ?? 20
     const runs = await manager.history(syncId, limit)
     const errors = syncId !== undefined ? await manager.recordErrors({ syncId, limit: 50 }) : []
     if (opts.json) {

@@ -4,7 +4,7 @@
  * and --json; exit codes: 0 ok, 1 a sync failed, 2 bad config or usage,
  * 130 cancelled.
  */
-import { Command, CommanderError, Option } from 'commander'
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { automapCommand } from './automap.js'
 import { checkCommand } from './check.js'
 import { discoverCommand } from './discover.js'
@@ -24,6 +24,13 @@ program
   .option('--json', 'machine-readable output on stdout, logs on stderr')
   .showSuggestionAfterError(true)
   .exitOverride()
+
+/** Parse an option that counts something; a usage error (exit 2) otherwise. */
+function positiveInteger(value: string): number {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('give a whole number of 1 or more, e.g. --limit 50.')
+  return n
+}
 
 /** Wrap a command so its return value becomes the exit code and errors are reported. */
 function action<A extends unknown[]>(fn: (...args: [...A, GlobalOptions]) => Promise<number>) {
@@ -60,7 +67,12 @@ program
   .option('-q, --quiet', 'no progress display')
   .action(action(runCommand))
 program.command('status').description('watermark and last run of every sync').action(action(statusCommand))
-program.command('history').description('run history, newest first; with a sync id, also rejected records').argument('[sync]').option('-n, --limit <n>', 'runs to show', '20').action(action(historyCommand))
+program
+  .command('history')
+  .description('run history, newest first; with a sync id, also rejected records')
+  .argument('[sync]')
+  .option('-n, --limit <n>', 'runs to show', positiveInteger, 20)
+  .action(action(historyCommand))
 
 // Options like --config and --json may come after the command name too.
 for (const command of program.commands) {

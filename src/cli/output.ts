@@ -14,19 +14,43 @@ export interface GlobalOptions {
   json?: boolean
 }
 
+const secrets = new Set<string>()
+
+/**
+ * Values that must never be printed: the plan's passwords. Messages are
+ * written not to carry them; this is the second line of defence, applied
+ * to everything the CLI prints.
+ */
+export function hideSecrets(values: Iterable<string | undefined>): void {
+  for (const value of values) {
+    // Very short values would blank out ordinary words.
+    if (value === undefined || value.length < 3) continue
+    secrets.add(value)
+    secrets.add(encodeURIComponent(value))
+    secrets.add(JSON.stringify(value).slice(1, -1))
+  }
+}
+
+/** The text with every hidden value replaced by `***`. */
+export function redact(text: string): string {
+  let out = text
+  for (const secret of secrets) if (out.includes(secret)) out = out.split(secret).join('***')
+  return out
+}
+
 /** Print one machine-readable line on stdout. */
 export function printJson(value: unknown): void {
-  process.stdout.write(`${JSON.stringify(value, jsonReplacer)}\n`)
+  process.stdout.write(`${redact(JSON.stringify(value, jsonReplacer))}\n`)
 }
 
 /** Print human text on stdout. */
 export function print(text: string): void {
-  process.stdout.write(`${text}\n`)
+  process.stdout.write(`${redact(text)}\n`)
 }
 
 /** Print a log line on stderr. */
 export function log(text: string): void {
-  process.stderr.write(`${text}\n`)
+  process.stderr.write(`${redact(text)}\n`)
 }
 
 /** JSON.stringify replacer for canonical values: bigints as strings, bytes as base64. */

@@ -5,6 +5,7 @@
  */
 import cliProgress from 'cli-progress'
 import type { Progress } from '../engine/progress.js'
+import { log, redact } from './output.js'
 
 /** Draws progress reports; call `stop()` when the run ends. */
 export interface ProgressDisplay {
@@ -29,7 +30,7 @@ function lines(format: (p: Progress) => string): ProgressDisplay {
   // phase's final numbers always appear.
   let unprinted: Progress | undefined
   const write = (p: Progress) => {
-    process.stderr.write(`${format(p)}\n`)
+    log(format(p))
     last = Date.now()
     unprinted = undefined
   }
@@ -60,7 +61,7 @@ function bar(): ProgressDisplay {
     update(p) {
       const key = `${p.syncId}/${p.phase}`
       const total = p.total ?? Math.max(p.current, 1)
-      const payload = { sync: p.syncId, phase: p.phase.padEnd(7), message: p.message }
+      const payload = { sync: p.syncId, phase: p.phase.padEnd(7), message: redact(p.message) }
       if (p.phase === 'prepare' || p.phase === 'done') return
       if (!started || key !== current) {
         if (started) progressBar.stop()

@@ -42,6 +42,7 @@ export async function runCommand(ids: string[], opts: RunCommandOptions): Promis
         onPlanned: opts.dryRun ? (id, ops) => collectPlanned(planned, id, ops) : undefined,
       })
       display.stop()
+      if (results.length === 0 && !opts.json) print('No syncs to run: the plan has none yet (add one under syncs:).')
       for (const r of results) printResult(r, opts, planned.get(r.id))
       if (results.some((r) => r.status === 'cancelled')) return EXIT.cancelled
       if (results.some((r) => r.status === 'failed' && r.failure === 'config')) return EXIT.badConfig

@@ -16,8 +16,9 @@ export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..')
 /** The built command. */
 export const CLI = join(ROOT, 'dist/cli/index.js')
 
-const STAMP = join(ROOT, 'dist/.cli-test-build')
-const LOCK = join(ROOT, 'dist/.cli-test-build.lock')
+// Kept out of dist, which is what the package ships.
+const STAMP = join(ROOT, 'node_modules/.cache/syncline-cli-test/built')
+const LOCK = join(ROOT, 'node_modules/.cache/syncline-cli-test/building.lock')
 /** A lock older than this was left by a killed process. */
 const STALE_LOCK_MS = 180_000
 
@@ -77,6 +78,7 @@ export async function ensureBuilt(): Promise<void> {
       output = String((error as { stdout?: string }).stdout ?? '') + String((error as { stderr?: string }).stderr ?? '')
     }
     if (!existsSync(CLI)) throw new Error(`the build did not produce ${CLI}:\n${output}`)
+    mkdirSync(dirname(STAMP), { recursive: true })
     writeFileSync(STAMP, '')
     utimesSync(STAMP, started, started)
   } finally {

@@ -25,10 +25,10 @@ export interface CliOptions {
 }
 
 function environment(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1', ...extra }
+  const env: NodeJS.ProcessEnv = { ...process.env, NO_COLOR: '1' }
   delete env.SYNCLINE_CONFIG
   delete env.SYNCLINE_DEBUG
-  return env
+  return { ...env, ...extra }
 }
 
 /** A running command, for tests that interrupt it. */

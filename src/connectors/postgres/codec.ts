@@ -19,6 +19,7 @@ import type { FieldInfo, Value } from '../../values/canonical.js'
 export const OID = {
   bool: 16,
   bytea: 17,
+  bpchar: 1042,
   int8: 20,
   int2: 21,
   int4: 23,
@@ -140,6 +141,10 @@ const PARSERS = new Map<number, Parser>([
   [OID.float4, decodeFloat4],
   [OID.float8, Number.parseFloat],
   [OID.numeric, identity],
+  // char(n) pads with spaces that PostgreSQL itself ignores (and drops when
+  // casting to text): without this, 'a' written to char(5) reads back as
+  // 'a    ' and looks changed on every run.
+  [OID.bpchar, (text) => text.replace(/ +$/, '')],
   [OID.date, lenient(decodeDate)],
   [OID.time, lenient(parseTime)],
   [OID.timetz, lenient(decodeTimetz)],

@@ -10,11 +10,11 @@ import type pg from 'pg'
 import { SynclineError, throwIfAborted } from '../../errors.js'
 import type { EntityInfo, FieldInfo, KeyValues, Row } from '../../values/canonical.js'
 import type { ApplyBatch, ApplyOptions, ApplyResult, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, ScanOptions } from '../connector.js'
-import { redactUrl, urlScheme } from '../registry.js'
+import { urlScheme } from '../registry.js'
 import { createTable } from './create-table.js'
 import { classifyPgError, type ErrorContext } from './errors.js'
 import { entityNotFound, findTable, loadTables, type PgTable } from './introspect.js'
-import { createPool, endpointOf, type Endpoint, type PoolSettings } from './pool.js'
+import { createPool, displayUrl, endpointOf, type Endpoint, type PoolSettings } from './pool.js'
 import { applyBatch } from './sink.js'
 import { countRows, lookupRows, oldestOpenTransactionStart, scanRows, type PgContext } from './source.js'
 
@@ -24,7 +24,7 @@ export const POSTGRES_CAPABILITIES: Capabilities = { cdc: false, transactions: t
 /** How long a described entity is reused by scan/apply before the catalog is read again. */
 const TABLE_CACHE_MS = 30_000
 
-/** Error codes after which the cached description of an entity is dropped (it was dropped or altered). */
+/** Error codes after which the cached description of an entity is re-read (it was dropped or altered). */
 const STALE_CODES = new Set(['ENTITY_NOT_FOUND', 'FIELD_NOT_FOUND'])
 
 class PostgresConnector implements Connector {
@@ -84,12 +84,23 @@ class PostgresConnector implements Connector {
     return table
   }
 
-  /** Forget cached descriptions when an error says the table changed under us. */
-  #forgetOnStale<T>(entity: string, work: Promise<T>): Promise<T> {
-    return work.catch((error: unknown) => {
-      if (error instanceof SynclineError && STALE_CODES.has(error.code)) this.#tables.delete(entity)
-      throw error
-    })
+  /**
+   * Run work that uses the cached description of an entity. When it fails
+   * because the entity or a field is missing and the description came from
+   * the cache (the table was altered or re-created since), describe it
+   * again and retry once, so a column added to a destination mid-run is seen.
+   */
+  async #withTable<T>(entity: string, work: () => Promise<T>): Promise<T> {
+    const started = Date.now()
+    try {
+      return await work()
+    } catch (error) {
+      if (!(error instanceof SynclineError) || !STALE_CODES.has(error.code)) throw error
+      const cached = this.#tables.get(entity)
+      this.#tables.delete(entity)
+      if (!cached || cached.at >= started) throw error
+      return work()
+    }
   }
 
   async check(opts: { signal?: AbortSignal } = {}): Promise<CheckReport> {
@@ -117,7 +128,7 @@ class PostgresConnector implements Connector {
       capabilities: this.capabilities,
       cdc: problems.length === 0 ? { ready: true } : { ready: false, reason: `${problems.join('; ')}.` },
       details: {
-        url: redactUrl(this.config.url),
+        url: displayUrl(this.config.url),
         database: row.database,
         user: row.user,
         wal_level: row.wal_level,
@@ -149,7 +160,7 @@ class PostgresConnector implements Connector {
   }
 
   count(entity: string, filters?: Filter[]): Promise<number | undefined> {
-    return this.#forgetOnStale(entity, countRows(this.#context, entity, filters))
+    return this.#withTable(entity, () => countRows(this.#context, entity, filters))
   }
 
   scan(entity: string, opts: ScanOptions): AsyncIterable<Row[]> {
@@ -157,11 +168,11 @@ class PostgresConnector implements Connector {
   }
 
   lookup(entity: string, keys: string[], values: KeyValues[], fields: string[], opts: { signal?: AbortSignal } = {}): Promise<Row[]> {
-    return this.#forgetOnStale(entity, lookupRows(this.#context, entity, keys, values, fields, opts.signal))
+    return this.#withTable(entity, () => lookupRows(this.#context, entity, keys, values, fields, opts.signal))
   }
 
   apply(entity: string, batch: ApplyBatch, opts: ApplyOptions): Promise<ApplyResult> {
-    return this.#forgetOnStale(entity, applyBatch(this.#context, entity, batch, opts))
+    return this.#withTable(entity, () => applyBatch(this.#context, entity, batch, opts))
   }
 
   async ensureEntity(entity: string, fields: FieldInfo[], keys: string[]): Promise<void> {
@@ -197,7 +208,7 @@ class PostgresConnector implements Connector {
 export function createPostgresConnector(config: ConnectionConfig, settings: PoolSettings = {}): Connector {
   const scheme = urlScheme(config.url)
   if (scheme !== 'postgres' && scheme !== 'postgresql') {
-    throw new SynclineError('PLAN_INVALID', 'config', `Connection '${config.name}': ${redactUrl(config.url)} is not a PostgreSQL URL. Use postgres://user@host:5432/database.`)
+    throw new SynclineError('PLAN_INVALID', 'config', `Connection '${config.name}': ${displayUrl(config.url)} is not a PostgreSQL URL. Use postgres://user@host:5432/database.`)
   }
   return new PostgresConnector(config, settings)
 }

@@ -110,6 +110,9 @@ export function classifyPgError(error: unknown, context: ErrorContext): Syncline
   if (code === '42703') {
     return new NotFoundError('FIELD_NOT_FOUND', 'config', `${entity}: ${e.message}. Check the field names in the mapping.`, options)
   }
+  if (code === '42883') {
+    return new SynclineError('PLAN_INVALID', 'config', `${entity}: ${e.message}. A filter or key compares a field with an operator its type lacks (e.g. like on a number); change the filter.`, options)
+  }
   if (code === '40001' || code === '40P01' || code === '55P03') {
     return new SynclineError('LOCKED', 'transient', `${entity}: ${e.message} (SQLSTATE ${code}). The batch is retried.`, options)
   }

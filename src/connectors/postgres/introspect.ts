@@ -164,7 +164,8 @@ export async function loadTables(db: Queryable, oids?: number[]): Promise<PgTabl
     db.query<ColumnRow>(
       `SELECT a.attrelid AS relid, a.attname AS name, a.attnotnull AS not_null,
               format_type(a.atttypid, a.atttypmod) AS native_type,
-              format_type(a.atttypid, NULL) AS param_type,
+              -- Unmodified element type for array parameters; plain 'character' would mean char(1).
+              CASE WHEN coalesce(bt.typname, t.typname) = 'bpchar' THEN 'bpchar' ELSE format_type(coalesce(bt.oid, t.oid), NULL) END AS param_type,
               coalesce(bt.typname, t.typname) AS base_type,
               coalesce(bt.typcategory, t.typcategory) AS category,
               CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END AS typmod,

@@ -36,11 +36,16 @@ export function endpointOf(url: string): Endpoint {
   return { host, port, database, user, label: `${host}:${port}/${database}` }
 }
 
+/** The URL as it may be shown: user-info password and a `password` query parameter masked. */
+export function displayUrl(url: string): string {
+  return redactUrl(url).replace(/([?&]password=)[^&#]*/gi, '$1***')
+}
+
 function parseUrl(url: string): URL {
   try {
     return new URL(url)
   } catch (cause) {
-    throw new SynclineError('PLAN_INVALID', 'config', `Not a valid PostgreSQL URL: ${redactUrl(url)}. Use postgres://user@host:5432/database.`, { cause })
+    throw new SynclineError('PLAN_INVALID', 'config', `Not a valid PostgreSQL URL: ${displayUrl(url)}. Use postgres://user@host:5432/database.`, { cause })
   }
 }
 
@@ -88,4 +93,38 @@ export function createPool(config: ConnectionConfig, settings: PoolSettings = {}
   })
   pool.on('error', () => undefined)
   return pool
+}
+
+/** A client checked out of the pool, guarded against errors it emits while held. */
+export interface HeldClient {
+  client: pg.PoolClient
+  /** The error the connection raised while held (a terminated backend, a reset socket), if any. */
+  readonly lost: unknown
+  /** Return the client; a lost or `broken` connection is destroyed instead of reused. */
+  release(broken?: boolean): void
+}
+
+/**
+ * Check a client out for longer work (a scan, a transaction). pg-pool only
+ * listens for errors on idle clients; a held client whose connection dies
+ * emits 'error', which would crash the process without this listener. The
+ * error itself also reaches the pending query, which is where it is handled.
+ */
+export async function holdClient(pool: pg.Pool): Promise<HeldClient> {
+  const client = await pool.connect()
+  let lost: unknown
+  const onError = (error: unknown) => {
+    lost ??= error
+  }
+  client.on('error', onError)
+  return {
+    client,
+    get lost() {
+      return lost
+    },
+    release(broken = false) {
+      client.off('error', onError)
+      client.release(broken || lost !== undefined ? true : undefined)
+    },
+  }
 }

@@ -9,8 +9,7 @@
  */
 import { EventEmitter } from 'node:events'
 import { resolve } from 'node:path'
-import { setImmediate as nextTurn } from 'node:timers/promises'
-import { keyOf, type CheckReport, type Connector, type ScanOptions } from './connectors/connector.js'
+import { keyOf, type CheckReport, type Connector } from './connectors/connector.js'
 import { createConnector } from './connectors/registry.js'
 import { runSyncs } from './engine/run-syncs.js'
 import type { RunOptions, RunTarget, SyncResult } from './engine/run-sync.js'
@@ -22,7 +21,7 @@ import { savePlanFile } from './plan/save.js'
 import type { Plan, PlanInput, SyncPlan, SyncPlanInput } from './plan/schema.js'
 import { openStateStore } from './state/open-state-store.js'
 import type { RecordErrorEntry, RunRecord, StateStore, SyncState } from './state/state-store.js'
-import type { EntityInfo, KeyValues, Row } from './values/canonical.js'
+import type { EntityInfo, KeyValues } from './values/canonical.js'
 import { compareKeys } from './values/compare.js'
 
 /** How to open a manager: a plan file path, or a plan object. */
@@ -225,8 +224,8 @@ export class SyncManager extends EventEmitter {
       targets.push({
         plan,
         index: this.plan.syncs.indexOf(plan),
-        source: turnBetweenBatches(await this.connector(plan.source.connection)),
-        destination: turnBetweenBatches(await this.connector(plan.destination.connection)),
+        source: await this.connector(plan.source.connection),
+        destination: await this.connector(plan.destination.connection),
         state,
       })
     }
@@ -308,28 +307,5 @@ export class SyncManager extends EventEmitter {
     const raw = { ...this.rawPlan(), syncs }
     const next = parsePlan(raw, { env: this.env, baseDir: this.loaded.baseDir })
     this.loaded = { ...next, path: this.loaded.path, raw }
-  }
-}
-
-/**
- * The connector with one event-loop turn between the batches it reads.
- * better-sqlite3 answers synchronously, so without it a SQLite → SQLite run
- * is one long chain of microtasks: Ctrl-C, timers and an abort() from
- * another task could not run until the sync ended.
- */
-function turnBetweenBatches(connector: Connector): Connector {
-  return new Proxy(connector, {
-    get(target, property) {
-      if (property === 'scan') return (entity: string, opts: ScanOptions) => withTurns(target.scan(entity, opts))
-      const value: unknown = Reflect.get(target, property, target)
-      return typeof value === 'function' ? value.bind(target) : value
-    },
-  })
-}
-
-async function* withTurns(batches: AsyncIterable<Row[]>): AsyncGenerator<Row[]> {
-  for await (const rows of batches) {
-    yield rows
-    await nextTurn()
   }
 }

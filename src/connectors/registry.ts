@@ -40,7 +40,21 @@ export async function createConnector(config: ConnectionConfig): Promise<Connect
   return factory(config)
 }
 
-/** The URL with any password replaced by `***`, safe for logs and errors. */
+/**
+ * The URL with any password replaced by `***`, safe for logs and errors: the
+ * one in the user info (even with an unescaped `@` in it) and a
+ * `password=` query parameter.
+ * @example redactUrl('postgres://u:s3cret@h/db?sslpassword=x') // 'postgres://u:***@h/db?sslpassword=***'
+ */
 export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:***@')
+  const withoutQuerySecrets = url.replace(/([?&][a-z]*pass(?:word)?=)[^&#]*/gi, '$1***')
+  const match = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)(.*)$/is.exec(withoutQuerySecrets)
+  if (!match) return withoutQuerySecrets
+  const [, scheme, authority = '', rest] = match
+  const at = authority.lastIndexOf('@')
+  if (at < 0) return withoutQuerySecrets
+  const userInfo = authority.slice(0, at)
+  const colon = userInfo.indexOf(':')
+  if (colon < 0) return withoutQuerySecrets
+  return `${scheme}${userInfo.slice(0, colon)}:***${authority.slice(at)}${rest}`
 }

@@ -5,6 +5,7 @@
  * alone; those go to the record-error table with their reason and the rest
  * lands. More rejected records than the plan's `maxErrors` fail the run.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { Connector } from '../connectors/connector.js'
 import { SynclineError, throwIfAborted } from '../errors.js'
 import type { RecordErrorEntry, RunCounts } from '../state/state-store.js'
@@ -147,6 +148,10 @@ export class WritePipeline {
 
   /** Queue a batch; waits for the previous one first. `afterCommit` gets how many of its records were rejected. */
   async submit(operations: readonly Operation[], afterCommit?: (rejected: number) => Promise<void>): Promise<void> {
+    // One event-loop turn per batch: a synchronous datasource (better-sqlite3)
+    // would otherwise keep signals, timers and abort() from running until the
+    // whole sync ended.
+    await nextTurn()
     await this.drain()
     const write = this.writer.write(operations).then(async (rejected) => afterCommit?.(rejected))
     // Keep the failure for the next submit/drain, so it is never unhandled.

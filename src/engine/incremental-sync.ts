@@ -17,7 +17,8 @@ import type { Row } from '../values/canonical.js'
 import type { Operation } from './batch-writer.js'
 import { recordId } from './batch-writer.js'
 import { reconcileDeletes } from './delete-reconciliation.js'
-import { destinationFields, destinationTypes, diffRow, isSoftDeleted, mapRow, report, type RunContext } from './run-context.js'
+import { SynclineError } from '../errors.js'
+import { destinationFields, destinationTypes, diffRow, isSoftDeleted, report, type RunContext } from './run-context.js'
 import { capWatermark, laterWatermark, scanStart, watermarkTracker } from './watermark.js'
 
 /** Run an incremental sync from the saved watermark. */
@@ -96,19 +97,30 @@ async function diffBatch(ctx: RunContext, rows: Row[]): Promise<Operation[]> {
   ctx.counts.read += rows.length
   const mapped: Row[] = []
   const deleted: Row[] = []
+  const unmappable: { row: Row; error: SynclineError }[] = []
   for (const row of rows) {
     if (isSoftDeleted(ctx, row)) {
       deleted.push(row)
       continue
     }
-    const m = await mapRow(ctx, row, 'update')
-    if (m) mapped.push(m)
+    try {
+      mapped.push(p.mapper.map(row))
+    } catch (error) {
+      if (!(error instanceof SynclineError) || error.failure !== 'data') throw error
+      unmappable.push({ row, error })
+    }
   }
-  const keys = [...mapped.map((m) => keyOf(m, p.destinationKeys)), ...deleted.map((d) => keyOf(d, p.keys))]
+  const sourceKeyed = [...deleted, ...unmappable.map((u) => u.row)]
+  const keys = [...mapped.map((m) => keyOf(m, p.destinationKeys)), ...sourceKeyed.map((r) => keyOf(r, p.keys))]
   const existing = new Map<string, Row>()
   if (p.destinationExists && keys.length > 0) {
     const found = await p.destination.lookup(p.destinationEntity.name, p.destinationKeys, keys, destinationFields(p), { signal: ctx.signal })
     for (const row of found) existing.set(recordId(keyOf(row, p.destinationKeys)), row)
+  }
+  // Rejected after the lookup, so history says whether it was a create or an update.
+  for (const { row, error } of unmappable) {
+    const key = keyOf(row, p.keys)
+    await ctx.writer.reject({ kind: existing.has(recordId(key)) ? 'update' : 'create', row, key }, error)
   }
   const types = destinationTypes(p)
   const operations: Operation[] = []

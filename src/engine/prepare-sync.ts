@@ -3,7 +3,7 @@
  * datasources once: entities, keys, the record mapper, filters.
  */
 import type { Connector, Filter } from '../connectors/connector.js'
-import { PlanError, SynclineError, type PlanIssue } from '../errors.js'
+import { PlanError, SynclineError, throwIfAborted, type PlanIssue } from '../errors.js'
 import { createRecordMapper, type RecordMapper } from '../mapping/record-mapper.js'
 import { resolveFilters } from '../mapping/filters.js'
 import type { SyncPlan } from '../plan/schema.js'
@@ -59,7 +59,7 @@ export async function prepareSync(
   index: number,
   source: Connector,
   destination: Connector,
-  opts: { dryRun?: boolean } = {},
+  opts: { dryRun?: boolean; signal?: AbortSignal } = {},
 ): Promise<PreparedSync> {
   const at = `syncs[${index}]`
   const sourceEntity = await source.describe(plan.source.entity).catch((error: unknown) => {
@@ -99,6 +99,8 @@ export async function prepareSync(
   if (!destinationEntity) {
     const planned = plannedDestination(plan.destination.entity, mapper)
     if (!opts.dryRun) {
+      // A run cancelled before it started must not leave a new table behind.
+      throwIfAborted(opts.signal)
       await destination.ensureEntity(plan.destination.entity, planned.fields, planned.primaryKey)
       destinationEntity = await destination.describe(plan.destination.entity)
       // Map again against the real table, so values are coerced to the types it got.

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto'
 import type { Connector } from '../connectors/connector.js'
-import { SynclineError, type ErrorCode, type FailureType } from '../errors.js'
+import { CancelledError, SynclineError, type ErrorCode, type FailureType } from '../errors.js'
 import type { SyncPlan } from '../plan/schema.js'
 import type { RunCounts, RunRecord, RunStatus, StateStore } from '../state/state-store.js'
 import { BatchWriter, WritePipeline, type Operation } from './batch-writer.js'
@@ -82,7 +82,7 @@ export async function runSync(target: RunTarget, opts: RunSyncOptions = {}): Pro
   let ctx: RunContext | undefined
   let failure: unknown
   try {
-    const prepared = opts.prepared ?? (await prepareSync(plan, target.index, target.source, target.destination, { dryRun: opts.dryRun ?? false }))
+    const prepared = opts.prepared ?? (await prepareSync(plan, target.index, target.source, target.destination, { dryRun: opts.dryRun ?? false, signal: opts.signal }))
     const writer = new BatchWriter({
       destination: prepared.destination,
       entity: prepared.destinationEntity.name,
@@ -119,7 +119,7 @@ export async function runSync(target: RunTarget, opts: RunSyncOptions = {}): Pro
   }
 
   const finishedAt = new Date()
-  const cancelled = opts.signal?.aborted === true || (failure instanceof SynclineError && failure.code === 'CANCELLED')
+  const cancelled = opts.signal?.aborted === true || failure instanceof CancelledError
   const status: RunStatus = cancelled ? 'cancelled' : failure !== undefined ? 'failed' : counts.failed > 0 ? 'partial' : 'succeeded'
   Object.assign(record, counts, { status, finishedAt: finishedAt.toISOString(), durationMs: finishedAt.getTime() - startedAt.getTime() })
   const result: SyncResult = { id: plan.id, runId: record.runId, status, mode: record.mode, dryRun: record.dryRun, durationMs: record.durationMs ?? 0, ...counts }

@@ -41,7 +41,7 @@ export async function runSyncs(targets: readonly RunTarget[], opts: RunOptions =
   // that cannot be prepared runs alone so its failure is recorded as usual.
   const prepared: (PreparedSync | undefined)[] = []
   for (const t of targets) {
-    prepared.push(await prepareSync(t.plan, t.index, t.source, t.destination, { dryRun: opts.dryRun ?? false }).catch(() => undefined))
+    prepared.push(await prepareSync(t.plan, t.index, t.source, t.destination, { dryRun: opts.dryRun ?? false, signal: opts.signal }).catch(() => undefined))
   }
   const ready = targets.map((t, i) => ({ target: t, prepared: prepared[i] })).filter((x): x is { target: RunTarget; prepared: PreparedSync } => x.prepared !== undefined)
   const { order, linked } = parentsFirst(ready.map((r) => r.prepared))

@@ -157,7 +157,7 @@ describe.skipIf(!pgAvailable)('incremental sync: rejected records and the waterm
       expect(first).toMatchObject({ status: 'partial', created: 19, failed: 1 })
       const errors = await manager.recordErrors({ syncId: 'people' })
       expect(errors).toHaveLength(1)
-      expect(errors[0]).toMatchObject({ recordId: '12', operation: 'update' })
+      expect(errors[0]).toMatchObject({ recordId: '12', operation: 'create' })
       expect(errors[0]!.reason).toMatch(/name/)
       expect(errors[0]!.reason).toMatch(/10/)
       // The watermark stays before the batch that held row 12 (rows 11-15).

@@ -78,7 +78,7 @@ export function classifyPgError(error: unknown, context: ErrorContext): Syncline
     return new ConnectionError(
       'CONNECTION_LOST',
       'transient',
-      `Lost the connection to PostgreSQL at ${at} (connection '${context.connection}'): ${e.message}. The work is retried; if this keeps happening, check the server log and network.`,
+      `Lost the connection to PostgreSQL at ${at} (connection '${context.connection}'): ${e.message}. Batches committed before it are kept; run again to continue. If this keeps happening, check the server log and network.`,
       options,
     )
   }
@@ -114,7 +114,7 @@ export function classifyPgError(error: unknown, context: ErrorContext): Syncline
     return new SynclineError('PLAN_INVALID', 'config', `${entity}: ${e.message}. A filter or key compares a field with an operator its type lacks (e.g. like on a number); change the filter.`, options)
   }
   if (code === '40001' || code === '40P01' || code === '55P03') {
-    return new SynclineError('LOCKED', 'transient', `${entity}: ${e.message} (SQLSTATE ${code}). The batch is retried.`, options)
+    return new SynclineError('LOCKED', 'transient', `${entity}: ${e.message} (SQLSTATE ${code}). Nothing of this batch was written; run again (the daemon retries by itself).`, options)
   }
   if (code === '57014') {
     return new SynclineError('CANCELLED', 'transient', `${entity}: the statement was cancelled (${e.message}); statement_timeout may be too low for this batch size.`, options)

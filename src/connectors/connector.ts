@@ -92,6 +92,30 @@ export interface ApplyResult {
   deleted: number
 }
 
+/**
+ * Rows as a byte stream in a connector-defined format (e.g. PostgreSQL's COPY
+ * text), for a destination that reads the same format. The fastest path for
+ * a first full copy: rows are never decoded into canonical values.
+ */
+export interface BulkExport {
+  /** `postgres-copy-text`, …: a destination imports only a format it names in `bulkFormats`. */
+  format: string
+  /** The fields, in the order the stream carries them. */
+  fields: FieldInfo[]
+  stream: NodeJS.ReadableStream & AsyncIterable<Buffer>
+  /** Release the source's connection; call once the stream ended or was abandoned. */
+  close(): Promise<void>
+}
+
+/** Options of {@link Connector.bulkImport}. */
+export interface BulkImportOptions {
+  /** Destination field of each exported field, in the stream's order. */
+  columns: string[]
+  signal?: AbortSignal
+  /** Called as rows arrive, with the total so far. */
+  onRows?(rows: number): void
+}
+
 /** What `check` found out about a datasource. */
 export interface CheckReport {
   connection: string
@@ -152,6 +176,24 @@ export interface Connector {
 
   /** Create the entity if it does not exist, mapping canonical types to native ones. */
   ensureEntity(entity: string, fields: FieldInfo[], keys: string[]): Promise<void>
+
+  /** Formats `bulkExport` writes and `bulkImport` reads; absent: no bulk path. */
+  readonly bulkFormats?: readonly string[]
+
+  /**
+   * Stream an entity's fields in a bulk format, or undefined when some field
+   * has no exact representation in it (the engine then reads row by row).
+   */
+  bulkExport?(entity: string, opts: { fields: string[]; format: string; signal?: AbortSignal }): Promise<BulkExport | undefined>
+
+  /**
+   * Load a bulk export into an entity, in one transaction: all rows or none.
+   * Resolves with the row count, or undefined (nothing written) when a
+   * destination field cannot hold its source field exactly. A rejected value
+   * throws a data error with nothing written, and the engine falls back to
+   * writing row by row, where each rejected record is reported.
+   */
+  bulkImport?(entity: string, data: BulkExport, opts: BulkImportOptions): Promise<number | undefined>
 
   /**
    * The start (canonical timestamp) of the oldest transaction still open in

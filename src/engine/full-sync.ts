@@ -5,6 +5,7 @@
 import { keyOf } from '../connectors/connector.js'
 import type { Row } from '../values/canonical.js'
 import type { Operation } from './batch-writer.js'
+import { tryBulkCopy } from './bulk-copy.js'
 import { laterWatermark, type WatermarkTracker } from './watermark.js'
 import { destinationFields, destinationTypes, diffRow, isSoftDeleted, mapRow, report, type RunContext } from './run-context.js'
 import { sortedMerge } from './sorted-merge.js'
@@ -24,6 +25,9 @@ export async function fullSync(ctx: RunContext, tracker?: WatermarkTracker): Pro
   // An empty destination takes only creates: let the sink use its bulk path.
   ctx.writer.allNew = destinationRows === 0
   report(ctx, 'copy', 0, total, `Comparing ${p.sourceEntity.name} with ${p.destinationEntity.name}`)
+  // A first copy into an empty table may skip decoding altogether. Not when a
+  // watermark must be tracked (that needs every row's cursor).
+  if (destinationRows === 0 && tracker === undefined && (await tryBulkCopy(ctx, total))) return
 
   const types = destinationTypes(p)
   const source = p.source.scan(p.sourceEntity.name, { fields: p.mapper.sourceFields, keys: p.keys, filters: p.filters, batchSize, signal })

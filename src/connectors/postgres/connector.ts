@@ -9,13 +9,14 @@
 import type pg from 'pg'
 import { SynclineError, throwIfAborted } from '../../errors.js'
 import type { EntityInfo, FieldInfo, KeyValues, Row } from '../../values/canonical.js'
-import type { ApplyBatch, ApplyOptions, ApplyResult, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, ScanOptions } from '../connector.js'
+import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkImportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, ScanOptions } from '../connector.js'
 import { urlScheme } from '../registry.js'
 import { createTable } from './create-table.js'
 import { classifyPgError, type ErrorContext } from './errors.js'
 import { entityNotFound, findTable, loadTables, type PgTable } from './introspect.js'
 import { createPool, displayUrl, endpointOf, type Endpoint, type PoolSettings } from './pool.js'
 import { applyBatch } from './sink.js'
+import { BULK_FORMAT, bulkExport, bulkImport } from './bulk.js'
 import { countRows, lookupRows, oldestOpenTransactionStart, scanRows, type PgContext } from './source.js'
 
 /** What the PostgreSQL connector can do. CDC comes with change-capture.ts. */
@@ -30,6 +31,7 @@ const STALE_CODES = new Set(['ENTITY_NOT_FOUND', 'FIELD_NOT_FOUND'])
 class PostgresConnector implements Connector {
   readonly kind = 'postgres'
   readonly capabilities = POSTGRES_CAPABILITIES
+  readonly bulkFormats = [BULK_FORMAT]
   readonly name: string
   readonly endpoint: Endpoint
   #pool: pg.Pool | undefined
@@ -101,6 +103,15 @@ class PostgresConnector implements Connector {
       if (!cached || cached.at >= started) throw error
       return work()
     }
+  }
+
+  async bulkExport(entity: string, opts: { fields: string[]; format: string; signal?: AbortSignal }): Promise<BulkExport | undefined> {
+    if (opts.format !== BULK_FORMAT) return undefined
+    return this.#withTable(entity, () => bulkExport(this.#context, entity, opts.fields, opts.signal))
+  }
+
+  async bulkImport(entity: string, data: BulkExport, opts: BulkImportOptions): Promise<number | undefined> {
+    return bulkImport(this.#context, entity, data, opts)
   }
 
   async check(opts: { signal?: AbortSignal } = {}): Promise<CheckReport> {

@@ -1,0 +1,167 @@
+/**
+ * The bulk path between PostgreSQL databases: `COPY (SELECT …) TO STDOUT`
+ * piped into `COPY … FROM STDIN`, in text format, without decoding a row.
+ *
+ * It is taken only where the text COPY writes means exactly what the row
+ * path would write: the source types below (whose text output is their
+ * canonical value, sessions run in UTC with extra_float_digits = 3) and
+ * destination columns that hold every value of the source column without
+ * rounding, padding or cutting. Anything else returns undefined and the
+ * engine reads row by row.
+ */
+import { Transform } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import copyStreams from 'pg-copy-streams'
+import { throwIfAborted } from '../../errors.js'
+import type { FieldInfo } from '../../values/canonical.js'
+import type { BulkExport, BulkImportOptions } from '../connector.js'
+import { classifyPgError } from './errors.js'
+import { quoteIdent } from './dialect.js'
+import { holdClient } from './pool.js'
+import type { PgContext } from './source.js'
+
+/** The one format this connector reads and writes. */
+export const BULK_FORMAT = 'postgres-copy-text'
+
+/** Source types whose COPY text is exactly their canonical value when read back. */
+const EXPORTABLE = new Set([
+  'smallint',
+  'integer',
+  'bigint',
+  'numeric',
+  'double precision',
+  'real',
+  'text',
+  'character varying',
+  'boolean',
+  'date',
+  'time without time zone',
+  'timestamp with time zone',
+  'timestamp without time zone',
+  'uuid',
+  'bytea',
+  'json',
+  'jsonb',
+])
+
+const INTEGER_BYTES: Record<string, number> = { smallint: 2, integer: 4, bigint: 8 }
+
+/** `numeric(12,2)` → `numeric`; arrays keep their `[]` so they never match. */
+function baseType(field: FieldInfo): string {
+  return field.nativeType.replace(/\(.*\)/, '').trim()
+}
+
+/** Whether `target` holds every value of `source` exactly, as COPY text. */
+export function holdsExactly(target: FieldInfo, source: FieldInfo): boolean {
+  if (target.type !== source.type) return false
+  const to = baseType(target)
+  const from = baseType(source)
+  if (!EXPORTABLE.has(to)) return false
+  switch (target.type) {
+    case 'integer':
+      return (INTEGER_BYTES[to] ?? 0) >= (INTEGER_BYTES[from] ?? 8)
+    case 'float':
+      return to === 'double precision' || from === 'real'
+    case 'decimal':
+      if (target.precision === undefined) return true
+      if (source.precision === undefined) return false
+      return (target.scale ?? 0) >= (source.scale ?? 0) && target.precision - (target.scale ?? 0) >= source.precision - (source.scale ?? 0)
+    case 'text':
+      return target.maxLength === undefined || (source.maxLength !== undefined && source.maxLength <= target.maxLength)
+    case 'time':
+      return to === 'time without time zone'
+    default:
+      return true
+  }
+}
+
+/** Stream the fields of an entity as COPY text, or undefined when one has no exact text form. */
+export async function bulkExport(ctx: PgContext, entity: string, fields: string[], signal?: AbortSignal): Promise<BulkExport | undefined> {
+  throwIfAborted(signal)
+  const table = await ctx.table(entity)
+  const infos = fields.map((f) => table.fields.get(f))
+  if (infos.some((f) => f === undefined || !EXPORTABLE.has(baseType(f)))) return undefined
+  const held = await holdClient(ctx.pool())
+  try {
+    const sql = `COPY (SELECT ${fields.map(quoteIdent).join(', ')} FROM ${table.sql}) TO STDOUT`
+    const stream = held.client.query(copyStreams.to(sql))
+    let closed = false
+    return {
+      format: BULK_FORMAT,
+      fields: infos as FieldInfo[],
+      stream,
+      close: async () => {
+        if (closed) return
+        closed = true
+        // An unfinished COPY leaves the connection mid-protocol: destroy it,
+        // and swallow the errors its end raises on the stream and client.
+        const finished = stream.readableEnded
+        if (!finished) {
+          const ignore = () => undefined
+          stream.on('error', ignore)
+          held.client.on('error', ignore)
+          stream.destroy()
+        }
+        held.release(!finished)
+      },
+    }
+  } catch (error) {
+    held.release(true)
+    throw classifyPgError(error, ctx.errorContext(table.info.name))
+  }
+}
+
+/** Counts rows (one newline each in COPY text) as the bytes pass. */
+function rowCounter(onRows: ((rows: number) => void) | undefined): Transform & { rows: number } {
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      let at = chunk.indexOf(10)
+      while (at !== -1) {
+        counter.rows++
+        at = chunk.indexOf(10, at + 1)
+      }
+      onRows?.(counter.rows)
+      done(null, chunk)
+    },
+  }) as Transform & { rows: number }
+  counter.rows = 0
+  return counter
+}
+
+/**
+ * Load a COPY text export in one transaction. Undefined (nothing written)
+ * when a column cannot hold its source exactly; a rejected value throws the
+ * classified error after rolling back.
+ */
+export async function bulkImport(ctx: PgContext, entity: string, data: BulkExport, opts: BulkImportOptions): Promise<number | undefined> {
+  throwIfAborted(opts.signal)
+  if (data.format !== BULK_FORMAT) return undefined
+  const table = await ctx.table(entity)
+  const targets = opts.columns.map((c) => table.fields.get(c))
+  if (!table.writable || targets.some((t, i) => t === undefined || !holdsExactly(t, data.fields[i]!))) return undefined
+
+  const held = await holdClient(ctx.pool())
+  let broken = false
+  try {
+    const { client } = held
+    await client.query('BEGIN')
+    const counter = rowCounter(opts.onRows)
+    const sink = client.query(copyStreams.from(`COPY ${table.sql} (${opts.columns.map(quoteIdent).join(', ')}) FROM STDIN`))
+    await pipeline(data.stream, counter, sink, opts.signal ? { signal: opts.signal } : {})
+    await client.query('COMMIT')
+    return counter.rows
+  } catch (error) {
+    // Only a server-reported error (with a SQLSTATE) leaves the protocol in a
+    // known state; after anything else the connection is not reused.
+    broken = held.lost !== undefined || typeof (error as { code?: unknown }).code !== 'string'
+    if (!broken) {
+      await held.client.query('ROLLBACK').catch(() => {
+        broken = true
+      })
+    }
+    throwIfAborted(opts.signal)
+    throw classifyPgError(error, ctx.errorContext(table.info.name))
+  } finally {
+    held.release(broken)
+  }
+}

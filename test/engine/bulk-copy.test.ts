@@ -1,0 +1,90 @@
+/**
+ * The bulk path of a first full copy between PostgreSQL databases: taken
+ * when it writes exactly what the row path would, refused otherwise, and
+ * falling back to row-by-row writing (with per-record errors) when the
+ * destination rejects a value.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Progress } from '../../src/engine/progress.js'
+import type { SyncPlanInput } from '../../src/plan/schema.js'
+import { hasPostgres } from '../helpers/services.js'
+import { openDatasource, type TestDatasource } from './datasources.js'
+import { openManager, readAll } from './sync-harness.js'
+
+const pgAvailable = await hasPostgres()
+
+const sync = (id: string, destination: string, extra: Partial<SyncPlanInput> = {}): SyncPlanInput => ({
+  id,
+  source: { connection: 'src', entity: 'things' },
+  destination: { connection: 'dst', entity: destination, create: true },
+  ...extra,
+})
+
+describe.skipIf(!pgAvailable)('bulk copy PostgreSQL → PostgreSQL', () => {
+  let src: TestDatasource
+  let dst: TestDatasource
+  beforeAll(async () => {
+    src = await openDatasource('postgres')
+    dst = await openDatasource('postgres')
+    await src.exec(`CREATE TABLE things (id bigint PRIMARY KEY, label text, amount numeric(20,6), ratio double precision, at timestamptz, day date, doc jsonb, raw bytea, ref uuid, flag boolean, small integer)`)
+    await src.exec(`INSERT INTO things SELECT g, CASE WHEN g % 7 = 0 THEN NULL ELSE E'line\\nnext\\ttab \\\\ back "q" ' || g END, g * 1.000001, g / 3.0, '2026-01-01T00:00:00.123456Z'::timestamptz + g * interval '1 second',
+                      date '1900-01-01' + g, jsonb_build_object('b', g, 'a', 'x'), decode('00ff' || lpad(to_hex(g), 4, '0'), 'hex'), md5(g::text)::uuid, g % 2 = 0, g
+                    FROM generate_series(1, 3000) g`)
+  })
+  afterAll(async () => {
+    await src?.cleanup()
+    await dst?.cleanup()
+  })
+
+  it('copies a first full sync in bulk, exactly as the row path would write it', async () => {
+    const { manager, cleanup } = await openManager(src, dst, [sync('bulk', 'things_bulk'), sync('rows', 'things_rows', { filters: [{ field: 'id', op: '>', value: 0 }] })])
+    try {
+      const messages: string[] = []
+      const first = await manager.run('bulk', { onProgress: (p: Progress) => messages.push(p.message) })
+      expect(first).toMatchObject({ status: 'succeeded', read: 3000, created: 3000 })
+      expect(messages.some((m) => m.includes('in bulk'))).toBe(true)
+
+      // The same rows through the row path (a filter rules out the bulk path).
+      const rowMessages: string[] = []
+      expect(await manager.run('rows', { onProgress: (p: Progress) => rowMessages.push(p.message) })).toMatchObject({ status: 'succeeded', created: 3000 })
+      expect(rowMessages.some((m) => m.includes('in bulk'))).toBe(false)
+      expect(await readAll(dst, 'things_bulk', ['id'])).toEqual(await readAll(dst, 'things_rows', ['id']))
+
+      // Re-reading finds nothing to change: every value landed exactly.
+      expect(await manager.run('bulk')).toMatchObject({ status: 'succeeded', created: 0, updated: 0, unchanged: 3000 })
+    } finally {
+      await cleanup()
+    }
+  })
+
+  it('does not bulk copy into a column that would cut values, and reports each rejected record', async () => {
+    await dst.exec(`CREATE TABLE things_narrow (id bigint PRIMARY KEY, label varchar(20))`)
+    const { manager, cleanup } = await openManager(src, dst, [sync('narrow', 'things_narrow', { maxErrors: 5000 })])
+    try {
+      const result = await manager.run('narrow')
+      // Labels are 24+ characters except the NULL ones (every 7th row).
+      expect(result).toMatchObject({ status: 'partial', created: 428 })
+      expect(result.failed).toBe(3000 - 428)
+      const errors = await manager.recordErrors({ syncId: 'narrow', limit: 1 })
+      expect(errors[0]!.reason).toMatch(/label/)
+      expect(errors[0]!.reason).toMatch(/20/)
+    } finally {
+      await cleanup()
+    }
+  })
+
+  it('falls back to row by row when the destination rejects a value during the copy', async () => {
+    await dst.exec(`CREATE TABLE things_checked (id bigint PRIMARY KEY, small integer CHECK (small <> 1234))`)
+    const { manager, cleanup } = await openManager(src, dst, [sync('checked', 'things_checked', { maxErrors: 1 })])
+    try {
+      const messages: string[] = []
+      const result = await manager.run('checked', { onProgress: (p: Progress) => messages.push(p.message) })
+      expect(messages.some((m) => m.includes('copying row by row'))).toBe(true)
+      expect(result).toMatchObject({ status: 'partial', created: 2999, failed: 1 })
+      expect((await manager.recordErrors({ syncId: 'checked' }))[0]).toMatchObject({ recordId: '1234', operation: 'create' })
+      expect(await readAll(dst, 'things_checked', ['id'])).toHaveLength(2999)
+    } finally {
+      await cleanup()
+    }
+  })
+})

@@ -12,6 +12,7 @@ import type { Connector } from '../../src/connectors/connector.js'
 import { createConnector } from '../../src/connectors/registry.js'
 import { createSqliteConnector } from '../../src/connectors/sqlite/connector.js'
 import { createPgDatabase, hasPostgres, tempDir } from '../helpers/services.js'
+import { EXTRA_HARNESSES } from './more-harnesses.js'
 
 /** A connector under test and how to throw its datasource away. */
 export interface OpenedConnector {
@@ -73,4 +74,5 @@ export const HARNESSES: ConnectorHarness[] = [
       }
     },
   },
+  ...EXTRA_HARNESSES,
 ].filter((h) => !only || only.includes(h.kind))

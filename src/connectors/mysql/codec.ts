@@ -1,0 +1,217 @@
+/**
+ * MySQL/MariaDB values to canonical values and back (src/values/canonical.ts).
+ *
+ * Rows arrive through the binary protocol (prepared statements) with the
+ * pool's options (pool.ts): int64 as a number when safe and as text beyond,
+ * DECIMAL as text, DATE/DATETIME/TIMESTAMP/TIME as text, JSON as text. The
+ * decoders below turn those into canonical values by the column's type;
+ * nothing goes through a JavaScript Date, so microseconds and years outside
+ * 1970-2038 survive. Sessions run with `time_zone = '+00:00'`, so TIMESTAMP
+ * reads in UTC, and DATETIME (which has no zone) is read as UTC.
+ *
+ * Parameters are typed explicitly where MySQL would otherwise compare
+ * through a double: integers as BIGINT, decimals as DECIMAL.
+ */
+import mysql from 'mysql2'
+import { canonicalJson } from '../../values/json.js'
+import { parseTimestamp } from '../../values/temporal.js'
+import type { FieldInfo, Value } from '../../values/canonical.js'
+
+/** The part of mysql2's `TypedParameter` factories this codec uses (mysql2 exports no type for it). */
+interface TypedParameters {
+  LONGLONG: ((value: bigint | number) => unknown) & { unsigned(value: bigint | number): unknown }
+  NEWDECIMAL(value: string): unknown
+}
+
+const TYPED = (mysql as unknown as { TypedParameter: TypedParameters }).TypedParameter
+
+const INT64_MAX = 2n ** 63n - 1n
+
+/** A value the canonical model cannot take as it is (a TIME of 30 hours, a zero date). */
+export class DecodeProblem extends Error {}
+
+/** Decode one value of a column; `null` stays `null` and is never passed in. */
+export type Decoder = (value: unknown) => Value
+
+/**
+ * int64 (a number when safe, text beyond) → number or bigint, exactly.
+ * @example decodeInt64('18446744073709551615') // 18446744073709551615n
+ */
+export function decodeInt64(value: unknown): number | bigint {
+  if (typeof value === 'number') return value
+  if (typeof value === 'bigint') return Number.isSafeInteger(Number(value)) ? Number(value) : value
+  const text = String(value)
+  const n = Number(text)
+  return Number.isSafeInteger(n) ? n : BigInt(text)
+}
+
+/**
+ * FLOAT (single precision, widened to a double by the driver) → the double
+ * nearest the shortest decimal that names the same float32, so a FLOAT
+ * holding 0.1 reads back as 0.1 (not 0.10000000149011612) and compares equal
+ * to the value written.
+ */
+export function decodeFloat32(value: unknown): number {
+  const single = Math.fround(Number(value))
+  if (!Number.isFinite(single)) return single
+  for (let digits = 1; digits <= 9; digits++) {
+    const candidate = Number(single.toPrecision(digits))
+    if (Math.fround(candidate) === single) return candidate
+  }
+  return single
+}
+
+/** BIT(n) bytes, big-endian, as an unsigned integer. */
+export function decodeBits(value: unknown): number | bigint {
+  const bytes = value as Uint8Array
+  let n = 0n
+  for (const byte of bytes) n = (n << 8n) | BigInt(byte)
+  return Number.isSafeInteger(Number(n)) ? Number(n) : n
+}
+
+const DATETIME_TEXT = /^(\d{4})-(\d\d)-(\d\d)(?: (\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?)?$/
+
+/**
+ * DATETIME / TIMESTAMP text (`2026-11-21 10:00:00.123456`, UTC) →
+ * canonical `2026-11-21T10:00:00.123456Z`. Zero dates and dates with a zero
+ * month or day (stored before NO_ZERO_DATE was set) are not instants: they
+ * are a {@link DecodeProblem}, never a made-up date.
+ */
+export function decodeDateTime(value: unknown): string {
+  const text = String(value)
+  const match = DATETIME_TEXT.exec(text)
+  if (!match || match[2] === '00' || match[3] === '00') throw new DecodeProblem(`'${text}' is not a valid date and time (a zero date or a zero month/day)`)
+  const [, y, mo, d, h = '00', mi = '00', s = '00', fraction = ''] = match
+  return `${y}-${mo}-${d}T${h}:${mi}:${s}.${fraction.padEnd(6, '0')}Z`
+}
+
+/** DATE text → canonical `YYYY-MM-DD`; zero dates are a {@link DecodeProblem}. */
+export function decodeDate(value: unknown): string {
+  const text = String(value)
+  if (!/^\d{4}-(?!00)\d\d-(?!00)\d\d$/.test(text)) throw new DecodeProblem(`'${text}' is not a valid date (a zero date or a zero month/day)`)
+  return text
+}
+
+const TIME_TEXT = /^(-?)(\d+):(\d\d):(\d\d)(?:\.(\d{1,6}))?$/
+
+/**
+ * TIME text → canonical `HH:MM:SS[.ffffff]`. MySQL's TIME is a duration
+ * (-838:59:59 to 838:59:59); the canonical time is a time of day, so a
+ * negative value or one beyond 24:00:00 is a {@link DecodeProblem} rather
+ * than a value wrapped around midnight.
+ */
+export function decodeTime(value: unknown): string {
+  const text = String(value)
+  const match = TIME_TEXT.exec(text)
+  if (!match) throw new DecodeProblem(`'${text}' is not a time`)
+  const [, sign, h, m, s, fraction = ''] = match
+  const hours = Number(h)
+  const micros = Number(fraction.padEnd(6, '0'))
+  const negative = sign === '-' && (hours > 0 || m !== '00' || s !== '00' || micros > 0)
+  if (negative || hours > 24 || (hours === 24 && (m !== '00' || s !== '00' || micros > 0))) {
+    throw new DecodeProblem(`TIME '${text}' is a duration outside 00:00:00-24:00:00, which a time of day cannot hold`)
+  }
+  const base = `${String(hours).padStart(2, '0')}:${m}:${s}`
+  return micros === 0 ? base : `${base}.${String(micros).padStart(6, '0')}`
+}
+
+/** JSON text → canonical JSON (keys sorted, no insignificant space). */
+export function decodeJson(value: unknown): string {
+  const text = Buffer.isBuffer(value) ? value.toString('utf8') : String(value)
+  try {
+    return canonicalJson(text)
+  } catch (error) {
+    throw new DecodeProblem(`not valid JSON (${(error as Error).message})`)
+  }
+}
+
+/** A text value that arrived as bytes (a binary-collated string type) → text. */
+function text(value: unknown): string {
+  return Buffer.isBuffer(value) ? value.toString('utf8') : String(value)
+}
+
+/**
+ * The decoder for a column, from its canonical type and MySQL data type
+ * (`information_schema.COLUMNS.DATA_TYPE`), or undefined when the driver's
+ * value is already canonical (numbers, decimal text, strings, Buffers).
+ */
+export function decoderFor(type: FieldInfo['type'], dataType: string): Decoder | undefined {
+  switch (type) {
+    case 'boolean':
+      return dataType === 'bit' ? (v) => decodeBits(v) !== 0 : (v) => Number(v) !== 0
+    case 'integer':
+      if (dataType === 'bit') return decodeBits
+      return dataType === 'bigint' ? decodeInt64 : undefined
+    case 'float':
+      return dataType === 'float' ? decodeFloat32 : undefined
+    case 'decimal':
+      return undefined
+    case 'timestamp':
+      return decodeDateTime
+    case 'date':
+      return decodeDate
+    case 'time':
+      return decodeTime
+    case 'json':
+      return decodeJson
+    case 'uuid':
+      return (v) => text(v).toLowerCase()
+    case 'text':
+      return (v) => (typeof v === 'string' ? v : text(v))
+    case 'bytes':
+      return undefined
+  }
+}
+
+/** `2026-11-21T10:00:00.123456Z` → `2026-11-21 10:00:00.123456`, the form MySQL reads as a DATETIME. */
+export function encodeDateTime(value: string): string {
+  const canonical = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/.test(value) ? value : parseTimestamp(value)
+  return `${canonical.slice(0, 10)} ${canonical.slice(11, 26)}`
+}
+
+function asBuffer(value: Uint8Array): Buffer {
+  return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+}
+
+/** An integer (number, bigint or integer text) as a BIGINT parameter, UNSIGNED beyond 2^63-1. */
+function integerParam(value: number | bigint): unknown {
+  if (typeof value === 'number' && !Number.isSafeInteger(value)) return value
+  const big = BigInt(value)
+  return big > INT64_MAX ? TYPED.LONGLONG.unsigned(big) : TYPED.LONGLONG(big)
+}
+
+/**
+ * A canonical value as a statement parameter for a field: integers and
+ * booleans as BIGINT, decimals as DECIMAL (so comparisons are exact, never
+ * through a double), timestamps as `YYYY-MM-DD HH:MM:SS.ffffff` text,
+ * bytes as a Buffer, other values as text.
+ */
+export function encodeParam(value: Value | undefined, field: Pick<FieldInfo, 'type'>): unknown {
+  if (value === null || value === undefined) return null
+  switch (field.type) {
+    case 'integer':
+      if (typeof value === 'number' || typeof value === 'bigint') return integerParam(value)
+      if (typeof value === 'string' && /^-?\d+$/.test(value.trim())) return integerParam(BigInt(value.trim()))
+      if (typeof value === 'boolean') return integerParam(value ? 1 : 0)
+      return value instanceof Uint8Array ? asBuffer(value) : value
+    case 'boolean':
+      if (typeof value === 'boolean') return integerParam(value ? 1 : 0)
+      return typeof value === 'number' || typeof value === 'bigint' ? integerParam(value) : String(value)
+    case 'decimal':
+      return typeof value === 'boolean' || value instanceof Uint8Array ? String(value) : TYPED.NEWDECIMAL(String(value))
+    case 'float':
+      return typeof value === 'number' ? value : typeof value === 'bigint' ? Number(value) : String(value)
+    case 'bytes':
+      return value instanceof Uint8Array ? asBuffer(value) : String(value)
+    case 'timestamp':
+      if (typeof value !== 'string') return String(value)
+      try {
+        return encodeDateTime(value)
+      } catch {
+        // Not a timestamp: let the server reject it (strict mode) rather than guess.
+        return value
+      }
+    default:
+      return value instanceof Uint8Array ? asBuffer(value).toString('utf8') : typeof value === 'string' ? value : String(value)
+  }
+}

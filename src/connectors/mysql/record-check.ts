@@ -1,0 +1,174 @@
+/**
+ * Checks a batch before it is sent, for what MySQL would change silently
+ * even in strict mode (a decimal with more fraction digits is rounded, a
+ * fraction of a second beyond the column's precision is cut, 1.5 into an
+ * INT becomes 2, a double into FLOAT loses digits, a JavaScript string with
+ * a lone surrogate would be written as U+FFFD) and for what it would reject
+ * without naming the record (too long, out of range, NULL into NOT NULL, a
+ * date outside 0001-9999, a TIMESTAMP outside 1970-2038). Each problem is a
+ * RecordError naming the entity, the record's key, the field and the limit.
+ */
+import { RecordError } from '../../errors.js'
+import type { Row, Value } from '../../values/canonical.js'
+import { timestampToMicros } from '../../values/temporal.js'
+import { decodeFloat32 } from './codec.js'
+import type { MyColumn, MyTable } from './introspect.js'
+import { describeKey, formatValue } from './source.js'
+
+const INTEGER_BITS: Record<string, number> = { tinyint: 8, smallint: 16, mediumint: 24, int: 32, integer: 32, bigint: 64 }
+
+/** TIMESTAMP holds 1970-01-01 00:00:01 to 2038-01-19 03:14:07.999999 UTC. */
+const TIMESTAMP_RANGE: [bigint, bigint] = [1_000_000n, 2_147_483_647_999_999n]
+const FLOAT32_MAX = 3.4028234663852886e38
+
+/** The inclusive range of an integer column, or undefined when it has none to check. */
+function integerRange(column: MyColumn): [bigint, bigint] | undefined {
+  if (column.dataType === 'year') return [0n, 2155n]
+  if (column.dataType === 'bit') {
+    const bits = Number(/bit\((\d+)\)/i.exec(column.field.nativeType)?.[1] ?? 1)
+    return [0n, (1n << BigInt(bits)) - 1n]
+  }
+  const bits = INTEGER_BITS[column.dataType]
+  if (bits === undefined) return undefined
+  const size = 1n << BigInt(bits)
+  return column.unsigned ? [0n, size - 1n] : [-(size / 2n), size / 2n - 1n]
+}
+
+/** A surrogate not part of a pair: JavaScript strings may hold one, UTF-8 cannot. */
+const LONE_SURROGATE = /\p{Cs}/u
+
+/** Characters (code points), as CHAR(n) and VARCHAR(n) count them. */
+function characterCount(text: string): number {
+  let count = 0
+  for (const _ of text) count++
+  return count
+}
+
+/** Digits after the point (trailing zeros ignored) and before it, of a plain decimal; undefined for anything else. */
+function decimalDigits(text: string): { whole: number; fraction: number } | undefined {
+  const match = /^[+-]?0*(\d*)(?:\.(\d*?)0*)?$/.exec(text.trim())
+  if (!match || !/\d/.test(text)) return undefined
+  return { whole: match[1]!.length, fraction: match[2]!.length }
+}
+
+/** Nonzero digits of a canonical timestamp or time beyond `digits` fraction digits. */
+function fractionBeyond(text: string, digits: number): boolean {
+  const fraction = /\.(\d+)/.exec(text)?.[1] ?? ''
+  return /[1-9]/.test(fraction.slice(digits))
+}
+
+/** What is wrong with one value for a column, or undefined when it fits. */
+export function valueProblem(column: MyColumn, value: Value): string | undefined {
+  const { field } = column
+  if (value === null) return field.nullable ? undefined : 'NULL is not allowed (the column is NOT NULL)'
+  switch (field.type) {
+    case 'text':
+    case 'json':
+    case 'uuid': {
+      if (typeof value !== 'string') return undefined
+      if (LONE_SURROGATE.test(value)) return 'the text has a lone UTF-16 surrogate, which UTF-8 cannot hold'
+      if (field.maxLength !== undefined && value.length > field.maxLength) {
+        const length = characterCount(value)
+        if (length > field.maxLength) return `value of ${length} characters is longer than ${field.nativeType.replace(/ COLLATE .*/, '')} allows (${field.maxLength})`
+      }
+      if (column.maxBytes !== undefined && value.length * 3 > column.maxBytes) {
+        const bytes = Buffer.byteLength(value, 'utf8')
+        if (bytes > column.maxBytes) return `value of ${bytes} bytes (UTF-8) is longer than ${column.dataType.toUpperCase()} holds (${column.maxBytes} bytes); use a larger type such as LONGTEXT`
+      }
+      return undefined
+    }
+    case 'bytes':
+      if (value instanceof Uint8Array && column.maxBytes !== undefined && value.byteLength > column.maxBytes) {
+        return `value of ${value.byteLength} bytes is longer than ${field.nativeType} holds (${column.maxBytes} bytes)`
+      }
+      return undefined
+    case 'integer': {
+      if (typeof value === 'number' && !Number.isInteger(value)) return `${value} is not an integer (MySQL would round it)`
+      const range = integerRange(column)
+      if (!range || (typeof value !== 'number' && typeof value !== 'bigint')) return undefined
+      const n = BigInt(value)
+      return n < range[0] || n > range[1] ? `${value} is out of range for ${field.nativeType} (${range[0]} to ${range[1]})` : undefined
+    }
+    case 'decimal': {
+      if (typeof value === 'boolean' || value instanceof Uint8Array) return undefined
+      const digits = decimalDigits(typeof value === 'string' ? value : String(value))
+      if (!digits) return `${formatValue(value)} is not a decimal number ${field.nativeType} can hold`
+      const scale = field.scale ?? 0
+      if (digits.fraction > scale) return `${value} has ${digits.fraction} digits after the decimal point; ${field.nativeType} keeps ${scale} (MySQL would round it)`
+      if (field.precision !== undefined && digits.whole > field.precision - scale) {
+        return `${value} has ${digits.whole} digits before the decimal point; ${field.nativeType} allows ${field.precision - scale}`
+      }
+      return undefined
+    }
+    case 'float': {
+      if (typeof value !== 'number') return undefined
+      if (!Number.isFinite(value)) return `${value} cannot be stored: MySQL floating-point columns hold no NaN or Infinity`
+      if (column.dataType === 'float') {
+        if (Math.abs(value) > FLOAT32_MAX) return `${value} is out of range for FLOAT (single precision, up to 3.4e38)`
+        if (decodeFloat32(value) !== value) return `${value} has more digits than FLOAT (single precision) keeps; use DOUBLE`
+      }
+      return undefined
+    }
+    case 'timestamp': {
+      if (typeof value !== 'string') return undefined
+      let micros: bigint
+      try {
+        micros = timestampToMicros(value)
+      } catch {
+        return `${formatValue(value)} is not a timestamp MySQL can store`
+      }
+      if (column.dataType === 'timestamp' && (micros < TIMESTAMP_RANGE[0] || micros > TIMESTAMP_RANGE[1])) {
+        return `${value} is outside the range of TIMESTAMP (1970-01-01 00:00:01 to 2038-01-19 03:14:07 UTC); use DATETIME(6)`
+      }
+      if (!/^\d{4}-/.test(value) || value.startsWith('0000')) return `${value} is outside the years 0001-9999 that ${field.nativeType} holds`
+      if (column.fractionDigits !== undefined && fractionBeyond(value, column.fractionDigits)) {
+        return `${value} has more fraction digits than ${field.nativeType} keeps (${column.fractionDigits}); MySQL would round it`
+      }
+      return undefined
+    }
+    case 'date':
+      if (typeof value === 'string' && (!/^\d{4}-/.test(value) || value.startsWith('0000'))) return `${value} is outside the years 0001-9999 that DATE holds`
+      return undefined
+    case 'time':
+      if (typeof value === 'string' && column.fractionDigits !== undefined && fractionBeyond(value, column.fractionDigits)) {
+        return `${value} has more fraction digits than ${field.nativeType} keeps (${column.fractionDigits}); MySQL would cut it`
+      }
+      return undefined
+    default:
+      return undefined
+  }
+}
+
+/** Whether a column needs any check at all (most do not, beyond nullability). */
+function needsCheck(column: MyColumn): boolean {
+  const { field } = column
+  if (!field.nullable) return true
+  switch (field.type) {
+    case 'boolean':
+      return false
+    case 'bytes':
+      return column.maxBytes !== undefined
+    default:
+      return true
+  }
+}
+
+/**
+ * Throw a RecordError (VALUE_REJECTED) for the first value the table would
+ * reject or change, naming the field, the limit and the record's key.
+ * @example "Entity 'items' rejected a record (id=3): name: value of 300 characters is longer than varchar(255) allows (255)."
+ */
+export function checkRows(table: MyTable, columns: readonly MyColumn[], rows: readonly Row[], keys: readonly string[]): void {
+  for (const column of columns) {
+    if (!needsCheck(column)) continue
+    const name = column.field.name
+    for (const row of rows) {
+      const problem = valueProblem(column, row[name] ?? null)
+      if (problem) {
+        throw new RecordError('VALUE_REJECTED', 'data', `Entity '${table.info.name}' rejected a record (${describeKey(keys, row)}): ${name}: ${problem}.`, {
+          details: { entity: table.info.name, field: name, key: keys.map((k) => row[k] ?? null) },
+        })
+      }
+    }
+  }
+}

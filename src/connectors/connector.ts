@@ -174,6 +174,17 @@ export interface Connector {
   /** Write upserts and deletes in one transaction; idempotent. */
   apply(entity: string, batch: ApplyBatch, opts: ApplyOptions): Promise<ApplyResult>
 
+  /**
+   * Destinations that cannot commit batch by batch (files) stage what
+   * `apply` writes and make it visible here, atomically, at the end of a
+   * run; the engine saves checkpoints only after it. Absent: every `apply`
+   * commits by itself.
+   */
+  commit?(entity: string): Promise<void>
+
+  /** Discard what was staged since the last commit (a failed or cancelled run). */
+  rollback?(entity: string): Promise<void>
+
   /** Create the entity if it does not exist, mapping canonical types to native ones. */
   ensureEntity(entity: string, fields: FieldInfo[], keys: string[]): Promise<void>
 

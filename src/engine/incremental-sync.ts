@@ -18,7 +18,7 @@ import type { Operation } from './batch-writer.js'
 import { recordId } from './batch-writer.js'
 import { reconcileDeletes } from './delete-reconciliation.js'
 import { SynclineError } from '../errors.js'
-import { destinationFields, destinationTypes, diffRow, isSoftDeleted, report, type RunContext } from './run-context.js'
+import { destinationFields, destinationTypes, diffRow, isSoftDeleted, report, saveWatermark, type RunContext } from './run-context.js'
 import { capWatermark, laterWatermark, scanStart, watermarkTracker } from './watermark.js'
 
 /** Run an incremental sync from the saved watermark. */
@@ -46,7 +46,7 @@ export async function incrementalSync(ctx: RunContext): Promise<void> {
     if (rejected > 0) blocked = true
     if (blocked || ctx.dryRun || batchEnd === undefined) return
     laterWatermark(tracker, batchEnd)
-    if (tracker.highest) await ctx.state.setWatermark(p.plan.id, capWatermark(tracker, tracker.highest, cap))
+    if (tracker.highest) await saveWatermark(ctx, capWatermark(tracker, tracker.highest, cap))
   }
 
   let read = 0

@@ -4,7 +4,7 @@
  */
 import { keyOf } from '../connectors/connector.js'
 import { SynclineError } from '../errors.js'
-import type { StateStore, RunCounts } from '../state/state-store.js'
+import type { StateStore, RunCounts, Watermark } from '../state/state-store.js'
 import { valuesEqual } from '../values/compare.js'
 import type { CanonicalType, KeyValues, Row } from '../values/canonical.js'
 import type { BatchWriter, Operation, WritePipeline } from './batch-writer.js'
@@ -29,6 +29,18 @@ export interface RunContext {
   deletes: 'propagate' | 'ignore' | 'defer'
   signal?: AbortSignal
   onProgress?: ProgressListener
+  /** A watermark waiting for the destination's `commit` (staging destinations). */
+  pendingWatermark?: Watermark
+}
+
+/**
+ * Save a watermark once what it describes is committed: now, or, for a
+ * destination that stages writes until `commit`, after that commit.
+ */
+export async function saveWatermark(ctx: RunContext, watermark: Watermark): Promise<void> {
+  if (ctx.dryRun) return
+  if (ctx.prepared.destination.commit) ctx.pendingWatermark = watermark
+  else await ctx.state.setWatermark(ctx.prepared.plan.id, watermark)
 }
 
 /** Report progress (listener errors never break a run). */

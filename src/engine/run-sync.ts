@@ -15,7 +15,7 @@ import { fullSync } from './full-sync.js'
 import { incrementalSync } from './incremental-sync.js'
 import { prepareSync, type PreparedSync } from './prepare-sync.js'
 import { emptyCounts, type ProgressListener } from './progress.js'
-import { report, type RunContext } from './run-context.js'
+import { report, saveWatermark, type RunContext } from './run-context.js'
 import { capWatermark, watermarkTracker } from './watermark.js'
 
 /** Options of `manager.run()` and `syncline run`. */
@@ -112,10 +112,13 @@ export async function runSync(target: RunTarget, opts: RunSyncOptions = {}): Pro
     report(ctx, 'prepare', 0, undefined, `Prepared ${plan.id}`)
     if (opts.deletesOnly) await reconcileDeletes(ctx)
     else await runMode(ctx)
+    await commitStaged(ctx)
   } catch (error) {
     failure = error
     // Let a write in flight finish, so its checkpoint matches what landed.
     await ctx?.pipeline.drain().catch(() => undefined)
+    // A staging destination keeps its old content; its pending watermark is dropped.
+    if (ctx && !ctx.dryRun) await ctx.prepared.destination.rollback?.(ctx.prepared.destinationEntity.name).catch(() => undefined)
   }
 
   const finishedAt = new Date()
@@ -138,6 +141,14 @@ export async function runSync(target: RunTarget, opts: RunSyncOptions = {}): Pro
   return result
 }
 
+/** Make staged writes visible, then save the watermark that waited for them. */
+async function commitStaged(ctx: RunContext): Promise<void> {
+  const { destination, destinationEntity, plan } = ctx.prepared
+  if (ctx.dryRun || !destination.commit) return
+  await destination.commit(destinationEntity.name)
+  if (ctx.pendingWatermark) await ctx.state.setWatermark(plan.id, ctx.pendingWatermark)
+}
+
 async function runMode(ctx: RunContext): Promise<void> {
   const { plan } = ctx.prepared
   if (plan.direction === 'two-way') {
@@ -155,5 +166,5 @@ async function runMode(ctx: RunContext): Promise<void> {
   const tracker = watermarkTracker(plan.cursor, ctx.prepared.cursorType, p.keys, keyTypes)
   const cap = ctx.prepared.cursorType === 'timestamp' ? await p.source.oldestOpenTransactionStart?.({ signal: ctx.signal }) : undefined
   await fullSync(ctx, tracker)
-  if (!ctx.dryRun && ctx.writer.rejected === 0 && tracker.highest) await ctx.state.setWatermark(plan.id, capWatermark(tracker, tracker.highest, cap))
+  if (ctx.writer.rejected === 0 && tracker.highest) await saveWatermark(ctx, capWatermark(tracker, tracker.highest, cap))
 }

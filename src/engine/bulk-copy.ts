@@ -41,7 +41,7 @@ export async function tryBulkCopy(ctx: RunContext, total: number | undefined): P
     return true
   } catch (error) {
     if (!(error instanceof SynclineError) || error.failure !== 'data') throw error
-    report(ctx, 'copy', 0, total, `The destination refused a value of the bulk copy (${error.message.split('\n')[0]}); copying row by row`)
+    report(ctx, 'copy', 0, total, `The bulk copy stopped, nothing written (${error.message.split('\n')[0]}); copying row by row`)
     return false
   } finally {
     await exported.close()

@@ -102,6 +102,23 @@ export function microsToTimestamp(value: bigint): string {
   return `${formatYear(year)}-${pad(month, 2)}-${pad(day, 2)}T${pad(hh, 2)}:${pad(mm, 2)}:${pad(ss, 2)}.${pad(fraction, 6)}Z`
 }
 
+const CANONICAL_OR_MILLIS = /^(\d{4})-(\d\d)-(\d\d)T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.(\d{3}|\d{6})Z$/
+
+/**
+ * The hot path of real data: text already canonical, or JavaScript's
+ * `toISOString()` form with milliseconds, with in-range fields. Anything
+ * else (undefined) takes the full parse.
+ */
+function fastCanonical(text: string): string | undefined {
+  if (text.length !== 27 && text.length !== 24) return undefined
+  const match = CANONICAL_OR_MILLIS.exec(text)
+  if (!match) return undefined
+  const month = Number(match[2])
+  const day = Number(match[3])
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(Number(match[1]), month)) return undefined
+  return text.length === 27 ? text : `${text.slice(0, 23)}000Z`
+}
+
 /**
  * Canonical timestamp (`YYYY-MM-DDTHH:MM:SS.ffffffZ`, UTC) from ISO-8601
  * variants (`T` or space, optional seconds and fraction, `Z`/`+02`/`+05:30`
@@ -118,6 +135,8 @@ export function parseTimestamp(input: string | number | bigint | Date): string {
     const microsValue = abs < 1e11 ? Math.round(input * 1e6) : abs < 1e14 ? Math.round(input * 1e3) : Math.round(input)
     return microsToTimestamp(BigInt(microsValue))
   }
+  const fast = fastCanonical(input)
+  if (fast !== undefined) return fast
   const trimmed = input.trim()
   if (/^-?\d+(\.\d+)?$/.test(trimmed) && !/^\d{4}-/.test(trimmed)) return parseTimestamp(Number(trimmed))
   return microsToTimestamp(timestampToMicros(trimmed))

@@ -88,3 +88,52 @@ describe.skipIf(!pgAvailable)('bulk copy PostgreSQL → PostgreSQL', () => {
     }
   })
 })
+
+describe.skipIf(!pgAvailable)('bulk copy SQLite → PostgreSQL', () => {
+  let src: TestDatasource
+  let dst: TestDatasource
+  beforeAll(async () => {
+    src = await openDatasource('sqlite', 'src')
+    dst = await openDatasource('postgres')
+    await src.exec(`CREATE TABLE things (id INTEGER PRIMARY KEY, label VARCHAR(40), amount DECIMAL(12,2), at TIMESTAMP, flag BOOLEAN, doc JSON, raw BLOB)`)
+    for (let id = 1; id <= 500; id++) {
+      const at = id % 3 === 0 ? `2026-01-01 10:00:${String(id % 60).padStart(2, '0')}` : new Date(Date.UTC(2026, 0, 1, 0, 0, id)).toISOString()
+      await src.exec(`INSERT INTO things VALUES (?, ?, ?, ?, ?, ?, ?)`, [id, id % 5 === 0 ? null : `tab\there ${id}`, (id * 1.25) % 1000, at, id % 2, `{"b":${id},"a":[1,2]}`, Buffer.from([0, id % 256, 255])])
+    }
+  })
+  afterAll(async () => {
+    await src?.cleanup()
+    await dst?.cleanup()
+  })
+
+  it('copies in bulk exactly what the row path writes', async () => {
+    const { manager, cleanup } = await openManager(src, dst, [sync('bulk', 'things_bulk'), sync('rows', 'things_rows', { filters: [{ field: 'id', op: '>', value: 0 }] })])
+    try {
+      const messages: string[] = []
+      expect(await manager.run('bulk', { onProgress: (p: Progress) => messages.push(p.message) })).toMatchObject({ status: 'succeeded', created: 500 })
+      expect(messages.some((m) => m.includes('in bulk'))).toBe(true)
+      expect(await manager.run('rows')).toMatchObject({ status: 'succeeded', created: 500 })
+      expect(await readAll(dst, 'things_bulk', ['id'])).toEqual(await readAll(dst, 'things_rows', ['id']))
+      expect(await manager.run('bulk')).toMatchObject({ status: 'succeeded', unchanged: 500, updated: 0 })
+    } finally {
+      await cleanup()
+    }
+  })
+
+  it('falls back to exact row-by-row reading for an integer beyond 2^53 and reports a decimal past its declared scale', async () => {
+    await src.exec(`CREATE TABLE odd (id INTEGER PRIMARY KEY, big INTEGER, amount DECIMAL(12,2))`)
+    await src.exec(`INSERT INTO odd VALUES (1, 9007199254740993, 1.25), (2, 5, 1.25), (3, 6, 1.005)`)
+    const odd: SyncPlanInput = { id: 'odd', source: { connection: 'src', entity: 'odd' }, destination: { connection: 'dst', entity: 'odd', create: true }, maxErrors: 1 }
+    const { manager, cleanup } = await openManager(src, dst, [odd])
+    try {
+      const messages: string[] = []
+      const result = await manager.run('odd', { onProgress: (p: Progress) => messages.push(p.message) })
+      expect(messages.some((m) => m.includes('copying row by row'))).toBe(true)
+      expect(result).toMatchObject({ status: 'partial', created: 2, failed: 1 })
+      expect((await manager.recordErrors({ syncId: 'odd' }))[0]).toMatchObject({ recordId: '3' })
+      expect((await readAll(dst, 'odd', ['id']))[0]).toMatchObject({ id: 1, big: 9007199254740993n })
+    } finally {
+      await cleanup()
+    }
+  })
+})

@@ -118,3 +118,17 @@ describe('parseTime', () => {
     for (const input of ['25:00', '24:30', '12:60', 'noon', '']) expect(() => parseTime(input), input).toThrow(TypeError)
   })
 })
+
+describe('parseTimestamp fast path', () => {
+  it('agrees with the full parse on canonical and toISOString text', () => {
+    fc.assert(
+      fc.property(fc.date({ min: new Date('1900-01-01T00:00:00Z'), max: new Date('2999-12-31T23:59:59Z'), noInvalidDate: true }), fc.integer({ min: 0, max: 999 }), (date, micros) => {
+        const iso = date.toISOString()
+        expect(parseTimestamp(iso)).toBe(microsToTimestamp(timestampToMicros(iso)))
+        const canonical = `${iso.slice(0, 23)}${String(micros).padStart(3, '0')}Z`
+        expect(parseTimestamp(canonical)).toBe(microsToTimestamp(timestampToMicros(canonical)))
+      }),
+    )
+    expect(() => parseTimestamp('2026-02-30T00:00:00.000Z')).toThrow()
+  })
+})

@@ -14,6 +14,7 @@ import { pipeline } from 'node:stream/promises'
 import copyStreams from 'pg-copy-streams'
 import { throwIfAborted } from '../../errors.js'
 import type { FieldInfo } from '../../values/canonical.js'
+import { COPY_TEXT_FORMAT } from '../../values/copy-text.js'
 import type { BulkExport, BulkImportOptions } from '../connector.js'
 import { classifyPgError } from './errors.js'
 import { quoteIdent } from './dialect.js'
@@ -21,7 +22,7 @@ import { holdClient } from './pool.js'
 import type { PgContext } from './source.js'
 
 /** The one format this connector reads and writes. */
-export const BULK_FORMAT = 'postgres-copy-text'
+export const BULK_FORMAT = COPY_TEXT_FORMAT
 
 /** Source types whose COPY text is exactly their canonical value when read back. */
 const EXPORTABLE = new Set([
@@ -151,9 +152,10 @@ export async function bulkImport(ctx: PgContext, entity: string, data: BulkExpor
     await client.query('COMMIT')
     return counter.rows
   } catch (error) {
-    // Only a server-reported error (with a SQLSTATE) leaves the protocol in a
-    // known state; after anything else the connection is not reused.
-    broken = held.lost !== undefined || typeof (error as { code?: unknown }).code !== 'string'
+    // Only an error the server reported leaves the protocol in a known state;
+    // after anything else (the source stream failed mid-COPY) the connection
+    // is not reused.
+    broken = held.lost !== undefined || !(error instanceof Error && 'severity' in error)
     if (!broken) {
       await held.client.query('ROLLBACK').catch(() => {
         broken = true

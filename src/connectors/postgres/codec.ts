@@ -210,23 +210,4 @@ export function encodeArrayLiteral(values: readonly (Value | undefined)[], field
   return `{${parts.join(',')}}`
 }
 
-/**
- * A canonical value in COPY text format (tab-separated, `\N` for NULL):
- * backslash, tab, newline and carriage return escaped, bytes as `\\x` hex.
- */
-export function encodeCopyText(value: Value | undefined, field: Pick<FieldInfo, 'type'>): string {
-  if (value === null || value === undefined) return '\\N'
-  if (value instanceof Uint8Array) {
-    if (field.type === 'bytes') return `\\\\x${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')}`
-    return escapeCopy(Buffer.from(value).toString('utf8'))
-  }
-  if (typeof value === 'string') return escapeCopy(value)
-  if (typeof value === 'boolean') return value ? 't' : 'f'
-  return String(value)
-}
-
-const COPY_SPECIAL = /[\\\t\n\r]/
-function escapeCopy(text: string): string {
-  if (!COPY_SPECIAL.test(text)) return text
-  return text.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'))
-}
+export { encodeCopyText } from '../../values/copy-text.js'

@@ -145,7 +145,12 @@ function uuidFrom(raw: unknown): string {
 /** Exact decimal text from anything numeric; plain text is kept as written (`12.50`). */
 function decimalFrom(raw: unknown): string {
   if (typeof raw === 'bigint') return raw.toString()
-  if (typeof raw === 'number') return Number.isFinite(raw) ? normalizeDecimal(String(raw)) : fail(raw, 'a decimal', 'not finite')
+  if (typeof raw === 'number') {
+    if (!Number.isFinite(raw)) return fail(raw, 'a decimal', 'not finite')
+    // A double prints as its shortest exact text; only exponent forms need normalizing.
+    const text = String(raw)
+    return text.includes('e') ? normalizeDecimal(text) : text
+  }
   if (typeof raw !== 'string') return fail(raw, 'a decimal')
   const text = raw.trim()
   if (PLAIN_DECIMAL.test(text)) return text

@@ -7,11 +7,12 @@
  */
 import { throwIfAborted } from '../../errors.js'
 import type { EntityInfo, FieldInfo, KeyValues, Row } from '../../values/canonical.js'
-import type { ApplyBatch, ApplyOptions, ApplyResult, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, ScanOptions } from '../connector.js'
+import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, ScanOptions } from '../connector.js'
 import { SqliteFile, sqliteFailure, BUSY_TIMEOUT_MS } from './database.js'
 import { CompareModes } from './dialect.js'
 import { describeTable, entityNotFound, findTable, listTables } from './introspect.js'
 import { applyBatch, createTable, tableNameOf } from './sink.js'
+import { SQLITE_BULK_FORMATS, bulkExport } from './bulk.js'
 import { comparedFields, countRows, lookupRows, scanRows } from './source.js'
 import type Database from 'better-sqlite3'
 
@@ -30,6 +31,7 @@ class SqliteConnector implements Connector {
   readonly name: string
   readonly kind = 'sqlite'
   readonly capabilities = SQLITE_CAPABILITIES
+  readonly bulkFormats = SQLITE_BULK_FORMATS
   private readonly file: SqliteFile
   private readonly modes = new CompareModes()
 
@@ -55,6 +57,12 @@ class SqliteConnector implements Connector {
         foreignKeys: true,
       },
     }
+  }
+
+  async bulkExport(entity: string, opts: { fields: string[]; format: string; signal?: AbortSignal }): Promise<BulkExport | undefined> {
+    if (!(SQLITE_BULK_FORMATS as readonly string[]).includes(opts.format)) return undefined
+    const db = this.file.read()
+    return bulkExport(db, this.entityInfo(db, entity), opts.fields, opts.signal)
   }
 
   async discover(entity?: string): Promise<EntityInfo[]> {

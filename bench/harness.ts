@@ -1,0 +1,87 @@
+/**
+ * Shared pieces of the benchmarks: PostgreSQL helpers, timing a shell
+ * baseline, timing `syncline run` as a user runs it (with its peak RSS),
+ * and printing a section's table as ratios to its baseline.
+ */
+import { execFileSync, spawnSync } from 'node:child_process'
+import { resolve } from 'node:path'
+
+/** Rows per benchmark table (BENCH_ROWS, default 1,000,000). */
+export const ROWS = Number(process.env.BENCH_ROWS ?? 1_000_000)
+const SERVER = new URL(process.env.SYNCLINE_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres')
+const CLI = resolve('dist/cli/index.js')
+
+/** The items table of every benchmark, in PostgreSQL. */
+export const ITEMS_DDL = `CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL, email text NOT NULL, amount numeric(12,2) NOT NULL, status text NOT NULL, updated_at timestamptz NOT NULL)`
+
+/** One timed thing. */
+export interface Measurement {
+  name: string
+  seconds: number
+  peakRssMb?: number
+  detail?: string
+}
+
+/** URL of a database on the benchmark server. */
+export function pgUrl(database: string): string {
+  const url = new URL(SERVER)
+  url.pathname = `/${database}`
+  return url.toString()
+}
+
+/** Run SQL with psql. */
+export function psql(database: string, sql: string): string {
+  return execFileSync('psql', [pgUrl(database), '-v', 'ON_ERROR_STOP=1', '-Atqc', sql], { encoding: 'utf8' })
+}
+
+/** Drop and create databases. */
+export function recreatePg(...databases: string[]): void {
+  for (const d of databases) {
+    psql('postgres', `DROP DATABASE IF EXISTS ${d} WITH (FORCE)`)
+    psql('postgres', `CREATE DATABASE ${d}`)
+  }
+}
+
+/** Drop databases. */
+export function dropPg(...databases: string[]): void {
+  for (const d of databases) psql('postgres', `DROP DATABASE IF EXISTS ${d} WITH (FORCE)`)
+}
+
+/** Whether a command is on the PATH. */
+export function hasCommand(name: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${name}`]).status === 0
+}
+
+/** Time a shell pipeline (bash, pipefail). */
+export function timeShell(name: string, command: string): Measurement {
+  const start = process.hrtime.bigint()
+  execFileSync('bash', ['-o', 'pipefail', '-c', command], { stdio: ['ignore', 'ignore', 'inherit'] })
+  return { name, seconds: Number(process.hrtime.bigint() - start) / 1e9 }
+}
+
+/** Run `syncline run` as a user would, timed from outside, with its peak RSS. */
+export function timeSyncline(name: string, config: string, extra: string[] = []): Measurement {
+  const start = process.hrtime.bigint()
+  const child = spawnSync('/usr/bin/time', ['-f', 'RSS_KB=%M', process.execPath, CLI, 'run', '--json', '--quiet', '--config', config, ...extra], { encoding: 'utf8' })
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9
+  if (child.status !== 0) throw new Error(`syncline run failed (${child.status}):\n${child.stdout}\n${child.stderr}`)
+  const rss = /RSS_KB=(\d+)/.exec(child.stderr)
+  const results = child.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, number | string>)
+  const detail = results.map((r) => `${r.id}: ${r.created} created, ${r.updated} updated, ${r.deleted} deleted, ${r.unchanged} unchanged`).join('; ')
+  return { name, seconds, peakRssMb: rss ? Number(rss[1]) / 1024 : undefined, detail }
+}
+
+/** Print a section: each measurement as a ratio to the baseline (the first one unless named). */
+export function printSection(title: string, results: Measurement[], baseline: Measurement = results[0]!): void {
+  console.log(`\n## ${title}  (${ROWS.toLocaleString('en')} rows; ratio = seconds / ${baseline.name})\n`)
+  const width = Math.max(...results.map((r) => r.name.length))
+  console.log(`${'what'.padEnd(width)}  seconds   ratio  peak RSS`)
+  for (const r of results) {
+    const rss = r.peakRssMb === undefined ? '' : `${r.peakRssMb.toFixed(0)} MB`
+    console.log(`${r.name.padEnd(width)}  ${r.seconds.toFixed(2).padStart(7)}  ${(r.seconds / baseline.seconds).toFixed(2).padStart(6)}  ${rss.padStart(8)}`)
+    if (r.detail) console.log(`${''.padEnd(width)}  ${r.detail}`)
+  }
+}

@@ -11,6 +11,10 @@ const FACTORIES: Record<string, () => Promise<Factory>> = {
   sqlite: async () => (await import('./sqlite/connector.js')).createSqliteConnector,
   postgres: async () => (await import('./postgres/connector.js')).createPostgresConnector,
   postgresql: async () => (await import('./postgres/connector.js')).createPostgresConnector,
+  mysql: async () => (await import('./mysql/connector.js')).createMysqlConnector,
+  mariadb: async () => (await import('./mysql/connector.js')).createMysqlConnector,
+  csv: async () => (await import('./file/connector.js')).createFileConnector,
+  ndjson: async () => (await import('./file/connector.js')).createFileConnector,
 }
 
 /** The URL schemes syncline understands today. */
@@ -33,7 +37,7 @@ export async function createConnector(config: ConnectionConfig): Promise<Connect
     throw new SynclineError(
       'PLAN_INVALID',
       'config',
-      `Connection '${config.name}': unsupported URL scheme '${scheme || config.url}'. Use one of: sqlite:PATH, postgres://user@host:5432/db.`,
+      `Connection '${config.name}': unsupported URL scheme '${scheme || config.url}'. Use one of: sqlite:PATH, postgres://user@host:5432/db, mysql://user@host:3306/db (or mariadb://…), csv:DIR, ndjson:DIR.`,
     )
   }
   const factory = await load()

@@ -3,16 +3,15 @@
  * parses, and a password given in one place only.
  */
 import { didYouMean, type PlanIssue } from '../errors.js'
+import { fileUrlProblem } from '../connectors/file/location.js'
 import { redactUrl, SUPPORTED_SCHEMES, urlScheme } from '../connectors/registry.js'
 import type { ConnectionPlan } from './schema.js'
-
-/** Schemes DESIGN §1.1 names that have no connector yet. */
-const PLANNED_SCHEMES = ['mysql', 'mariadb', 'csv', 'ndjson']
 
 /** Schemes whose URLs are `scheme://user:password@host/…`. */
 const SERVER_SCHEMES = new Set(['postgres', 'postgresql', 'mysql', 'mariadb'])
 
-const SUPPORTED_EXAMPLES = 'sqlite:PATH (e.g. sqlite:./shop.db) or postgres://user@host:5432/db'
+const SUPPORTED_EXAMPLES =
+  'sqlite:PATH (e.g. sqlite:./shop.db), postgres://user@host:5432/db, mysql://user@host:3306/db (mariadb:// too), or csv:DIR / ndjson:DIR for a directory of files'
 
 /**
  * Problems with one connection, with paths under `connections.NAME`.
@@ -26,15 +25,21 @@ export function connectionProblems(name: string, connection: ConnectionPlan, pre
   if (scheme === '' || /^[a-z]:[\\/]/i.test(url)) {
     issues.push({
       path: `${prefix}.url`,
-      message: `'${url}' has no scheme; write sqlite:${url} for a SQLite file, or postgres://user@host:5432/db`,
+      message: `'${url}' has no scheme; write sqlite:${url} for a SQLite file, postgres://user@host:5432/db or mysql://user@host:3306/db`,
     })
     return issues
   }
   if (!SUPPORTED_SCHEMES.includes(scheme)) {
-    const message = PLANNED_SCHEMES.includes(scheme)
-      ? `${scheme}: connections are not supported yet; this version supports ${SUPPORTED_EXAMPLES}`
-      : `unknown URL scheme '${scheme}:'.${didYouMean(scheme, SUPPORTED_SCHEMES)} Use ${SUPPORTED_EXAMPLES}`
-    issues.push({ path: `${prefix}.url`, message })
+    issues.push({ path: `${prefix}.url`, message: `unknown URL scheme '${scheme}:'.${didYouMean(scheme, SUPPORTED_SCHEMES)} Use ${SUPPORTED_EXAMPLES}` })
+    return issues
+  }
+
+  if (scheme === 'csv' || scheme === 'ndjson') {
+    const problem = fileUrlProblem(url)
+    if (problem !== undefined) issues.push({ path: `${prefix}.url`, message: problem })
+    if (connection.password !== undefined) {
+      issues.push({ path: `${prefix}.password`, message: `files have no password; remove 'password' from connection '${name}'` })
+    }
     return issues
   }
 
@@ -55,7 +60,7 @@ export function connectionProblems(name: string, connection: ConnectionPlan, pre
     } catch {
       issues.push({
         path: `${prefix}.url`,
-        message: `'${redactUrl(url)}' is not a valid URL; write ${scheme}://user@host:5432/db (percent-encode special characters in the user name)`,
+        message: `'${redactUrl(url)}' is not a valid URL; write ${scheme}://user@host:${scheme.startsWith('postgres') ? 5432 : 3306}/db (percent-encode special characters in the user name)`,
       })
       return issues
     }

@@ -20,7 +20,7 @@ export const STARTER_PLAN = `# syncline.yaml: what to keep in step, and how.
 # state: .syncline/state.db
 
 connections:
-  # A connection is a URL: sqlite:PATH or postgres://user@host:5432/db
+  # A connection is a URL: sqlite:PATH, postgres://user@host:5432/db or mysql://user@host:3306/db
   shop:
     url: sqlite:./shop.db
   backup:

@@ -3,5 +3,7 @@
  * (`harness-<kind>.ts`), listed here so adding one touches one line.
  */
 import type { ConnectorHarness } from './harnesses.js'
+import { FILE_HARNESSES } from './harness-file.js'
+import { MYSQL_HARNESS } from './harness-mysql.js'
 
-export const EXTRA_HARNESSES: ConnectorHarness[] = []
+export const EXTRA_HARNESSES: ConnectorHarness[] = [MYSQL_HARNESS, ...FILE_HARNESSES]

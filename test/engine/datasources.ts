@@ -1,14 +1,17 @@
 /**
  * Fresh datasources for engine tests, with a tiny SQL helper to build
  * fixtures natively. SQL uses `?` placeholders; PostgreSQL gets `$n`.
+ * MariaDB/MySQL sessions run with ANSI_QUOTES (so `"Name"` quotes an
+ * identifier everywhere) and in UTC.
  */
 import Database from 'better-sqlite3'
+import mysql from 'mysql2/promise'
 import { join } from 'node:path'
-import { createPgDatabase, pgQuery, tempDir } from '../helpers/services.js'
+import { createMysqlDatabase, createPgDatabase, pgQuery, tempDir } from '../helpers/services.js'
 
 /** One datasource a test owns. */
 export interface TestDatasource {
-  kind: 'sqlite' | 'postgres'
+  kind: 'sqlite' | 'postgres' | 'mysql'
   /** Connection URL for a plan. */
   url: string
   exec(sql: string, params?: unknown[]): Promise<void>
@@ -56,7 +59,31 @@ export async function postgresDatasource(): Promise<TestDatasource> {
   }
 }
 
+/** A new MariaDB/MySQL database. */
+export async function mysqlDatasource(): Promise<TestDatasource> {
+  const database = await createMysqlDatabase('syncline_engine')
+  const run = async (sql: string, params: unknown[]) => {
+    const connection = await mysql.createConnection({ uri: database.url, dateStrings: true, supportBigNumbers: true })
+    try {
+      await connection.query(`SET SESSION sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES'), time_zone = '+00:00'`)
+      const [rows] = await connection.query(sql, params)
+      return Array.isArray(rows) ? rows : []
+    } finally {
+      await connection.end()
+    }
+  }
+  return {
+    kind: 'mysql',
+    url: database.url,
+    exec: async (sql, params = []) => {
+      await run(sql, params)
+    },
+    query: async <T,>(sql: string, params: unknown[] = []) => (await run(sql, params)) as T[],
+    cleanup: () => database.drop(),
+  }
+}
+
 /** Open a datasource of the given kind. */
-export async function openDatasource(kind: 'sqlite' | 'postgres', name?: string): Promise<TestDatasource> {
-  return kind === 'sqlite' ? sqliteDatasource(name) : postgresDatasource()
+export async function openDatasource(kind: 'sqlite' | 'postgres' | 'mysql', name?: string): Promise<TestDatasource> {
+  return kind === 'sqlite' ? sqliteDatasource(name) : kind === 'postgres' ? postgresDatasource() : mysqlDatasource()
 }

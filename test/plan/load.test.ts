@@ -184,16 +184,16 @@ describe('parsePlan', () => {
   })
 
   it('adds line numbers when given the YAML source', () => {
-    const source = 'connections:\n  shop:\n    url: mysql://h/db\n'
+    const source = 'connections:\n  shop:\n    url: mongodb://h/db\n'
     const error = (() => {
       try {
-        parsePlan({ connections: { shop: { url: 'mysql://h/db' } } }, { env: {}, source })
+        parsePlan({ connections: { shop: { url: 'mongodb://h/db' } } }, { env: {}, source })
       } catch (e) {
         return e as PlanError
       }
       throw new Error('expected a PlanError')
     })()
-    expect(error.issues[0]?.message).toMatch(/not supported yet.*\(line 3\)$/)
+    expect(error.issues[0]?.message).toMatch(/unknown URL scheme.*\(line 3\)$/)
   })
 
   it('parses YAML text, and explains a path passed where a plan was expected', () => {

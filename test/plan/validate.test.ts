@@ -135,18 +135,15 @@ describe('validatePlan', () => {
     ])
   })
 
-  it('says clearly which URL schemes are not supported yet', () => {
+  it('accepts mysql:// and mariadb:// URLs and names the supported schemes for others', () => {
     const withUrl = (url: string) => ({ connections: { shop: { url } } })
-    expect(errorsOf(withUrl('mysql://root@localhost/shop'))).toEqual([
-      {
-        path: 'connections.shop.url',
-        message: 'mysql: connections are not supported yet; this version supports sqlite:PATH (e.g. sqlite:./shop.db) or postgres://user@host:5432/db',
-      },
-    ])
-    expect(errorsOf(withUrl('csv:./data'))[0]?.message).toMatch(/^csv: connections are not supported yet/)
+    expect(validatePlan(withUrl('mysql://root@localhost/shop')).ok).toBe(true)
+    expect(validatePlan(withUrl('mariadb://root@localhost:3306/shop')).ok).toBe(true)
+    expect(errorsOf(withUrl('mysql://root@[bad/shop'))[0]?.message).toMatch(/write mysql:\/\/user@host:3306\/db/)
     expect(errorsOf(withUrl('postgress://h/db'))[0]?.message).toMatch(/^unknown URL scheme 'postgress:'\. Did you mean 'postgres'\?/)
+    expect(errorsOf(withUrl('mongodb://h/db'))[0]?.message).toMatch(/mysql:\/\/user@host:3306\/db/)
     expect(errorsOf(withUrl('./shop.db'))[0]?.message).toBe(
-      "'./shop.db' has no scheme; write sqlite:./shop.db for a SQLite file, or postgres://user@host:5432/db",
+      "'./shop.db' has no scheme; write sqlite:./shop.db for a SQLite file, postgres://user@host:5432/db or mysql://user@host:3306/db",
     )
     expect(validatePlan(withUrl('postgresql://u@h:5432/db')).ok).toBe(true)
     expect(validatePlan(withUrl('sqlite::memory:')).ok).toBe(true)

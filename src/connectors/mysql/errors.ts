@@ -129,11 +129,11 @@ export function classifyMysqlError(error: unknown, context: ErrorContext): Syncl
       options,
     )
   }
-  if (code === 'ER_ACCESS_DENIED_ERROR' || code === 'ER_NOT_SUPPORTED_AUTH_MODE' || code === 'ER_DBACCESS_DENIED_ERROR' || code === 'HANDSHAKE_NO_SSL_SUPPORT') {
+  if (/^ER_(DB)?ACCESS_DENIED/.test(code) || code === 'ER_NOT_SUPPORTED_AUTH_MODE' || code === 'HANDSHAKE_NO_SSL_SUPPORT' || code === 'AUTH_SWITCH_PLUGIN_ERROR') {
     return new ConnectionError(
       'AUTH_FAILED',
       'config',
-      `MySQL at ${at} rejected user '${context.endpoint.user}' for connection '${context.connection}': ${e.message}. Check the user name and the password (password: in the connection, or in the URL) and the user's host in mysql.user.`,
+      `MySQL at ${at} rejected user '${context.endpoint.user}' for connection '${context.connection}': ${e.message}. Check the user name, the password (password: in the connection, e.g. password: \${MYSQL_PASSWORD}, or in the URL) and that the user may connect from this host (CREATE USER 'name'@'host').`,
       options,
     )
   }

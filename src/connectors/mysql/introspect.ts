@@ -33,7 +33,7 @@ export interface MyColumn {
   /** Generated columns cannot be written. */
   generated: boolean
   autoIncrement: boolean
-  /** The SELECT expression (the column, or `ST_AsText(column)` for spatial types). */
+  /** The SELECT expression: the column, or an expression of it (see `readExpression`). */
   read: string
   /** The placeholder for a written value (`?`, or `ST_GeomFromText(?)`). */
   write: string
@@ -176,10 +176,20 @@ function binaryText(expression: string, utf8mb4: boolean, server: ServerInfo): s
   return utf8mb4 ? `${expression} COLLATE ${server.binaryCollation}` : `CONVERT(${expression} USING utf8mb4) COLLATE ${server.binaryCollation}`
 }
 
-function toColumn(row: ColumnRow, json: boolean, server: ServerInfo): MyColumn {
+/** How a column is read: spatial types as WKT, FLOAT widened (it prints 6 digits in the text protocol), timestamps formatted canonically by the server. */
+function readExpression(name: string, dataType: string): string {
+  if (SPATIAL_TYPES.has(dataType)) return `ST_AsText(${name})`
+  if (dataType === 'float') return `(${name} + 0e0)`
+  if (dataType === 'datetime' || dataType === 'timestamp') return `DATE_FORMAT(${name}, '%Y-%m-%dT%H:%i:%s.%fZ')`
+  return name
+}
+
+function toColumn(row: ColumnRow, json: boolean, server: ServerInfo, tableSql: string): MyColumn {
   const dataType = row.data_type.toLowerCase()
   const type = canonicalType(row, json)
   const name = quoteIdent(row.name)
+  // Qualified, so ORDER BY means the column, not the SELECT list's formatted alias of it (which no index serves).
+  const qualified = `${tableSql}.${name}`
   const isText = TEXT_TYPES.has(dataType) && type === 'text'
   const mergesKeys = isText && !isExactCollation(row.collation)
   const nativeType = json ? 'json' : mergesKeys && row.collation ? `${row.column_type} COLLATE ${row.collation}` : row.column_type
@@ -190,13 +200,12 @@ function toColumn(row: ColumnRow, json: boolean, server: ServerInfo): MyColumn {
     field.scale = num(row.num_scale) ?? 0
   }
   const extra = (row.extra ?? '').toLowerCase()
-  const spatial = SPATIAL_TYPES.has(dataType)
-  let order = name
+  let order = qualified
   if (isText) {
-    order = row.collation === server.binaryCollation ? name : binaryText(name, row.charset === 'utf8mb4', server)
+    order = row.collation === server.binaryCollation ? qualified : binaryText(qualified, row.charset === 'utf8mb4', server)
   } else if (type === 'text' || type === 'uuid' || type === 'json') {
     // ENUM and SET order by member number, MariaDB's UUID by its time fields: order by the text.
-    order = binaryText(`CAST(${name} AS CHAR CHARACTER SET utf8mb4)`, true, server)
+    order = binaryText(`CAST(${qualified} AS CHAR CHARACTER SET utf8mb4)`, true, server)
   }
   const column: MyColumn = {
     field,
@@ -206,8 +215,8 @@ function toColumn(row: ColumnRow, json: boolean, server: ServerInfo): MyColumn {
     collation: row.collation,
     generated: /generated|persistent/.test(extra) && !/default_generated/.test(extra),
     autoIncrement: extra.includes('auto_increment'),
-    read: spatial ? `ST_AsText(${name})` : name,
-    write: spatial ? 'ST_GeomFromText(?)' : '?',
+    read: readExpression(name, dataType),
+    write: SPATIAL_TYPES.has(dataType) ? 'ST_GeomFromText(?)' : '?',
     order,
     mergesKeys,
   }
@@ -292,7 +301,7 @@ export async function loadTables(db: Queryable, server: ServerInfo, defaultDatab
     const myColumns = new Map<string, MyColumn>()
     for (const row of columnsOf.get(key) ?? []) {
       const json = row.data_type.toLowerCase() === 'longtext' && jsonColumns.has(`${key}\u0000json_valid(${quoteIdent(row.name)})`)
-      myColumns.set(row.name, toColumn(row, json, server))
+      myColumns.set(row.name, toColumn(row, json, server, quoteTable(t.db, t.name)))
     }
     const uniqueIndexes: UniqueIndex[] = [...groupBy(indexesOf.get(key) ?? [], (r) => r.index_name)].map(([name, rows]) => ({
       name,

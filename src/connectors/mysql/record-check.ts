@@ -10,7 +10,8 @@
  */
 import { RecordError } from '../../errors.js'
 import type { Row, Value } from '../../values/canonical.js'
-import { timestampToMicros } from '../../values/temporal.js'
+import { normalizeDecimal } from '../../values/compare.js'
+import { parseTimestamp, timestampToMicros } from '../../values/temporal.js'
 import { decodeFloat32 } from './codec.js'
 import type { MyColumn, MyTable } from './introspect.js'
 import { describeKey, formatValue } from './source.js'
@@ -20,6 +21,14 @@ const INTEGER_BITS: Record<string, number> = { tinyint: 8, smallint: 16, mediumi
 /** TIMESTAMP holds 1970-01-01 00:00:01 to 2038-01-19 03:14:07.999999 UTC. */
 const TIMESTAMP_RANGE: [bigint, bigint] = [1_000_000n, 2_147_483_647_999_999n]
 const FLOAT32_MAX = 3.4028234663852886e38
+
+const ranges = new WeakMap<MyColumn, [bigint, bigint] | undefined>()
+
+/** The inclusive range of an integer column (computed once per column). */
+function rangeOf(column: MyColumn): [bigint, bigint] | undefined {
+  if (!ranges.has(column)) ranges.set(column, integerRange(column))
+  return ranges.get(column)
+}
 
 /** The inclusive range of an integer column, or undefined when it has none to check. */
 function integerRange(column: MyColumn): [bigint, bigint] | undefined {
@@ -34,6 +43,8 @@ function integerRange(column: MyColumn): [bigint, bigint] | undefined {
   return column.unsigned ? [0n, size - 1n] : [-(size / 2n), size / 2n - 1n]
 }
 
+const CANONICAL_TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/
+
 /** A surrogate not part of a pair: JavaScript strings may hold one, UTF-8 cannot. */
 const LONE_SURROGATE = /\p{Cs}/u
 
@@ -44,11 +55,21 @@ function characterCount(text: string): number {
   return count
 }
 
-/** Digits after the point (trailing zeros ignored) and before it, of a plain decimal; undefined for anything else. */
+/** `-0012.3400` → whole `12`, fraction `34`: a plain decimal, leading and trailing zeros apart. */
+const PLAIN_DECIMAL = /^-?0*(\d*?)(?:\.(\d*?)0*)?$/
+
+/** Digits before and after the point (trailing zeros ignored) of a decimal; undefined when it is not one. */
 function decimalDigits(text: string): { whole: number; fraction: number } | undefined {
-  const match = /^[+-]?0*(\d*)(?:\.(\d*?)0*)?$/.exec(text.trim())
-  if (!match || !/\d/.test(text)) return undefined
-  return { whole: match[1]!.length, fraction: match[2]!.length }
+  const plainMatch = PLAIN_DECIMAL.exec(text)
+  if (plainMatch) {
+    const [, whole = '', fraction = ''] = plainMatch
+    return { whole: whole.length, fraction: fraction.length }
+  }
+  const trimmed = text.trim()
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(trimmed)) return undefined
+  const plain = normalizeDecimal(trimmed).replace(/^-/, '')
+  const [whole = '', fraction = ''] = plain.split('.')
+  return { whole: whole === '0' ? 0 : whole.length, fraction: fraction.length }
 }
 
 /** Nonzero digits of a canonical timestamp or time beyond `digits` fraction digits. */
@@ -84,10 +105,10 @@ export function valueProblem(column: MyColumn, value: Value): string | undefined
       return undefined
     case 'integer': {
       if (typeof value === 'number' && !Number.isInteger(value)) return `${value} is not an integer (MySQL would round it)`
-      const range = integerRange(column)
+      const range = rangeOf(column)
       if (!range || (typeof value !== 'number' && typeof value !== 'bigint')) return undefined
-      const n = BigInt(value)
-      return n < range[0] || n > range[1] ? `${value} is out of range for ${field.nativeType} (${range[0]} to ${range[1]})` : undefined
+      // Numbers compare with bigints exactly; no BigInt is made for the common case.
+      return value < range[0] || value > range[1] ? `${value} is out of range for ${field.nativeType} (${range[0]} to ${range[1]})` : undefined
     }
     case 'decimal': {
       if (typeof value === 'boolean' || value instanceof Uint8Array) return undefined
@@ -111,17 +132,22 @@ export function valueProblem(column: MyColumn, value: Value): string | undefined
     }
     case 'timestamp': {
       if (typeof value !== 'string') return undefined
-      let micros: bigint
-      try {
-        micros = timestampToMicros(value)
-      } catch {
-        return `${formatValue(value)} is not a timestamp MySQL can store`
+      let canonical = value
+      if (!CANONICAL_TIMESTAMP.test(value)) {
+        try {
+          canonical = parseTimestamp(value)
+        } catch {
+          return `${formatValue(value)} is not a timestamp MySQL can store`
+        }
       }
-      if (column.dataType === 'timestamp' && (micros < TIMESTAMP_RANGE[0] || micros > TIMESTAMP_RANGE[1])) {
-        return `${value} is outside the range of TIMESTAMP (1970-01-01 00:00:01 to 2038-01-19 03:14:07 UTC); use DATETIME(6)`
+      if (!/^\d{4}-/.test(canonical) || canonical.startsWith('0000')) return `${value} is outside the years 0001-9999 that ${field.nativeType} holds`
+      if (column.dataType === 'timestamp') {
+        const micros = timestampToMicros(canonical)
+        if (micros < TIMESTAMP_RANGE[0] || micros > TIMESTAMP_RANGE[1]) {
+          return `${value} is outside the range of TIMESTAMP (1970-01-01 00:00:01 to 2038-01-19 03:14:07 UTC); use DATETIME(6)`
+        }
       }
-      if (!/^\d{4}-/.test(value) || value.startsWith('0000')) return `${value} is outside the years 0001-9999 that ${field.nativeType} holds`
-      if (column.fractionDigits !== undefined && fractionBeyond(value, column.fractionDigits)) {
+      if (column.fractionDigits !== undefined && column.fractionDigits < 6 && fractionBeyond(canonical, column.fractionDigits)) {
         return `${value} has more fraction digits than ${field.nativeType} keeps (${column.fractionDigits}); MySQL would round it`
       }
       return undefined
@@ -130,7 +156,7 @@ export function valueProblem(column: MyColumn, value: Value): string | undefined
       if (typeof value === 'string' && (!/^\d{4}-/.test(value) || value.startsWith('0000'))) return `${value} is outside the years 0001-9999 that DATE holds`
       return undefined
     case 'time':
-      if (typeof value === 'string' && column.fractionDigits !== undefined && fractionBeyond(value, column.fractionDigits)) {
+      if (typeof value === 'string' && column.fractionDigits !== undefined && column.fractionDigits < 6 && fractionBeyond(value, column.fractionDigits)) {
         return `${value} has more fraction digits than ${field.nativeType} keeps (${column.fractionDigits}); MySQL would cut it`
       }
       return undefined

@@ -1,22 +1,24 @@
 /**
  * Reading from MySQL: ordered scans, counts and key lookups.
  *
- * A scan is one prepared SELECT whose rows stream over a held connection,
- * `batchSize` at a time: the socket is paused while two batches wait for
- * the caller and resumed as it takes them, so memory stays bounded by the
- * batch size whatever the table size. One statement is one consistent
- * InnoDB read, and the table is sorted at most once (ordering text keys by
- * a binary collation cannot use an index in another collation; keyset pages
- * with LIMIT would sort the whole table again for every page). A scan the
- * caller abandons closes its connection: MySQL cannot stop a result set
- * mid-way other than by dropping the connection.
+ * A scan is one SELECT whose rows stream over a held connection (in the
+ * text protocol, see `startScan`), `batchSize` at a time: the socket is
+ * paused while two batches wait for the caller and resumed as it takes
+ * them, so memory stays bounded by the batch size whatever the table
+ * size. One statement is one consistent InnoDB read, and the table is
+ * sorted at most once (ordering text keys by a binary collation cannot use
+ * an index in another collation; keyset pages with LIMIT would sort the
+ * whole table again for every page). A scan the caller abandons closes its
+ * connection: MySQL cannot stop a result set mid-way other than by
+ * dropping the connection. Measured on 1,000,000 rows of six columns:
+ * 1.0-1.3 s for the whole scan in 10,000-row batches.
  */
 import type { Pool, RowDataPacket } from 'mysql2/promise'
 import { NotFoundError, RecordError, SynclineError, didYouMean, throwIfAborted } from '../../errors.js'
 import type { KeyValues, Row, Value } from '../../values/canonical.js'
 import type { Filter, ScanOptions } from '../connector.js'
 import { ParamList, cursorCondition, filterCondition, keysetCondition, orderBy, where } from '../sql/sql-builder.js'
-import { DecodeProblem, decodeDateTime, encodeParam } from './codec.js'
+import { DecodeProblem, decodeDateTime, encodeParam, type Param } from './codec.js'
 import { quoteIdent } from './dialect.js'
 import { classifyMysqlError, isConnectionBroken, type ErrorContext } from './errors.js'
 import type { MyColumn, MyTable } from './introspect.js'
@@ -104,7 +106,7 @@ export function rowDecoder(table: MyTable, names: readonly string[], keys: reado
 }
 
 /** The SELECT of a scan, with its parameters. */
-export function scanQuery(table: MyTable, opts: Omit<ScanOptions, 'batchSize' | 'signal'>): { sql: string; params: unknown[]; names: string[] } {
+export function scanQuery(table: MyTable, opts: Omit<ScanOptions, 'batchSize' | 'signal'>): { sql: string; params: Param[]; names: string[] } {
   const names = [...new Set([...opts.fields, ...opts.keys, ...(opts.cursor ? [opts.cursor.field] : [])])]
   for (const name of [...names, ...(opts.filters ?? []).map((f) => f.field)]) columnOf(table, name)
   const params = new ParamList(table.dialect)
@@ -113,12 +115,13 @@ export function scanQuery(table: MyTable, opts: Omit<ScanOptions, 'batchSize' | 
   else if (opts.after) conditions.push(keysetCondition(table.dialect, table.fields, opts.keys, opts.after, params))
   const order = orderBy(table.dialect, table.fields, opts.keys, opts.cursor?.field)
   const sql = `SELECT ${selectList(table, names)} FROM ${table.sql} ${where(conditions)} ${order}`
-  return { sql, params: params.values, names }
+  // The dialect's encodeParam (codec.ts) made every value a mysql2 parameter.
+  return { sql, params: params.values as Param[], names }
 }
 
 /** The core (callback) connection under a promise one: what streams rows. */
 interface CoreConnection {
-  execute(sql: string, values: unknown[]): CoreCommand
+  query(sql: string): CoreCommand
   pause(): void
   resume(): void
 }
@@ -129,12 +132,52 @@ interface CoreCommand {
   on(event: 'error', listener: (error: unknown) => void): this
 }
 
+/** The session's prepared statement and variables a scan uses (one scan per connection at a time). */
+const SCAN_STATEMENT = 'syncline_scan'
+const SCAN_SQL_VARIABLE = '@syncline_scan_sql'
+const scanParameter = (i: number) => `@syncline_scan_p${i}`
+
+/**
+ * Start a scan's statement so that its rows come in the text protocol:
+ * mysql2 decodes text rows about twice as fast as binary ones (1.2 s
+ * against 2.7 s for 1,000,000 rows of six columns, measured here). The
+ * values still travel as real parameters, never spliced: a prepared `SET`
+ * hands them and the SQL to session variables, the server prepares the
+ * SQL, and `EXECUTE … USING` runs it, answering in the text protocol.
+ */
+async function startScan(held: HeldConnection, sql: string, params: Param[]): Promise<{ command: CoreCommand }> {
+  const core = (held.connection as unknown as { connection: CoreConnection }).connection
+  // Wrapped: mysql2's command objects have a `then` that throws, so an async function cannot return one as is.
+  if (params.length === 0) return { command: core.query(sql) }
+  const variables = params.map((_, i) => scanParameter(i))
+  await held.connection.execute(`SET ${SCAN_SQL_VARIABLE} = ?, ${variables.map((v) => `${v} = ?`).join(', ')}`, [sql, ...params])
+  await held.connection.query(`PREPARE ${SCAN_STATEMENT} FROM ${SCAN_SQL_VARIABLE}`)
+  return { command: core.query(`EXECUTE ${SCAN_STATEMENT} USING ${variables.join(', ')}`) }
+}
+
+/**
+ * Run a SELECT on a held connection and stream its rows in batches (text
+ * protocol, parameters as in `startScan`). Call {@link endRowStream} once it
+ * ended, or release the connection as broken if it did not.
+ */
+export async function openRowStream(held: HeldConnection, sql: string, params: Param[], batchSize: number): Promise<BatchStream> {
+  const core = (held.connection as unknown as { connection: CoreConnection }).connection
+  return new BatchStream(core, (await startScan(held, sql, params)).command, batchSize)
+}
+
+/** Drop a finished scan's prepared statement and variables, so the pooled session holds nothing of it. */
+export async function endRowStream(held: HeldConnection, params: readonly Param[]): Promise<void> {
+  if (params.length === 0) return
+  await held.connection.query(`DEALLOCATE PREPARE ${SCAN_STATEMENT}`)
+  await held.connection.query(`SET ${SCAN_SQL_VARIABLE} = NULL, ${params.map((_, i) => `${scanParameter(i)} = NULL`).join(', ')}`)
+}
+
 /**
  * Rows of one streaming statement, gathered into batches. The connection
  * is paused while {@link BATCHES_AHEAD} batches wait, so one is always
  * ready when the caller asks and memory stays bounded.
  */
-class BatchStream {
+export class BatchStream {
   #ready: Row[][] = []
   #current: Row[] = []
   #ended = false
@@ -212,23 +255,25 @@ export async function* scanRows(ctx: MyContext, entity: string, opts: ScanOption
   const decode = rowDecoder(table, names, opts.keys)
   let held: HeldConnection | undefined
   let stream: BatchStream | undefined
-  let failure: unknown
+  let broken = true
   try {
     held = await holdConnection(ctx.pool())
-    const core = (held.connection as unknown as { connection: CoreConnection }).connection
-    stream = new BatchStream(core, core.execute(sql, params), Math.floor(opts.batchSize))
+    stream = await openRowStream(held, sql, params, Math.floor(opts.batchSize))
     for (;;) {
       const rows = await stream.next()
       if (!rows) break
       yield decode(rows)
       throwIfAborted(opts.signal)
     }
+    await endRowStream(held, params)
+    broken = false
   } catch (error) {
-    failure = error
+    // A server error (bad SQL, a killed query) leaves the session usable once the statement ended.
+    broken = !stream?.ended || isConnectionBroken(error)
     throw classifyMysqlError(error, ctx.errorContext(table.info.name))
   } finally {
     // An unfinished result set can only be stopped by closing its connection.
-    held?.release(!stream?.ended || (failure !== undefined && isConnectionBroken(failure)))
+    held?.release(broken || !stream?.ended)
   }
 }
 
@@ -239,7 +284,7 @@ export async function countRows(ctx: MyContext, entity: string, filters: readonl
   const params = new ParamList(table.dialect)
   const condition = where([filterCondition(table.dialect, table.fields, filters, params)])
   try {
-    const [rows] = await ctx.pool().execute<RowDataPacket[]>(`SELECT COUNT(*) AS count FROM ${table.sql} ${condition}`, params.values)
+    const [rows] = await ctx.pool().execute<RowDataPacket[]>(`SELECT COUNT(*) AS count FROM ${table.sql} ${condition}`, params.values as Param[])
     return Number(rows[0]?.count ?? 0)
   } catch (error) {
     throw classifyMysqlError(error, ctx.errorContext(table.info.name))
@@ -253,7 +298,7 @@ export const KEYS_PER_STATEMENT = 1_000
  * `k IN (?, ?)` for one key field, `(a = ? AND b = ?) OR …` for several:
  * the condition matching these keys, its parameters added to `params`.
  */
-export function keysCondition(table: MyTable, keys: readonly string[], values: readonly KeyValues[], params: unknown[], alias = ''): string {
+export function keysCondition(table: MyTable, keys: readonly string[], values: readonly KeyValues[], params: Param[], alias = ''): string {
   const columns = keys.map((k) => columnOf(table, k))
   const ref = (k: string) => (alias ? `${alias}.${quoteIdent(k)}` : quoteIdent(k))
   if (keys.length === 1) {
@@ -283,7 +328,7 @@ export async function lookupRows(ctx: MyContext, entity: string, keys: readonly 
   const out: Row[] = []
   try {
     for (let i = 0; i < values.length; i += KEYS_PER_STATEMENT) {
-      const params: unknown[] = []
+      const params: Param[] = []
       const condition = keysCondition(table, keys, values.slice(i, i + KEYS_PER_STATEMENT), params)
       const [rows] = await ctx.pool().execute<RowDataPacket[]>(`SELECT ${selectList(table, names)} FROM ${table.sql} WHERE ${condition}`, params)
       out.push(...decode(rows as Row[]))
@@ -298,21 +343,54 @@ export async function lookupRows(ctx: MyContext, entity: string, keys: readonly 
   return out.filter((row) => wanted.has(keyText(keys.map((k) => row[k] ?? null))))
 }
 
+/** An open InnoDB transaction that may write: its connection's id and its start (canonical, whole seconds). */
+export interface WritingTransaction {
+  threadId: number
+  /** The start in UTC. */
+  started: string
+  /**
+   * The start as the server's default time zone's wall clock, read as UTC
+   * the way DATETIME values are (NOW() into a DATETIME writes this clock);
+   * undefined when that zone is a name the server has no tables for.
+   */
+  startedLocal?: string
+}
+
+/**
+ * The InnoDB transactions open on other connections that may write.
+ * Read-only transactions and single autocommit SELECTs (syncline's own
+ * scans among them) are left out: they never commit rows. `trx_started`
+ * is in the session time zone; it is converted to UTC text in the query,
+ * so any connection will do. The server refreshes INNODB_TRX at most every
+ * 0.1 s, so a transaction younger than that may be missing (the look-back
+ * window covers it).
+ */
+export async function writingTransactions(db: Pick<Pool, 'query'>): Promise<WritingTransaction[]> {
+  const [rows] = await db.query<RowDataPacket[]>(
+    `SELECT trx_mysql_thread_id AS thread, DATE_FORMAT(CONVERT_TZ(trx_started, @@session.time_zone, '+00:00'), '%Y-%m-%d %H:%i:%s') AS started,
+            DATE_FORMAT(CONVERT_TZ(trx_started, @@session.time_zone, @@global.time_zone), '%Y-%m-%d %H:%i:%s') AS local
+       FROM information_schema.INNODB_TRX
+      WHERE trx_mysql_thread_id <> CONNECTION_ID() AND trx_is_read_only = 0 AND trx_autocommit_non_locking = 0
+      ORDER BY trx_started`,
+  )
+  return rows.map((r) => ({ threadId: Number(r.thread), started: decodeDateTime(r.started), ...(r.local ? { startedLocal: decodeDateTime(r.local) } : {}) }))
+}
+
 /**
  * Start of the oldest InnoDB transaction still open on another connection
- * that may write (read-only transactions and single autocommit SELECTs,
- * syncline's own scans among them, are left out: they never commit rows).
+ * that may write (see {@link writingTransactions}). A TIMESTAMP cursor
+ * holds UTC, but a DATETIME cursor holds whatever wall clock the
+ * application wrote, usually the server's (NOW()); the cap is the earlier
+ * of the two readings, so it is never later than a late commit's cursor
+ * value in either kind of column (at worst a few hours more are re-read).
  * Needs the PROCESS privilege; without it the server cannot tell, and the
  * result is undefined (rely on the look-back window then).
  */
 export async function oldestOpenTransactionStart(ctx: MyContext): Promise<string | undefined> {
   try {
-    const [rows] = await ctx.pool().query<RowDataPacket[]>(
-      `SELECT MIN(trx_started) AS start FROM information_schema.INNODB_TRX
-        WHERE trx_mysql_thread_id <> CONNECTION_ID() AND trx_is_read_only = 0 AND trx_autocommit_non_locking = 0`,
-    )
-    const start = rows[0]?.start as string | null | undefined
-    return start ? decodeDateTime(start) : undefined
+    const oldest = (await writingTransactions(ctx.pool()))[0]
+    if (!oldest) return undefined
+    return oldest.startedLocal !== undefined && oldest.startedLocal < oldest.started ? oldest.startedLocal : oldest.started
   } catch (error) {
     if ((error as { code?: string }).code === 'ER_SPECIFIC_ACCESS_DENIED_ERROR') return undefined
     throw classifyMysqlError(error, ctx.errorContext())

@@ -1,0 +1,37 @@
+/**
+ * What both file formats give the connector when a data file is opened:
+ * its schema (from the sidecar, or inferred) and its rows as canonical
+ * values, streamed in batches, each with the line it starts on.
+ */
+import type { Row } from '../../values/canonical.js'
+import type { FileSchema } from './sidecar.js'
+
+/** A row read from a file, with the (1-based) line its record starts on. */
+export interface FileRow {
+  line: number
+  row: Row
+}
+
+/** An opened data file. */
+export interface OpenedFile {
+  schema: FileSchema
+  /** True when the types were inferred from a sample (no sidecar). */
+  inferred: boolean
+  /** Every row, `batchSize` at a time; call once. The file is closed when it ends or is abandoned. */
+  rows(batchSize: number): AsyncGenerator<FileRow[]>
+  /** Close the file without reading (further). */
+  close(): Promise<void>
+}
+
+/** Group an async sequence into arrays of up to `size`. */
+export async function* batched<T>(items: AsyncIterable<T>, size: number): AsyncGenerator<T[]> {
+  let batch: T[] = []
+  for await (const item of items) {
+    batch.push(item)
+    if (batch.length >= size) {
+      yield batch
+      batch = []
+    }
+  }
+  if (batch.length > 0) yield batch
+}

@@ -1,0 +1,225 @@
+/**
+ * The MySQL/MariaDB connector: wiring of the pool, catalog, source and sink.
+ *
+ * @example
+ * const shop = createMysqlConnector({ name: 'shop', url: 'mariadb://sync@127.0.0.1:3306/shop', password })
+ * for await (const rows of shop.scan('customers', { fields: ['id', 'email'], keys: ['id'], batchSize: 5000 })) …
+ * await shop.close()
+ */
+import type { Pool } from 'mysql2/promise'
+import { SynclineError, throwIfAborted } from '../../errors.js'
+import type { EntityInfo, FieldInfo, KeyValues, Row } from '../../values/canonical.js'
+import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, ScanOptions } from '../connector.js'
+import { urlScheme } from '../registry.js'
+import { bulkExport, MYSQL_BULK_FORMATS } from './bulk.js'
+import { checkServer } from './check.js'
+import { createTable } from './create-table.js'
+import { classifyMysqlError, type ErrorContext } from './errors.js'
+import { entityNotFound, findTable, loadTables, type MyTable } from './introspect.js'
+import { createPool, displayUrl, endpointOf, type Endpoint, type PoolSettings } from './pool.js'
+import { readServerInfo, type ServerInfo } from './server.js'
+import { applyBatch } from './sink.js'
+import { countRows, lookupRows, oldestOpenTransactionStart, scanRows, type MyContext } from './source.js'
+
+/** What the MySQL connector can do. CDC (binlog) comes with change-capture.ts. */
+export const MYSQL_CAPABILITIES: Capabilities = { cdc: false, transactions: true, upsert: true, bulkLoad: false, orderedKeyScan: true }
+
+/** How long a described entity is reused by scan/apply before the catalog is read again. */
+const TABLE_CACHE_MS = 30_000
+
+/** Error codes after which the cached description of an entity is re-read (it was dropped or altered). */
+const STALE_CODES = new Set(['ENTITY_NOT_FOUND', 'FIELD_NOT_FOUND'])
+
+class MysqlConnector implements Connector {
+  readonly kind = 'mysql'
+  readonly capabilities = MYSQL_CAPABILITIES
+  /** COPY text out (for PostgreSQL destinations); nothing is imported in bulk. */
+  readonly bulkFormats: readonly string[] = MYSQL_BULK_FORMATS
+  readonly name: string
+  readonly endpoint: Endpoint
+  #pool: Pool | undefined
+  #server: Promise<ServerInfo> | undefined
+  readonly #tables = new Map<string, { at: number; table: Promise<MyTable> }>()
+  readonly #context: MyContext
+
+  constructor(
+    private readonly config: ConnectionConfig,
+    private readonly settings: PoolSettings,
+  ) {
+    this.name = config.name
+    this.endpoint = endpointOf(config.url)
+    this.#context = {
+      pool: () => this.#getPool(),
+      server: () => this.#serverInfo(),
+      table: (entity) => this.#table(entity),
+      errorContext: (entity) => this.#errorContext(entity),
+    }
+  }
+
+  #getPool(): Pool {
+    this.#pool ??= createPool(this.config, this.settings)
+    return this.#pool
+  }
+
+  #serverInfo(): Promise<ServerInfo> {
+    if (!this.#server) {
+      const server = readServerInfo(this.#getPool()).catch((error: unknown) => {
+        this.#server = undefined
+        throw classifyMysqlError(error, this.#errorContext())
+      })
+      this.#server = server
+    }
+    return this.#server
+  }
+
+  #errorContext(entity?: string): ErrorContext {
+    return { connection: this.name, endpoint: this.endpoint, ...(entity === undefined ? {} : { entity }) }
+  }
+
+  #where(): string {
+    return `connection '${this.name}' (${this.endpoint.label})`
+  }
+
+  /** The cached description of an entity (re-read after {@link TABLE_CACHE_MS}). */
+  async #table(entity: string): Promise<MyTable> {
+    const cached = this.#tables.get(entity)
+    if (cached && Date.now() - cached.at < TABLE_CACHE_MS) return cached.table
+    const table = this.#describe(entity)
+    this.#tables.set(entity, { at: Date.now(), table })
+    table.catch(() => this.#tables.delete(entity))
+    return table
+  }
+
+  async #describe(entity: string): Promise<MyTable> {
+    const pool = this.#getPool()
+    const server = await this.#serverInfo()
+    let table: MyTable | undefined
+    try {
+      table = await findTable(pool, server, entity, this.endpoint.database)
+    } catch (error) {
+      throw classifyMysqlError(error, this.#errorContext(entity))
+    }
+    if (!table) throw await entityNotFound(pool, entity, this.endpoint.database, this.#where())
+    return table
+  }
+
+  /**
+   * Run work that uses the cached description of an entity; when it fails
+   * because the entity or a field is missing and the description came from
+   * the cache, describe it again and retry once (the table was altered).
+   */
+  async #withTable<T>(entity: string, work: () => Promise<T>): Promise<T> {
+    const started = Date.now()
+    try {
+      return await work()
+    } catch (error) {
+      if (!(error instanceof SynclineError) || !STALE_CODES.has(error.code)) throw error
+      const cached = this.#tables.get(entity)
+      this.#tables.delete(entity)
+      if (!cached || cached.at >= started) throw error
+      return work()
+    }
+  }
+
+  async bulkExport(entity: string, opts: { fields: string[]; format: string; signal?: AbortSignal }): Promise<BulkExport | undefined> {
+    if (!this.bulkFormats.includes(opts.format)) return undefined
+    return this.#withTable(entity, () => bulkExport(this.#context, entity, opts.fields, opts.signal))
+  }
+
+  async check(opts: { signal?: AbortSignal } = {}): Promise<CheckReport> {
+    throwIfAborted(opts.signal)
+    let report: Awaited<ReturnType<typeof checkServer>>
+    try {
+      report = await checkServer(this.#getPool(), this.endpoint.database)
+    } catch (error) {
+      throw classifyMysqlError(error, this.#errorContext())
+    }
+    return {
+      connection: this.name,
+      kind: this.kind,
+      version: `${report.flavor} ${report.version}`,
+      capabilities: this.capabilities,
+      cdc: report.cdc,
+      details: { url: displayUrl(this.config.url), ...report.details },
+    }
+  }
+
+  async discover(entity?: string): Promise<EntityInfo[]> {
+    if (entity !== undefined) {
+      try {
+        return [await this.describe(entity)]
+      } catch (error) {
+        if (error instanceof SynclineError && error.code === 'ENTITY_NOT_FOUND') return []
+        throw error
+      }
+    }
+    const server = await this.#serverInfo()
+    try {
+      return (await loadTables(this.#getPool(), server, this.endpoint.database, this.endpoint.database)).map((t) => t.info)
+    } catch (error) {
+      throw classifyMysqlError(error, this.#errorContext())
+    }
+  }
+
+  async describe(entity: string): Promise<EntityInfo> {
+    this.#tables.delete(entity)
+    return (await this.#table(entity)).info
+  }
+
+  count(entity: string, filters?: Filter[]): Promise<number | undefined> {
+    return this.#withTable(entity, () => countRows(this.#context, entity, filters))
+  }
+
+  scan(entity: string, opts: ScanOptions): AsyncIterable<Row[]> {
+    return scanRows(this.#context, entity, opts)
+  }
+
+  lookup(entity: string, keys: string[], values: KeyValues[], fields: string[], opts: { signal?: AbortSignal } = {}): Promise<Row[]> {
+    return this.#withTable(entity, () => lookupRows(this.#context, entity, keys, values, fields, opts.signal))
+  }
+
+  apply(entity: string, batch: ApplyBatch, opts: ApplyOptions): Promise<ApplyResult> {
+    return this.#withTable(entity, () => applyBatch(this.#context, entity, batch, opts))
+  }
+
+  async ensureEntity(entity: string, fields: FieldInfo[], keys: string[]): Promise<void> {
+    const pool = this.#getPool()
+    const server = await this.#serverInfo()
+    try {
+      if (await findTable(pool, server, entity, this.endpoint.database)) return
+      await createTable(pool, server, entity, this.endpoint.database, fields, keys)
+    } catch (error) {
+      throw classifyMysqlError(error, this.#errorContext(entity))
+    } finally {
+      this.#tables.clear()
+    }
+  }
+
+  oldestOpenTransactionStart(opts: { signal?: AbortSignal } = {}): Promise<string | undefined> {
+    throwIfAborted(opts.signal)
+    return oldestOpenTransactionStart(this.#context)
+  }
+
+  async close(): Promise<void> {
+    const pool = this.#pool
+    this.#pool = undefined
+    this.#server = undefined
+    this.#tables.clear()
+    if (pool) await pool.end()
+  }
+}
+
+/**
+ * The connector for a `mysql://` or `mariadb://` connection (MariaDB 10.2+
+ * and MySQL 5.7+; tested on MariaDB 10.11). Nothing connects until the
+ * first call; the pool holds up to 10 connections. `config.password`, when
+ * given, overrides a password in the URL. Entities are tables of the URL's
+ * database (`customers`) or of another one (`crm.customers`).
+ */
+export function createMysqlConnector(config: ConnectionConfig, settings: PoolSettings = {}): Connector {
+  const scheme = urlScheme(config.url)
+  if (scheme !== 'mysql' && scheme !== 'mariadb') {
+    throw new SynclineError('PLAN_INVALID', 'config', `Connection '${config.name}': ${displayUrl(config.url)} is not a MySQL URL. Use mysql://user@host:3306/database (or mariadb://…).`)
+  }
+  return new MysqlConnector(config, settings)
+}

@@ -1,0 +1,125 @@
+/**
+ * Writing to MySQL: one transaction per batch, deletes then upserts.
+ *
+ * Rows are checked before anything is sent (record-check.ts), so a value
+ * MySQL would reject or silently change is a RecordError naming the record,
+ * the field and the limit; a data error the server raises anyway rolls the
+ * whole batch back and is pinned to its record where MySQL says `at row N`.
+ * Only the columns present in the rows are written; other destination
+ * columns keep their values or defaults. Applying a batch twice is the same
+ * as applying it once.
+ */
+import { RecordError, SynclineError, throwIfAborted } from '../../errors.js'
+import type { KeyValues, Row } from '../../values/canonical.js'
+import type { ApplyBatch, ApplyOptions, ApplyResult } from '../connector.js'
+import { classifyMysqlError, isConnectionBroken } from './errors.js'
+import type { MyColumn, MyTable } from './introspect.js'
+import { needsCollisionCheck } from './key-collisions.js'
+import { holdConnection, type HeldConnection } from './pool.js'
+import { checkRows } from './record-check.js'
+import { columnOf, keyText, type MyContext } from './source.js'
+import { canUpsert, deleteRows, updateThenInsert, upsertRows, type WriteTarget } from './write-paths.js'
+
+/**
+ * Apply deletes then upserts in one transaction. A rejected record throws
+ * a RecordError after the transaction is rolled back; the connection goes
+ * back to the pool clean, so the engine can split the batch and retry.
+ * @returns `upserted`: rows inserted or changed (unchanged rows are not
+ *   counted); `deleted`: rows that existed and were deleted.
+ */
+export async function applyBatch(ctx: MyContext, entity: string, batch: ApplyBatch, opts: ApplyOptions): Promise<ApplyResult> {
+  throwIfAborted(opts.signal)
+  if (batch.upserts.length === 0 && batch.deletes.length === 0) return { upserted: 0, deleted: 0 }
+  const table = await ctx.table(entity)
+  const server = await ctx.server()
+  if (!table.writable) {
+    throw new SynclineError('PLAN_INVALID', 'config', `Entity '${table.info.name}' is a view; syncline cannot write to it. Use a table as the destination.`)
+  }
+  if (opts.keys.length === 0) throw new SynclineError('KEY_MISSING', 'config', `Writing to '${table.info.name}' needs key fields; set keys: in the sync.`)
+  for (const key of opts.keys) columnOf(table, key)
+  const groups = groupByColumns(table, dedupeByKey(batch.upserts, opts.keys), opts.keys)
+  for (const group of groups) checkRows(table, group.columns, group.rows, opts.keys)
+  const checkCollisions = needsCollisionCheck(table, opts.keys)
+
+  let held: HeldConnection | undefined
+  let broken = false
+  try {
+    held = await holdConnection(ctx.pool())
+    const { connection } = held
+    await connection.beginTransaction()
+    const deleted = batch.deletes.length > 0 ? await deleteRows(connection, table, opts.keys, batch.deletes) : 0
+    let upserted = 0
+    for (const group of groups) {
+      const target: WriteTarget = { connection, table, server, keys: opts.keys, columns: group.columns, checkCollisions }
+      upserted += canUpsert(table, opts.keys, group.columns) ? await upsertRows(target, group.rows) : await updateThenInsert(target, group.rows)
+      throwIfAborted(opts.signal)
+    }
+    await connection.commit()
+    return { upserted, deleted }
+  } catch (error) {
+    broken = isConnectionBroken(error)
+    if (held && !broken) {
+      await held.connection.rollback().catch(() => {
+        broken = true
+      })
+    }
+    throw classifyMysqlError(error, ctx.errorContext(table.info.name))
+  } finally {
+    held?.release(broken)
+  }
+}
+
+/**
+ * Keep the last row of each key: one statement must not carry a key twice,
+ * and the last write is the one that counts.
+ */
+function dedupeByKey(rows: readonly Row[], keys: readonly string[]): Row[] {
+  if (rows.length < 2) return [...rows]
+  const byKey = new Map<string, Row>()
+  for (const row of rows) byKey.set(keyText(keys.map((k) => row[k] ?? null) as KeyValues), row)
+  return byKey.size === rows.length ? [...rows] : [...byKey.values()]
+}
+
+interface RowGroup {
+  columns: MyColumn[]
+  rows: Row[]
+}
+
+/** Rows grouped by the set of fields they carry (normally one group), keys first. */
+function groupByColumns(table: MyTable, rows: readonly Row[], keys: readonly string[]): RowGroup[] {
+  const groups = new Map<string, RowGroup>()
+  let lastSignature = ''
+  let last: RowGroup | undefined
+  for (const row of rows) {
+    for (const key of keys) {
+      // A NULL key matches no row, and into an AUTO_INCREMENT column it would even make MySQL invent one.
+      if (row[key] === undefined || row[key] === null) {
+        throw new RecordError('KEY_MISSING', 'data', `A record for '${table.info.name}' has no value for key field ${key}. Map a non-empty field to ${key}.`, {
+          details: { entity: table.info.name, field: key },
+        })
+      }
+    }
+    const names = Object.keys(row).filter((n) => row[n] !== undefined)
+    const signature = names.join('\u0000')
+    if (signature !== lastSignature || !last) {
+      last = groups.get(signature)
+      if (!last) {
+        const ordered = [...keys, ...names.filter((n) => !keys.includes(n))]
+        const columns = ordered.map((n) => columnOf(table, n))
+        const generated = columns.find((c) => c.generated)
+        if (generated) {
+          throw new SynclineError(
+            'PLAN_INVALID',
+            'config',
+            `Field ${generated.field.name} of '${table.info.name}' is a generated column; MySQL computes it and syncline cannot write it. Leave it out of the mapping.`,
+          )
+        }
+        last = { columns, rows: [] }
+        groups.set(signature, last)
+      }
+      lastSignature = signature
+    }
+    last.rows.push(row)
+  }
+  return [...groups.values()]
+}

@@ -13,10 +13,12 @@ import { join } from 'node:path'
 import { ROWS } from './harness.js'
 import { postgresToPostgres } from './postgres-to-postgres.js'
 import { sqliteToPostgres } from './sqlite-to-postgres.js'
+import { mariadbToPostgres } from './mariadb-to-postgres.js'
 
 const SECTIONS: Record<string, (work: string) => void> = {
   postgres: postgresToPostgres,
   sqlite: sqliteToPostgres,
+  mariadb: mariadbToPostgres,
 }
 
 const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim())

@@ -43,15 +43,27 @@ export async function validatePlanLive(plan: Plan, deps: LiveValidationDeps, opt
   const issues: PlanIssue[] = []
   for (const [index, sync] of plan.syncs.entries()) {
     if (opts.syncIds && !opts.syncIds.includes(sync.id)) continue
-    issues.push(...(await validateSyncLive(sync, `syncs[${index}]`, deps, cache)))
+    issues.push(...(await validateSyncLive(sync, `syncs[${index}]`, deps, cache, createdEarlier(plan, index))))
   }
   return issues
 }
 
-async function validateSyncLive(sync: SyncPlan, at: string, deps: LiveValidationDeps, cache: DescribeCache): Promise<PlanIssue[]> {
+/**
+ * Whether an earlier sync of the plan creates this sync's source
+ * (`create: true` on the same connection and entity): a chain such as
+ * shop → warehouse → files, whose later links cannot be checked until the
+ * first has run.
+ */
+function createdEarlier(plan: Plan, index: number): boolean {
+  const { connection, entity } = plan.syncs[index]!.source
+  return plan.syncs.slice(0, index).some((s) => s.destination.create === true && s.destination.connection === connection && s.destination.entity === entity)
+}
+
+async function validateSyncLive(sync: SyncPlan, at: string, deps: LiveValidationDeps, cache: DescribeCache, sourceCreatedEarlier: boolean): Promise<PlanIssue[]> {
   const issues: PlanIssue[] = []
 
   const source = await cache.describe(sync.source.connection, sync.source.entity)
+  if (!source.ok && !source.connectionFailed && sourceCreatedEarlier) return issues // checked once the earlier sync has run
   if (!source.ok) {
     issues.push({ path: `${at}.source.${source.connectionFailed ? 'connection' : 'entity'}`, message: source.message })
     return issues // Nothing else can be checked without the source.

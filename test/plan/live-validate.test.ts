@@ -110,6 +110,16 @@ describe('validatePlanLive', () => {
     expect(await validatePlanLive(created, fakeDeps())).toEqual([])
   })
 
+  it('does not report a source that an earlier sync of the plan creates (a chain)', async () => {
+    const chain = planWith(
+      { destination: { connection: 'warehouse', entity: 'public.clients', create: true } },
+      { source: { connection: 'warehouse', entity: 'public.clients' }, destination: { connection: 'shop', entity: 'copy', create: true } },
+    )
+    expect(await validatePlanLive(chain, fakeDeps())).toEqual([])
+    const unchained = planWith({ source: { connection: 'warehouse', entity: 'public.clients' }, destination: { connection: 'shop', entity: 'copy', create: true } })
+    expect((await validatePlanLive(unchained, fakeDeps()))[0]?.path).toBe('syncs[0].source.entity')
+  })
+
   it('reports an unreachable connection at the connection, once per sync, asking it only once', async () => {
     const plan = planWith({}, { source: { connection: 'shop', entity: 'Coupon' }, destination: { connection: 'warehouse', entity: 'coupons' }, keys: ['code'] })
     const deps = fakeDeps({ refused: ['warehouse'] })

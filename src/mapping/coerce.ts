@@ -184,7 +184,8 @@ function toJson(value: Exclude<Value, null>, from: CanonicalType): string {
   if (typeof value === 'boolean' || typeof value === 'bigint') return String(value)
   if (typeof value === 'number') {
     if (!Number.isFinite(value)) throw new TypeError('JSON has no NaN or Infinity')
-    return String(value)
+    // String(1e21) is `1e+21`; canonical JSON spells it `1000000000000000000000` (as jsonb does).
+    return canonicalJson(String(value))
   }
   if (typeof value !== 'string') throw new TypeError('it is not JSON')
   if (NUMERIC.includes(from)) return toDecimal(value)

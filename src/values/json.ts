@@ -4,12 +4,51 @@
  * written, so without this the same document would look changed on every run.
  *
  * Numbers keep their written digits: a JSON number is never passed through a
- * double, so 9007199254740993 and 0.1000000000000000055 survive.
+ * double, so 9007199254740993 and 0.1000000000000000055 survive. Only their
+ * spelling is normalized the way jsonb prints them (see {@link canonicalNumber}).
  */
 import { compareText } from './compare.js'
 
 /** A number, `true`, `false` or `null` exactly at `lastIndex` (sticky), however long the number. */
 const SCALAR = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?|true|false|null/y
+
+/** Beyond these PostgreSQL's numeric (and so jsonb) refuses a number: "value overflows numeric format". */
+const PG_NUMERIC_MAX_INTEGER_DIGITS = 131_072
+const PG_NUMERIC_MAX_SCALE = 16_383
+
+/**
+ * A JSON number spelled the way PostgreSQL's jsonb prints it. jsonb stores
+ * numbers as numeric, so it rewrites `1e2` as `100` and `-0` as `0`; SQLite,
+ * MariaDB and files keep the text as written. Without this, a document with
+ * such a number would read differently on the two sides of a sync and be
+ * rewritten on every run. The rules are numeric's: the exponent is expanded,
+ * the fraction keeps the digits the mantissa implies (`2.50e1` → `25.0`,
+ * `1.5e-3` → `0.0015`), and zero has no sign (`-0.0` → `0.0`). No digit is
+ * ever dropped. A number too large for numeric is left as written (jsonb
+ * refuses it, and expanding `1e999999999` would only waste memory).
+ */
+function canonicalNumber(text: string): string {
+  const e = text.search(/[eE]/)
+  if (e < 0) return text.startsWith('-0') && /^-0(?:\.0+)?$/.test(text) ? text.slice(1) : text
+  const exponent = Number(text.slice(e + 1))
+  const negative = text.startsWith('-')
+  const mantissa = text.slice(negative ? 1 : 0, e)
+  const dot = mantissa.indexOf('.')
+  const fraction = dot < 0 ? '' : mantissa.slice(dot + 1)
+  const digits = (dot < 0 ? mantissa : mantissa.slice(0, dot) + fraction).replace(/^0+(?=\d)/, '')
+  const zero = digits === '0'
+  // The value is digits × 10^shift, printed with `scale` fraction digits.
+  const shift = exponent - fraction.length
+  const scale = Math.max(0, -shift)
+  if (scale > PG_NUMERIC_MAX_SCALE || (!zero && digits.length + shift > PG_NUMERIC_MAX_INTEGER_DIGITS)) return text
+  let body: string
+  if (shift >= 0) body = zero ? '0' : digits + '0'.repeat(shift)
+  else {
+    const padded = digits.padStart(scale + 1, '0')
+    body = `${padded.slice(0, -scale).replace(/^0+(?=\d)/, '')}.${padded.slice(-scale)}`
+  }
+  return negative && !zero ? `-${body}` : body
+}
 
 type Token = { kind: 'raw'; text: string } | { kind: 'array'; items: Token[] } | { kind: 'object'; entries: [string, Token][] }
 
@@ -68,7 +107,8 @@ class Parser {
     const match = SCALAR.exec(this.text)
     if (!match) this.fail('expected a value')
     this.pos += match[0].length
-    return { kind: 'raw', text: match[0] }
+    const c0 = match[0][0]
+    return { kind: 'raw', text: c0 === '-' || (c0! >= '0' && c0! <= '9') ? canonicalNumber(match[0]) : match[0] }
   }
 
   private string(): string {

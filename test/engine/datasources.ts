@@ -2,18 +2,24 @@
  * Fresh datasources for engine tests, with a tiny SQL helper to build
  * fixtures natively. SQL uses `?` placeholders; PostgreSQL gets `$n`.
  * MariaDB/MySQL sessions run with ANSI_QUOTES (so `"Name"` quotes an
- * identifier everywhere) and in UTC.
+ * identifier everywhere) and in UTC. File datasources (`csv`, `ndjson`) are
+ * a temp directory; they take no SQL, so tests write their files directly.
  */
 import Database from 'better-sqlite3'
 import mysql from 'mysql2/promise'
 import { join } from 'node:path'
 import { createMysqlDatabase, createPgDatabase, pgQuery, tempDir } from '../helpers/services.js'
 
+/** The kinds of datasource a test can open. */
+export type DatasourceKind = 'sqlite' | 'postgres' | 'mysql' | 'csv' | 'ndjson'
+
 /** One datasource a test owns. */
 export interface TestDatasource {
-  kind: 'sqlite' | 'postgres' | 'mysql'
+  kind: DatasourceKind
   /** Connection URL for a plan. */
   url: string
+  /** The directory of a file datasource (`csv`, `ndjson`): one file per entity. */
+  dir?: string
   exec(sql: string, params?: unknown[]): Promise<void>
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>
   cleanup(): Promise<void>
@@ -83,7 +89,33 @@ export async function mysqlDatasource(): Promise<TestDatasource> {
   }
 }
 
+/** A new, empty directory for a `csv:DIR` or `ndjson:DIR` connection. */
+export function fileDatasource(kind: 'csv' | 'ndjson'): TestDatasource {
+  const dir = tempDir(`syncline-engine-${kind}-`)
+  const noSql = async (): Promise<never> => {
+    throw new Error(`a ${kind} datasource takes no SQL: write the files in ${dir.path} instead`)
+  }
+  return {
+    kind,
+    url: `${kind}:${dir.path}`,
+    dir: dir.path,
+    exec: noSql,
+    query: noSql,
+    cleanup: async () => dir.remove(),
+  }
+}
+
 /** Open a datasource of the given kind. */
-export async function openDatasource(kind: 'sqlite' | 'postgres' | 'mysql', name?: string): Promise<TestDatasource> {
-  return kind === 'sqlite' ? sqliteDatasource(name) : kind === 'postgres' ? postgresDatasource() : mysqlDatasource()
+export async function openDatasource(kind: DatasourceKind, name?: string): Promise<TestDatasource> {
+  switch (kind) {
+    case 'sqlite':
+      return sqliteDatasource(name)
+    case 'postgres':
+      return postgresDatasource()
+    case 'mysql':
+      return mysqlDatasource()
+    case 'csv':
+    case 'ndjson':
+      return fileDatasource(kind)
+  }
 }

@@ -58,6 +58,10 @@ describe('coerceValue: lossless conversions', () => {
     ['{"b": 1, "a": [1, 2]}', 'text', 'json', '{"a":[1,2],"b":1}'],
     ['{"a":1}', 'json', 'text', '{"a":1}'],
     [12, 'integer', 'json', '12'],
+    // Canonical JSON, as jsonb spells numbers: no exponent, zero without a sign.
+    [1e21, 'float', 'json', '1000000000000000000000'],
+    [1e-7, 'float', 'json', '0.0000001'],
+    [-0, 'float', 'json', '0'],
     [null, 'text', 'integer', null],
     [null, 'bytes', 'text', null],
   ])('%s (%s) → %s', (value, from, to, expected) => {

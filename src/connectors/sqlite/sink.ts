@@ -33,6 +33,11 @@ export function createTable(db: Database.Database, entity: string, fields: reado
       throw new SynclineError('KEY_MISSING', 'config', `Cannot create SQLite table '${entity}': key field '${key}' is not among its fields. Map a field named '${key}'.`)
     }
   }
+  // SQLite refuses these itself ("object name reserved for internal use"),
+  // which would surface as an internal error without the fix.
+  if (/^sqlite_/i.test(tableNameOf(entity))) {
+    throw new SynclineError('PLAN_INVALID', 'config', `Cannot create SQLite table '${entity}': SQLite reserves names starting with 'sqlite_' for itself. Name the destination entity differently.`)
+  }
   const columns = fields.map((f) => `${quoteIdent(f.name)} ${declaredTypeFor(f)}${!f.nullable || keys.includes(f.name) ? ' NOT NULL' : ''}`)
   if (keys.length > 0) columns.push(`PRIMARY KEY (${keys.map(quoteIdent).join(', ')})`)
   db.exec(`CREATE TABLE IF NOT EXISTS ${quoteIdent(tableNameOf(entity))} (\n  ${columns.join(',\n  ')}\n)`)

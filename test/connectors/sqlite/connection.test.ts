@@ -70,6 +70,21 @@ describe('opening files', () => {
     db.close()
   })
 
+  it('creating a table named sqlite_… (reserved by SQLite) is a plan error with the fix, not an internal one', async () => {
+    const connector = createSqliteConnector({ name: 'shop', url: `sqlite:${join(dir.path, 'shop.db')}` })
+    try {
+      for (const name of ['sqlite_orders', 'main.SQLITE_x']) {
+        const error = await connector.ensureEntity(name, FIELDS, ['id']).then(() => undefined, (e: unknown) => e as SynclineError)
+        expect(error).toBeInstanceOf(SynclineError)
+        expect(error).toMatchObject({ code: 'PLAN_INVALID', failure: 'config' })
+        expect(error!.message).toContain('Name the destination entity differently')
+      }
+      await connector.ensureEntity('my_sqlite_orders', FIELDS, ['id'])
+    } finally {
+      await connector.close()
+    }
+  })
+
   it('check reports version, path, WAL journal, capabilities and why change capture is not ready', async () => {
     const path = join(dir.path, 'shop.db')
     writeFileSync(path, '')

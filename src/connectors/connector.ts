@@ -103,8 +103,28 @@ export interface BulkExport {
   /** The fields, in the order the stream carries them. */
   fields: FieldInfo[]
   stream: NodeJS.ReadableStream & AsyncIterable<Buffer>
+  /**
+   * With `highest` asked for: the row (cursor and key fields) with the
+   * greatest `(cursor, key)` among rows whose cursor is not NULL, read in
+   * the same snapshot as the stream, or null when there is none; set by the
+   * time the stream has ended. An incremental sync continues from there.
+   * Undefined when not asked for (or not supported: no bulk path then).
+   */
+  highest?: Row | null
   /** Release the source's connection; call once the stream ended or was abandoned. */
   close(): Promise<void>
+}
+
+/** Options of {@link Connector.bulkExport}. */
+export interface BulkExportOptions {
+  fields: string[]
+  format: string
+  /**
+   * Also read the highest `(cursor, key)` in the export's snapshot (see
+   * {@link BulkExport.highest}); a connector that cannot returns undefined.
+   */
+  highest?: { cursor: string; keys: string[] }
+  signal?: AbortSignal
 }
 
 /** Options of {@link Connector.bulkImport}. */
@@ -195,7 +215,7 @@ export interface Connector {
    * Stream an entity's fields in a bulk format, or undefined when some field
    * has no exact representation in it (the engine then reads row by row).
    */
-  bulkExport?(entity: string, opts: { fields: string[]; format: string; signal?: AbortSignal }): Promise<BulkExport | undefined>
+  bulkExport?(entity: string, opts: BulkExportOptions): Promise<BulkExport | undefined>
 
   /**
    * Load a bulk export into an entity, in one transaction: all rows or none.

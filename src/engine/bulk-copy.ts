@@ -12,9 +12,14 @@
  */
 import { SynclineError } from '../errors.js'
 import { report, type RunContext } from './run-context.js'
+import { laterWatermark, type WatermarkTracker } from './watermark.js'
 
-/** Copy everything in bulk if possible; false when the row path must run. */
-export async function tryBulkCopy(ctx: RunContext, total: number | undefined): Promise<boolean> {
+/**
+ * Copy everything in bulk if possible; false when the row path must run.
+ * With a tracker, the source also reports the highest `(cursor, key)` of the
+ * copied snapshot, which the tracker takes as the watermark.
+ */
+export async function tryBulkCopy(ctx: RunContext, total: number | undefined, tracker?: WatermarkTracker): Promise<boolean> {
   const p = ctx.prepared
   const { source, destination } = p
   if (ctx.dryRun || p.filters.length > 0 || p.plan.softDelete !== undefined) return false
@@ -26,7 +31,8 @@ export async function tryBulkCopy(ctx: RunContext, total: number | undefined): P
   const plain = p.mapper.fields.every((f) => f.source !== undefined && f.transform === undefined && sourceTypes.get(f.source) === destinationTypes.get(f.destination))
   if (!plain) return false
 
-  const exported = await source.bulkExport(p.sourceEntity.name, { fields: p.mapper.fields.map((f) => f.source!), format, signal: ctx.signal })
+  const highest = tracker ? { cursor: tracker.cursorField, keys: [...tracker.keys] } : undefined
+  const exported = await source.bulkExport(p.sourceEntity.name, { fields: p.mapper.fields.map((f) => f.source!), format, signal: ctx.signal, ...(highest ? { highest } : {}) })
   if (!exported) return false
   try {
     const rows = await destination.bulkImport(p.destinationEntity.name, exported, {
@@ -35,6 +41,7 @@ export async function tryBulkCopy(ctx: RunContext, total: number | undefined): P
       onRows: (n) => report(ctx, 'copy', n, total, `${n} rows copied in bulk`),
     })
     if (rows === undefined) return false
+    if (tracker && exported.highest) laterWatermark(tracker, exported.highest)
     ctx.counts.read += rows
     ctx.counts.created += rows
     report(ctx, 'copy', rows, total, `${rows} rows copied in bulk`)

@@ -25,9 +25,8 @@ export async function fullSync(ctx: RunContext, tracker?: WatermarkTracker): Pro
   // An empty destination takes only creates: let the sink use its bulk path.
   ctx.writer.allNew = destinationRows === 0
   report(ctx, 'copy', 0, total, `Comparing ${p.sourceEntity.name} with ${p.destinationEntity.name}`)
-  // A first copy into an empty table may skip decoding altogether. Not when a
-  // watermark must be tracked (that needs every row's cursor).
-  if (destinationRows === 0 && tracker === undefined && (await tryBulkCopy(ctx, total))) return
+  // A first copy into an empty table may skip decoding altogether.
+  if (destinationRows === 0 && (await tryBulkCopy(ctx, total, tracker))) return
 
   const types = destinationTypes(p)
   const source = p.source.scan(p.sourceEntity.name, { fields: p.mapper.sourceFields, keys: p.keys, filters: p.filters, batchSize, signal })

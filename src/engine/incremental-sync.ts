@@ -16,6 +16,7 @@ import { durationMs } from '../plan/schema.js'
 import type { Row } from '../values/canonical.js'
 import type { Operation } from './batch-writer.js'
 import { recordId } from './batch-writer.js'
+import { tryBulkCopy } from './bulk-copy.js'
 import { reconcileDeletes } from './delete-reconciliation.js'
 import { SynclineError } from '../errors.js'
 import { destinationFields, destinationTypes, diffRow, isSoftDeleted, report, saveWatermark, type RunContext } from './run-context.js'
@@ -36,6 +37,13 @@ export async function incrementalSync(ctx: RunContext): Promise<void> {
   const countFilters: Filter[] = start.from ? [...p.filters, { field: cursorField, op: '>=', value: start.from.value }] : [...p.filters, { field: cursorField, op: 'is_not_null' }]
   const total = await p.source.count(p.sourceEntity.name, countFilters)
   ctx.writer.allNew = !p.destinationExists || (await p.destination.count(p.destinationEntity.name)) === 0
+  // A first run into an empty destination may go in bulk: all rows in one
+  // transaction, the watermark read in the same snapshot. (The row path
+  // below checkpoints every batch instead, so a huge first run can resume.)
+  if (!saved && ctx.writer.allNew && (await tryBulkCopy(ctx, total, tracker))) {
+    if (tracker.highest) await saveWatermark(ctx, capWatermark(tracker, tracker.highest, cap))
+    return
+  }
   report(ctx, 'changes', 0, total, saved ? `Reading changes since ${String(saved.cursor)}` : `First incremental run: reading all rows by ${cursorField}`)
 
   // Once a batch had a rejected record (by the mapping or the destination),

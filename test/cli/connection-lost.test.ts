@@ -43,6 +43,9 @@ syncs:
     mode: incremental
     cursor: updated_at
     batchSize: 500
+    # A filter keeps the first run on the row path (batch by batch, with
+    # checkpoints) instead of one bulk COPY, which is what this test is about.
+    filters: [{ field: id, op: ">", value: 0 }]
 `)
 
     const running = startCli(['run'], { cwd: ws.dir })

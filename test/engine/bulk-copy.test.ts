@@ -137,3 +137,79 @@ describe.skipIf(!pgAvailable)('bulk copy SQLite → PostgreSQL', () => {
     }
   })
 })
+
+for (const sourceKind of ['postgres', 'sqlite'] as const) {
+  describe.skipIf(!pgAvailable)(`first incremental run in bulk, ${sourceKind} → PostgreSQL`, () => {
+    let src: TestDatasource
+    let dst: TestDatasource
+    beforeAll(async () => {
+      src = await openDatasource(sourceKind, 'src')
+      dst = await openDatasource('postgres')
+      const timestamp = sourceKind === 'postgres' ? 'timestamptz' : 'TIMESTAMP'
+      await src.exec(`CREATE TABLE events (id INTEGER PRIMARY KEY, name TEXT NOT NULL, updated_at ${timestamp})`)
+      for (let id = 1; id <= 300; id++) {
+        // Many rows share a cursor value; some have none; the highest cursor is not on the highest id.
+        const at = id % 50 === 0 ? null : id === 7 ? '2026-06-01T00:00:00.000001Z' : `2026-01-01T00:00:${String(id % 10).padStart(2, '0')}Z`
+        await src.exec(`INSERT INTO events VALUES (?, ?, ?)`, [id, `event ${id}`, at])
+      }
+    })
+    afterAll(async () => {
+      await src?.cleanup()
+      await dst?.cleanup()
+    })
+
+    it('copies everything in bulk, leaves the watermark at the highest (cursor, key), and the next run reads only what is new', async () => {
+      const events: SyncPlanInput = { id: 'events', source: { connection: 'src', entity: 'events' }, destination: { connection: 'dst', entity: 'events', create: true }, mode: 'incremental', cursor: 'updated_at', lookback: '0s' }
+      const { manager, cleanup } = await openManager(src, dst, [events])
+      try {
+        const messages: string[] = []
+        expect(await manager.run('events', { onProgress: (p: Progress) => messages.push(p.message) })).toMatchObject({ status: 'succeeded', created: 300 })
+        expect(messages.some((m) => m.includes('in bulk'))).toBe(true)
+        const watermark = (await manager.status()).find((s) => s.syncId === 'events')?.watermark
+        expect(watermark).toEqual({ cursor: '2026-06-01T00:00:00.000001Z', key: [7] })
+
+        await src.exec(`INSERT INTO events VALUES (?, ?, ?)`, [301, 'new', '2026-07-01T00:00:00Z'])
+        const second = await manager.run('events')
+        expect(second).toMatchObject({ status: 'succeeded', created: 1, updated: 0 })
+        expect(await readAll(dst, 'events', ['id'])).toHaveLength(301)
+      } finally {
+        await cleanup()
+      }
+    })
+  })
+}
+
+describe.skipIf(!pgAvailable)('a cancelled bulk copy', () => {
+  let src: TestDatasource
+  let dst: TestDatasource
+  beforeAll(async () => {
+    src = await openDatasource('postgres')
+    dst = await openDatasource('postgres')
+    await src.exec(`CREATE TABLE big (id bigint PRIMARY KEY, payload text NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())`)
+    await src.exec(`INSERT INTO big (id, payload) SELECT g, repeat('x', 200) FROM generate_series(1, 200000) g`)
+  })
+  afterAll(async () => {
+    await src?.cleanup()
+    await dst?.cleanup()
+  })
+
+  it('writes nothing and saves no watermark; the next run copies everything', async () => {
+    const big: SyncPlanInput = { id: 'big', source: { connection: 'src', entity: 'big' }, destination: { connection: 'dst', entity: 'big', create: true }, mode: 'incremental', cursor: 'updated_at' }
+    const { manager, cleanup } = await openManager(src, dst, [big])
+    try {
+      const controller = new AbortController()
+      const cancelled = await manager.run('big', {
+        signal: controller.signal,
+        onProgress: (p: Progress) => {
+          if (p.message.includes('in bulk') && p.current > 0) controller.abort()
+        },
+      })
+      expect(cancelled.status).toBe('cancelled')
+      expect((await dst.query<{ n: string }>('SELECT count(*) AS n FROM big'))[0]!.n).toBe('0')
+      expect((await manager.status()).find((s) => s.syncId === 'big')?.watermark).toBeUndefined()
+      expect(await manager.run('big')).toMatchObject({ status: 'succeeded', created: 200000 })
+    } finally {
+      await cleanup()
+    }
+  })
+})

@@ -107,7 +107,8 @@ for (const kind of KINDS) {
     it('resumes after a cancelled run from the last committed batch, without losing rows', async () => {
       await src.exec(`CREATE TABLE ticks (id INTEGER PRIMARY KEY, updated_at ${timestampType(kind)})`)
       for (let id = 1; id <= 100; id++) await src.exec(`INSERT INTO ticks VALUES (?, ?)`, [id, `2026-03-01T00:00:${String(Math.floor(id / 10)).padStart(2, '0')}Z`])
-      const sync: SyncPlanInput = { id: 'ticks', source: { connection: 'src', entity: 'ticks' }, destination: { connection: 'dst', entity: 'ticks', create: true }, mode: 'incremental', cursor: 'updated_at', batchSize: 10, lookback: '0s' }
+      // The filter keeps the first run on the row path (checkpoint per batch) rather than one bulk COPY.
+      const sync: SyncPlanInput = { id: 'ticks', source: { connection: 'src', entity: 'ticks' }, destination: { connection: 'dst', entity: 'ticks', create: true }, mode: 'incremental', cursor: 'updated_at', batchSize: 10, lookback: '0s', filters: [{ field: 'id', op: '>', value: 0 }] }
       const { manager, cleanup } = await openManager(src, dst, [sync])
       try {
         const controller = new AbortController()

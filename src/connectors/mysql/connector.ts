@@ -9,7 +9,7 @@
 import type { Pool } from 'mysql2/promise'
 import { SynclineError, throwIfAborted } from '../../errors.js'
 import type { EntityInfo, FieldInfo, KeyValues, Row } from '../../values/canonical.js'
-import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, ScanOptions } from '../connector.js'
+import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, ScanOptions } from '../connector.js'
 import { urlScheme } from '../registry.js'
 import { bulkExport, MYSQL_BULK_FORMATS } from './bulk.js'
 import { checkServer } from './check.js'
@@ -121,8 +121,10 @@ class MysqlConnector implements Connector {
     }
   }
 
-  async bulkExport(entity: string, opts: { fields: string[]; format: string; signal?: AbortSignal }): Promise<BulkExport | undefined> {
-    if (!this.bulkFormats.includes(opts.format)) return undefined
+  async bulkExport(entity: string, opts: BulkExportOptions): Promise<BulkExport | undefined> {
+    // Reading the highest (cursor, key) in the export's snapshot is not built
+    // here yet: a first incremental run from MySQL reads row by row.
+    if (!this.bulkFormats.includes(opts.format) || opts.highest) return undefined
     return this.#withTable(entity, () => bulkExport(this.#context, entity, opts.fields, opts.signal))
   }
 

@@ -13,13 +13,15 @@ import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import copyStreams from 'pg-copy-streams'
 import { throwIfAborted } from '../../errors.js'
-import type { FieldInfo } from '../../values/canonical.js'
+import type { FieldInfo, Row } from '../../values/canonical.js'
 import { COPY_TEXT_FORMAT } from '../../values/copy-text.js'
-import type { BulkExport, BulkImportOptions } from '../connector.js'
+import type pg from 'pg'
+import type { BulkExport, BulkExportOptions, BulkImportOptions } from '../connector.js'
 import { classifyPgError } from './errors.js'
 import { quoteIdent } from './dialect.js'
 import { holdClient } from './pool.js'
-import type { PgContext } from './source.js'
+import { SCAN_APPLICATION_NAME, columnOf, type PgContext } from './source.js'
+import type { PgTable } from './introspect.js'
 
 /** The one format this connector reads and writes. */
 export const BULK_FORMAT = COPY_TEXT_FORMAT
@@ -76,18 +78,30 @@ export function holdsExactly(target: FieldInfo, source: FieldInfo): boolean {
   }
 }
 
-/** Stream the fields of an entity as COPY text, or undefined when one has no exact text form. */
-export async function bulkExport(ctx: PgContext, entity: string, fields: string[], signal?: AbortSignal): Promise<BulkExport | undefined> {
-  throwIfAborted(signal)
+/**
+ * Stream the fields of an entity as COPY text, or undefined when one has no
+ * exact text form. With `highest`, the greatest `(cursor, key)` is read first
+ * in the same REPEATABLE READ snapshot as the COPY.
+ */
+export async function bulkExport(ctx: PgContext, entity: string, opts: BulkExportOptions): Promise<BulkExport | undefined> {
+  throwIfAborted(opts.signal)
   const table = await ctx.table(entity)
-  const infos = fields.map((f) => table.fields.get(f))
+  const infos = opts.fields.map((f) => table.fields.get(f))
   if (infos.some((f) => f === undefined || !EXPORTABLE.has(baseType(f)))) return undefined
   const held = await holdClient(ctx.pool())
+  let inTransaction = false
   try {
-    const sql = `COPY (SELECT ${fields.map(quoteIdent).join(', ')} FROM ${table.sql}) TO STDOUT`
+    let highest: Row | null | undefined
+    if (opts.highest) {
+      await held.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+      inTransaction = true
+      await held.client.query(`SET LOCAL application_name = '${SCAN_APPLICATION_NAME}'`)
+      highest = await highestRow(held.client, table, opts.highest.cursor, opts.highest.keys)
+    }
+    const sql = `COPY (SELECT ${opts.fields.map(quoteIdent).join(', ')} FROM ${table.sql}) TO STDOUT`
     const stream = held.client.query(copyStreams.to(sql))
     let closed = false
-    return {
+    const exported: BulkExport = {
       format: BULK_FORMAT,
       fields: infos as FieldInfo[],
       stream,
@@ -96,20 +110,35 @@ export async function bulkExport(ctx: PgContext, entity: string, fields: string[
         closed = true
         // An unfinished COPY leaves the connection mid-protocol: destroy it,
         // and swallow the errors its end raises on the stream and client.
-        const finished = stream.readableEnded
+        let finished = stream.readableEnded
         if (!finished) {
           const ignore = () => undefined
           stream.on('error', ignore)
           held.client.on('error', ignore)
           stream.destroy()
+        } else if (inTransaction) {
+          finished = await held.client.query('COMMIT').then(
+            () => true,
+            () => false,
+          )
         }
         held.release(!finished)
       },
     }
+    if (highest !== undefined) exported.highest = highest
+    return exported
   } catch (error) {
     held.release(true)
     throw classifyPgError(error, ctx.errorContext(table.info.name))
   }
+}
+
+/** The row with the greatest (cursor, key) whose cursor is not NULL, in key byte order. */
+async function highestRow(client: pg.PoolClient, table: PgTable, cursor: string, keys: readonly string[]): Promise<Row | null> {
+  const names = [cursor, ...keys.filter((k) => k !== cursor)]
+  const order = [cursor, ...keys].map((n) => `${quoteIdent(n)}${columnOf(table, n).orderSuffix} DESC`)
+  const result = await client.query<Row>(`SELECT ${names.map(quoteIdent).join(', ')} FROM ${table.sql} WHERE ${quoteIdent(cursor)} IS NOT NULL ORDER BY ${order.join(', ')} LIMIT 1`)
+  return result.rows[0] ?? null
 }
 
 /** Counts rows (one newline each in COPY text) as the bytes pass. */

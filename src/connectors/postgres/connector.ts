@@ -9,7 +9,7 @@
 import type pg from 'pg'
 import { SynclineError, throwIfAborted } from '../../errors.js'
 import type { EntityInfo, FieldInfo, KeyValues, Row } from '../../values/canonical.js'
-import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkImportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, ScanOptions } from '../connector.js'
+import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, BulkImportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, ScanOptions } from '../connector.js'
 import { urlScheme } from '../registry.js'
 import { createTable } from './create-table.js'
 import { classifyPgError, type ErrorContext } from './errors.js'
@@ -105,9 +105,9 @@ class PostgresConnector implements Connector {
     }
   }
 
-  async bulkExport(entity: string, opts: { fields: string[]; format: string; signal?: AbortSignal }): Promise<BulkExport | undefined> {
+  async bulkExport(entity: string, opts: BulkExportOptions): Promise<BulkExport | undefined> {
     if (opts.format !== BULK_FORMAT) return undefined
-    return this.#withTable(entity, () => bulkExport(this.#context, entity, opts.fields, opts.signal))
+    return this.#withTable(entity, () => bulkExport(this.#context, entity, opts))
   }
 
   async bulkImport(entity: string, data: BulkExport, opts: BulkImportOptions): Promise<number | undefined> {

@@ -14,9 +14,10 @@ import { Readable } from 'node:stream'
 import type Database from 'better-sqlite3'
 import { RecordError, throwIfAborted } from '../../errors.js'
 import { constraintCheck } from '../../mapping/field-constraints.js'
-import type { EntityInfo, FieldInfo, Value } from '../../values/canonical.js'
+import type { EntityInfo, FieldInfo, KeyValues, Row, Value } from '../../values/canonical.js'
+import { compareKeys, compareValues } from '../../values/compare.js'
 import { COPY_TEXT_FORMAT, encodeCopyText } from '../../values/copy-text.js'
-import type { BulkExport } from '../connector.js'
+import type { BulkExport, BulkExportOptions } from '../connector.js'
 import { decodeError, decodeValue } from './codec.js'
 import { quoteIdent } from './dialect.js'
 import { requireFields } from './source.js'
@@ -27,29 +28,40 @@ const ROWS_PER_CHUNK = 2000
 /** The formats this connector can export. */
 export const SQLITE_BULK_FORMATS = [COPY_TEXT_FORMAT] as const
 
-/** Stream the fields of a table as COPY text. */
-export function bulkExport(db: Database.Database, entity: EntityInfo, names: string[], signal?: AbortSignal): BulkExport {
-  throwIfAborted(signal)
-  const fields = requireFields(entity, names)
+/**
+ * Stream the fields of a table as COPY text. With `highest`, the greatest
+ * `(cursor, key)` is tracked over the decoded rows as they stream (one
+ * statement, one snapshot, canonical order whatever the stored formats).
+ */
+export function bulkExport(db: Database.Database, entity: EntityInfo, opts: BulkExportOptions): BulkExport {
+  throwIfAborted(opts.signal)
+  const fields = requireFields(entity, opts.fields)
+  // Cursor and key fields the export does not carry are read alongside, for `highest`.
+  const tracked = opts.highest ? [opts.highest.cursor, ...opts.highest.keys] : []
+  const extra = requireFields(entity, tracked.filter((n, i) => !opts.fields.includes(n) && tracked.indexOf(n) === i))
+  const selected = [...fields, ...extra]
   // The limits a SQLite column declares but does not enforce (nullability is left to the destination).
   const checks = fields.map(limitCheck)
   // Plain numbers are much cheaper to read than bigints. An integer past 2^53
   // then shows up as an unsafe number: encodeRow stops the export, and the
   // engine copies row by row, where integers are read exactly.
-  const statement = db.prepare(`SELECT ${fields.map((f) => quoteIdent(f.name)).join(', ')} FROM ${quoteIdent(entity.name)}`).raw(true).safeIntegers(false)
+  const statement = db.prepare(`SELECT ${selected.map((f) => quoteIdent(f.name)).join(', ')} FROM ${quoteIdent(entity.name)}`).raw(true).safeIntegers(false)
   const rows = statement.iterate() as IterableIterator<unknown[]>
+  const highest = opts.highest ? highestTracker(selected, opts.highest.cursor, opts.highest.keys) : undefined
+  let ended = false
 
   function* chunks(): Generator<Buffer> {
     let lines: string[] = []
     for (const cells of rows) {
-      lines.push(encodeRow(entity.name, fields, checks, cells))
+      lines.push(encodeRow(entity.name, selected, fields.length, checks, cells, highest))
       if (lines.length === ROWS_PER_CHUNK) {
-        throwIfAborted(signal)
+        throwIfAborted(opts.signal)
         yield Buffer.from(`${lines.join('\n')}\n`)
         lines = []
       }
     }
     if (lines.length > 0) yield Buffer.from(`${lines.join('\n')}\n`)
+    ended = true
   }
 
   const stream = Readable.from(chunks(), { objectMode: false })
@@ -57,10 +69,42 @@ export function bulkExport(db: Database.Database, entity: EntityInfo, names: str
     format: COPY_TEXT_FORMAT,
     fields,
     stream,
+    get highest() {
+      return highest && ended ? highest.row() : undefined
+    },
     close: async () => {
       // Ends the statement's iteration so the connection is free for writes.
       rows.return?.()
       stream.destroy()
+    },
+  }
+}
+
+/** Follows the greatest (cursor, key) over decoded rows, NULL cursors left out. */
+function highestTracker(selected: readonly FieldInfo[], cursor: string, keys: readonly string[]) {
+  const index = (name: string) => selected.findIndex((f) => f.name === name)
+  const cursorAt = index(cursor)
+  const keyAt = keys.map(index)
+  const cursorType = selected[cursorAt]!.type
+  const keyTypes = keyAt.map((i) => selected[i]!.type)
+  let best: { cursor: Value; key: KeyValues } | undefined
+  return {
+    note(values: readonly Value[]): void {
+      const c = values[cursorAt] ?? null
+      if (c === null) return
+      const key = keyAt.map((i) => values[i] ?? null)
+      if (!best) {
+        best = { cursor: c, key }
+        return
+      }
+      const order = compareValues(cursorType, c, best.cursor) || compareKeys(keyTypes, key, best.key)
+      if (order > 0) best = { cursor: c, key }
+    },
+    row(): Row | null {
+      if (!best) return null
+      const row: Row = { [cursor]: best.cursor }
+      keys.forEach((k, i) => (row[k] = best!.key[i] ?? null))
+      return row
     },
   }
 }
@@ -86,22 +130,33 @@ function limitCheck(field: FieldInfo): ((value: Value) => void) | undefined {
   }
 }
 
-function encodeRow(entity: string, fields: readonly FieldInfo[], checks: readonly (((value: Value) => void) | undefined)[], cells: readonly unknown[]): string {
+function encodeRow(
+  entity: string,
+  selected: readonly FieldInfo[],
+  emitted: number,
+  checks: readonly (((value: Value) => void) | undefined)[],
+  cells: readonly unknown[],
+  highest: ReturnType<typeof highestTracker> | undefined,
+): string {
   let line = ''
-  for (let i = 0; i < fields.length; i++) {
-    const field = fields[i]!
+  const values: Value[] = new Array(selected.length)
+  for (let i = 0; i < selected.length; i++) {
+    const field = selected[i]!
     const cell = cells[i]
     if (typeof cell === 'number' && !Number.isSafeInteger(cell) && Number.isInteger(cell) && (field.type === 'integer' || field.type === 'decimal')) {
       throw new RecordError('VALUE_REJECTED', 'data', `SQLite table '${entity}', field '${field.name}': ${cell} is beyond 2^53 and needs exact reading`)
     }
-    let value
+    let value: Value
     try {
-      value = decodeValue(cells[i], field.type)
+      value = decodeValue(cell, field.type)
     } catch (error) {
-      throw decodeError(entity, field, cells[i], error)
+      throw decodeError(entity, field, cell, error)
     }
+    values[i] = value
+    if (i >= emitted) continue
     checks[i]?.(value)
     line += (i === 0 ? '' : '\t') + encodeCopyText(value, field)
   }
+  highest?.note(values)
   return line
 }

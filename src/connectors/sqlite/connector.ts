@@ -7,7 +7,7 @@
  */
 import { throwIfAborted } from '../../errors.js'
 import type { EntityInfo, FieldInfo, KeyValues, Row } from '../../values/canonical.js'
-import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, ScanOptions } from '../connector.js'
+import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, ScanOptions } from '../connector.js'
 import { SqliteFile, sqliteFailure, BUSY_TIMEOUT_MS } from './database.js'
 import { CompareModes } from './dialect.js'
 import { describeTable, entityNotFound, findTable, listTables } from './introspect.js'
@@ -59,10 +59,10 @@ class SqliteConnector implements Connector {
     }
   }
 
-  async bulkExport(entity: string, opts: { fields: string[]; format: string; signal?: AbortSignal }): Promise<BulkExport | undefined> {
+  async bulkExport(entity: string, opts: BulkExportOptions): Promise<BulkExport | undefined> {
     if (!(SQLITE_BULK_FORMATS as readonly string[]).includes(opts.format)) return undefined
     const db = this.file.read()
-    return bulkExport(db, this.entityInfo(db, entity), opts.fields, opts.signal)
+    return bulkExport(db, this.entityInfo(db, entity), opts)
   }
 
   async discover(entity?: string): Promise<EntityInfo[]> {

@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Progress } from '../../src/engine/progress.js'
 import type { SyncPlanInput } from '../../src/plan/schema.js'
-import { hasPostgres } from '../helpers/services.js'
+import { hasMysql, hasPostgres } from '../helpers/services.js'
 import { openDatasource, type TestDatasource } from './datasources.js'
 import { openManager, readAll } from './sync-harness.js'
 
@@ -138,19 +138,24 @@ describe.skipIf(!pgAvailable)('bulk copy SQLite → PostgreSQL', () => {
   })
 })
 
-for (const sourceKind of ['postgres', 'sqlite'] as const) {
+const mysqlAvailable = await hasMysql()
+const FIRST_RUN_SOURCES = [...(['postgres', 'sqlite'] as const), ...(mysqlAvailable ? (['mysql'] as const) : [])]
+
+for (const sourceKind of FIRST_RUN_SOURCES) {
   describe.skipIf(!pgAvailable)(`first incremental run in bulk, ${sourceKind} → PostgreSQL`, () => {
     let src: TestDatasource
     let dst: TestDatasource
+    // MySQL's DATETIME takes no zone suffix; its values are read as UTC.
+    const literal = (text: string) => (sourceKind === 'mysql' ? text.replace('T', ' ').replace('Z', '') : text)
     beforeAll(async () => {
       src = await openDatasource(sourceKind, 'src')
       dst = await openDatasource('postgres')
-      const timestamp = sourceKind === 'postgres' ? 'timestamptz' : 'TIMESTAMP'
+      const timestamp = { postgres: 'timestamptz', sqlite: 'TIMESTAMP', mysql: 'DATETIME(6)' }[sourceKind]
       await src.exec(`CREATE TABLE events (id INTEGER PRIMARY KEY, name TEXT NOT NULL, updated_at ${timestamp})`)
       for (let id = 1; id <= 300; id++) {
         // Many rows share a cursor value; some have none; the highest cursor is not on the highest id.
         const at = id % 50 === 0 ? null : id === 7 ? '2026-06-01T00:00:00.000001Z' : `2026-01-01T00:00:${String(id % 10).padStart(2, '0')}Z`
-        await src.exec(`INSERT INTO events VALUES (?, ?, ?)`, [id, `event ${id}`, at])
+        await src.exec(`INSERT INTO events VALUES (?, ?, ?)`, [id, `event ${id}`, at === null ? null : literal(at)])
       }
     })
     afterAll(async () => {
@@ -168,7 +173,7 @@ for (const sourceKind of ['postgres', 'sqlite'] as const) {
         const watermark = (await manager.status()).find((s) => s.syncId === 'events')?.watermark
         expect(watermark).toEqual({ cursor: '2026-06-01T00:00:00.000001Z', key: [7] })
 
-        await src.exec(`INSERT INTO events VALUES (?, ?, ?)`, [301, 'new', '2026-07-01T00:00:00Z'])
+        await src.exec(`INSERT INTO events VALUES (?, ?, ?)`, [301, 'new', literal('2026-07-01T00:00:00Z')])
         const second = await manager.run('events')
         expect(second).toMatchObject({ status: 'succeeded', created: 1, updated: 0 })
         expect(await readAll(dst, 'events', ['id'])).toHaveLength(301)

@@ -14,7 +14,8 @@ import { Readable } from 'node:stream'
 import { throwIfAborted } from '../../errors.js'
 import type { FieldInfo } from '../../values/canonical.js'
 import { COPY_TEXT_FORMAT, encodeCopyText } from '../../values/copy-text.js'
-import type { BulkExport } from '../connector.js'
+import type { BulkExport, BulkExportOptions } from '../connector.js'
+import { highestTracker } from '../highest-tracker.js'
 import { classifyMysqlError } from './errors.js'
 import { holdConnection } from './pool.js'
 import { columnOf, endRowStream, openRowStream, rowDecoder, selectList, type MyContext } from './source.js'
@@ -25,16 +26,25 @@ export const MYSQL_BULK_FORMATS = [COPY_TEXT_FORMAT] as const
 /** Rows per chunk of the stream (and per batch read from the server). */
 const ROWS_PER_CHUNK = 2_000
 
-/** Stream the fields of an entity as COPY text. */
-export async function bulkExport(ctx: MyContext, entity: string, names: string[], signal?: AbortSignal): Promise<BulkExport | undefined> {
+/**
+ * Stream the fields of an entity as COPY text. With `highest`, the greatest
+ * `(cursor, key)` is tracked over the decoded rows of the same statement
+ * (one consistent read), reading cursor and key columns the export does not carry.
+ */
+export async function bulkExport(ctx: MyContext, entity: string, opts: BulkExportOptions): Promise<BulkExport | undefined> {
+  const { signal } = opts
   throwIfAborted(signal)
   const table = await ctx.table(entity)
+  const names = opts.fields
+  const tracked = opts.highest ? [opts.highest.cursor, ...opts.highest.keys] : []
+  const selected = [...names, ...tracked.filter((n, i) => !names.includes(n) && tracked.indexOf(n) === i)]
   const fields: FieldInfo[] = names.map((n) => columnOf(table, n).field)
-  const decode = rowDecoder(table, names, table.info.primaryKey.filter((k) => names.includes(k)))
+  const highest = opts.highest ? highestTracker(selected.map((n) => columnOf(table, n).field), opts.highest.cursor, opts.highest.keys) : undefined
+  const decode = rowDecoder(table, selected, table.info.primaryKey.filter((k) => selected.includes(k)))
   const held = await holdConnection(ctx.pool())
   let ended = false
   try {
-    const rows = await openRowStream(held, `SELECT ${selectList(table, names)} FROM ${table.sql}`, [], ROWS_PER_CHUNK)
+    const rows = await openRowStream(held, `SELECT ${selectList(table, selected)} FROM ${table.sql}`, [], ROWS_PER_CHUNK)
     const next = () => rows.next().catch((error: unknown) => Promise.reject(classifyMysqlError(error, ctx.errorContext(table.info.name))))
     async function* chunks(): AsyncGenerator<Buffer> {
       for (;;) {
@@ -45,6 +55,7 @@ export async function bulkExport(ctx: MyContext, entity: string, names: string[]
         for (const row of batch) {
           for (let i = 0; i < fields.length; i++) text += (i === 0 ? '' : '\t') + encodeCopyText(row[names[i]!] ?? null, fields[i]!)
           text += '\n'
+          highest?.note(selected.map((n) => row[n] ?? null))
         }
         yield Buffer.from(text)
         throwIfAborted(signal)
@@ -58,6 +69,9 @@ export async function bulkExport(ctx: MyContext, entity: string, names: string[]
       format: COPY_TEXT_FORMAT,
       fields,
       stream,
+      get highest() {
+        return highest && ended ? highest.row() : undefined
+      },
       close: async () => {
         if (closed) return
         closed = true

@@ -122,10 +122,8 @@ class MysqlConnector implements Connector {
   }
 
   async bulkExport(entity: string, opts: BulkExportOptions): Promise<BulkExport | undefined> {
-    // Reading the highest (cursor, key) in the export's snapshot is not built
-    // here yet: a first incremental run from MySQL reads row by row.
-    if (!this.bulkFormats.includes(opts.format) || opts.highest) return undefined
-    return this.#withTable(entity, () => bulkExport(this.#context, entity, opts.fields, opts.signal))
+    if (!this.bulkFormats.includes(opts.format)) return undefined
+    return this.#withTable(entity, () => bulkExport(this.#context, entity, opts))
   }
 
   async check(opts: { signal?: AbortSignal } = {}): Promise<CheckReport> {

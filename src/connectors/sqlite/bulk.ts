@@ -14,8 +14,8 @@ import { Readable } from 'node:stream'
 import type Database from 'better-sqlite3'
 import { RecordError, throwIfAborted } from '../../errors.js'
 import { constraintCheck } from '../../mapping/field-constraints.js'
-import type { EntityInfo, FieldInfo, KeyValues, Row, Value } from '../../values/canonical.js'
-import { compareKeys, compareValues } from '../../values/compare.js'
+import type { EntityInfo, FieldInfo, Value } from '../../values/canonical.js'
+import { highestTracker, type HighestTracker } from '../highest-tracker.js'
 import { COPY_TEXT_FORMAT, encodeCopyText } from '../../values/copy-text.js'
 import type { BulkExport, BulkExportOptions } from '../connector.js'
 import { decodeError, decodeValue } from './codec.js'
@@ -80,35 +80,6 @@ export function bulkExport(db: Database.Database, entity: EntityInfo, opts: Bulk
   }
 }
 
-/** Follows the greatest (cursor, key) over decoded rows, NULL cursors left out. */
-function highestTracker(selected: readonly FieldInfo[], cursor: string, keys: readonly string[]) {
-  const index = (name: string) => selected.findIndex((f) => f.name === name)
-  const cursorAt = index(cursor)
-  const keyAt = keys.map(index)
-  const cursorType = selected[cursorAt]!.type
-  const keyTypes = keyAt.map((i) => selected[i]!.type)
-  let best: { cursor: Value; key: KeyValues } | undefined
-  return {
-    note(values: readonly Value[]): void {
-      const c = values[cursorAt] ?? null
-      if (c === null) return
-      const key = keyAt.map((i) => values[i] ?? null)
-      if (!best) {
-        best = { cursor: c, key }
-        return
-      }
-      const order = compareValues(cursorType, c, best.cursor) || compareKeys(keyTypes, key, best.key)
-      if (order > 0) best = { cursor: c, key }
-    },
-    row(): Row | null {
-      if (!best) return null
-      const row: Row = { [cursor]: best.cursor }
-      keys.forEach((k, i) => (row[k] = best!.key[i] ?? null))
-      return row
-    },
-  }
-}
-
 /** The declared limits of a field (not its nullability), with a quick pass for plain decimals. */
 function limitCheck(field: FieldInfo): ((value: Value) => void) | undefined {
   const full = constraintCheck({ ...field, nullable: true })
@@ -136,7 +107,7 @@ function encodeRow(
   emitted: number,
   checks: readonly (((value: Value) => void) | undefined)[],
   cells: readonly unknown[],
-  highest: ReturnType<typeof highestTracker> | undefined,
+  highest: HighestTracker | undefined,
 ): string {
   let line = ''
   const values: Value[] = new Array(selected.length)

@@ -11,6 +11,7 @@ import { SynclineError, throwIfAborted } from '../../errors.js'
 import type { EntityInfo, FieldInfo, KeyValues, Row } from '../../values/canonical.js'
 import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, ScanOptions } from '../connector.js'
 import { urlScheme } from '../registry.js'
+import { TableCache } from '../sql/table-cache.js'
 import { bulkExport, MYSQL_BULK_FORMATS } from './bulk.js'
 import { checkServer } from './check.js'
 import { createTable } from './create-table.js'
@@ -24,11 +25,7 @@ import { countRows, lookupRows, oldestOpenTransactionStart, scanRows, type MyCon
 /** What the MySQL connector can do. CDC (binlog) comes with change-capture.ts. */
 export const MYSQL_CAPABILITIES: Capabilities = { cdc: false, transactions: true, upsert: true, bulkLoad: false, orderedKeyScan: true }
 
-/** How long a described entity is reused by scan/apply before the catalog is read again. */
-const TABLE_CACHE_MS = 30_000
 
-/** Error codes after which the cached description of an entity is re-read (it was dropped or altered). */
-const STALE_CODES = new Set(['ENTITY_NOT_FOUND', 'FIELD_NOT_FOUND'])
 
 class MysqlConnector implements Connector {
   readonly kind = 'mysql'
@@ -39,7 +36,7 @@ class MysqlConnector implements Connector {
   readonly endpoint: Endpoint
   #pool: Pool | undefined
   #server: Promise<ServerInfo> | undefined
-  readonly #tables = new Map<string, { at: number; table: Promise<MyTable> }>()
+  readonly #tables = new TableCache<MyTable>((entity) => this.#describe(entity))
   readonly #context: MyContext
 
   constructor(
@@ -51,7 +48,7 @@ class MysqlConnector implements Connector {
     this.#context = {
       pool: () => this.#getPool(),
       server: () => this.#serverInfo(),
-      table: (entity) => this.#table(entity),
+      table: (entity) => this.#tables.get(entity),
       errorContext: (entity) => this.#errorContext(entity),
     }
   }
@@ -80,16 +77,6 @@ class MysqlConnector implements Connector {
     return `connection '${this.name}' (${this.endpoint.label})`
   }
 
-  /** The cached description of an entity (re-read after {@link TABLE_CACHE_MS}). */
-  async #table(entity: string): Promise<MyTable> {
-    const cached = this.#tables.get(entity)
-    if (cached && Date.now() - cached.at < TABLE_CACHE_MS) return cached.table
-    const table = this.#describe(entity)
-    this.#tables.set(entity, { at: Date.now(), table })
-    table.catch(() => this.#tables.delete(entity))
-    return table
-  }
-
   async #describe(entity: string): Promise<MyTable> {
     const pool = this.#getPool()
     const server = await this.#serverInfo()
@@ -103,27 +90,10 @@ class MysqlConnector implements Connector {
     return table
   }
 
-  /**
-   * Run work that uses the cached description of an entity; when it fails
-   * because the entity or a field is missing and the description came from
-   * the cache, describe it again and retry once (the table was altered).
-   */
-  async #withTable<T>(entity: string, work: () => Promise<T>): Promise<T> {
-    const started = Date.now()
-    try {
-      return await work()
-    } catch (error) {
-      if (!(error instanceof SynclineError) || !STALE_CODES.has(error.code)) throw error
-      const cached = this.#tables.get(entity)
-      this.#tables.delete(entity)
-      if (!cached || cached.at >= started) throw error
-      return work()
-    }
-  }
 
   async bulkExport(entity: string, opts: BulkExportOptions): Promise<BulkExport | undefined> {
     if (!this.bulkFormats.includes(opts.format)) return undefined
-    return this.#withTable(entity, () => bulkExport(this.#context, entity, opts))
+    return this.#tables.withTable(entity, () => bulkExport(this.#context, entity, opts))
   }
 
   async check(opts: { signal?: AbortSignal } = {}): Promise<CheckReport> {
@@ -162,12 +132,12 @@ class MysqlConnector implements Connector {
   }
 
   async describe(entity: string): Promise<EntityInfo> {
-    this.#tables.delete(entity)
-    return (await this.#table(entity)).info
+    this.#tables.forget(entity)
+    return (await this.#tables.get(entity)).info
   }
 
   count(entity: string, filters?: Filter[]): Promise<number | undefined> {
-    return this.#withTable(entity, () => countRows(this.#context, entity, filters))
+    return this.#tables.withTable(entity, () => countRows(this.#context, entity, filters))
   }
 
   scan(entity: string, opts: ScanOptions): AsyncIterable<Row[]> {
@@ -175,11 +145,11 @@ class MysqlConnector implements Connector {
   }
 
   lookup(entity: string, keys: string[], values: KeyValues[], fields: string[], opts: { signal?: AbortSignal } = {}): Promise<Row[]> {
-    return this.#withTable(entity, () => lookupRows(this.#context, entity, keys, values, fields, opts.signal))
+    return this.#tables.withTable(entity, () => lookupRows(this.#context, entity, keys, values, fields, opts.signal))
   }
 
   apply(entity: string, batch: ApplyBatch, opts: ApplyOptions): Promise<ApplyResult> {
-    return this.#withTable(entity, () => applyBatch(this.#context, entity, batch, opts))
+    return this.#tables.withTable(entity, () => applyBatch(this.#context, entity, batch, opts))
   }
 
   async ensureEntity(entity: string, fields: FieldInfo[], keys: string[]): Promise<void> {

@@ -11,6 +11,7 @@ import { SynclineError, throwIfAborted } from '../../errors.js'
 import type { EntityInfo, FieldInfo, KeyValues, Row } from '../../values/canonical.js'
 import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, BulkImportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, ScanOptions } from '../connector.js'
 import { urlScheme } from '../registry.js'
+import { TableCache } from '../sql/table-cache.js'
 import { createTable } from './create-table.js'
 import { classifyPgError, type ErrorContext } from './errors.js'
 import { entityNotFound, findTable, loadTables, type PgTable } from './introspect.js'
@@ -22,11 +23,7 @@ import { countRows, lookupRows, oldestOpenTransactionStart, scanRows, type PgCon
 /** What the PostgreSQL connector can do. CDC comes with change-capture.ts. */
 export const POSTGRES_CAPABILITIES: Capabilities = { cdc: false, transactions: true, upsert: true, bulkLoad: true, orderedKeyScan: true }
 
-/** How long a described entity is reused by scan/apply before the catalog is read again. */
-const TABLE_CACHE_MS = 30_000
 
-/** Error codes after which the cached description of an entity is re-read (it was dropped or altered). */
-const STALE_CODES = new Set(['ENTITY_NOT_FOUND', 'FIELD_NOT_FOUND'])
 
 class PostgresConnector implements Connector {
   readonly kind = 'postgres'
@@ -35,7 +32,7 @@ class PostgresConnector implements Connector {
   readonly name: string
   readonly endpoint: Endpoint
   #pool: pg.Pool | undefined
-  readonly #tables = new Map<string, { at: number; table: Promise<PgTable> }>()
+  readonly #tables = new TableCache<PgTable>((entity) => this.#describe(entity))
   readonly #context: PgContext
 
   constructor(
@@ -46,7 +43,7 @@ class PostgresConnector implements Connector {
     this.endpoint = endpointOf(config.url)
     this.#context = {
       pool: () => this.#getPool(),
-      table: (entity) => this.#table(entity),
+      table: (entity) => this.#tables.get(entity),
       errorContext: (entity) => this.#errorContext(entity),
     }
   }
@@ -64,16 +61,6 @@ class PostgresConnector implements Connector {
     return `connection '${this.name}' (${this.endpoint.label})`
   }
 
-  /** The cached description of an entity (re-read after {@link TABLE_CACHE_MS}). */
-  async #table(entity: string): Promise<PgTable> {
-    const cached = this.#tables.get(entity)
-    if (cached && Date.now() - cached.at < TABLE_CACHE_MS) return cached.table
-    const table = this.#describe(entity)
-    this.#tables.set(entity, { at: Date.now(), table })
-    table.catch(() => this.#tables.delete(entity))
-    return table
-  }
-
   async #describe(entity: string): Promise<PgTable> {
     const pool = this.#getPool()
     let table: PgTable | undefined
@@ -86,28 +73,10 @@ class PostgresConnector implements Connector {
     return table
   }
 
-  /**
-   * Run work that uses the cached description of an entity. When it fails
-   * because the entity or a field is missing and the description came from
-   * the cache (the table was altered or re-created since), describe it
-   * again and retry once, so a column added to a destination mid-run is seen.
-   */
-  async #withTable<T>(entity: string, work: () => Promise<T>): Promise<T> {
-    const started = Date.now()
-    try {
-      return await work()
-    } catch (error) {
-      if (!(error instanceof SynclineError) || !STALE_CODES.has(error.code)) throw error
-      const cached = this.#tables.get(entity)
-      this.#tables.delete(entity)
-      if (!cached || cached.at >= started) throw error
-      return work()
-    }
-  }
 
   async bulkExport(entity: string, opts: BulkExportOptions): Promise<BulkExport | undefined> {
     if (opts.format !== BULK_FORMAT) return undefined
-    return this.#withTable(entity, () => bulkExport(this.#context, entity, opts))
+    return this.#tables.withTable(entity, () => bulkExport(this.#context, entity, opts))
   }
 
   async bulkImport(entity: string, data: BulkExport, opts: BulkImportOptions): Promise<number | undefined> {
@@ -166,12 +135,12 @@ class PostgresConnector implements Connector {
   }
 
   async describe(entity: string): Promise<EntityInfo> {
-    this.#tables.delete(entity)
-    return (await this.#table(entity)).info
+    this.#tables.forget(entity)
+    return (await this.#tables.get(entity)).info
   }
 
   count(entity: string, filters?: Filter[]): Promise<number | undefined> {
-    return this.#withTable(entity, () => countRows(this.#context, entity, filters))
+    return this.#tables.withTable(entity, () => countRows(this.#context, entity, filters))
   }
 
   scan(entity: string, opts: ScanOptions): AsyncIterable<Row[]> {
@@ -179,11 +148,11 @@ class PostgresConnector implements Connector {
   }
 
   lookup(entity: string, keys: string[], values: KeyValues[], fields: string[], opts: { signal?: AbortSignal } = {}): Promise<Row[]> {
-    return this.#withTable(entity, () => lookupRows(this.#context, entity, keys, values, fields, opts.signal))
+    return this.#tables.withTable(entity, () => lookupRows(this.#context, entity, keys, values, fields, opts.signal))
   }
 
   apply(entity: string, batch: ApplyBatch, opts: ApplyOptions): Promise<ApplyResult> {
-    return this.#withTable(entity, () => applyBatch(this.#context, entity, batch, opts))
+    return this.#tables.withTable(entity, () => applyBatch(this.#context, entity, batch, opts))
   }
 
   async ensureEntity(entity: string, fields: FieldInfo[], keys: string[]): Promise<void> {

@@ -1,0 +1,60 @@
+/**
+ * The cached descriptions of a SQL connector's entities: read from the
+ * catalog once, reused for 30 s, and read again (with one retry of the work)
+ * when work fails because the entity or a field is missing, which means the
+ * table was dropped or altered since it was described.
+ */
+import { SynclineError } from '../../errors.js'
+
+/** How long a description is reused before the catalog is read again. */
+export const TABLE_CACHE_MS = 30_000
+
+/** Error codes after which a cached description is stale. */
+const STALE_CODES = new Set(['ENTITY_NOT_FOUND', 'FIELD_NOT_FOUND'])
+
+/** Descriptions of type `T` by entity name. */
+export class TableCache<T> {
+  readonly #tables = new Map<string, { at: number; table: Promise<T> }>()
+
+  /** @param describe reads one entity from the catalog (throws ENTITY_NOT_FOUND when missing). */
+  constructor(private readonly describe: (entity: string) => Promise<T>) {}
+
+  /** The description of an entity, from the cache while it is fresh. */
+  get(entity: string): Promise<T> {
+    const cached = this.#tables.get(entity)
+    if (cached && Date.now() - cached.at < TABLE_CACHE_MS) return cached.table
+    const table = this.describe(entity)
+    this.#tables.set(entity, { at: Date.now(), table })
+    table.catch(() => this.#tables.delete(entity))
+    return table
+  }
+
+  /**
+   * Run work that uses the cached description of an entity. When it fails
+   * because the entity or a field is missing and the description came from
+   * the cache, describe it again and retry once, so a column added to a
+   * destination mid-run is seen.
+   */
+  async withTable<R>(entity: string, work: () => Promise<R>): Promise<R> {
+    const started = Date.now()
+    try {
+      return await work()
+    } catch (error) {
+      if (!(error instanceof SynclineError) || !STALE_CODES.has(error.code)) throw error
+      const cached = this.#tables.get(entity)
+      this.#tables.delete(entity)
+      if (!cached || cached.at >= started) throw error
+      return work()
+    }
+  }
+
+  /** Forget one entity (e.g. before describing it fresh). */
+  forget(entity: string): void {
+    this.#tables.delete(entity)
+  }
+
+  /** Forget everything (after creating a table, on close). */
+  clear(): void {
+    this.#tables.clear()
+  }
+}

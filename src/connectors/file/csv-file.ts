@@ -20,7 +20,7 @@ import { pipeline } from 'node:stream/promises'
 import type { FieldInfo, Row } from '../../values/canonical.js'
 import { fileDataError } from './file-errors.js'
 import { INFERENCE_SAMPLE_ROWS, kindOfText, TypeInference } from './infer.js'
-import type { FileRow, OpenedFile } from './opened-file.js'
+import { openedFile, type FileRow, type OpenedFile } from './opened-file.js'
 import type { FileSchema } from './sidecar.js'
 import { formatText, parseText } from './text-values.js'
 import { decodedChunks, findInvalidUtf8, hexBytes, InvalidUtf8Error } from './utf8.js'
@@ -272,30 +272,7 @@ export async function openCsvFile(path: string, delimiter: string, sidecar: File
     await records.return(undefined)
     throw error
   }
-  const toRow = rowReader(path, columns, sidecar === undefined)
-  return {
-    schema,
-    inferred: sidecar === undefined,
-    rows: async function* (batchSize: number) {
-      try {
-        let batch: FileRow[] = sample.map(toRow)
-        sample.length = 0
-        for await (const record of records) {
-          if (batch.length >= batchSize) {
-            yield batch
-            batch = []
-          }
-          batch.push(toRow(record))
-        }
-        if (batch.length > 0) yield batch
-      } finally {
-        await records.return(undefined)
-      }
-    },
-    close: async () => {
-      await records.return(undefined)
-    },
-  }
+  return openedFile(schema, sidecar === undefined, sample, records, rowReader(path, columns, sidecar === undefined))
 }
 
 /** Turns records into canonical rows; a value that does not parse names its line and field. */

@@ -11,7 +11,7 @@ import { fileDataError } from './file-errors.js'
 import { INFERENCE_SAMPLE_ROWS, kindOfToken, TypeInference } from './infer.js'
 import { parseJsonLine, type JsonLine } from './json-line.js'
 import { formatJsonValue, parseJsonToken } from './json-values.js'
-import type { FileRow, OpenedFile } from './opened-file.js'
+import { openedFile, type FileRow, type OpenedFile } from './opened-file.js'
 import type { FileSchema } from './sidecar.js'
 import { decodedChunks, findInvalidUtf8, hexBytes, InvalidUtf8Error } from './utf8.js'
 
@@ -109,30 +109,7 @@ export async function openNdjsonFile(path: string, sidecar: FileSchema | undefin
     await records.return(undefined)
     throw error
   }
-  const toRow = rowReader(path, schema.fields, sidecar === undefined)
-  return {
-    schema,
-    inferred: sidecar === undefined,
-    rows: async function* (batchSize: number) {
-      try {
-        let batch: FileRow[] = sample.map(toRow)
-        sample.length = 0
-        for await (const record of records) {
-          if (batch.length >= batchSize) {
-            yield batch
-            batch = []
-          }
-          batch.push(toRow(record))
-        }
-        if (batch.length > 0) yield batch
-      } finally {
-        await records.return(undefined)
-      }
-    },
-    close: async () => {
-      await records.return(undefined)
-    },
-  }
+  return openedFile(schema, sidecar === undefined, sample, records, rowReader(path, schema.fields, sidecar === undefined))
 }
 
 function rowReader(path: string, fields: readonly FieldInfo[], inferred: boolean): (record: NdjsonRecord) => FileRow {

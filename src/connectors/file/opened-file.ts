@@ -35,3 +35,33 @@ export async function* batched<T>(items: AsyncIterable<T>, size: number): AsyncG
   }
   if (batch.length > 0) yield batch
 }
+
+/**
+ * The opened file of a format: the sampled records (already read to infer
+ * types) come first, then the rest of `records`, each turned into a row.
+ */
+export function openedFile<R>(schema: FileSchema, inferred: boolean, sample: R[], records: AsyncGenerator<R>, toRow: (record: R) => FileRow): OpenedFile {
+  return {
+    schema,
+    inferred,
+    rows: async function* (batchSize: number) {
+      try {
+        let batch: FileRow[] = sample.map(toRow)
+        sample.length = 0
+        for await (const record of records) {
+          if (batch.length >= batchSize) {
+            yield batch
+            batch = []
+          }
+          batch.push(toRow(record))
+        }
+        if (batch.length > 0) yield batch
+      } finally {
+        await records.return(undefined)
+      }
+    },
+    close: async () => {
+      await records.return(undefined)
+    },
+  }
+}

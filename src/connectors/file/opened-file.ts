@@ -23,19 +23,6 @@ export interface OpenedFile {
   close(): Promise<void>
 }
 
-/** Group an async sequence into arrays of up to `size`. */
-export async function* batched<T>(items: AsyncIterable<T>, size: number): AsyncGenerator<T[]> {
-  let batch: T[] = []
-  for await (const item of items) {
-    batch.push(item)
-    if (batch.length >= size) {
-      yield batch
-      batch = []
-    }
-  }
-  if (batch.length > 0) yield batch
-}
-
 /**
  * The opened file of a format: the sampled records (already read to infer
  * types) come first, then the rest of `records`, each turned into a row.

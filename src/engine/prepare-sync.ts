@@ -31,13 +31,6 @@ export interface PreparedSync {
   cursorType?: CanonicalType
 }
 
-/** Kinds of canonical type that order the same way; keys on both sides must be of one. */
-function orderClass(type: CanonicalType): string {
-  if (type === 'integer' || type === 'decimal' || type === 'float') return 'number'
-  if (type === 'bytes' || type === 'boolean') return type
-  return 'text'
-}
-
 /** The destination as `create: true` would make it. */
 function plannedDestination(name: string, mapper: RecordMapper): EntityInfo {
   const fields: FieldInfo[] = mapper.fields.map((f) => {
@@ -104,7 +97,11 @@ export async function prepareSync(
       await destination.ensureEntity(plan.destination.entity, planned.fields, planned.primaryKey)
       destinationEntity = await destination.describe(plan.destination.entity)
       // Map again against the real table, so values are coerced to the types it got.
-      mapper = createRecordMapper({ mapping: plan.mapping, keys, source: sourceEntity, destination: destinationEntity, extraSourceFields: extra })
+      try {
+        mapper = createRecordMapper({ mapping: plan.mapping, keys, source: sourceEntity, destination: destinationEntity, extraSourceFields: extra })
+      } catch (error) {
+        throw prefixPaths(error, at)
+      }
     } else {
       destinationEntity = planned
     }
@@ -112,17 +109,7 @@ export async function prepareSync(
 
   const destinationTypes = new Map(destinationEntity.fields.map((f) => [f.name, f.type]))
   const keyTypes = mapper.destinationKeys.map((k) => destinationTypes.get(k) ?? 'text')
-  keys.forEach((key, i) => {
-    const sourceType = sourceEntity.fields.find((f) => f.name === key)?.type ?? 'text'
-    if (orderClass(sourceType) !== orderClass(keyTypes[i]!)) {
-      throw new PlanError([
-        {
-          path: `${at}.keys[${i}]`,
-          message: `key ${key} is ${sourceType} in the source but ${keyTypes[i]} in the destination; both sides must order keys the same way, so give the destination key the same kind of type`,
-        },
-      ])
-    }
-  })
+  // Keys of both sides ordering alike is checked by the record mapper.
 
   const prepared: PreparedSync = {
     plan,

@@ -16,6 +16,9 @@ const DIR = resolve(process.argv[2] ?? 'demo-output')
 const CUSTOMERS = 5_000
 const ORDERS = 20_000
 const COUNTRIES = ['de', 'fr', 'nl', 'se', 'us', 'jp', 'br']
+/** Every 97th customer is banned; the customers sync filters them out. */
+const isBanned = (id: number) => id % 97 === 0
+const BANNED = Math.floor(CUSTOMERS / 97)
 
 const PLAN = `# The demo plan: shop.db → warehouse.db, both embedded SQLite.
 state: .syncline/state.db
@@ -57,7 +60,7 @@ function createShop(path: string): void {
   db.transaction(() => {
     for (let id = 1; id <= CUSTOMERS; id++) {
       const country = COUNTRIES[id % COUNTRIES.length]!
-      customer.run(id, `Customer${id} Example`, `customer${id}@example.org`, country, id % 97 === 0 ? 'banned' : 'active', isoSecondsAgo(3600))
+      customer.run(id, `Customer${id} Example`, `customer${id}@example.org`, country, isBanned(id) ? 'banned' : 'active', isoSecondsAgo(3600))
     }
     for (let id = 1; id <= ORDERS; id++) {
       const placed = isoSecondsAgo(3600 + (id % 500))
@@ -88,7 +91,8 @@ async function main(): Promise<void> {
   createShop(join(DIR, 'shop.db'))
   writeFileSync(config, PLAN)
   const shown = relative(process.cwd(), config) || config
-  console.log(`Created ${relative(process.cwd(), join(DIR, 'shop.db'))} with ${CUSTOMERS} customers and ${ORDERS} orders, and the plan ${shown}.\n`)
+  console.log(`Created ${relative(process.cwd(), join(DIR, 'shop.db'))} with ${CUSTOMERS} customers (${BANNED} of them banned) and ${ORDERS} orders, and the plan ${shown}.`)
+  console.log(`The customers sync has a filter (Status != banned): ${CUSTOMERS - BANNED} customers go to the warehouse, the banned ones stay behind.\n`)
 
   console.log('1) First run: everything is new.')
   let exit = await runCommand([], { config })

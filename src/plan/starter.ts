@@ -57,11 +57,12 @@ syncs:
   #       - { source: total, destination: amount }
   #       - { source: customer_name, destination: first_name, transform: "SPLIT(customer_name, ' ', 0)" }
   #       - { destination: label, transform: "CONCAT(UPPER(country), '-', id)" }
-  #   schedule: "*/30 * * * *"                         # cron, seconds optional; without it: on demand only
   #   maxErrors: 10                                    # rejected rows tolerated before the run fails
-  #   retries: 3                                       # transient failures retried with backoff (serve)
+  #   schedule: "*/30 * * * *"                         # cron, seconds optional (validated; the scheduler is not in this version yet)
+  #   retries: 3                                       # transient failures retried with backoff (by the scheduler, not yet released)
 
-  # A two-way sync: changes on either side are copied to the other.
+  # A two-way sync: changes on either side are copied to the other (not in this version yet:
+  # \`syncline run\` refuses it; mode: realtime likewise).
   # - id: contacts
   #   source: { connection: shop, entity: contacts }
   #   destination: { connection: warehouse, entity: public.contacts }

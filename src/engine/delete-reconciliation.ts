@@ -62,7 +62,7 @@ export async function reconcileDeletes(ctx: RunContext, opts: ReconcileOptions =
   await ctx.pipeline.drain()
   if (repaired > 0) {
     ctx.notes.push(
-      `${repaired} source row(s) were missing at the destination ${p.destination.name}.${p.destinationEntity.name} though earlier runs had delivered them (found by the key pass); they were copied again.`,
+      `${repaired} source row(s) were missing at the destination ${p.destination.name}.${p.destinationEntity.name} though earlier runs had delivered them (found by the key pass); ${ctx.dryRun ? 'a real run would copy them again' : 'they were copied again'}.`,
     )
   }
 }

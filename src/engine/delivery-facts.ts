@@ -22,9 +22,10 @@ export async function refillReason(ctx: RunContext, saved: Watermark | undefined
   if (!saved) return undefined
   const p = ctx.prepared
   const where = `${p.plan.destination.connection}.${p.destinationEntity.name}`
-  const refill = ctx.dryRun ? 'it would be refilled by a full compare' : 'it was refilled by a full compare'
+  // Worded for a run in progress: the note stays true if the run then fails.
+  const refill = ctx.dryRun ? 'a real run would refill it by a full compare' : 'refilling it by a full compare'
   if (p.destinationCreated) {
-    const created = ctx.dryRun ? 'it would be created again and refilled' : 'it was created again and refilled'
+    const created = ctx.dryRun ? 'a real run would create it again and refill it' : 'creating it again and refilling it'
     return `The destination ${where} did not exist (dropped or removed?) though earlier runs had delivered rows to it: ${created} by a full compare.`
   }
   const before = facts?.destination

@@ -56,13 +56,13 @@ for (const kind of KINDS) {
         expect(await manager.run('items')).toMatchObject({ status: 'succeeded', created: 8 })
         await dst.exec(`DROP TABLE ${entity}`)
         const dry = await manager.run('items', { dryRun: true })
-        expect(dry).toMatchObject({ status: 'succeeded', created: 8, notes: [expect.stringMatching(/would be created again and refilled/)] })
+        expect(dry).toMatchObject({ status: 'succeeded', created: 8, notes: [expect.stringMatching(/a real run would create it again and refill it/)] })
         expect(await dst.query(kind === 'postgres' ? `SELECT to_regclass('${entity}') AS t` : `SELECT name AS t FROM sqlite_master WHERE name = '${entity}'`)).toEqual(
           kind === 'postgres' ? [{ t: null }] : [],
         )
 
         const again = await manager.run('items')
-        expect(again).toMatchObject({ status: 'succeeded', created: 8, notes: [expect.stringMatching(new RegExp(`${entity} did not exist.*refilled`))] })
+        expect(again).toMatchObject({ status: 'succeeded', created: 8, notes: [expect.stringMatching(new RegExp(`${entity} did not exist.*refilling it`))] })
         expect(await ids(entity)).toEqual(ALL)
         expect((await manager.history('items', 1))[0]?.notes).toEqual(again.notes)
         const later = await manager.run('items')

@@ -7,6 +7,7 @@
  * until that exists, drift always fails the run.
  */
 import { SynclineError } from '../errors.js'
+import { autoMap } from '../mapping/auto-map.js'
 import type { SyncPlan } from '../plan/schema.js'
 import type { MappedFieldPair, SyncFacts } from '../state/state-store.js'
 import type { EntityInfo } from '../values/canonical.js'
@@ -22,9 +23,13 @@ export function vanishedFields(plan: SyncPlan, facts: SyncFacts | undefined, sou
   if (facts.source.connection !== plan.source.connection || facts.source.entity !== plan.source.entity) return []
   const sourceNames = new Set(source.fields.map((f) => f.name))
   const destinationNames = new Set(destination.fields.map((f) => f.name))
-  // An explicit field still naming the vanished source resolves nothing.
+  // Fed again by the plan as it is now: an explicit field (one still naming
+  // the vanished source resolves nothing), or auto-map (a rename by case only).
   const mappedNow = new Set(plan.mapping.fields.filter((f) => f.source === undefined || sourceNames.has(f.source)).map((f) => f.destination))
-  return facts.mappedFields.filter((f) => !sourceNames.has(f.source) && destinationNames.has(f.destination) && !mappedNow.has(f.destination))
+  if (plan.mapping.auto) for (const pair of autoMap(source.fields, destination.fields, { exclude: plan.mapping.exclude })) mappedNow.add(pair.destination)
+  // Would the plan still map it, were it there? Otherwise the plan dropped it, not the source.
+  const planMaps = (name: string) => plan.mapping.auto || plan.mapping.fields.some((f) => f.source === name)
+  return facts.mappedFields.filter((f) => !sourceNames.has(f.source) && destinationNames.has(f.destination) && !mappedNow.has(f.destination) && planMaps(f.source))
 }
 
 /**

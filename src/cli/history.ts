@@ -22,6 +22,7 @@ export async function historyCommand(syncId: string | undefined, opts: GlobalOpt
       const counts = `read ${r.read}, created ${r.created}, updated ${r.updated}, deleted ${r.deleted}, unchanged ${r.unchanged}, failed ${r.failed}`
       print(`${r.startedAt}  ${r.syncId}  ${r.status}${r.dryRun ? ' (dry run)' : ''}  ${r.mode}  ${counts}  ${r.durationMs ?? '-'} ms`)
       if (r.error) print(`    ${r.error.split('\n')[0]}`)
+      for (const note of r.notes ?? []) print(`    note: ${note}`)
     }
     if (errors.length > 0) {
       print(`\nRejected records (newest first):`)

@@ -83,6 +83,7 @@ function printResult(r: SyncResult, opts: RunCommandOptions, planned?: { create:
     if (r.dryRun) line.dryRun = true
     if (r.error !== undefined) line.error = r.error
     if (r.errorCode !== undefined) line.errorCode = r.errorCode
+    if (r.notes !== undefined) line.notes = r.notes
     printJson(line)
     return
   }
@@ -90,6 +91,7 @@ function printResult(r: SyncResult, opts: RunCommandOptions, planned?: { create:
   const summary = `${r.created} created, ${r.updated} updated, ${r.deleted} deleted, ${r.unchanged} unchanged, ${r.failed} failed`
   print(`${r.id}: ${r.status}${r.dryRun ? ' (dry run: nothing written)' : ''} in ${(r.durationMs / 1000).toFixed(2)} s — ${r.read} read; ${verb ? `${verb}: ` : ''}${summary}`)
   if (r.error) print(`  ${r.error.split('\n').join('\n  ')}`)
+  for (const note of r.notes ?? []) print(`  note: ${note}`)
   if (planned) {
     for (const kind of ['create', 'update', 'delete'] as const) {
       const total = planned.total[kind] ?? 0

@@ -48,6 +48,8 @@ function jsonSafe(value: Value): unknown {
 export class BatchWriter {
   /** Records rejected in this run so far. */
   rejected = 0
+  /** The {@link recordId} of every record rejected in this run, so a later pass does not try it again. */
+  readonly rejectedIds = new Set<string>()
   /** Every upsert is known to be new (empty destination): lets the sink bulk load. */
   allNew = false
 
@@ -108,6 +110,7 @@ export class BatchWriter {
   /** Record a rejected record (also used for rows that fail to map); throws past the budget. */
   async reject(op: Operation, error: SynclineError): Promise<void> {
     this.rejected++
+    this.rejectedIds.add(recordId(op.key))
     this.opts.counts.failed++
     const record: Record<string, unknown> = {}
     if (op.kind === 'delete') this.opts.keys.forEach((k, i) => (record[k] = op.key[i]))

@@ -7,7 +7,7 @@ import type { Row } from '../values/canonical.js'
 import type { Operation } from './batch-writer.js'
 import { tryBulkCopy } from './bulk-copy.js'
 import { laterWatermark, type WatermarkTracker } from './watermark.js'
-import { destinationFields, destinationTypes, diffRow, isSoftDeleted, mapRow, report, type RunContext } from './run-context.js'
+import { destinationFields, destinationRowsAtStart, destinationTypes, diffRow, isSoftDeleted, mapRow, report, type RunContext } from './run-context.js'
 import { sortedMerge } from './sorted-merge.js'
 
 async function* nothing(): AsyncGenerator<Row[]> {}
@@ -21,7 +21,7 @@ export async function fullSync(ctx: RunContext, tracker?: WatermarkTracker): Pro
   const { batchSize } = p.plan
   const signal = ctx.signal
   const total = await p.source.count(p.sourceEntity.name, p.filters)
-  const destinationRows = p.destinationExists ? await p.destination.count(p.destinationEntity.name) : 0
+  const destinationRows = await destinationRowsAtStart(ctx)
   // An empty destination takes only creates: let the sink use its bulk path.
   ctx.writer.allNew = destinationRows === 0
   report(ctx, 'copy', 0, total, `Comparing ${p.sourceEntity.name} with ${p.destinationEntity.name}`)

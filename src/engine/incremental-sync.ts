@@ -19,7 +19,7 @@ import { recordId } from './batch-writer.js'
 import { tryBulkCopy } from './bulk-copy.js'
 import { reconcileDeletes } from './delete-reconciliation.js'
 import { SynclineError } from '../errors.js'
-import { destinationFields, destinationTypes, diffRow, isSoftDeleted, report, saveWatermark, type RunContext } from './run-context.js'
+import { destinationFields, destinationRowsAtStart, destinationTypes, diffRow, isSoftDeleted, report, saveWatermark, type RunContext } from './run-context.js'
 import { capWatermark, laterWatermark, scanStart, watermarkTracker } from './watermark.js'
 
 /** Run an incremental sync from the saved watermark. */
@@ -36,7 +36,7 @@ export async function incrementalSync(ctx: RunContext): Promise<void> {
   const start = scanStart(cursorField, cursorType, saved, durationMs(p.plan.lookback))
   const countFilters: Filter[] = start.from ? [...p.filters, { field: cursorField, op: '>=', value: start.from.value }] : [...p.filters, { field: cursorField, op: 'is_not_null' }]
   const total = await p.source.count(p.sourceEntity.name, countFilters)
-  ctx.writer.allNew = !p.destinationExists || (await p.destination.count(p.destinationEntity.name)) === 0
+  ctx.writer.allNew = (await destinationRowsAtStart(ctx)) === 0
   // A first run into an empty destination may go in bulk: all rows in one
   // transaction, the watermark read in the same snapshot. (The row path
   // below checkpoints every batch instead, so a huge first run can resume.)
@@ -78,7 +78,9 @@ export async function incrementalSync(ctx: RunContext): Promise<void> {
   await ctx.pipeline.drain()
 
   await syncNullCursorRows(ctx, cursorField)
-  if (ctx.deletes === 'propagate') await reconcileDeletes(ctx)
+  // The key pass also finds source rows missing at the destination (lost
+  // there, though the watermark says they were delivered) and copies them.
+  if (ctx.deletes === 'propagate') await reconcileDeletes(ctx, { repairMissing: true })
 }
 
 /**

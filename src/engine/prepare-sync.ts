@@ -7,7 +7,9 @@ import { PlanError, SynclineError, throwIfAborted, type PlanIssue } from '../err
 import { createRecordMapper, type RecordMapper } from '../mapping/record-mapper.js'
 import { resolveFilters } from '../mapping/filters.js'
 import type { SyncPlan } from '../plan/schema.js'
+import type { SyncFacts } from '../state/state-store.js'
 import type { CanonicalType, EntityInfo, FieldInfo } from '../values/canonical.js'
+import { checkSchemaDrift } from './schema-drift.js'
 
 /** A sync resolved against its datasources. */
 export interface PreparedSync {
@@ -19,6 +21,12 @@ export interface PreparedSync {
   destinationEntity: EntityInfo
   /** False when the destination does not exist yet (created on the first write). */
   destinationExists: boolean
+  /**
+   * True when the destination did not exist as this run began: created by
+   * it (`create: true`), or, in a dry run, to be created. A sync with a
+   * watermark then knows the destination lost what earlier runs delivered.
+   */
+  destinationCreated: boolean
   /** Source key fields. */
   keys: string[]
   /** Destination key fields, in the same order. */
@@ -43,17 +51,20 @@ function plannedDestination(name: string, mapper: RecordMapper): EntityInfo {
   return { name, fields, primaryKey: [...mapper.destinationKeys], uniqueKeys: [], foreignKeys: [] }
 }
 
+/** Options of {@link prepareSync}. */
+export interface PrepareOptions {
+  dryRun?: boolean
+  signal?: AbortSignal
+  /** What the last successful run delivered: a source field it mapped that is gone fails the run (`SCHEMA_DRIFT`). */
+  facts?: SyncFacts
+}
+
 /**
  * Resolve a sync. With `create` (and not a dry run) a missing destination is
- * created here. Problems become a PlanError whose paths start with `syncs[index]`.
+ * created here. Problems become a PlanError whose paths start with `syncs[index]`;
+ * a mapped source field gone since the last run, a `SCHEMA_DRIFT` error.
  */
-export async function prepareSync(
-  plan: SyncPlan,
-  index: number,
-  source: Connector,
-  destination: Connector,
-  opts: { dryRun?: boolean; signal?: AbortSignal } = {},
-): Promise<PreparedSync> {
+export async function prepareSync(plan: SyncPlan, index: number, source: Connector, destination: Connector, opts: PrepareOptions = {}): Promise<PreparedSync> {
   const at = `syncs[${index}]`
   const sourceEntity = await source.describe(plan.source.entity).catch((error: unknown) => {
     throw withPath(error, `${at}.source.entity`)
@@ -66,6 +77,9 @@ export async function prepareSync(
       throw withPath(error, `${at}.destination.entity`, ` Or set destination.create: true to create it.`)
     })
   }
+
+  // Before mapping: a vanished field must be named as such, not as an unknown one.
+  checkSchemaDrift(plan, opts.facts, sourceEntity, destinationEntity)
 
   const keys = plan.keys ?? sourceEntity.primaryKey
   if (keys.length === 0) {
@@ -118,6 +132,7 @@ export async function prepareSync(
     sourceEntity,
     destinationEntity,
     destinationExists: destinationExists || !opts.dryRun,
+    destinationCreated: !destinationExists,
     keys: [...keys],
     destinationKeys: mapper.destinationKeys,
     keyTypes,

@@ -31,6 +31,23 @@ export interface RunContext {
   onProgress?: ProgressListener
   /** A watermark waiting for the destination's `commit` (staging destinations). */
   pendingWatermark?: Watermark
+  /** Sentences for the run's output and history (e.g. that it refilled the destination). */
+  notes: string[]
+  /** Destination rows when the run began, counted once by {@link destinationRowsAtStart}. */
+  startRows?: { rows: number | undefined }
+}
+
+/**
+ * Rows the destination held as the run began (0 when it does not exist yet;
+ * undefined when it cannot count cheaply). Counted on first use, which must
+ * come before the run writes anything.
+ */
+export async function destinationRowsAtStart(ctx: RunContext): Promise<number | undefined> {
+  if (!ctx.startRows) {
+    const p = ctx.prepared
+    ctx.startRows = { rows: p.destinationExists ? await p.destination.count(p.destinationEntity.name) : 0 }
+  }
+  return ctx.startRows.rows
 }
 
 /**

@@ -8,14 +8,15 @@ import { randomUUID } from 'node:crypto'
 import type { Connector } from '../connectors/connector.js'
 import { CancelledError, SynclineError, type ErrorCode, type FailureType } from '../errors.js'
 import type { SyncPlan } from '../plan/schema.js'
-import type { RunCounts, RunRecord, RunStatus, StateStore } from '../state/state-store.js'
+import type { RunCounts, RunRecord, RunStatus, StateStore, SyncFacts } from '../state/state-store.js'
 import { BatchWriter, WritePipeline, type Operation } from './batch-writer.js'
 import { reconcileDeletes } from './delete-reconciliation.js'
+import { deliveredFacts, refillReason } from './delivery-facts.js'
 import { fullSync } from './full-sync.js'
 import { incrementalSync } from './incremental-sync.js'
 import { prepareSync, type PreparedSync } from './prepare-sync.js'
 import { emptyCounts, type ProgressListener } from './progress.js'
-import { report, saveWatermark, type RunContext } from './run-context.js'
+import { destinationRowsAtStart, report, saveWatermark, type RunContext } from './run-context.js'
 import { capWatermark, watermarkTracker } from './watermark.js'
 
 /** Options of `manager.run()` and `syncline run`. */
@@ -41,6 +42,8 @@ export interface SyncResult extends RunCounts {
   error?: string
   errorCode?: ErrorCode
   failure?: FailureType
+  /** What the run did beyond its counts, one sentence each (e.g. that it refilled the destination); absent when nothing. */
+  notes?: string[]
 }
 
 /** What one run needs from its surroundings. */
@@ -82,7 +85,8 @@ export async function runSync(target: RunTarget, opts: RunSyncOptions = {}): Pro
   let ctx: RunContext | undefined
   let failure: unknown
   try {
-    const prepared = opts.prepared ?? (await prepareSync(plan, target.index, target.source, target.destination, { dryRun: opts.dryRun ?? false, signal: opts.signal }))
+    const facts = await state.getSyncFacts(plan.id)
+    const prepared = opts.prepared ?? (await prepareSync(plan, target.index, target.source, target.destination, { dryRun: opts.dryRun ?? false, signal: opts.signal, facts }))
     const writer = new BatchWriter({
       destination: prepared.destination,
       entity: prepared.destinationEntity.name,
@@ -108,11 +112,15 @@ export async function runSync(target: RunTarget, opts: RunSyncOptions = {}): Pro
       deletes: plan.deletes === 'ignore' ? 'ignore' : opts.deferDeletes ? 'defer' : 'propagate',
       signal: opts.signal,
       onProgress: opts.onProgress,
+      notes: [],
     }
     report(ctx, 'prepare', 0, undefined, `Prepared ${plan.id}`)
-    if (opts.deletesOnly) await reconcileDeletes(ctx)
-    else await runMode(ctx)
+    // Before any write: the facts saved at the end add this run's writes to it.
+    await destinationRowsAtStart(ctx)
+    if (opts.deletesOnly) await reconcileDeletes(ctx, { repairMissing: plan.mode === 'incremental' && !ctx.full })
+    else await runMode(ctx, facts)
     await commitStaged(ctx)
+    if (!ctx.dryRun) await state.setSyncFacts(plan.id, await deliveredFacts(ctx))
   } catch (error) {
     failure = error
     // Let a write in flight finish, so its checkpoint matches what landed.
@@ -136,6 +144,7 @@ export async function runSync(target: RunTarget, opts: RunSyncOptions = {}): Pro
   } else if (counts.failed > 0) {
     result.error = record.error = `${counts.failed} record(s) rejected; see 'syncline history ${plan.id}'`
   }
+  if (ctx && ctx.notes.length > 0) result.notes = record.notes = [...ctx.notes]
   await state.finishRun(record)
   if (ctx) report(ctx, 'done', counts.read, undefined, `${plan.id}: ${status}`)
   return result
@@ -149,7 +158,7 @@ async function commitStaged(ctx: RunContext): Promise<void> {
   if (ctx.pendingWatermark) await ctx.state.setWatermark(plan.id, ctx.pendingWatermark)
 }
 
-async function runMode(ctx: RunContext): Promise<void> {
+async function runMode(ctx: RunContext, facts: SyncFacts | undefined): Promise<void> {
   const { plan } = ctx.prepared
   if (plan.direction === 'two-way') {
     throw new SynclineError('PLAN_INVALID', 'config', `Sync '${plan.id}': two-way sync is not available in this version yet; use direction: one-way.`)
@@ -157,7 +166,12 @@ async function runMode(ctx: RunContext): Promise<void> {
   if (plan.mode === 'realtime') {
     throw new SynclineError('PLAN_INVALID', 'config', `Sync '${plan.id}': realtime mode (change capture) is not available in this version yet; use mode: incremental with a cursor meanwhile.`)
   }
-  if (plan.mode === 'incremental' && !ctx.full) return incrementalSync(ctx)
+  if (plan.mode === 'incremental' && !ctx.full) {
+    const refill = await refillReason(ctx, await ctx.state.getWatermark(plan.id), facts)
+    if (refill === undefined) return incrementalSync(ctx)
+    // The destination lost what the watermark says was delivered: compare in full (below).
+    ctx.notes.push(refill)
+  }
   if (plan.cursor === undefined || ctx.prepared.cursorType === undefined) return fullSync(ctx)
   // A full pass of a sync with a cursor also leaves the watermark where an
   // incremental run should continue.

@@ -41,7 +41,8 @@ export async function runSyncs(targets: readonly RunTarget[], opts: RunOptions =
   // that cannot be prepared runs alone so its failure is recorded as usual.
   const prepared: (PreparedSync | undefined)[] = []
   for (const t of targets) {
-    prepared.push(await prepareSync(t.plan, t.index, t.source, t.destination, { dryRun: opts.dryRun ?? false, signal: opts.signal }).catch(() => undefined))
+    const facts = await t.state.getSyncFacts(t.plan.id)
+    prepared.push(await prepareSync(t.plan, t.index, t.source, t.destination, { dryRun: opts.dryRun ?? false, signal: opts.signal, facts }).catch(() => undefined))
   }
   const ready = targets.map((t, i) => ({ target: t, prepared: prepared[i] })).filter((x): x is { target: RunTarget; prepared: PreparedSync } => x.prepared !== undefined)
   const { order, linked } = parentsFirst(ready.map((r) => r.prepared))
@@ -63,6 +64,7 @@ export async function runSyncs(targets: readonly RunTarget[], opts: RunOptions =
       first.deleted += deletes.deleted
       first.failed += deletes.failed
       first.durationMs += deletes.durationMs
+      if (deletes.notes) first.notes = [...(first.notes ?? []), ...deletes.notes]
       if (deletes.status !== 'succeeded') Object.assign(first, { status: deletes.status, error: deletes.error, errorCode: deletes.errorCode, failure: deletes.failure })
     }
   }

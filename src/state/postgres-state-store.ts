@@ -14,21 +14,25 @@ import { compareText } from '../values/compare.js'
 import {
   RECORD_ERROR_COLUMNS,
   RUN_COLUMNS,
+  SYNC_FACTS_COLUMNS,
   checkLimit,
   recordErrorFromRow,
   recordErrorParams,
   runFromRow,
   runParams,
+  syncFactsFromRow,
+  syncFactsParams,
   syncStateFromRow,
   watermarkFromRow,
   watermarkParams,
   type RecordErrorRow,
   type RunRow,
+  type SyncFactsRow,
   type SyncStateRow,
   type WatermarkRow,
 } from './state-rows.js'
 import { SCHEMA_VERSION_TABLE, STATE_MIGRATIONS, STATE_SCHEMA_VERSION, SYNC_SCOPED_TABLES } from './state-schema.js'
-import type { RecordErrorEntry, RunRecord, StateStore, SyncState, Watermark } from './state-store.js'
+import type { RecordErrorEntry, RunRecord, StateStore, SyncFacts, SyncState, Watermark } from './state-store.js'
 
 /** Options for {@link openPostgresStateStore}. */
 export interface PostgresStateStoreOptions {
@@ -167,6 +171,20 @@ export class PostgresStateStore implements StateStore {
       params,
     )
     return rows.map(recordErrorFromRow)
+  }
+
+  async getSyncFacts(syncId: string): Promise<SyncFacts | undefined> {
+    const rows = await this.query<SyncFactsRow>(`SELECT ${SYNC_FACTS_COLUMNS.join(', ')} FROM ${this.schema}.sync_facts WHERE sync_id = $1`, [syncId])
+    return rows[0] === undefined ? undefined : syncFactsFromRow(rows[0])
+  }
+
+  async setSyncFacts(syncId: string, facts: SyncFacts): Promise<void> {
+    const updates = SYNC_FACTS_COLUMNS.filter((c) => c !== 'sync_id').map((c) => `${c} = excluded.${c}`)
+    await this.query(
+      `INSERT INTO ${this.schema}.sync_facts (${SYNC_FACTS_COLUMNS.join(', ')}) VALUES (${SYNC_FACTS_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})
+       ON CONFLICT (sync_id) DO UPDATE SET ${updates.join(', ')}`,
+      syncFactsParams(syncId, facts),
+    )
   }
 
   async listSyncStates(): Promise<SyncState[]> {

@@ -15,21 +15,25 @@ import { compareText } from '../values/compare.js'
 import {
   RECORD_ERROR_COLUMNS,
   RUN_COLUMNS,
+  SYNC_FACTS_COLUMNS,
   checkLimit,
   recordErrorFromRow,
   recordErrorParams,
   runFromRow,
   runParams,
+  syncFactsFromRow,
+  syncFactsParams,
   syncStateFromRow,
   watermarkFromRow,
   watermarkParams,
   type RecordErrorRow,
   type RunRow,
+  type SyncFactsRow,
   type SyncStateRow,
   type WatermarkRow,
 } from './state-rows.js'
 import { SCHEMA_VERSION_TABLE, STATE_MIGRATIONS, STATE_SCHEMA_VERSION, SYNC_SCOPED_TABLES } from './state-schema.js'
-import type { RecordErrorEntry, RunRecord, StateStore, SyncState, Watermark } from './state-store.js'
+import type { RecordErrorEntry, RunRecord, StateStore, SyncFacts, SyncState, Watermark } from './state-store.js'
 
 /** How long a writer waits for another process's write to finish before giving up. */
 export const SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -139,6 +143,17 @@ export class SqliteStateStore implements StateStore {
     })
   }
 
+  async getSyncFacts(syncId: string): Promise<SyncFacts | undefined> {
+    return this.use(() => {
+      const row = this.statements.getSyncFacts.get(syncId) as SyncFactsRow | undefined
+      return row === undefined ? undefined : syncFactsFromRow(row)
+    })
+  }
+
+  async setSyncFacts(syncId: string, facts: SyncFacts): Promise<void> {
+    this.use(() => this.statements.setSyncFacts.run(syncFactsParams(syncId, facts)))
+  }
+
   async listSyncStates(): Promise<SyncState[]> {
     return this.use(() => {
       const rows = this.statements.listSyncStates.all() as SyncStateRow[]
@@ -184,6 +199,13 @@ function prepareStatements(db: Database.Database) {
        ON CONFLICT (sync_id) DO UPDATE SET cursor_value = excluded.cursor_value, key_values = excluded.key_values, updated_at = excluded.updated_at`,
     ),
     clearWatermark: db.prepare('DELETE FROM watermarks WHERE sync_id = ?'),
+    getSyncFacts: db.prepare(`SELECT ${SYNC_FACTS_COLUMNS.join(', ')} FROM sync_facts WHERE sync_id = ?`),
+    setSyncFacts: db.prepare(
+      `INSERT INTO sync_facts (${SYNC_FACTS_COLUMNS.join(', ')}) VALUES (${SYNC_FACTS_COLUMNS.map(() => '?').join(', ')})
+       ON CONFLICT (sync_id) DO UPDATE SET ${SYNC_FACTS_COLUMNS.filter((c) => c !== 'sync_id')
+         .map((c) => `${c} = excluded.${c}`)
+         .join(', ')}`,
+    ),
     startRun: db.prepare(RUN_INSERT),
     // An upsert, so a run whose start was never recorded (a crash between
     // start and the first write) still lands in history.

@@ -6,7 +6,7 @@
 import type { KeyValues, Value } from '../values/canonical.js'
 import { SynclineError } from '../errors.js'
 import { decodeStateValue, encodeStateValue, toReadableJson } from './serialize-value.js'
-import type { RecordErrorEntry, RunRecord, RunStatus, SyncState, Watermark } from './state-store.js'
+import type { RecordErrorEntry, RunRecord, RunStatus, SyncFacts, SyncState, Watermark } from './state-store.js'
 
 /** The `runs` columns written by `startRun` / `finishRun`, in parameter order. */
 export const RUN_COLUMNS = [
@@ -26,6 +26,7 @@ export const RUN_COLUMNS = [
   'failed',
   'conflicts',
   'error',
+  'notes',
 ] as const
 
 /** The `record_errors` columns written by `addRecordErrors`, in parameter order. */
@@ -49,6 +50,8 @@ export interface RunRow {
   failed: number | string
   conflicts: number | string
   error: string | null
+  /** A JSON array of strings, or null when the run had no notes. */
+  notes: string | null
 }
 
 /** A `record_errors` row. */
@@ -95,6 +98,7 @@ export function runParams(run: RunRecord, status: RunStatus = run.status): (stri
     count(run.failed),
     count(run.conflicts),
     run.error ?? null,
+    run.notes && run.notes.length > 0 ? JSON.stringify(run.notes) : null,
   ]
 }
 
@@ -118,6 +122,7 @@ export function runFromRow(row: RunRow): RunRecord {
   if (row.finished_at !== null) run.finishedAt = row.finished_at
   if (row.duration_ms !== null) run.durationMs = Number(row.duration_ms)
   if (row.error !== null) run.error = row.error
+  if (row.notes !== null && row.notes !== undefined) run.notes = JSON.parse(row.notes) as string[]
   return run
 }
 
@@ -157,6 +162,60 @@ export function watermarkFromRow(row: WatermarkRow): Watermark {
   const watermark: Watermark = { cursor: decodeStateValue(row.cursor_value) as Value }
   if (row.key_values !== null) watermark.key = decodeStateValue(row.key_values) as KeyValues
   return watermark
+}
+
+/** The `sync_facts` columns written by `setSyncFacts`, in parameter order. */
+export const SYNC_FACTS_COLUMNS = [
+  'sync_id',
+  'source_connection',
+  'source_entity',
+  'destination_connection',
+  'destination_entity',
+  'destination_rows',
+  'mapped_fields',
+  'source_fields',
+  'updated_at',
+] as const
+
+/** A `sync_facts` row (PostgreSQL bigints arrive as strings). */
+export interface SyncFactsRow {
+  sync_id: string
+  source_connection: string
+  source_entity: string
+  destination_connection: string
+  destination_entity: string
+  destination_rows: number | string | null
+  mapped_fields: string
+  source_fields: string
+  updated_at: string
+}
+
+/** Parameters for {@link SYNC_FACTS_COLUMNS}; field lists are stored as JSON. */
+export function syncFactsParams(syncId: string, facts: SyncFacts): (string | number | null)[] {
+  return [
+    syncId,
+    facts.source.connection,
+    facts.source.entity,
+    facts.destination.connection,
+    facts.destination.entity,
+    facts.destinationRows === undefined ? null : count(facts.destinationRows),
+    JSON.stringify(facts.mappedFields.map((f) => ({ source: f.source, destination: f.destination }))),
+    JSON.stringify(facts.sourceFields),
+    facts.updatedAt,
+  ]
+}
+
+/** Stored facts as {@link SyncFacts}. */
+export function syncFactsFromRow(row: SyncFactsRow): SyncFacts {
+  const facts: SyncFacts = {
+    source: { connection: row.source_connection, entity: row.source_entity },
+    destination: { connection: row.destination_connection, entity: row.destination_entity },
+    mappedFields: JSON.parse(row.mapped_fields) as SyncFacts['mappedFields'],
+    sourceFields: JSON.parse(row.source_fields) as string[],
+    updatedAt: row.updated_at,
+  }
+  if (row.destination_rows !== null) facts.destinationRows = Number(row.destination_rows)
+  return facts
 }
 
 /** A row limit as given to `listRuns` / `listRecordErrors`, checked. */

@@ -102,13 +102,47 @@ export const STATE_MIGRATIONS: readonly StateMigration[] = [
       `CREATE INDEX IF NOT EXISTS record_errors_by_run ON ${s}.record_errors (run_id, at)`,
     ],
   },
+  {
+    version: 2,
+    description: 'sync facts (what the last successful run delivered), run notes',
+    // SQLite has no ADD COLUMN IF NOT EXISTS; the migration runs in one
+    // transaction with its schema_version row, so it never half-applies.
+    sqlite: [
+      `CREATE TABLE IF NOT EXISTS sync_facts (
+        sync_id TEXT PRIMARY KEY,
+        source_connection TEXT NOT NULL,
+        source_entity TEXT NOT NULL,
+        destination_connection TEXT NOT NULL,
+        destination_entity TEXT NOT NULL,
+        destination_rows INTEGER,
+        mapped_fields TEXT NOT NULL,
+        source_fields TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      )`,
+      `ALTER TABLE runs ADD COLUMN notes TEXT`,
+    ],
+    postgres: (s) => [
+      `CREATE TABLE IF NOT EXISTS ${s}.sync_facts (
+        sync_id text COLLATE "C" PRIMARY KEY,
+        source_connection text NOT NULL,
+        source_entity text NOT NULL,
+        destination_connection text NOT NULL,
+        destination_entity text NOT NULL,
+        destination_rows bigint,
+        mapped_fields text NOT NULL,
+        source_fields text NOT NULL,
+        updated_at text NOT NULL
+      )`,
+      `ALTER TABLE ${s}.runs ADD COLUMN IF NOT EXISTS notes text`,
+    ],
+  },
 ]
 
 /** The newest schema version this build knows. */
 export const STATE_SCHEMA_VERSION = STATE_MIGRATIONS[STATE_MIGRATIONS.length - 1]!.version
 
 /** Tables with a `sync_id` column: `forgetSync` deletes a sync's rows from each. */
-export const SYNC_SCOPED_TABLES: readonly string[] = ['watermarks', 'runs', 'record_errors']
+export const SYNC_SCOPED_TABLES: readonly string[] = ['watermarks', 'runs', 'record_errors', 'sync_facts']
 
 /** The version bookkeeping table, created before any migration runs. */
 export const SCHEMA_VERSION_TABLE = {

@@ -39,6 +39,11 @@ export interface RunRecord extends RunCounts {
   finishedAt?: string
   durationMs?: number
   error?: string
+  /**
+   * What the run did beyond its counts that a user should know, one sentence
+   * each (e.g. that it refilled a destination that had lost rows).
+   */
+  notes?: string[]
 }
 
 /** A record the destination rejected, with the reason. */
@@ -53,6 +58,35 @@ export interface RecordErrorEntry {
   record: Record<string, unknown>
   reason: string
   at: string
+}
+
+/** One source field a run wrote, and the destination field it wrote it to. */
+export interface MappedFieldPair {
+  source: string
+  destination: string
+}
+
+/** A connection and an entity in it, as the plan names them. */
+export interface EntityRef {
+  connection: string
+  entity: string
+}
+
+/**
+ * What the last successful (or partial) run of a sync delivered, kept so the
+ * next run can notice a destination that lost rows and a source field that
+ * disappeared. Saved after the destination committed, never in a dry run.
+ */
+export interface SyncFacts {
+  source: EntityRef
+  destination: EntityRef
+  /** Rows the destination held when the run ended; absent when the destination cannot count cheaply. */
+  destinationRows?: number
+  /** The source fields the run wrote directly (or as a transform's implicit argument). */
+  mappedFields: MappedFieldPair[]
+  /** Every field of the source entity at that run. */
+  sourceFields: string[]
+  updatedAt: string
 }
 
 /** Per-sync state summarised for `syncline status`. */
@@ -77,10 +111,15 @@ export interface StateStore {
   /** Newest first. */
   listRecordErrors(opts?: { syncId?: string; runId?: string; limit?: number }): Promise<RecordErrorEntry[]>
 
+  /** What the last successful run of a sync delivered, if it ran since state version 2. */
+  getSyncFacts(syncId: string): Promise<SyncFacts | undefined>
+  /** Replace a sync's facts (after the destination committed). */
+  setSyncFacts(syncId: string, facts: SyncFacts): Promise<void>
+
   /** Every sync that has state, with its watermark and last run. */
   listSyncStates(): Promise<SyncState[]>
 
-  /** Forget everything about a sync (watermark, runs, errors). */
+  /** Forget everything about a sync (watermark, runs, errors, facts). */
   forgetSync(syncId: string): Promise<void>
 
   close(): Promise<void>

@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openStateStore } from '../../src/state/open-state-store.js'
-import { PostgresStateStore } from '../../src/state/postgres-state-store.js'
-import { STATE_SCHEMA_VERSION } from '../../src/state/state-schema.js'
+import { openPostgresStateStore, PostgresStateStore } from '../../src/state/postgres-state-store.js'
+import { STATE_MIGRATIONS, STATE_SCHEMA_VERSION } from '../../src/state/state-schema.js'
 import { createPgDatabase, hasPostgres, pgQuery } from '../helpers/services.js'
 
 const pgAvailable = await hasPostgres()
@@ -26,7 +26,7 @@ describe.skipIf(!pgAvailable)('postgres state store', () => {
         db.url,
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'syncline' ORDER BY table_name",
       )
-      expect(tables.map((t) => t.table_name)).toEqual(['record_errors', 'runs', 'schema_version', 'watermarks'])
+      expect(tables.map((t) => t.table_name)).toEqual(['record_errors', 'runs', 'schema_version', 'sync_facts', 'watermarks'])
       const versions = await pgQuery<{ version: number }>(db.url, 'SELECT version FROM syncline.schema_version ORDER BY version')
       expect(versions.map((v) => v.version)).toEqual(Array.from({ length: STATE_SCHEMA_VERSION }, (_, i) => i + 1))
 
@@ -34,6 +34,29 @@ describe.skipIf(!pgAvailable)('postgres state store', () => {
       expect(await stores[2]!.getWatermark('orders')).toEqual({ cursor: 2n ** 63n - 1n })
     } finally {
       await Promise.all(stores.map((s) => s.close()))
+    }
+  })
+
+  it('upgrades a version 1 schema in place, keeping its runs', async () => {
+    const schema = 'state_v1'
+    await pgQuery(db.url, `CREATE SCHEMA ${schema}`)
+    await pgQuery(db.url, `CREATE TABLE ${schema}.schema_version (version integer PRIMARY KEY, description text NOT NULL, applied_at text NOT NULL)`)
+    for (const statement of STATE_MIGRATIONS[0]!.postgres(schema)) await pgQuery(db.url, statement)
+    await pgQuery(db.url, `INSERT INTO ${schema}.schema_version VALUES (1, 'v1', '2026-01-01T00:00:00Z')`)
+    await pgQuery(
+      db.url,
+      `INSERT INTO ${schema}.runs (run_id, sync_id, mode, status, dry_run, started_at, read, created, updated, deleted, unchanged, failed, conflicts)
+       VALUES ('old', 'items', 'incremental', 'succeeded', false, '2026-01-01T00:00:00Z', 5, 5, 0, 0, 0, 0, 0)`,
+    )
+    const store = await openPostgresStateStore(db.url, { schema })
+    try {
+      expect(await store.listRuns()).toEqual([expect.objectContaining({ runId: 'old', created: 5 })])
+      await store.finishRun({ ...(await store.listRuns())[0]!, notes: ['refilled'] })
+      expect((await store.listRuns())[0]?.notes).toEqual(['refilled'])
+      const versions = await pgQuery<{ version: number }>(db.url, `SELECT version FROM ${schema}.schema_version ORDER BY version`)
+      expect(versions.map((v) => v.version)).toEqual(Array.from({ length: STATE_SCHEMA_VERSION }, (_, i) => i + 1))
+    } finally {
+      await store.close()
     }
   })
 

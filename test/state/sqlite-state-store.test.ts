@@ -10,7 +10,8 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { ConnectionError, SynclineError } from '../../src/errors.js'
 import { openStateStore, sqlitePath } from '../../src/state/open-state-store.js'
-import { SqliteStateStore } from '../../src/state/sqlite-state-store.js'
+import { openSqliteStateStore, SqliteStateStore } from '../../src/state/sqlite-state-store.js'
+import { STATE_MIGRATIONS, STATE_SCHEMA_VERSION } from '../../src/state/state-schema.js'
 import { tempDir } from '../helpers/services.js'
 
 let dir: ReturnType<typeof tempDir>
@@ -59,6 +60,37 @@ describe('sqlite state location', () => {
     } finally {
       raw.close()
       await store.close()
+    }
+  })
+})
+
+describe('sqlite state upgrades', () => {
+  it('upgrades a version 1 state file in place, keeping its runs', async () => {
+    const path = join(dir.path, 'v1', 'state.db')
+    mkdirSync(join(dir.path, 'v1'))
+    const raw = new Database(path)
+    raw.exec('CREATE TABLE schema_version (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)')
+    for (const statement of STATE_MIGRATIONS[0]!.sqlite) raw.exec(statement)
+    raw.exec(`INSERT INTO schema_version VALUES (1, 'v1', '2026-01-01T00:00:00Z');
+      INSERT INTO runs (run_id, sync_id, mode, status, dry_run, started_at, read, created, updated, deleted, unchanged, failed, conflicts)
+      VALUES ('old', 'items', 'incremental', 'succeeded', 0, '2026-01-01T00:00:00Z', 5, 5, 0, 0, 0, 0, 0)`)
+    raw.close()
+
+    const store = openSqliteStateStore(path)
+    try {
+      expect(await store.listRuns()).toEqual([expect.objectContaining({ runId: 'old', created: 5 })])
+      expect((await store.listRuns())[0]).not.toHaveProperty('notes')
+      expect(await store.getSyncFacts('items')).toBeUndefined()
+      await store.finishRun({ ...(await store.listRuns())[0]!, notes: ['refilled'] })
+      expect((await store.listRuns())[0]?.notes).toEqual(['refilled'])
+    } finally {
+      await store.close()
+    }
+    const check = new Database(path, { readonly: true })
+    try {
+      expect(check.prepare('SELECT max(version) AS v FROM schema_version').get()).toEqual({ v: STATE_SCHEMA_VERSION })
+    } finally {
+      check.close()
     }
   })
 })

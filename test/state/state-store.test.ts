@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import type { KeyValues, Value } from '../../src/values/canonical.js'
 import { openSqliteStateStore } from '../../src/state/sqlite-state-store.js'
 import { openPostgresStateStore } from '../../src/state/postgres-state-store.js'
-import type { RecordErrorEntry, RunRecord, StateStore } from '../../src/state/state-store.js'
+import type { RecordErrorEntry, RunRecord, StateStore, SyncFacts } from '../../src/state/state-store.js'
 import { createPgDatabase, hasPostgres, tempDir } from '../helpers/services.js'
 
 const pgAvailable = await hasPostgres()
@@ -223,6 +223,19 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         expect(await store.listRuns({ syncId: 'nothing' })).toEqual([])
       })
 
+      it('keeps a run\u2019s notes, and none for a run without', async () => {
+        const { store } = await fresh()
+        const notes = ['The destination items holds 0 rows, but held 5 after the last run: compared in full to refill it.', 'say "hi" 𝄞']
+        await store.startRun(run({ runId: 'r1', syncId: 'orders' }))
+        expect((await store.listRuns())[0]).not.toHaveProperty('notes')
+        await store.finishRun(run({ runId: 'r1', syncId: 'orders', status: 'succeeded', notes }))
+        await store.finishRun(run({ runId: 'r2', syncId: 'orders', status: 'succeeded', startedAt: at(1), notes: [] }))
+        const [second, first] = await store.listRuns()
+        expect(first).toEqual(run({ runId: 'r1', syncId: 'orders', status: 'succeeded', notes }))
+        expect(second).not.toHaveProperty('notes')
+        expect((await store.listSyncStates())[0]?.lastRun).not.toHaveProperty('notes')
+      })
+
       it('rejects a second start of the same run id', async () => {
         const { store } = await fresh()
         await store.startRun(run({ runId: 'r1', syncId: 'orders' }))
@@ -288,6 +301,48 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         const bad = { ...recordError({ runId: 'r1', syncId: 'orders', recordId: '2' }), reason: null as unknown as string }
         await expect(store.addRecordErrors([recordError({ runId: 'r1', syncId: 'orders' }), bad])).rejects.toThrow()
         expect(await store.listRecordErrors()).toEqual([])
+      })
+    })
+
+    describe('sync facts', () => {
+      const facts = (overrides: Partial<SyncFacts> = {}): SyncFacts => ({
+        source: { connection: 'shop', entity: 'items' },
+        destination: { connection: 'warehouse', entity: 'public.items' },
+        destinationRows: 3_000_000_000,
+        mappedFields: [
+          { source: 'id', destination: 'id' },
+          { source: 'Full Name', destination: 'name' },
+        ],
+        sourceFields: ['id', 'Full Name', 'updated_at'],
+        updatedAt: at(0),
+        ...overrides,
+      })
+
+      it('round-trips what the last run delivered, replaces it, and keeps it across a reopen', async () => {
+        const { store, name } = await fresh()
+        expect(await store.getSyncFacts('items')).toBeUndefined()
+        await store.setSyncFacts('items', facts())
+        expect(await store.getSyncFacts('items')).toEqual(facts())
+
+        const { destinationRows: _, ...uncounted } = facts({ mappedFields: [], sourceFields: [], updatedAt: at(5) })
+        await store.setSyncFacts('items', uncounted)
+        expect(await store.getSyncFacts('items')).toEqual(uncounted)
+        await store.setSyncFacts('other', facts({ destinationRows: 0 }))
+
+        await store.close()
+        const reopened = await backend.open(name)
+        opened.push(reopened)
+        expect(await reopened.getSyncFacts('items')).toEqual(uncounted)
+        expect(await reopened.getSyncFacts('other')).toEqual(facts({ destinationRows: 0 }))
+      })
+
+      it('are forgotten with their sync only', async () => {
+        const { store } = await fresh()
+        await store.setSyncFacts('orders', facts())
+        await store.setSyncFacts('customers', facts())
+        await store.forgetSync('orders')
+        expect(await store.getSyncFacts('orders')).toBeUndefined()
+        expect(await store.getSyncFacts('customers')).toEqual(facts())
       })
     })
 

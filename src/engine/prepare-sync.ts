@@ -6,6 +6,7 @@ import type { Connector, Filter } from '../connectors/connector.js'
 import { PlanError, SynclineError, throwIfAborted, type PlanIssue } from '../errors.js'
 import { createRecordMapper, type RecordMapper } from '../mapping/record-mapper.js'
 import { resolveFilters } from '../mapping/filters.js'
+import { sameTableProblem } from '../plan/same-table.js'
 import type { SyncPlan } from '../plan/schema.js'
 import type { CanonicalType, EntityInfo, FieldInfo } from '../values/canonical.js'
 
@@ -65,6 +66,13 @@ export async function prepareSync(
     await destination.describe(plan.destination.entity).catch((error: unknown) => {
       throw withPath(error, `${at}.destination.entity`, ` Or set destination.create: true to create it.`)
     })
+  }
+
+  if (destinationEntity) {
+    // Before anything is written: a destination that is the source itself must never be touched.
+    const signal = { signal: opts.signal }
+    const problem = sameTableProblem(plan, await source.physicalIdentity?.(plan.source.entity, signal), await destination.physicalIdentity?.(plan.destination.entity, signal))
+    if (problem) throw new PlanError([{ path: `${at}.destination`, message: problem }])
   }
 
   const keys = plan.keys ?? sourceEntity.primaryKey

@@ -81,6 +81,9 @@ async function validateSyncLive(sync: SyncPlan, at: string, deps: LiveValidation
   else if (destination.connectionFailed) issues.push({ path: `${at}.destination.connection`, message: destination.message })
   else if (!sync.destination.create) {
     issues.push({ path: `${at}.destination.entity`, message: `${destination.message} Or set destination.create: true to create it.` })
+  } else if (destination.code !== 'ENTITY_NOT_FOUND') {
+    // create: true makes a missing table, not one whose name the datasource refuses.
+    issues.push({ path: `${at}.destination.entity`, message: destination.message })
   }
 
   if (destinationEntity) {
@@ -197,7 +200,7 @@ function collectPlanIssues(at: string, check: () => void, fallbackPath: string):
   }
 }
 
-type Described = { ok: true; entity: EntityInfo } | { ok: false; message: string; connectionFailed: boolean }
+type Described = { ok: true; entity: EntityInfo } | { ok: false; message: string; code: string; connectionFailed: boolean }
 
 /** Describes each entity once, and stops asking a connection that could not be reached. */
 class DescribeCache {
@@ -208,7 +211,7 @@ class DescribeCache {
 
   async describe(connection: string, entity: string): Promise<Described> {
     const failed = this.failedConnections.get(connection)
-    if (failed !== undefined) return { ok: false, message: failed, connectionFailed: true }
+    if (failed !== undefined) return { ok: false, message: failed, code: 'CONNECTION_REFUSED', connectionFailed: true }
     const cacheKey = JSON.stringify([connection, entity])
     let result = this.entities.get(cacheKey)
     if (!result) {
@@ -225,7 +228,7 @@ class DescribeCache {
       if (!(error instanceof SynclineError)) throw error
       const connectionFailed = CONNECTION_CODES.has(error.code) || error.failure === 'transient'
       if (connectionFailed) this.failedConnections.set(connection, error.message)
-      return { ok: false, message: error.message, connectionFailed }
+      return { ok: false, message: error.message, code: error.code, connectionFailed }
     }
   }
 }

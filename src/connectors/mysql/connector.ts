@@ -17,6 +17,7 @@ import { checkServer } from './check.js'
 import { createTable } from './create-table.js'
 import { classifyMysqlError, type ErrorContext } from './errors.js'
 import { physicalIdentity } from './identity.js'
+import { unholdableEntity, unholdableField } from './identifiers.js'
 import { entityNotFound, findTable, loadTables, type MyTable } from './introspect.js'
 import { createPool, displayUrl, endpointOf, type Endpoint, type PoolSettings } from './pool.js'
 import { readServerInfo, type ServerInfo } from './server.js'
@@ -79,6 +80,8 @@ class MysqlConnector implements Connector {
   }
 
   async #describe(entity: string): Promise<MyTable> {
+    const unholdable = unholdableEntity(entity, this.#where())
+    if (unholdable) throw unholdable
     const pool = this.#getPool()
     const server = await this.#serverInfo()
     let table: MyTable | undefined
@@ -154,6 +157,8 @@ class MysqlConnector implements Connector {
   }
 
   async ensureEntity(entity: string, fields: FieldInfo[], keys: string[]): Promise<void> {
+    const unholdable = unholdableEntity(entity, this.#where()) ?? unholdableField(entity, fields, this.#where())
+    if (unholdable) throw unholdable
     const pool = this.#getPool()
     const server = await this.#serverInfo()
     try {

@@ -81,7 +81,8 @@ export function connectionProblems(name: string, connection: ConnectionPlan, pre
 /** Problems with the plan's `state` setting (a path, or a postgres:// URL). */
 export function stateProblems(state: string): PlanIssue[] {
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(state)?.[1]?.toLowerCase()
-  if (scheme === undefined || scheme === 'postgres' || scheme === 'postgresql') return []
+  if (scheme === undefined) return []
+  if (scheme === 'postgres' || scheme === 'postgresql') return hasStrayAt(state) ? [{ path: 'state', message: STRAY_AT_FIX }] : []
   return [
     {
       path: 'state',

@@ -64,6 +64,18 @@ describe('an unencoded @ or / in a URL password', () => {
     })
   }
 
+  it('in the state store URL too', async () => {
+    ws = workspace()
+    ws.write('syncline.yaml', `state: "postgres://sync:Secret@Part/Two@127.0.0.1:5432/test"
+connections: {}
+syncs: []
+`)
+    const result = await ws.run(['status'])
+    expect(result.code, result.all).toBe(2)
+    expect(result.all).toMatch(/state: .*percent-encode/)
+    for (const piece of PIECES) expect(result.all).not.toContain(piece)
+  })
+
   it('an encoded password, and an @ in a query parameter, are fine', async () => {
     ws = workspace()
     ws.write('syncline.yaml', `connections:

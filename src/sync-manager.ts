@@ -111,6 +111,7 @@ export class SyncManager extends EventEmitter {
     return validatePlanLive(this.plan, {
       describe: (connection, entity) => this.describeForValidation(connection, entity),
       countDuplicateKeys: (connection, entity, keys) => this.countDuplicateKeys(connection, entity, keys),
+      physicalIdentity: async (connection, entity) => (await this.connector(connection)).physicalIdentity?.(entity),
     }, syncIds ? { syncIds } : undefined)
   }
 

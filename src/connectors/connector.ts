@@ -149,6 +149,19 @@ export interface CheckReport {
   details: Record<string, string | number | boolean>
 }
 
+/**
+ * Which physical table (or file) an entity is, whichever connection reaches
+ * it: two connections to one SQLite file spelled differently, or to one
+ * PostgreSQL database through `127.0.0.1` and `localhost`, give equal keys
+ * for the same table. See {@link Connector.physicalIdentity}.
+ */
+export interface PhysicalIdentity {
+  /** Equal (`===`) for two entities exactly when they are one table or file; includes the connector kind. */
+  key: string
+  /** The table for messages, e.g. `table items in /data/shop.db`; never a password. */
+  label: string
+}
+
 /** How a connection is configured in the plan. */
 export interface ConnectionConfig {
   /** The connection's name in the plan (`shop`). */
@@ -232,6 +245,17 @@ export interface Connector {
    * there so rows committed late with older cursor values are not skipped.
    */
   oldestOpenTransactionStart?(opts?: { signal?: AbortSignal }): Promise<string | undefined>
+
+  /**
+   * The physical table or file behind an existing entity, so the engine can
+   * refuse a sync whose destination is its own source under another
+   * connection name (it would overwrite the source, and its deletes would
+   * remove source rows). Undefined when the entity does not exist, or when
+   * the datasource cannot tell (an in-memory database is never the same as
+   * another). Absent: the connector cannot tell for any entity.
+   * @example await shop.physicalIdentity?.('items') // { key: '["sqlite","2049:131","items"]', label: 'table items in /data/shop.db' }
+   */
+  physicalIdentity?(entity: string, opts?: { signal?: AbortSignal }): Promise<PhysicalIdentity | undefined>
 
   close(): Promise<void>
 }

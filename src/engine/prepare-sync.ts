@@ -6,6 +6,7 @@ import type { Connector, Filter } from '../connectors/connector.js'
 import { PlanError, SynclineError, throwIfAborted, type PlanIssue } from '../errors.js'
 import { createRecordMapper, type RecordMapper } from '../mapping/record-mapper.js'
 import { resolveFilters } from '../mapping/filters.js'
+import { sameTableProblem } from '../plan/same-table.js'
 import type { SyncPlan } from '../plan/schema.js'
 import type { SyncFacts } from '../state/state-store.js'
 import type { CanonicalType, EntityInfo, FieldInfo } from '../values/canonical.js'
@@ -76,6 +77,13 @@ export async function prepareSync(plan: SyncPlan, index: number, source: Connect
     await destination.describe(plan.destination.entity).catch((error: unknown) => {
       throw withPath(error, `${at}.destination.entity`, ` Or set destination.create: true to create it.`)
     })
+  }
+
+  if (destinationEntity) {
+    // Before anything is written: a destination that is the source itself must never be touched.
+    const signal = { signal: opts.signal }
+    const problem = sameTableProblem(plan, await source.physicalIdentity?.(plan.source.entity, signal), await destination.physicalIdentity?.(plan.destination.entity, signal))
+    if (problem) throw new PlanError([{ path: `${at}.destination`, message: problem }])
   }
 
   // Before mapping: a vanished field must be named as such, not as an unknown one.

@@ -4,7 +4,7 @@
  */
 import { didYouMean, type PlanIssue } from '../errors.js'
 import { fileUrlProblem } from '../connectors/file/location.js'
-import { redactUrl, SUPPORTED_SCHEMES, urlScheme } from '../connectors/registry.js'
+import { hasStrayAt, redactUrl, STRAY_AT_FIX, SUPPORTED_SCHEMES, urlScheme } from '../connectors/registry.js'
 import type { ConnectionPlan } from './schema.js'
 
 /** Schemes whose URLs are `scheme://user:password@host/…`. */
@@ -54,13 +54,17 @@ export function connectionProblems(name: string, connection: ConnectionPlan, pre
   }
 
   if (SERVER_SCHEMES.has(scheme)) {
+    if (hasStrayAt(url)) {
+      issues.push({ path: `${prefix}.url`, message: STRAY_AT_FIX })
+      return issues
+    }
     let parsed: URL
     try {
       parsed = new URL(url)
     } catch {
       issues.push({
         path: `${prefix}.url`,
-        message: `'${redactUrl(url)}' is not a valid URL; write ${scheme}://user@host:${scheme.startsWith('postgres') ? 5432 : 3306}/db (percent-encode special characters in the user name)`,
+        message: `'${redactUrl(url)}' is not a valid URL; write ${scheme}://user@host:${scheme.startsWith('postgres') ? 5432 : 3306}/db (percent-encode special characters in the user name and password, or set the password apart as password: \${VAR})`,
       })
       return issues
     }
@@ -77,7 +81,8 @@ export function connectionProblems(name: string, connection: ConnectionPlan, pre
 /** Problems with the plan's `state` setting (a path, or a postgres:// URL). */
 export function stateProblems(state: string): PlanIssue[] {
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(state)?.[1]?.toLowerCase()
-  if (scheme === undefined || scheme === 'postgres' || scheme === 'postgresql') return []
+  if (scheme === undefined) return []
+  if (scheme === 'postgres' || scheme === 'postgresql') return hasStrayAt(state) ? [{ path: 'state', message: STRAY_AT_FIX }] : []
   return [
     {
       path: 'state',

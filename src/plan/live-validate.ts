@@ -3,17 +3,20 @@
  * Entities exist, key fields exist and identify one row, mapped and filtered
  * fields exist and transforms parse (through the mapping code the engine uses,
  * so validation and runs agree), cursor and soft-delete fields exist and the
- * cursor's type can be ordered.
+ * cursor's type can be ordered, and the destination is not the source table
+ * under another connection name.
  *
  * Datasource access goes through {@link LiveValidationDeps}, so this module
  * never opens a connection itself.
  */
+import type { PhysicalIdentity } from '../connectors/connector.js'
 import { PlanError, SynclineError, type PlanIssue } from '../errors.js'
 import { resolveFilters } from '../mapping/filters.js'
 import { createRecordMapper } from '../mapping/record-mapper.js'
 import { unknownField } from '../mapping/unknown-field.js'
 import type { CanonicalType, EntityInfo } from '../values/canonical.js'
 import { joinPath } from './path.js'
+import { sameTableProblem } from './same-table.js'
 import type { Plan, SyncPlan } from './schema.js'
 
 /** What live validation needs from the datasources. */
@@ -22,6 +25,8 @@ export interface LiveValidationDeps {
   describe(connection: string, entity: string): Promise<EntityInfo>
   /** How many rows share a key with another row, if the connector can tell. */
   countDuplicateKeys(connection: string, entity: string, keys: string[]): Promise<number | undefined>
+  /** Which physical table an entity is (see `Connector.physicalIdentity`); absent or undefined: unknown. */
+  physicalIdentity?(connection: string, entity: string): Promise<PhysicalIdentity | undefined>
 }
 
 /** Canonical types a cursor can be: their values order the way time or a counter does. */
@@ -76,6 +81,14 @@ async function validateSyncLive(sync: SyncPlan, at: string, deps: LiveValidation
   else if (destination.connectionFailed) issues.push({ path: `${at}.destination.connection`, message: destination.message })
   else if (!sync.destination.create) {
     issues.push({ path: `${at}.destination.entity`, message: `${destination.message} Or set destination.create: true to create it.` })
+  } else if (destination.code !== 'ENTITY_NOT_FOUND') {
+    // create: true makes a missing table, not one whose name the datasource refuses.
+    issues.push({ path: `${at}.destination.entity`, message: destination.message })
+  }
+
+  if (destinationEntity) {
+    const problem = await sameTableIssue(sync, deps)
+    if (problem) issues.push({ path: `${at}.destination`, message: problem })
   }
 
   const fieldNames = sourceEntity.fields.map((f) => f.name)
@@ -121,6 +134,18 @@ async function validateSyncLive(sync: SyncPlan, at: string, deps: LiveValidation
   }
   issues.push(...collectPlanIssues(at, () => resolveFilters(sync.filters, sourceEntity), 'filters'))
   return distinct(issues)
+}
+
+/** Whether the destination is the source table itself; a failure to tell is reported too. */
+async function sameTableIssue(sync: SyncPlan, deps: LiveValidationDeps): Promise<string | undefined> {
+  if (!deps.physicalIdentity) return undefined
+  try {
+    const source = await deps.physicalIdentity(sync.source.connection, sync.source.entity)
+    return sameTableProblem(sync, source, await deps.physicalIdentity(sync.destination.connection, sync.destination.entity))
+  } catch (error) {
+    if (!(error instanceof SynclineError)) throw error
+    return `could not check that the destination is not the source table: ${error.message}`
+  }
 }
 
 /** The mapper checks key fields too, in the same words: report each problem once. */
@@ -175,7 +200,7 @@ function collectPlanIssues(at: string, check: () => void, fallbackPath: string):
   }
 }
 
-type Described = { ok: true; entity: EntityInfo } | { ok: false; message: string; connectionFailed: boolean }
+type Described = { ok: true; entity: EntityInfo } | { ok: false; message: string; code: string; connectionFailed: boolean }
 
 /** Describes each entity once, and stops asking a connection that could not be reached. */
 class DescribeCache {
@@ -186,7 +211,7 @@ class DescribeCache {
 
   async describe(connection: string, entity: string): Promise<Described> {
     const failed = this.failedConnections.get(connection)
-    if (failed !== undefined) return { ok: false, message: failed, connectionFailed: true }
+    if (failed !== undefined) return { ok: false, message: failed, code: 'CONNECTION_REFUSED', connectionFailed: true }
     const cacheKey = JSON.stringify([connection, entity])
     let result = this.entities.get(cacheKey)
     if (!result) {
@@ -203,7 +228,7 @@ class DescribeCache {
       if (!(error instanceof SynclineError)) throw error
       const connectionFailed = CONNECTION_CODES.has(error.code) || error.failure === 'transient'
       if (connectionFailed) this.failedConnections.set(connection, error.message)
-      return { ok: false, message: error.message, connectionFailed }
+      return { ok: false, message: error.message, code: error.code, connectionFailed }
     }
   }
 }

@@ -1,6 +1,7 @@
 /**
  * Conformance: check, discover and describe report what ensureEntity created;
- * a missing entity is ENTITY_NOT_FOUND with a suggestion.
+ * a missing entity is ENTITY_NOT_FOUND with a suggestion; physicalIdentity
+ * tells tables apart.
  */
 import { describe, expect, it } from 'vitest'
 import { NotFoundError } from '../../src/errors.js'
@@ -82,6 +83,19 @@ for (const harness of HARNESSES) {
       expect(info.fields.map((f) => f.name)).toEqual(fields.map((f) => f.name))
       expect(info.primaryKey).toEqual(['Key Col'])
       expect(findEntity(await connector().discover(), 'Odd "Table" Name')).toBeDefined()
+    })
+
+    it('physicalIdentity: one key per table, whatever name reaches it; another table differs; a missing one has none', async () => {
+      await connector().ensureEntity('conf_people', PEOPLE, ['id'])
+      await connector().ensureEntity('conf_keep', [field('id', 'integer', { nullable: false }), field('v', 'text')], ['id'])
+      const identity = (entity: string) => connector().physicalIdentity!(entity)
+      const people = await identity('conf_people')
+      expect(people?.key).toEqual(expect.any(String))
+      expect(people?.label).toContain('conf_people')
+      // The name discover lists (e.g. public.conf_people) is the same table.
+      expect((await identity(findEntity(await connector().discover(), 'conf_people')!.name))?.key).toBe(people!.key)
+      expect((await identity('conf_keep'))?.key).not.toBe(people!.key)
+      expect(await identity('conf_no_such_entity')).toBeUndefined()
     })
 
     it('describe of a missing entity is ENTITY_NOT_FOUND naming the closest one', async () => {

@@ -14,13 +14,14 @@ import { accessSync, constants, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { ConnectionError, didYouMean, closestName, NotFoundError, SynclineError, throwIfAborted } from '../../errors.js'
 import type { EntityInfo, FieldInfo, KeyValues, Row } from '../../values/canonical.js'
-import type { ApplyBatch, ApplyOptions, ApplyResult, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, ScanOptions } from '../connector.js'
+import type { ApplyBatch, ApplyOptions, ApplyResult, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, PhysicalIdentity, ScanOptions } from '../connector.js'
+import { fileIdentity } from '../file-identity.js'
 import { sqliteFailure } from '../sqlite/database.js'
 import { applyBatch } from '../sqlite/sink.js'
 import { comparedFields, countRows, lookupRows, scanRows } from '../sqlite/source.js'
 import { FileEntities, type EntityState } from './file-entities.js'
 import { formatOf } from './formats.js'
-import { entityNameProblem, parseFileUrl, type FileLocation } from './location.js'
+import { dataPath, entityNameProblem, parseFileUrl, type FileLocation } from './location.js'
 import type { FileSchema } from './sidecar.js'
 
 /**
@@ -180,6 +181,13 @@ class FileConnector implements Connector {
 
   async rollback(entity: string): Promise<void> {
     this.entities.rollback(this.entities.resolve(entity) ?? entity)
+  }
+
+  async physicalIdentity(entity: string, opts: { signal?: AbortSignal } = {}): Promise<PhysicalIdentity | undefined> {
+    throwIfAborted(opts.signal)
+    const name = this.entities.resolve(entity)
+    const file = name === undefined ? undefined : fileIdentity(dataPath(this.location, name))
+    return file && { key: JSON.stringify(['file', file.key]), label: `file ${file.realPath}` }
   }
 
   async ensureEntity(entity: string, fields: FieldInfo[], keys: string[]): Promise<void> {

@@ -9,13 +9,15 @@
 import type { Pool } from 'mysql2/promise'
 import { SynclineError, throwIfAborted } from '../../errors.js'
 import type { EntityInfo, FieldInfo, KeyValues, Row } from '../../values/canonical.js'
-import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, ScanOptions } from '../connector.js'
+import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, PhysicalIdentity, ScanOptions } from '../connector.js'
 import { urlScheme } from '../registry.js'
 import { TableCache } from '../sql/table-cache.js'
 import { bulkExport, MYSQL_BULK_FORMATS } from './bulk.js'
 import { checkServer } from './check.js'
 import { createTable } from './create-table.js'
 import { classifyMysqlError, type ErrorContext } from './errors.js'
+import { physicalIdentity } from './identity.js'
+import { unholdableEntity, unholdableField } from './identifiers.js'
 import { entityNotFound, findTable, loadTables, type MyTable } from './introspect.js'
 import { createPool, displayUrl, endpointOf, type Endpoint, type PoolSettings } from './pool.js'
 import { readServerInfo, type ServerInfo } from './server.js'
@@ -78,6 +80,8 @@ class MysqlConnector implements Connector {
   }
 
   async #describe(entity: string): Promise<MyTable> {
+    const unholdable = unholdableEntity(entity, this.#where())
+    if (unholdable) throw unholdable
     const pool = this.#getPool()
     const server = await this.#serverInfo()
     let table: MyTable | undefined
@@ -153,6 +157,8 @@ class MysqlConnector implements Connector {
   }
 
   async ensureEntity(entity: string, fields: FieldInfo[], keys: string[]): Promise<void> {
+    const unholdable = unholdableEntity(entity, this.#where()) ?? unholdableField(entity, fields, this.#where())
+    if (unholdable) throw unholdable
     const pool = this.#getPool()
     const server = await this.#serverInfo()
     try {
@@ -168,6 +174,11 @@ class MysqlConnector implements Connector {
   oldestOpenTransactionStart(opts: { signal?: AbortSignal } = {}): Promise<string | undefined> {
     throwIfAborted(opts.signal)
     return oldestOpenTransactionStart(this.#context)
+  }
+
+  physicalIdentity(entity: string, opts: { signal?: AbortSignal } = {}): Promise<PhysicalIdentity | undefined> {
+    throwIfAborted(opts.signal)
+    return physicalIdentity(this.#context, entity)
   }
 
   async close(): Promise<void> {

@@ -6,6 +6,7 @@
  */
 import { ConnectionError, NotFoundError, RecordError, SynclineError } from '../../errors.js'
 import type { Endpoint } from './pool.js'
+import { STRAY_AT_FIX } from '../registry.js'
 
 /** Where an error happened, for its message. */
 export interface ErrorContext {
@@ -111,6 +112,14 @@ export function classifyMysqlError(error: unknown, context: ErrorContext): Syncl
   const conn = `connection '${context.connection}' (${context.endpoint.label})`
   const entity = context.entity ? `Entity '${context.entity}' in ${conn}` : `MySQL at ${conn}`
   const options = { cause: error, details: { code: code || undefined, errno, entity: context.entity } }
+
+  // The "host" is then a piece of the password: name neither, say how to write the URL.
+  if (context.endpoint.strayAt && (code === 'ENOTFOUND' || NETWORK_REFUSED.has(code))) {
+    return new ConnectionError('CONNECTION_REFUSED', 'config', `Cannot connect to MySQL for connection '${context.connection}': ${STRAY_AT_FIX}.`, {
+      cause: error,
+      details: { code: code || undefined, entity: context.entity },
+    })
+  }
 
   if (NETWORK_REFUSED.has(code) || /connect ETIMEDOUT|connection timeout/i.test(e.message)) {
     const why = code === 'ER_CON_COUNT_ERROR' ? 'too many connections' : e.message

@@ -7,7 +7,7 @@ import mysql from 'mysql2/promise'
 import type { Pool, PoolConnection, PoolOptions } from 'mysql2/promise'
 import { SynclineError } from '../../errors.js'
 import type { ConnectionConfig } from '../connector.js'
-import { redactUrl } from '../registry.js'
+import { hasStrayAt, redactUrl, STRAY_AT_FIX } from '../registry.js'
 
 /** Where a connection points, for messages (never includes the password). */
 export interface Endpoint {
@@ -18,6 +18,8 @@ export interface Endpoint {
   user: string
   /** `host:port/database`. */
   label: string
+  /** The URL has an '@' after its host ({@link hasStrayAt}): the host is likely a piece of the password. */
+  strayAt: boolean
 }
 
 /**
@@ -43,7 +45,8 @@ function parseUrl(url: string): URL {
   try {
     return new URL(url)
   } catch (cause) {
-    throw new SynclineError('PLAN_INVALID', 'config', `Not a valid MySQL URL: ${displayUrl(url)}. Use mysql://user@host:3306/database.`, { cause })
+    const fix = hasStrayAt(url) ? ` ${STRAY_AT_FIX}.` : ''
+    throw new SynclineError('PLAN_INVALID', 'config', `Not a valid MySQL URL: ${displayUrl(url)}. Use mysql://user@host:3306/database.${fix}`, { cause })
   }
 }
 
@@ -62,7 +65,7 @@ export function endpointOf(url: string): Endpoint {
   const port = Number(parsed.port || DEFAULT_PORT)
   const user = parsed.searchParams.get('user') ?? (decodeURIComponent(parsed.username) || 'root')
   const database = decodeURIComponent(parsed.pathname.replace(/^\//, ''))
-  return { host, port, database, user, label: `${host}:${port}/${database}` }
+  return { host, port, database, user, label: `${host}:${port}/${database}`, strayAt: hasStrayAt(url) }
 }
 
 /** Pool settings; a connector creates its pool on first use. */

@@ -5,8 +5,9 @@
  * INT becomes 2, a double into FLOAT loses digits, a JavaScript string with
  * a lone surrogate would be written as U+FFFD) and for what it would reject
  * without naming the record (too long, out of range, NULL into NOT NULL, a
- * date outside 0001-9999, a TIMESTAMP outside 1970-2038). Each problem is a
- * RecordError naming the entity, the record's key, the field and the limit.
+ * date outside 0001-9999, a TIMESTAMP outside 1970-2038, a record larger
+ * than the server's max_allowed_packet). Each problem is a RecordError
+ * naming the entity, the record's key, the field and the limit.
  */
 import { RecordError } from '../../errors.js'
 import type { Row, Value } from '../../values/canonical.js'
@@ -14,6 +15,7 @@ import { normalizeDecimal } from '../../values/compare.js'
 import { parseTimestamp, timestampToMicros } from '../../values/temporal.js'
 import { decodeFloat32 } from './codec.js'
 import type { MyColumn, MyTable } from './introspect.js'
+import { formatBytes, LARGEST_PACKET, STATEMENT_OVERHEAD, valueBytes, wireBound, wireBytes } from './packet-size.js'
 import { describeKey, formatValue } from './source.js'
 
 const INTEGER_BITS: Record<string, number> = { tinyint: 8, smallint: 16, mediumint: 24, int: 32, integer: 32, bigint: 64 }
@@ -196,5 +198,42 @@ export function checkRows(table: MyTable, columns: readonly MyColumn[], rows: re
         })
       }
     }
+  }
+}
+
+/**
+ * Throw a RecordError (VALUE_REJECTED) for the first record too large for
+ * one statement under the server's max_allowed_packet, naming its largest
+ * field, the sizes and the setting. Sent anyway, the server would drop the
+ * connection and the run would fail as if the network had.
+ * @example "Entity 'docs' rejected a record (id=4): body: value of 20,971,520 bytes does not fit in one statement: the server's max_allowed_packet is 16,777,216 bytes. …"
+ */
+export function checkRowSizes(table: MyTable, columns: readonly MyColumn[], rows: readonly Row[], keys: readonly string[], maxAllowedPacket: number): void {
+  const limit = maxAllowedPacket - STATEMENT_OVERHEAD
+  for (const row of rows) {
+    let bound = 0
+    for (const column of columns) bound += wireBound(row[column.field.name])
+    if (bound <= limit) continue
+    let total = 0
+    let largest = { name: columns[0]?.field.name ?? '?', bytes: -1 }
+    for (const column of columns) {
+      const value = row[column.field.name]
+      total += wireBytes(value)
+      const size = valueBytes(value)
+      if (size > largest.bytes) largest = { name: column.field.name, bytes: size }
+    }
+    if (total <= limit) continue
+    const whole = largest.bytes + STATEMENT_OVERHEAD < limit ? ` (the record's values take ${formatBytes(total)} bytes together)` : ''
+    const fix =
+      total + STATEMENT_OVERHEAD > LARGEST_PACKET
+        ? `No MySQL or MariaDB server takes a statement over 1 GB; leave the field out of the mapping or shorten the value at the source.`
+        : `Raise it on the server (SET GLOBAL max_allowed_packet = 1073741824, and max_allowed_packet = 1G in its configuration file to keep it after a restart), or leave the field out of the mapping.`
+    throw new RecordError(
+      'VALUE_REJECTED',
+      'data',
+      `Entity '${table.info.name}' rejected a record (${describeKey(keys, row)}): ${largest.name}: value of ${formatBytes(largest.bytes)} bytes${whole} does not fit in one statement: ` +
+        `the server's max_allowed_packet is ${formatBytes(maxAllowedPacket)} bytes. ${fix}`,
+      { details: { entity: table.info.name, field: largest.name, key: keys.map((k) => row[k] ?? null), bytes: largest.bytes, maxAllowedPacket } },
+    )
   }
 }

@@ -16,7 +16,7 @@ import { classifyMysqlError, isConnectionBroken } from './errors.js'
 import type { MyColumn, MyTable } from './introspect.js'
 import { needsCollisionCheck } from './key-collisions.js'
 import { holdConnection, type HeldConnection } from './pool.js'
-import { checkRows } from './record-check.js'
+import { checkRows, checkRowSizes } from './record-check.js'
 import { columnOf, keyText, type MyContext } from './source.js'
 import { canUpsert, deleteRows, updateThenInsert, upsertRows, type WriteTarget } from './write-paths.js'
 
@@ -38,7 +38,10 @@ export async function applyBatch(ctx: MyContext, entity: string, batch: ApplyBat
   if (opts.keys.length === 0) throw new SynclineError('KEY_MISSING', 'config', `Writing to '${table.info.name}' needs key fields; set keys: in the sync.`)
   for (const key of opts.keys) columnOf(table, key)
   const groups = groupByColumns(table, dedupeByKey(batch.upserts, opts.keys), opts.keys)
-  for (const group of groups) checkRows(table, group.columns, group.rows, opts.keys)
+  for (const group of groups) {
+    checkRows(table, group.columns, group.rows, opts.keys)
+    checkRowSizes(table, group.columns, group.rows, opts.keys, server.maxAllowedPacket)
+  }
   const checkCollisions = needsCollisionCheck(table, opts.keys)
 
   let held: HeldConnection | undefined

@@ -24,6 +24,7 @@ import { quoteIdent } from './dialect.js'
 import { columnInMessage, isDataError, rowInMessage } from './errors.js'
 import type { MyColumn, MyTable } from './introspect.js'
 import { checkKeyCollisions } from './key-collisions.js'
+import { statementBudget, wireBound } from './packet-size.js'
 import { columnOf, describeKey, keyText, keysCondition, KEYS_PER_STATEMENT, selectList } from './source.js'
 import { versionParts, type ServerInfo } from './server.js'
 
@@ -60,13 +61,6 @@ export function canUpsert(table: MyTable, keys: readonly string[], columns: read
   })
 }
 
-/** Upper bound of a value's size on the wire, in bytes. */
-function wireSize(value: Value | undefined): number {
-  if (typeof value === 'string') return value.length * 3 + 9
-  if (value instanceof Uint8Array) return value.byteLength + 9
-  return 9
-}
-
 /**
  * Split rows into statement chunks: full chunks of `rowsPerStatement`, the
  * rest in powers of two, and any chunk whose values would exceed the
@@ -92,7 +86,7 @@ export function chunkRows(rows: readonly Row[], columns: readonly MyColumn[], ro
   const names = columns.map((c) => c.field.name)
   const bytes = (chunk: readonly Row[]) => {
     let total = 0
-    for (const row of chunk) for (const name of names) total += wireSize(row[name])
+    for (const row of chunk) for (const name of names) total += wireBound(row[name])
     return total
   }
   const split = (chunk: Row[]) => {
@@ -116,11 +110,6 @@ export function chunkRows(rows: readonly Row[], columns: readonly MyColumn[], ro
 /** Rows per statement for a column count: the placeholder limit, at most {@link ROWS_PER_STATEMENT}. */
 function rowsPerStatement(columns: number): number {
   return Math.max(1, Math.min(ROWS_PER_STATEMENT, Math.floor(MAX_PLACEHOLDERS / Math.max(columns, 1))))
-}
-
-/** The bytes one statement's values may take: a margin under max_allowed_packet. */
-function packetBudget(server: ServerInfo): number {
-  return Math.max(64 * 1024, Math.floor(server.maxAllowedPacket * 0.9) - 64 * 1024)
 }
 
 /** Statement parameters of rows, column by column. */
@@ -189,7 +178,7 @@ function upsertedCount(result: ResultSetHeader, rows: number): number {
 export async function upsertRows(target: WriteTarget, rows: readonly Row[]): Promise<number> {
   const { connection, table, columns, keys } = target
   let written = 0
-  for (const chunk of chunkRows(rows, columns, rowsPerStatement(columns.length), packetBudget(target.server))) {
+  for (const chunk of chunkRows(rows, columns, rowsPerStatement(columns.length), statementBudget(target.server.maxAllowedPacket))) {
     if (target.checkCollisions) await checkKeyCollisions(connection, table, keys, chunk)
     try {
       const [result] = await connection.execute<ResultSetHeader>(insertSql(target, chunk.length) + onDuplicate(target), rowParams(columns, chunk))
@@ -234,7 +223,7 @@ export async function updateThenInsert(target: WriteTarget, rows: readonly Row[]
       }
     }
   }
-  for (const chunk of chunkRows(inserts, columns, rowsPerStatement(columns.length), packetBudget(target.server))) {
+  for (const chunk of chunkRows(inserts, columns, rowsPerStatement(columns.length), statementBudget(target.server.maxAllowedPacket))) {
     if (target.checkCollisions) await checkKeyCollisions(connection, table, keys, chunk)
     try {
       const [result] = await connection.execute<ResultSetHeader>(insertSql(target, chunk.length), rowParams(columns, chunk))

@@ -9,11 +9,12 @@
 import type pg from 'pg'
 import { SynclineError, throwIfAborted } from '../../errors.js'
 import type { EntityInfo, FieldInfo, KeyValues, Row } from '../../values/canonical.js'
-import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, BulkImportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, ScanOptions } from '../connector.js'
+import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, BulkImportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, PhysicalIdentity, ScanOptions } from '../connector.js'
 import { urlScheme } from '../registry.js'
 import { TableCache } from '../sql/table-cache.js'
 import { createTable } from './create-table.js'
 import { classifyPgError, type ErrorContext } from './errors.js'
+import { physicalIdentity } from './identity.js'
 import { entityNotFound, findTable, loadTables, type PgTable } from './introspect.js'
 import { createPool, displayUrl, endpointOf, type Endpoint, type PoolSettings } from './pool.js'
 import { applyBatch } from './sink.js'
@@ -170,6 +171,11 @@ class PostgresConnector implements Connector {
   oldestOpenTransactionStart(opts: { signal?: AbortSignal } = {}): Promise<string | undefined> {
     throwIfAborted(opts.signal)
     return oldestOpenTransactionStart(this.#context)
+  }
+
+  physicalIdentity(entity: string, opts: { signal?: AbortSignal } = {}): Promise<PhysicalIdentity | undefined> {
+    throwIfAborted(opts.signal)
+    return physicalIdentity(this.#context, entity)
   }
 
   async close(): Promise<void> {

@@ -5,6 +5,7 @@
  */
 import { ConnectionError, NotFoundError, RecordError, SynclineError } from '../../errors.js'
 import type { Endpoint } from './pool.js'
+import { STRAY_AT_FIX } from '../registry.js'
 
 /** Where an error happened, for its message. */
 export interface ErrorContext {
@@ -56,6 +57,14 @@ export function classifyPgError(error: unknown, context: ErrorContext): Syncline
   const conn = `connection '${context.connection}' (${context.endpoint.label})`
   const entity = context.entity ? `Entity '${context.entity}' in ${conn}` : `PostgreSQL at ${conn}`
   const options = { cause: error, details: { sqlstate: code || undefined, entity: context.entity } }
+
+  // The "host" is then a piece of the password: name neither, say how to write the URL.
+  if (context.endpoint.strayAt && (code === 'ENOTFOUND' || NETWORK_REFUSED.has(code))) {
+    return new ConnectionError('CONNECTION_REFUSED', 'config', `Cannot connect to PostgreSQL for connection '${context.connection}': ${STRAY_AT_FIX}.`, {
+      cause: error,
+      details: { code: code || undefined, entity: context.entity },
+    })
+  }
 
   if (NETWORK_REFUSED.has(code) || /connection timeout|timeout expired/i.test(e.message) || code === '57P03' || code === '53300') {
     const why = code === '57P03' ? 'the server is starting up or shutting down' : code === '53300' ? 'too many connections' : e.message

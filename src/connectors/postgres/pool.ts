@@ -6,7 +6,7 @@
 import pg from 'pg'
 import { SynclineError } from '../../errors.js'
 import type { ConnectionConfig } from '../connector.js'
-import { redactUrl } from '../registry.js'
+import { hasStrayAt, redactUrl, STRAY_AT_FIX } from '../registry.js'
 import { canonicalTypes } from './codec.js'
 
 /** Where a connection points, for messages (never includes the password). */
@@ -17,6 +17,8 @@ export interface Endpoint {
   user: string
   /** `host:port/database`. */
   label: string
+  /** The URL has an '@' after its host ({@link hasStrayAt}): the host is likely a piece of the password. */
+  strayAt: boolean
 }
 
 /**
@@ -33,7 +35,7 @@ export function endpointOf(url: string): Endpoint {
   const port = Number(parsed.searchParams.get('port') ?? (parsed.port || 5432))
   const user = parsed.searchParams.get('user') ?? (decodeURIComponent(parsed.username) || process.env.PGUSER || 'postgres')
   const database = decodeURIComponent(parsed.pathname.replace(/^\//, '')) || user
-  return { host, port, database, user, label: `${host}:${port}/${database}` }
+  return { host, port, database, user, label: `${host}:${port}/${database}`, strayAt: hasStrayAt(url) }
 }
 
 /** The URL as it may be shown: user-info password and a `password` query parameter masked. */
@@ -45,7 +47,8 @@ function parseUrl(url: string): URL {
   try {
     return new URL(url)
   } catch (cause) {
-    throw new SynclineError('PLAN_INVALID', 'config', `Not a valid PostgreSQL URL: ${displayUrl(url)}. Use postgres://user@host:5432/database.`, { cause })
+    const fix = hasStrayAt(url) ? ` ${STRAY_AT_FIX}.` : ''
+    throw new SynclineError('PLAN_INVALID', 'config', `Not a valid PostgreSQL URL: ${displayUrl(url)}. Use postgres://user@host:5432/database.${fix}`, { cause })
   }
 }
 

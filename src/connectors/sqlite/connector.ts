@@ -7,8 +7,9 @@
  */
 import { throwIfAborted } from '../../errors.js'
 import type { EntityInfo, FieldInfo, KeyValues, Row } from '../../values/canonical.js'
-import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, ScanOptions } from '../connector.js'
-import { SqliteFile, sqliteFailure, BUSY_TIMEOUT_MS } from './database.js'
+import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, PhysicalIdentity, ScanOptions } from '../connector.js'
+import { fileIdentity } from '../file-identity.js'
+import { SqliteFile, sqliteFailure, BUSY_TIMEOUT_MS, MEMORY } from './database.js'
 import { CompareModes } from './dialect.js'
 import { describeTable, entityNotFound, findTable, listTables } from './introspect.js'
 import { applyBatch, createTable, tableNameOf } from './sink.js'
@@ -136,6 +137,18 @@ class SqliteConnector implements Connector {
     } catch (error) {
       throw sqliteFailure(error, `creating table '${entity}'`)
     }
+  }
+
+  async physicalIdentity(entity: string, opts: { signal?: AbortSignal } = {}): Promise<PhysicalIdentity | undefined> {
+    throwIfAborted(opts.signal)
+    // Every connection to :memory: has a database of its own.
+    if (this.file.path === MEMORY || !this.file.exists) return undefined
+    const file = fileIdentity(this.file.path)
+    const table = file && findTable(this.file.read(), entity)
+    if (!file || !table) return undefined
+    // SQLite folds ASCII letters in table names (only those): `Items` and `items` are one table.
+    const folded = table.name.replace(/[A-Z]/g, (c) => c.toLowerCase())
+    return { key: JSON.stringify(['sqlite', file.key, folded]), label: `table ${table.name} in ${file.realPath}` }
   }
 
   async close(): Promise<void> {

@@ -19,10 +19,19 @@ import { validatePlanLive } from './plan/live-validate.js'
 import { loadPlanFile, parsePlan, type LoadedPlan } from './plan/load.js'
 import { savePlanFile } from './plan/save.js'
 import type { Plan, PlanInput, SyncPlan, SyncPlanInput } from './plan/schema.js'
+import { markInterruptedRuns } from './state/interrupted-runs.js'
 import { openStateStore } from './state/open-state-store.js'
 import type { RecordErrorEntry, RunRecord, StateStore, SyncState } from './state/state-store.js'
 import type { EntityInfo, KeyValues } from './values/canonical.js'
 import { compareKeys } from './values/compare.js'
+
+/**
+ * Mark dead runs; a store that cannot be written now (read-only, busy) must
+ * not stop `status` or `history` from showing what it holds.
+ */
+async function markInterruptedRunsQuietly(state: StateStore): Promise<void> {
+  await markInterruptedRuns(state).catch(() => undefined)
+}
 
 /** How to open a manager: a plan file path, or a plan object. */
 export interface OpenOptions {
@@ -241,14 +250,14 @@ export class SyncManager extends EventEmitter {
     return results
   }
 
-  /** Watermark and last run of every sync that has state. */
+  /** Watermark and last run of every sync that has state; a run whose process died shows as `failed` (interrupted). */
   async status(): Promise<SyncState[]> {
-    return (await this.state()).listSyncStates()
+    return (await this.checkedState()).listSyncStates()
   }
 
-  /** Run history, newest first. */
+  /** Run history, newest first; a run whose process died shows as `failed` (interrupted). */
   async history(syncId?: string, limit = 20): Promise<RunRecord[]> {
-    return (await this.state()).listRuns({ ...(syncId ? { syncId } : {}), limit })
+    return (await this.checkedState()).listRuns({ ...(syncId ? { syncId } : {}), limit })
   }
 
   /** Records the destination rejected, newest first. */
@@ -287,10 +296,24 @@ export class SyncManager extends EventEmitter {
     return connector
   }
 
+  /** The state store, opened once; runs left `running` by a dead process are marked when it opens. */
   private async state(): Promise<StateStore> {
-    this.statePromise ??= openStateStore(this.plan.state, { baseDir: this.loaded.baseDir })
-    this.statePromise.catch(() => (this.statePromise = undefined))
+    if (!this.statePromise) {
+      this.statePromise = openStateStore(this.plan.state, { baseDir: this.loaded.baseDir }).then(async (state) => {
+        await markInterruptedRunsQuietly(state)
+        return state
+      })
+      this.statePromise.catch(() => (this.statePromise = undefined))
+    }
     return this.statePromise
+  }
+
+  /** The state store, with runs whose process died since it was opened marked too (a long-lived manager). */
+  private async checkedState(): Promise<StateStore> {
+    const opening = this.statePromise === undefined
+    const state = await this.state()
+    if (!opening) await markInterruptedRunsQuietly(state)
+    return state
   }
 
   /** The plan as written (before defaults and env expansion), for edits and saving. */

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openStateStore } from '../../src/state/open-state-store.js'
 import { PostgresStateStore } from '../../src/state/postgres-state-store.js'
-import { STATE_SCHEMA_VERSION } from '../../src/state/state-schema.js'
+import { STATE_MIGRATIONS } from '../../src/state/state-schema.js'
 import { createPgDatabase, hasPostgres, pgQuery } from '../helpers/services.js'
 
 const pgAvailable = await hasPostgres()
@@ -26,9 +26,9 @@ describe.skipIf(!pgAvailable)('postgres state store', () => {
         db.url,
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'syncline' ORDER BY table_name",
       )
-      expect(tables.map((t) => t.table_name)).toEqual(['record_errors', 'runs', 'schema_version', 'watermarks'])
+      expect(tables.map((t) => t.table_name)).toEqual(['record_errors', 'run_locks', 'runs', 'schema_version', 'watermarks'])
       const versions = await pgQuery<{ version: number }>(db.url, 'SELECT version FROM syncline.schema_version ORDER BY version')
-      expect(versions.map((v) => v.version)).toEqual(Array.from({ length: STATE_SCHEMA_VERSION }, (_, i) => i + 1))
+      expect(versions.map((v) => v.version)).toEqual(STATE_MIGRATIONS.map((m) => m.version))
 
       await stores[0]!.setWatermark('orders', { cursor: 2n ** 63n - 1n })
       expect(await stores[2]!.getWatermark('orders')).toEqual({ cursor: 2n ** 63n - 1n })

@@ -42,24 +42,25 @@ const heldHere = new Map<string, Holding>()
 
 /**
  * Take the run lock of `run.syncId` for `run`, taking over a stale one (and
- * marking the run that held it `failed`, interrupted). Throws a
+ * marking the run that held it `failed`, interrupted); `heartbeatMs`
+ * (default {@link RUN_LOCK_HEARTBEAT_MS}) is how often it shows life. Throws a
  * {@link SynclineError} `LOCKED` (failure `transient`) naming the holder
  * while a live run holds it.
  */
-export async function acquireRunLock(state: StateStore, run: RunRecord): Promise<HeldRunLock> {
+export async function acquireRunLock(state: StateStore, run: RunRecord, opts: { heartbeatMs?: number } = {}): Promise<HeldRunLock> {
   let holder: RunLock | undefined
   // A few rounds: the holder may change between reading it and replacing it.
   for (let attempt = 0; attempt < 5; attempt++) {
     const now = new Date().toISOString()
     const lock: RunLock = { syncId: run.syncId, runId: run.runId, pid: process.pid, host: hostname(), acquiredAt: now, heartbeatAt: now }
-    if (await state.claimRunLock(lock)) return hold(state, lock, run)
+    if (await state.claimRunLock(lock)) return hold(state, lock, run, opts.heartbeatMs ?? RUN_LOCK_HEARTBEAT_MS)
     holder = await state.getRunLock(run.syncId)
     if (holder === undefined) continue // released meanwhile
     if (!isRunLockStale(holder)) throw lockedError(holder)
     if (await state.claimRunLock(lock, holder)) {
       const dead = (await state.listRuns({ syncId: run.syncId, status: 'running' })).find((r) => r.runId === holder!.runId)
       if (dead) await state.finishRunIfRunning(interruptedRun(dead, deadHolderReason(holder), holder.heartbeatAt))
-      return hold(state, lock, run)
+      return hold(state, lock, run, opts.heartbeatMs ?? RUN_LOCK_HEARTBEAT_MS)
     }
   }
   throw lockedError(holder ?? (await state.getRunLock(run.syncId)))
@@ -120,7 +121,7 @@ export function interruptedRun(run: RunRecord, error: string, lastSeen?: string)
   }
 }
 
-function hold(state: StateStore, lock: RunLock, run: RunRecord): HeldRunLock {
+function hold(state: StateStore, lock: RunLock, run: RunRecord, heartbeatMs: number): HeldRunLock {
   heldHere.set(lock.runId, { state, run })
   const controller = new AbortController()
   let beating = false
@@ -139,7 +140,7 @@ function hold(state: StateStore, lock: RunLock, run: RunRecord): HeldRunLock {
       beating = false
     }
   }
-  const timer = setInterval(() => void beat(), RUN_LOCK_HEARTBEAT_MS)
+  const timer = setInterval(() => void beat(), heartbeatMs)
   // The heartbeat must never keep a process alive on its own.
   timer.unref()
   return {

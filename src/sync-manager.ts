@@ -21,7 +21,7 @@ import { savePlanFile } from './plan/save.js'
 import type { Plan, PlanInput, SyncPlan, SyncPlanInput } from './plan/schema.js'
 import { markInterruptedRuns } from './state/interrupted-runs.js'
 import { openStateStore } from './state/open-state-store.js'
-import type { RecordErrorEntry, RunRecord, StateStore, SyncState } from './state/state-store.js'
+import type { RecordErrorEntry, RunLock, RunRecord, StateStore, SyncState } from './state/state-store.js'
 import type { EntityInfo, KeyValues } from './values/canonical.js'
 import { compareKeys } from './values/compare.js'
 
@@ -41,6 +41,12 @@ export interface OpenOptions {
   env?: NodeJS.ProcessEnv
   /** Directory relative paths resolve against when `config` is an object (default cwd). */
   baseDir?: string
+}
+
+/** One sync's state as {@link SyncManager.status} reports it. */
+export interface SyncStatus extends SyncState {
+  /** Who runs it now: present while a run holds its lock. */
+  lock?: RunLock
 }
 
 /** Result of {@link SyncManager.validate}. */
@@ -215,7 +221,11 @@ export class SyncManager extends EventEmitter {
     return autoMap(source.fields, found[0]?.fields)
   }
 
-  /** Run one sync once. Resolves with the result even when the sync failed (see `status`). */
+  /**
+   * Run one sync once. Resolves with the result even when the sync failed
+   * (see `status`); while another run of it goes on (in any process sharing
+   * the state store), `failed` with `errorCode: 'LOCKED'`.
+   */
   async run(id: string, opts: RunOptions = {}): Promise<SyncResult> {
     const [result] = await this.runMany([id], opts)
     return result!
@@ -250,9 +260,17 @@ export class SyncManager extends EventEmitter {
     return results
   }
 
-  /** Watermark and last run of every sync that has state; a run whose process died shows as `failed` (interrupted). */
-  async status(): Promise<SyncState[]> {
-    return (await this.checkedState()).listSyncStates()
+  /**
+   * Watermark, last run and run lock of every sync that has state; a run
+   * whose process died shows as `failed` (interrupted).
+   */
+  async status(): Promise<SyncStatus[]> {
+    const state = await this.checkedState()
+    const locks = new Map((await state.listRunLocks()).map((lock) => [lock.syncId, lock]))
+    return (await state.listSyncStates()).map((s) => {
+      const lock = locks.get(s.syncId)
+      return lock ? { ...s, lock } : s
+    })
   }
 
   /** Run history, newest first; a run whose process died shows as `failed` (interrupted). */

@@ -133,9 +133,12 @@ syncs:
       expect(other.code, other.all).toBe(0)
       expect(jsonLines(other.stdout)[0]).toMatchObject({ id: 'others', status: 'succeeded', created: 2 })
 
-      // The refused runs did not hide the running one.
+      // The refused runs did not hide the running one, and status says who runs it.
       const status = jsonLines((await run(['status', '--json'])).stdout).find((s) => s.id === 'items')
-      expect(status).toMatchObject({ lastRun: { status: 'running' } })
+      expect(status).toMatchObject({ lastRun: { status: 'running' }, lock: { pid: first.child.pid, host: hostname() } })
+      const humanStatus = await run(['status'])
+      expect(humanStatus.stdout).toMatch(/^items: running at /m)
+      expect(humanStatus.stdout).toContain(`running now: pid ${first.child.pid} on host ${hostname()} since `)
 
       await releaseSource()
       const firstDone = await first.done

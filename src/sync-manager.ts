@@ -25,14 +25,6 @@ import type { RecordErrorEntry, RunLock, RunRecord, StateStore, SyncState } from
 import type { EntityInfo, KeyValues } from './values/canonical.js'
 import { compareKeys } from './values/compare.js'
 
-/**
- * Mark dead runs; a store that cannot be written now (read-only, busy) must
- * not stop `status` or `history` from showing what it holds.
- */
-async function markInterruptedRunsQuietly(state: StateStore): Promise<void> {
-  await markInterruptedRuns(state).catch(() => undefined)
-}
-
 /** How to open a manager: a plan file path, or a plan object. */
 export interface OpenOptions {
   /** Path of `syncline.yaml` (default `./syncline.yaml` or `$SYNCLINE_CONFIG`), or a plan object. */
@@ -349,4 +341,12 @@ export class SyncManager extends EventEmitter {
     const next = parsePlan(raw, { env: this.env, baseDir: this.loaded.baseDir })
     this.loaded = { ...next, path: this.loaded.path, raw }
   }
+}
+
+/**
+ * Mark dead runs; a store that cannot be written now (read-only, busy) must
+ * not stop `status` or `history` from showing what it holds.
+ */
+async function markInterruptedRunsQuietly(state: StateStore): Promise<void> {
+  await markInterruptedRuns(state).catch(() => undefined)
 }

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto'
 import type { Connector } from '../connectors/connector.js'
 import { CancelledError, SynclineError, type ErrorCode, type FailureType } from '../errors.js'
 import type { SyncPlan } from '../plan/schema.js'
+import { acquireRunLock, type HeldRunLock } from '../state/run-lock.js'
 import type { RunCounts, RunRecord, RunStatus, StateStore } from '../state/state-store.js'
 import { BatchWriter, WritePipeline, type Operation } from './batch-writer.js'
 import { reconcileDeletes } from './delete-reconciliation.js'
@@ -17,7 +18,6 @@ import { prepareSync, type PreparedSync } from './prepare-sync.js'
 import { emptyCounts, type ProgressListener } from './progress.js'
 import { report, saveWatermark, type RunContext } from './run-context.js'
 import { capWatermark, watermarkTracker } from './watermark.js'
-import { acquireRunLock, type HeldRunLock } from '../state/run-lock.js'
 
 /** Options of `manager.run()` and `syncline run`. */
 export interface RunOptions {

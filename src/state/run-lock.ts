@@ -48,22 +48,32 @@ const heldHere = new Map<string, Holding>()
  * while a live run holds it.
  */
 export async function acquireRunLock(state: StateStore, run: RunRecord, opts: { heartbeatMs?: number } = {}): Promise<HeldRunLock> {
-  let holder: RunLock | undefined
-  // A few rounds: the holder may change between reading it and replacing it.
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const now = new Date().toISOString()
-    const lock: RunLock = { syncId: run.syncId, runId: run.runId, pid: process.pid, host: hostname(), acquiredAt: now, heartbeatAt: now }
-    if (await state.claimRunLock(lock)) return hold(state, lock, run, opts.heartbeatMs ?? RUN_LOCK_HEARTBEAT_MS)
-    holder = await state.getRunLock(run.syncId)
-    if (holder === undefined) continue // released meanwhile
-    if (!isRunLockStale(holder)) throw lockedError(holder)
-    if (await state.claimRunLock(lock, holder)) {
-      const dead = (await state.listRuns({ syncId: run.syncId, status: 'running' })).find((r) => r.runId === holder!.runId)
-      if (dead) await state.finishRunIfRunning(interruptedRun(dead, deadHolderReason(holder), holder.heartbeatAt))
-      return hold(state, lock, run, opts.heartbeatMs ?? RUN_LOCK_HEARTBEAT_MS)
+  const heartbeatMs = opts.heartbeatMs ?? RUN_LOCK_HEARTBEAT_MS
+  // Known here before the claim lands, so a lock of this process is never
+  // taken for a dead one's by another run here in between.
+  heldHere.set(run.runId, { state, run })
+  try {
+    let holder: RunLock | undefined
+    // A few rounds: the holder may change between reading it and replacing it.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const now = new Date().toISOString()
+      const lock: RunLock = { syncId: run.syncId, runId: run.runId, pid: process.pid, host: hostname(), acquiredAt: now, heartbeatAt: now }
+      if (await state.claimRunLock(lock)) return hold(state, lock, heartbeatMs)
+      holder = await state.getRunLock(run.syncId)
+      if (holder === undefined) continue // released meanwhile
+      if (!isRunLockStale(holder)) throw lockedError(holder)
+      if (await state.claimRunLock(lock, holder)) {
+        const stale = holder
+        const dead = (await state.listRuns({ syncId: run.syncId, status: 'running' })).find((r) => r.runId === stale.runId)
+        if (dead) await state.finishRunIfRunning(interruptedRun(dead, deadHolderReason(stale), stale.heartbeatAt))
+        return hold(state, lock, heartbeatMs)
+      }
     }
+    throw lockedError(holder ?? (await state.getRunLock(run.syncId)))
+  } catch (error) {
+    heldHere.delete(run.runId)
+    throw error
   }
-  throw lockedError(holder ?? (await state.getRunLock(run.syncId)))
 }
 
 /**
@@ -121,8 +131,7 @@ export function interruptedRun(run: RunRecord, error: string, lastSeen?: string)
   }
 }
 
-function hold(state: StateStore, lock: RunLock, run: RunRecord, heartbeatMs: number): HeldRunLock {
-  heldHere.set(lock.runId, { state, run })
+function hold(state: StateStore, lock: RunLock, heartbeatMs: number): HeldRunLock {
   const controller = new AbortController()
   let beating = false
   const beat = async () => {

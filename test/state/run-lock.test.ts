@@ -164,6 +164,16 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       expect((await state.listRuns({ syncId: 'orders' })).find((r) => r.runId === previous.runId)).toMatchObject({ status: 'failed' })
     })
 
+    it('gives one of many runs started at once in this process the lock, never two', async () => {
+      const location = freshLocation()
+      const stores = await Promise.all([1, 2, 3].map(() => open(location)))
+      for (let round = 0; round < 5; round++) {
+        const attempts = await Promise.allSettled(stores.flatMap((state) => [0, 1].map(() => acquire(state, record(`sync-${round}`)))))
+        expect(attempts.filter((a) => a.status === 'fulfilled')).toHaveLength(1)
+        expect(attempts.filter((a) => a.status === 'rejected').map((a) => (a as PromiseRejectedResult).reason.code)).toEqual(Array(5).fill('LOCKED'))
+      }
+    })
+
     it('marks a running run that holds no lock (left by an older syncline) as interrupted', async () => {
       const state = await open(freshLocation())
       const orphan = record('orders')

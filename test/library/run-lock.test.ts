@@ -9,6 +9,8 @@ import pg from 'pg'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { SyncPlanInput } from '../../src/plan/schema.js'
+import { RUN_LOCK_HEARTBEAT_MS } from '../../src/state/run-lock.js'
+import { openSqliteStateStore } from '../../src/state/sqlite-state-store.js'
 import { SyncManager } from '../../src/sync-manager.js'
 import { postgresDatasource, sqliteDatasource, type TestDatasource } from '../engine/datasources.js'
 import { hasPostgres, tempDir } from '../helpers/services.js'
@@ -53,21 +55,30 @@ describe.skipIf(!pgAvailable)('SyncManager.run and the run lock', () => {
     state?.remove()
   })
 
-  it('gives a second run of a running sync a failed LOCKED result and leaves the first alone', async () => {
+  /** Hold the source table so a run of `items` waits inside its scan. */
+  async function holdSource(): Promise<pg.Client> {
     locker = new pg.Client({ connectionString: src.url })
     await locker.connect()
     await locker.query('BEGIN')
     await locker.query('LOCK TABLE items IN ACCESS EXCLUSIVE MODE')
-
-    const first = await open()
-    const running = first.run('items')
+    return locker
+  }
+  async function waitUntilBlocked(): Promise<void> {
     for (let i = 0; i < 300; i++) {
       const [row] = await src.query<{ n: string }>(
         `SELECT count(*) AS n FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'items' AND NOT l.granted`,
       )
-      if (Number(row!.n) > 0) break
+      if (Number(row!.n) > 0) return
       await new Promise((r) => setTimeout(r, 100))
     }
+    throw new Error('the run never reached the source table')
+  }
+
+  it('gives a second run of a running sync a failed LOCKED result and leaves the first alone', async () => {
+    const locker = await holdSource()
+    const first = await open()
+    const running = first.run('items')
+    await waitUntilBlocked()
 
     const second = await open()
     const refused = await second.run('items')
@@ -82,4 +93,34 @@ describe.skipIf(!pgAvailable)('SyncManager.run and the run lock', () => {
     expect(await second.run('items')).toMatchObject({ status: 'succeeded', unchanged: 30 })
     expect((await second.history('items')).map((r) => r.status)).toEqual(['succeeded', 'succeeded'])
   })
+
+  it('stops a run whose lock another machine took over, failing it with LOCKED instead of writing alongside', async () => {
+    // Rows the run would write if it went on.
+    await src.exec(`INSERT INTO items SELECT g, 'item ' || g FROM generate_series(31, 40) g`)
+    const locker = await holdSource()
+    const manager = await open()
+    const running = manager.run('items')
+    await waitUntilBlocked()
+
+    // Another machine judged it dead (its heartbeats stopped reaching the store, say) and took over.
+    const other = openSqliteStateStore(join(state.path, 'state.db'))
+    try {
+      const held = (await other.getRunLock('items'))!
+      const now = new Date().toISOString()
+      const taker = { syncId: 'items', runId: 'taker-run', pid: 77, host: 'worker-elsewhere', acquiredAt: now, heartbeatAt: now }
+      expect(await other.claimRunLock(taker, held)).toBe(true)
+      // The run learns it at its next heartbeat.
+      await new Promise((r) => setTimeout(r, RUN_LOCK_HEARTBEAT_MS + 1000))
+      await locker.query('COMMIT')
+      const result = await running
+      expect(result).toMatchObject({ status: 'failed', errorCode: 'LOCKED', created: 0 })
+      expect(await dst.query('SELECT id FROM items WHERE id > 30')).toEqual([])
+      expect(result.error).toContain("Sync 'items' lost its run lock to pid 77 on host worker-elsewhere")
+      expect((await manager.history('items'))[0]).toMatchObject({ runId: result.runId, status: 'failed', error: result.error })
+      // The new holder's lock stays.
+      expect(await other.getRunLock('items')).toMatchObject({ runId: 'taker-run' })
+    } finally {
+      await other.close()
+    }
+  }, 60_000)
 })

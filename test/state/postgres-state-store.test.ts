@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openStateStore } from '../../src/state/open-state-store.js'
-import { PostgresStateStore } from '../../src/state/postgres-state-store.js'
-import { STATE_MIGRATIONS } from '../../src/state/state-schema.js'
+import { openPostgresStateStore, PostgresStateStore } from '../../src/state/postgres-state-store.js'
+import { SCHEMA_VERSION_TABLE, STATE_MIGRATIONS } from '../../src/state/state-schema.js'
 import { createPgDatabase, hasPostgres, pgQuery } from '../helpers/services.js'
 
 const pgAvailable = await hasPostgres()
@@ -35,6 +35,27 @@ describe.skipIf(!pgAvailable)('postgres state store', () => {
     } finally {
       await Promise.all(stores.map((s) => s.close()))
     }
+  })
+
+  it('adds the run locks to a state schema an older syncline made (schema version 1), keeping its history', async () => {
+    const schema = '"state_v1"'
+    await pgQuery(db.url, `CREATE SCHEMA ${schema}`)
+    await pgQuery(db.url, SCHEMA_VERSION_TABLE.postgres(schema))
+    for (const statement of STATE_MIGRATIONS[0]!.postgres(schema)) await pgQuery(db.url, statement)
+    await pgQuery(db.url, `INSERT INTO ${schema}.schema_version VALUES (1, 'watermarks, runs, record errors', '2026-01-01T00:00:00.000Z')`)
+    await pgQuery(db.url, `INSERT INTO ${schema}.watermarks VALUES ('orders', '5', NULL, '2026-01-01T00:00:00.000Z')`)
+
+    const store = await openPostgresStateStore(db.url, { schema: 'state_v1' })
+    try {
+      expect(await store.getWatermark('orders')).toEqual({ cursor: 5 })
+      const lock = { syncId: 'orders', runId: 'r1', pid: 1, host: 'h', acquiredAt: 'a', heartbeatAt: 'a' }
+      expect(await store.claimRunLock(lock)).toBe(true)
+      expect(await store.getRunLock('orders')).toEqual(lock)
+    } finally {
+      await store.close()
+    }
+    const versions = await pgQuery<{ version: number }>(db.url, `SELECT version FROM ${schema}.schema_version ORDER BY version`)
+    expect(versions.map((v) => v.version)).toEqual(STATE_MIGRATIONS.map((m) => m.version))
   })
 
   it('accepts postgresql:// and a password given apart from the URL', async () => {

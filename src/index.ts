@@ -6,7 +6,7 @@
  * console.log(await manager.run('customers'))
  * await manager.close()
  */
-export { SyncManager, type OpenOptions, type ValidationResult } from './sync-manager.js'
+export { SyncManager, type OpenOptions, type SyncStatus, type ValidationResult } from './sync-manager.js'
 export type { RunOptions, SyncResult } from './engine/run-sync.js'
 export type { Progress, ProgressListener } from './engine/progress.js'
 export type { Operation } from './engine/batch-writer.js'
@@ -15,4 +15,4 @@ export type { Plan, PlanInput, SyncPlan, SyncPlanInput } from './plan/schema.js'
 export type { Capabilities, CheckReport, Connector, ConnectionConfig, Filter, PhysicalIdentity } from './connectors/connector.js'
 export { createConnector } from './connectors/registry.js'
 export type { CanonicalType, EntityInfo, FieldInfo, Row, Value } from './values/canonical.js'
-export type { RunRecord, RecordErrorEntry, SyncState, Watermark } from './state/state-store.js'
+export type { RunLock, RunRecord, RecordErrorEntry, SyncState, Watermark } from './state/state-store.js'

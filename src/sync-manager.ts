@@ -19,8 +19,9 @@ import { validatePlanLive } from './plan/live-validate.js'
 import { loadPlanFile, parsePlan, type LoadedPlan } from './plan/load.js'
 import { savePlanFile } from './plan/save.js'
 import type { Plan, PlanInput, SyncPlan, SyncPlanInput } from './plan/schema.js'
+import { markInterruptedRuns } from './state/interrupted-runs.js'
 import { openStateStore } from './state/open-state-store.js'
-import type { RecordErrorEntry, RunRecord, StateStore, SyncState } from './state/state-store.js'
+import type { RecordErrorEntry, RunLock, RunRecord, StateStore, SyncState } from './state/state-store.js'
 import type { EntityInfo, KeyValues } from './values/canonical.js'
 import { compareKeys } from './values/compare.js'
 
@@ -32,6 +33,12 @@ export interface OpenOptions {
   env?: NodeJS.ProcessEnv
   /** Directory relative paths resolve against when `config` is an object (default cwd). */
   baseDir?: string
+}
+
+/** One sync's state as {@link SyncManager.status} reports it. */
+export interface SyncStatus extends SyncState {
+  /** Who runs it now: present while a run holds its lock. */
+  lock?: RunLock
 }
 
 /** Result of {@link SyncManager.validate}. */
@@ -207,7 +214,11 @@ export class SyncManager extends EventEmitter {
     return autoMap(source.fields, found[0]?.fields)
   }
 
-  /** Run one sync once. Resolves with the result even when the sync failed (see `status`). */
+  /**
+   * Run one sync once. Resolves with the result even when the sync failed
+   * (see `status`); while another run of it goes on (in any process sharing
+   * the state store), `failed` with `errorCode: 'LOCKED'`.
+   */
   async run(id: string, opts: RunOptions = {}): Promise<SyncResult> {
     const [result] = await this.runMany([id], opts)
     return result!
@@ -242,14 +253,22 @@ export class SyncManager extends EventEmitter {
     return results
   }
 
-  /** Watermark and last run of every sync that has state. */
-  async status(): Promise<SyncState[]> {
-    return (await this.state()).listSyncStates()
+  /**
+   * Watermark, last run and run lock of every sync that has state; a run
+   * whose process died shows as `failed` (interrupted).
+   */
+  async status(): Promise<SyncStatus[]> {
+    const state = await this.checkedState()
+    const locks = new Map((await state.listRunLocks()).map((lock) => [lock.syncId, lock]))
+    return (await state.listSyncStates()).map((s) => {
+      const lock = locks.get(s.syncId)
+      return lock ? { ...s, lock } : s
+    })
   }
 
-  /** Run history, newest first. */
+  /** Run history, newest first; a run whose process died shows as `failed` (interrupted). */
   async history(syncId?: string, limit = 20): Promise<RunRecord[]> {
-    return (await this.state()).listRuns({ ...(syncId ? { syncId } : {}), limit })
+    return (await this.checkedState()).listRuns({ ...(syncId ? { syncId } : {}), limit })
   }
 
   /** Records the destination rejected, newest first. */
@@ -288,10 +307,24 @@ export class SyncManager extends EventEmitter {
     return connector
   }
 
+  /** The state store, opened once; runs left `running` by a dead process are marked when it opens. */
   private async state(): Promise<StateStore> {
-    this.statePromise ??= openStateStore(this.plan.state, { baseDir: this.loaded.baseDir })
-    this.statePromise.catch(() => (this.statePromise = undefined))
+    if (!this.statePromise) {
+      this.statePromise = openStateStore(this.plan.state, { baseDir: this.loaded.baseDir }).then(async (state) => {
+        await markInterruptedRunsQuietly(state)
+        return state
+      })
+      this.statePromise.catch(() => (this.statePromise = undefined))
+    }
     return this.statePromise
+  }
+
+  /** The state store, with runs whose process died since it was opened marked too (a long-lived manager). */
+  private async checkedState(): Promise<StateStore> {
+    const opening = this.statePromise === undefined
+    const state = await this.state()
+    if (!opening) await markInterruptedRunsQuietly(state)
+    return state
   }
 
   /** The plan as written (before defaults and env expansion), for edits and saving. */
@@ -309,4 +342,12 @@ export class SyncManager extends EventEmitter {
     const next = parsePlan(raw, { env: this.env, baseDir: this.loaded.baseDir })
     this.loaded = { ...next, path: this.loaded.path, raw }
   }
+}
+
+/**
+ * Mark dead runs; a store that cannot be written now (read-only, busy) must
+ * not stop `status` or `history` from showing what it holds.
+ */
+async function markInterruptedRunsQuietly(state: StateStore): Promise<void> {
+  await markInterruptedRuns(state).catch(() => undefined)
 }

@@ -1,10 +1,12 @@
 /**
  * `syncline run [SYNC…] [--full] [--dry-run]`: run syncs once with progress.
  * Ctrl-C stops at the next batch boundary, keeps the last committed
- * watermark and exits 130; a second Ctrl-C exits at once.
+ * watermark and exits 130; a second Ctrl-C exits at once, its runs marked
+ * failed (interrupted). A sync another run is running fails (exit 1).
  */
 import type { Operation } from '../engine/batch-writer.js'
 import type { SyncResult } from '../engine/run-sync.js'
+import { markHeldRunsInterrupted } from '../state/run-lock.js'
 import { withManager } from './context.js'
 import { EXIT, jsonReplacer, log, print, printJson, type GlobalOptions } from './output.js'
 import { createProgressDisplay } from './progress-display.js'
@@ -17,6 +19,8 @@ export interface RunCommandOptions extends GlobalOptions {
 }
 
 const PLANNED_SHOWN = 20
+/** How long a second Ctrl-C waits to mark its runs interrupted before it exits anyway. */
+const MARK_TIMEOUT_MS = 2000
 
 /** Run the named syncs (default: all) and print one summary per sync. */
 export async function runCommand(ids: string[], opts: RunCommandOptions): Promise<number> {
@@ -24,7 +28,15 @@ export async function runCommand(ids: string[], opts: RunCommandOptions): Promis
   let interrupts = 0
   const onSigint = () => {
     interrupts++
-    if (interrupts > 1) process.exit(EXIT.cancelled)
+    // A third Ctrl-C does not wait for the state store either.
+    if (interrupts > 2) process.exit(EXIT.cancelled)
+    if (interrupts > 1) {
+      // Their locks stay until this process is gone, so no other run starts while one of these still writes.
+      const marked = markHeldRunsInterrupted('stopped by a second Ctrl-C')
+      const timeout = new Promise((resolve) => setTimeout(resolve, MARK_TIMEOUT_MS).unref())
+      void Promise.race([marked, timeout]).finally(() => process.exit(EXIT.cancelled))
+      return
+    }
     log('\nStopping at the next batch boundary (Ctrl-C again to quit at once)…')
     controller.abort()
   }

@@ -18,6 +18,7 @@ export async function statusCommand(opts: GlobalOptions): Promise<number> {
         destination: sync ? `${sync.destination.connection}.${sync.destination.entity}` : undefined,
         watermark: state?.watermark,
         lastRun: state?.lastRun,
+        lock: state?.lock,
       }
       if (opts.json) {
         printJson(row)
@@ -27,6 +28,7 @@ export async function statusCommand(opts: GlobalOptions): Promise<number> {
       const lastText = last ? `${last.status} at ${last.startedAt} (${last.created} created, ${last.updated} updated, ${last.deleted} deleted, ${last.failed} failed)` : 'never run'
       print(`${id}${sync ? '' : ' (not in the plan)'}: ${lastText}`)
       if (sync) print(`  ${row.source} → ${row.destination}, ${sync.mode}`)
+      if (state?.lock) print(`  running now: pid ${state.lock.pid} on host ${state.lock.host} since ${state.lock.acquiredAt} (last heartbeat ${state.lock.heartbeatAt})`)
       if (state?.watermark) print(`  watermark: ${JSON.stringify(state.watermark, jsonReplacer)}`)
     }
     if (ids.length === 0 && !opts.json) print('No syncs in the plan yet.')

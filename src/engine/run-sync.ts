@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto'
 import type { Connector } from '../connectors/connector.js'
 import { CancelledError, SynclineError, type ErrorCode, type FailureType } from '../errors.js'
 import type { SyncPlan } from '../plan/schema.js'
+import { acquireRunLock, type HeldRunLock } from '../state/run-lock.js'
 import type { RunCounts, RunRecord, RunStatus, StateStore, SyncFacts } from '../state/state-store.js'
 import { BatchWriter, WritePipeline, type Operation } from './batch-writer.js'
 import { reconcileDeletes } from './delete-reconciliation.js'
@@ -66,11 +67,15 @@ export interface RunSyncOptions extends RunOptions {
   prepared?: PreparedSync
 }
 
-/** Run one sync once. */
+/**
+ * Run one sync once, holding its run lock throughout (dry runs too: they are
+ * recorded as running like any run). While another run of the sync holds
+ * the lock, the result is `failed` with `LOCKED`, and nothing is recorded:
+ * history keeps showing the run that goes on.
+ */
 export async function runSync(target: RunTarget, opts: RunSyncOptions = {}): Promise<SyncResult> {
   const { plan, state } = target
   const startedAt = new Date()
-  const counts = emptyCounts()
   const record: RunRecord = {
     runId: randomUUID(),
     syncId: plan.id,
@@ -78,8 +83,32 @@ export async function runSync(target: RunTarget, opts: RunSyncOptions = {}): Pro
     status: 'running',
     dryRun: opts.dryRun ?? false,
     startedAt: startedAt.toISOString(),
-    ...counts,
+    ...emptyCounts(),
   }
+  let lock: HeldRunLock
+  try {
+    lock = await acquireRunLock(state, record)
+  } catch (error) {
+    if (!(error instanceof SynclineError && error.code === 'LOCKED')) throw error
+    const { runId, mode, dryRun } = record
+    const durationMs = Date.now() - startedAt.getTime()
+    return { id: plan.id, runId, status: 'failed', mode, dryRun, durationMs, ...emptyCounts(), error: error.message, errorCode: error.code, failure: error.failure }
+  }
+  try {
+    return await runHolding(target, opts, record, lock)
+  } finally {
+    // A lock that cannot be released now (the state store went away) is taken over as stale later.
+    await lock.release().catch(() => undefined)
+  }
+}
+
+/** The run itself, once its lock is held. */
+async function runHolding(target: RunTarget, userOpts: RunSyncOptions, record: RunRecord, lock: HeldRunLock): Promise<SyncResult> {
+  const { plan, state } = target
+  const startedAt = new Date(record.startedAt)
+  const counts = emptyCounts()
+  // Losing the lock stops the run like a cancellation would.
+  const opts = { ...userOpts, signal: userOpts.signal ? AbortSignal.any([userOpts.signal, lock.lost]) : lock.lost }
   await state.startRun(record)
 
   let ctx: RunContext | undefined
@@ -130,7 +159,10 @@ export async function runSync(target: RunTarget, opts: RunSyncOptions = {}): Pro
   }
 
   const finishedAt = new Date()
-  const cancelled = opts.signal?.aborted === true || failure instanceof CancelledError
+  // A run stopped because it lost its lock is not cancelled but failed: another run took over.
+  const lostLock = failure !== undefined && lock.lost.aborted && userOpts.signal?.aborted !== true
+  if (lostLock) failure = lock.lost.reason
+  const cancelled = !lostLock && (userOpts.signal?.aborted === true || failure instanceof CancelledError)
   const status: RunStatus = cancelled ? 'cancelled' : failure !== undefined ? 'failed' : counts.failed > 0 ? 'partial' : 'succeeded'
   Object.assign(record, counts, { status, finishedAt: finishedAt.toISOString(), durationMs: finishedAt.getTime() - startedAt.getTime() })
   const result: SyncResult = { id: plan.id, runId: record.runId, status, mode: record.mode, dryRun: record.dryRun, durationMs: record.durationMs ?? 0, ...counts }

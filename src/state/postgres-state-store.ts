@@ -14,11 +14,14 @@ import { compareText } from '../values/compare.js'
 import {
   RECORD_ERROR_COLUMNS,
   RUN_COLUMNS,
+  RUN_LOCK_COLUMNS,
   SYNC_FACTS_COLUMNS,
   checkLimit,
   recordErrorFromRow,
   recordErrorParams,
   runFromRow,
+  runLockFromRow,
+  runLockParams,
   runParams,
   syncFactsFromRow,
   syncFactsParams,
@@ -26,13 +29,14 @@ import {
   watermarkFromRow,
   watermarkParams,
   type RecordErrorRow,
+  type RunLockRow,
   type RunRow,
   type SyncFactsRow,
   type SyncStateRow,
   type WatermarkRow,
 } from './state-rows.js'
-import { SCHEMA_VERSION_TABLE, STATE_MIGRATIONS, STATE_SCHEMA_VERSION, SYNC_SCOPED_TABLES } from './state-schema.js'
-import type { RecordErrorEntry, RunRecord, StateStore, SyncFacts, SyncState, Watermark } from './state-store.js'
+import { SCHEMA_VERSION_TABLE, STATE_MIGRATIONS, SYNC_SCOPED_TABLES } from './state-schema.js'
+import type { RecordErrorEntry, RunLock, RunRecord, RunStatus, StateStore, SyncFacts, SyncState, Watermark } from './state-store.js'
 
 /** Options for {@link openPostgresStateStore}. */
 export interface PostgresStateStoreOptions {
@@ -126,18 +130,77 @@ export class PostgresStateStore implements StateStore {
     await this.query(`${this.runInsert()} ON CONFLICT (run_id) DO UPDATE SET ${updates.join(', ')}`, runParams(run))
   }
 
-  async listRuns(opts: { syncId?: string; limit?: number } = {}): Promise<RunRecord[]> {
+  async finishRunIfRunning(run: RunRecord): Promise<boolean> {
+    const [runId, ...rest] = runParams(run)
+    const updates = RUN_COLUMNS.filter((c) => c !== 'run_id').map((c, i) => `${c} = $${i + 1}`)
+    const rows = await this.query(
+      `UPDATE ${this.schema}.runs SET ${updates.join(', ')} WHERE run_id = $${rest.length + 1} AND status = 'running' RETURNING run_id`,
+      [...rest, runId],
+    )
+    return rows.length === 1
+  }
+
+  async listRuns(opts: { syncId?: string; status?: RunStatus; limit?: number } = {}): Promise<RunRecord[]> {
     const params: unknown[] = [checkLimit(opts.limit) ?? null]
-    let where = ''
+    const where: string[] = []
     if (opts.syncId !== undefined) {
       params.push(opts.syncId)
-      where = ' WHERE sync_id = $2'
+      where.push(`sync_id = $${params.length}`)
+    }
+    if (opts.status !== undefined) {
+      params.push(opts.status)
+      where.push(`status = $${params.length}`)
     }
     const rows = await this.query<RunRow>(
-      `SELECT ${RUN_COLUMNS.join(', ')} FROM ${this.schema}.runs${where} ORDER BY started_at DESC, seq DESC LIMIT $1`,
+      `SELECT ${RUN_COLUMNS.join(', ')} FROM ${this.schema}.runs` +
+        (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
+        ' ORDER BY started_at DESC, seq DESC LIMIT $1',
       params,
     )
     return rows.map(runFromRow)
+  }
+
+  async claimRunLock(lock: RunLock, replacing?: RunLock): Promise<boolean> {
+    const params = runLockParams(lock)
+    // Single statements, so taking a lock is atomic between processes: the
+    // insert yields to a row already there, the update to a holder that changed.
+    if (replacing === undefined) {
+      const rows = await this.query(
+        `INSERT INTO ${this.schema}.run_locks (${RUN_LOCK_COLUMNS.join(', ')}) VALUES (${RUN_LOCK_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})
+         ON CONFLICT (sync_id) DO NOTHING RETURNING sync_id`,
+        params,
+      )
+      return rows.length === 1
+    }
+    const updates = RUN_LOCK_COLUMNS.slice(1).map((c, i) => `${c} = $${i + 2}`)
+    const rows = await this.query(
+      `UPDATE ${this.schema}.run_locks SET ${updates.join(', ')} WHERE sync_id = $1 AND run_id = $${params.length + 1} AND heartbeat_at = $${params.length + 2} RETURNING sync_id`,
+      [...params, replacing.runId, replacing.heartbeatAt],
+    )
+    return rows.length === 1
+  }
+
+  async touchRunLock(syncId: string, runId: string, heartbeatAt: string): Promise<boolean> {
+    const rows = await this.query(`UPDATE ${this.schema}.run_locks SET heartbeat_at = $3 WHERE sync_id = $1 AND run_id = $2 RETURNING sync_id`, [
+      syncId,
+      runId,
+      heartbeatAt,
+    ])
+    return rows.length === 1
+  }
+
+  async releaseRunLock(syncId: string, runId: string): Promise<void> {
+    await this.query(`DELETE FROM ${this.schema}.run_locks WHERE sync_id = $1 AND run_id = $2`, [syncId, runId])
+  }
+
+  async getRunLock(syncId: string): Promise<RunLock | undefined> {
+    const rows = await this.query<RunLockRow>(`SELECT ${RUN_LOCK_COLUMNS.join(', ')} FROM ${this.schema}.run_locks WHERE sync_id = $1`, [syncId])
+    return rows[0] === undefined ? undefined : runLockFromRow(rows[0])
+  }
+
+  async listRunLocks(): Promise<RunLock[]> {
+    const rows = await this.query<RunLockRow>(`SELECT ${RUN_LOCK_COLUMNS.join(', ')} FROM ${this.schema}.run_locks ORDER BY sync_id`)
+    return rows.map(runLockFromRow)
   }
 
   async addRecordErrors(entries: RecordErrorEntry[]): Promise<void> {
@@ -260,19 +323,21 @@ export class PostgresStateStore implements StateStore {
 /**
  * Create the schema and tables once per version. Checked without the lock
  * first, so a user who may use but not create the schema can still open it.
+ * Every version not recorded yet is applied, not only those above the
+ * highest: branches may add versions out of order, and every statement is
+ * idempotent.
  */
 async function migrate(pool: pg.Pool, schema: string): Promise<void> {
   const client = await pool.connect()
   try {
-    if ((await schemaVersion(client, schema)) >= STATE_SCHEMA_VERSION) return
+    const missing = (applied: Set<number>) => STATE_MIGRATIONS.filter((m) => !applied.has(m.version))
+    if (missing(await appliedVersions(client, schema)).length === 0) return
     await client.query('BEGIN')
     try {
       await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [MIGRATION_LOCK])
       await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`)
       await client.query(SCHEMA_VERSION_TABLE.postgres(schema))
-      const current = await schemaVersion(client, schema)
-      for (const migration of STATE_MIGRATIONS) {
-        if (migration.version <= current) continue
+      for (const migration of missing(await appliedVersions(client, schema))) {
         for (const statement of migration.postgres(schema)) await client.query(statement)
         await client.query(`INSERT INTO ${schema}.schema_version (version, description, applied_at) VALUES ($1, $2, $3)`, [
           migration.version,
@@ -290,12 +355,12 @@ async function migrate(pool: pg.Pool, schema: string): Promise<void> {
   }
 }
 
-async function schemaVersion(client: pg.PoolClient, schema: string): Promise<number> {
+async function appliedVersions(client: pg.PoolClient, schema: string): Promise<Set<number>> {
   const table = `${schema}.schema_version`
   const exists = await client.query<{ found: boolean }>('SELECT to_regclass($1) IS NOT NULL AS found', [table])
-  if (!exists.rows[0]?.found) return 0
-  const row = await client.query<{ version: number }>(`SELECT coalesce(max(version), 0)::int AS version FROM ${table}`)
-  return row.rows[0]?.version ?? 0
+  if (!exists.rows[0]?.found) return new Set()
+  const rows = await client.query<{ version: number }>(`SELECT version FROM ${table}`)
+  return new Set(rows.rows.map((r) => r.version))
 }
 
 function quoteIdentifier(name: string): string {

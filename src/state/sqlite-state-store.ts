@@ -15,11 +15,14 @@ import { compareText } from '../values/compare.js'
 import {
   RECORD_ERROR_COLUMNS,
   RUN_COLUMNS,
+  RUN_LOCK_COLUMNS,
   SYNC_FACTS_COLUMNS,
   checkLimit,
   recordErrorFromRow,
   recordErrorParams,
   runFromRow,
+  runLockFromRow,
+  runLockParams,
   runParams,
   syncFactsFromRow,
   syncFactsParams,
@@ -27,13 +30,14 @@ import {
   watermarkFromRow,
   watermarkParams,
   type RecordErrorRow,
+  type RunLockRow,
   type RunRow,
   type SyncFactsRow,
   type SyncStateRow,
   type WatermarkRow,
 } from './state-rows.js'
-import { SCHEMA_VERSION_TABLE, STATE_MIGRATIONS, STATE_SCHEMA_VERSION, SYNC_SCOPED_TABLES } from './state-schema.js'
-import type { RecordErrorEntry, RunRecord, StateStore, SyncFacts, SyncState, Watermark } from './state-store.js'
+import { SCHEMA_VERSION_TABLE, STATE_MIGRATIONS, SYNC_SCOPED_TABLES } from './state-schema.js'
+import type { RecordErrorEntry, RunLock, RunRecord, RunStatus, StateStore, SyncFacts, SyncState, Watermark } from './state-store.js'
 
 /** How long a writer waits for another process's write to finish before giving up. */
 export const SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -99,15 +103,60 @@ export class SqliteStateStore implements StateStore {
     this.use(() => this.statements.finishRun.run(sqliteParams(runParams(run))))
   }
 
-  async listRuns(opts: { syncId?: string; limit?: number } = {}): Promise<RunRecord[]> {
+  async finishRunIfRunning(run: RunRecord): Promise<boolean> {
     return this.use(() => {
-      const limit = checkLimit(opts.limit) ?? -1
-      const rows =
-        opts.syncId === undefined
-          ? this.statements.listRuns.all(limit)
-          : this.statements.listRunsOfSync.all(opts.syncId, limit)
-      return (rows as RunRow[]).map(runFromRow)
+      const [runId, ...rest] = sqliteParams(runParams(run))
+      return this.statements.finishRunIfRunning.run(...rest, runId).changes === 1
     })
+  }
+
+  async listRuns(opts: { syncId?: string; status?: RunStatus; limit?: number } = {}): Promise<RunRecord[]> {
+    return this.use(() => {
+      const where: string[] = []
+      const params: (string | number)[] = []
+      if (opts.syncId !== undefined) {
+        where.push('sync_id = ?')
+        params.push(opts.syncId)
+      }
+      if (opts.status !== undefined) {
+        where.push('status = ?')
+        params.push(opts.status)
+      }
+      params.push(checkLimit(opts.limit) ?? -1)
+      const sql =
+        `SELECT ${RUN_SELECT} FROM runs` + (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') + ' ORDER BY started_at DESC, seq DESC LIMIT ?'
+      return (this.db.prepare(sql).all(params) as RunRow[]).map(runFromRow)
+    })
+  }
+
+  async claimRunLock(lock: RunLock, replacing?: RunLock): Promise<boolean> {
+    return this.use(() => {
+      const params = runLockParams(lock)
+      const result =
+        replacing === undefined
+          ? this.statements.insertRunLock.run(params)
+          : this.statements.replaceRunLock.run(...params.slice(1), lock.syncId, replacing.runId, replacing.heartbeatAt)
+      return result.changes === 1
+    })
+  }
+
+  async touchRunLock(syncId: string, runId: string, heartbeatAt: string): Promise<boolean> {
+    return this.use(() => this.statements.touchRunLock.run(heartbeatAt, syncId, runId).changes === 1)
+  }
+
+  async releaseRunLock(syncId: string, runId: string): Promise<void> {
+    this.use(() => this.statements.releaseRunLock.run(syncId, runId))
+  }
+
+  async getRunLock(syncId: string): Promise<RunLock | undefined> {
+    return this.use(() => {
+      const row = this.statements.getRunLock.get(syncId) as RunLockRow | undefined
+      return row === undefined ? undefined : runLockFromRow(row)
+    })
+  }
+
+  async listRunLocks(): Promise<RunLock[]> {
+    return this.use(() => (this.statements.listRunLocks.all() as RunLockRow[]).map(runLockFromRow))
   }
 
   async addRecordErrors(entries: RecordErrorEntry[]): Promise<void> {
@@ -214,8 +263,24 @@ function prepareStatements(db: Database.Database) {
         .map((c) => `${c} = excluded.${c}`)
         .join(', ')}`,
     ),
-    listRuns: db.prepare(`SELECT ${RUN_SELECT} FROM runs ORDER BY started_at DESC, seq DESC LIMIT ?`),
-    listRunsOfSync: db.prepare(`SELECT ${RUN_SELECT} FROM runs WHERE sync_id = ? ORDER BY started_at DESC, seq DESC LIMIT ?`),
+    finishRunIfRunning: db.prepare(
+      `UPDATE runs SET ${RUN_COLUMNS.filter((c) => c !== 'run_id')
+        .map((c) => `${c} = ?`)
+        .join(', ')} WHERE run_id = ? AND status = 'running'`,
+    ),
+    // Single statements, so taking a lock is atomic between processes.
+    insertRunLock: db.prepare(
+      `INSERT INTO run_locks (${RUN_LOCK_COLUMNS.join(', ')}) VALUES (${RUN_LOCK_COLUMNS.map(() => '?').join(', ')}) ON CONFLICT (sync_id) DO NOTHING`,
+    ),
+    replaceRunLock: db.prepare(
+      `UPDATE run_locks SET ${RUN_LOCK_COLUMNS.filter((c) => c !== 'sync_id')
+        .map((c) => `${c} = ?`)
+        .join(', ')} WHERE sync_id = ? AND run_id = ? AND heartbeat_at = ?`,
+    ),
+    touchRunLock: db.prepare('UPDATE run_locks SET heartbeat_at = ? WHERE sync_id = ? AND run_id = ?'),
+    releaseRunLock: db.prepare('DELETE FROM run_locks WHERE sync_id = ? AND run_id = ?'),
+    getRunLock: db.prepare(`SELECT ${RUN_LOCK_COLUMNS.join(', ')} FROM run_locks WHERE sync_id = ?`),
+    listRunLocks: db.prepare(`SELECT ${RUN_LOCK_COLUMNS.join(', ')} FROM run_locks ORDER BY sync_id`),
     addRecordError: db.prepare(
       `INSERT INTO record_errors (${RECORD_ERROR_COLUMNS.join(', ')}) VALUES (${RECORD_ERROR_COLUMNS.map(() => '?').join(', ')})`,
     ),
@@ -231,26 +296,30 @@ function prepareStatements(db: Database.Database) {
   }
 }
 
-/** Create the tables, once per version; a second process opening at the same time waits on the write lock. */
+/**
+ * Create the tables, once per version; a second process opening at the same
+ * time waits on the write lock. Every version not recorded yet is applied,
+ * not only those above the highest: branches may add versions out of order,
+ * and every statement is idempotent.
+ */
 function migrate(db: Database.Database): void {
-  if (schemaVersion(db) >= STATE_SCHEMA_VERSION) return
+  if (STATE_MIGRATIONS.every((m) => appliedVersions(db).has(m.version))) return
   db.transaction(() => {
     db.exec(SCHEMA_VERSION_TABLE.sqlite)
-    const current = schemaVersion(db)
+    const applied = appliedVersions(db)
     const record = db.prepare('INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)')
     for (const migration of STATE_MIGRATIONS) {
-      if (migration.version <= current) continue
+      if (applied.has(migration.version)) continue
       for (const statement of migration.sqlite) db.exec(statement)
       record.run(migration.version, migration.description, new Date().toISOString())
     }
   }).immediate()
 }
 
-function schemaVersion(db: Database.Database): number {
+function appliedVersions(db: Database.Database): Set<number> {
   const exists = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").get()
-  if (exists === undefined) return 0
-  const row = db.prepare('SELECT coalesce(max(version), 0) AS version FROM schema_version').get() as { version: number }
-  return row.version
+  if (exists === undefined) return new Set()
+  return new Set(db.prepare('SELECT version FROM schema_version').pluck().all() as number[])
 }
 
 /** better-sqlite3 binds no booleans. */

@@ -6,7 +6,7 @@
 import type { KeyValues, Value } from '../values/canonical.js'
 import { SynclineError } from '../errors.js'
 import { decodeStateValue, encodeStateValue, toReadableJson } from './serialize-value.js'
-import type { RecordErrorEntry, RunRecord, RunStatus, SyncFacts, SyncState, Watermark } from './state-store.js'
+import type { RecordErrorEntry, RunLock, RunRecord, RunStatus, SyncFacts, SyncState, Watermark } from './state-store.js'
 
 /** The `runs` columns written by `startRun` / `finishRun`, in parameter order. */
 export const RUN_COLUMNS = [
@@ -31,6 +31,29 @@ export const RUN_COLUMNS = [
 
 /** The `record_errors` columns written by `addRecordErrors`, in parameter order. */
 export const RECORD_ERROR_COLUMNS = ['run_id', 'sync_id', 'operation', 'record_id', 'record', 'reason', 'at'] as const
+
+/** The `run_locks` columns, in parameter order. */
+export const RUN_LOCK_COLUMNS = ['sync_id', 'run_id', 'pid', 'host', 'acquired_at', 'heartbeat_at'] as const
+
+/** A `run_locks` row. */
+export interface RunLockRow {
+  sync_id: string
+  run_id: string
+  pid: number | string
+  host: string
+  acquired_at: string
+  heartbeat_at: string
+}
+
+/** Parameters for {@link RUN_LOCK_COLUMNS}. */
+export function runLockParams(lock: RunLock): (string | number)[] {
+  return [lock.syncId, lock.runId, lock.pid, lock.host, lock.acquiredAt, lock.heartbeatAt]
+}
+
+/** A stored lock as a {@link RunLock}. */
+export function runLockFromRow(row: RunLockRow): RunLock {
+  return { syncId: row.sync_id, runId: row.run_id, pid: Number(row.pid), host: row.host, acquiredAt: row.acquired_at, heartbeatAt: row.heartbeat_at }
+}
 
 /** A `runs` row as either driver returns it (PostgreSQL bigints arrive as strings). */
 export interface RunRow {

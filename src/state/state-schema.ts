@@ -24,7 +24,11 @@ export interface StateMigration {
   postgres: (schema: string) => string[]
 }
 
-/** Every migration, oldest first. Versions are 1, 2, 3… without gaps. */
+/**
+ * Every migration, oldest first, versions increasing. The stores apply every
+ * version they have not recorded yet (not only those above the highest), so
+ * migrations written on parallel branches land whatever order they merge in.
+ */
 export const STATE_MIGRATIONS: readonly StateMigration[] = [
   {
     version: 1,
@@ -136,13 +140,43 @@ export const STATE_MIGRATIONS: readonly StateMigration[] = [
       `ALTER TABLE ${s}.runs ADD COLUMN IF NOT EXISTS notes text`,
     ],
   },
+  {
+    version: 3,
+    description: 'run locks: one run of a sync at a time',
+    sqlite: [
+      // One row per sync while a run holds it; `pid` and `host` tell whether
+      // the holder still lives, `heartbeat_at` (refreshed while it runs) when
+      // it lives on another machine.
+      `CREATE TABLE IF NOT EXISTS run_locks (
+        sync_id TEXT PRIMARY KEY,
+        run_id TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        acquired_at TEXT NOT NULL,
+        heartbeat_at TEXT NOT NULL
+      )`,
+      // Runs still marked running are looked up on every open.
+      `CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status)`,
+    ],
+    postgres: (s) => [
+      `CREATE TABLE IF NOT EXISTS ${s}.run_locks (
+        sync_id text COLLATE "C" PRIMARY KEY,
+        run_id text NOT NULL,
+        pid integer NOT NULL,
+        host text NOT NULL,
+        acquired_at text COLLATE "C" NOT NULL,
+        heartbeat_at text COLLATE "C" NOT NULL
+      )`,
+      `CREATE INDEX IF NOT EXISTS runs_by_status ON ${s}.runs (status)`,
+    ],
+  },
 ]
 
 /** The newest schema version this build knows. */
 export const STATE_SCHEMA_VERSION = STATE_MIGRATIONS[STATE_MIGRATIONS.length - 1]!.version
 
 /** Tables with a `sync_id` column: `forgetSync` deletes a sync's rows from each. */
-export const SYNC_SCOPED_TABLES: readonly string[] = ['watermarks', 'runs', 'record_errors', 'sync_facts']
+export const SYNC_SCOPED_TABLES: readonly string[] = ['watermarks', 'runs', 'record_errors', 'sync_facts', 'run_locks']
 
 /** The version bookkeeping table, created before any migration runs. */
 export const SCHEMA_VERSION_TABLE = {

@@ -89,6 +89,23 @@ export interface SyncFacts {
   updatedAt: string
 }
 
+/**
+ * The lock a run holds on its sync (one run of a sync at a time), with what
+ * tells whether its holder still lives: the process and machine, and the
+ * time it last showed life.
+ */
+export interface RunLock {
+  syncId: string
+  /** The run holding it (its row in history). */
+  runId: string
+  pid: number
+  /** `os.hostname()` of the holder's machine. */
+  host: string
+  acquiredAt: string
+  /** Refreshed while the run goes on. */
+  heartbeatAt: string
+}
+
 /** Per-sync state summarised for `syncline status`. */
 export interface SyncState {
   syncId: string
@@ -104,8 +121,30 @@ export interface StateStore {
 
   startRun(run: RunRecord): Promise<void>
   finishRun(run: RunRecord): Promise<void>
-  /** Newest first. */
-  listRuns(opts?: { syncId?: string; limit?: number }): Promise<RunRecord[]>
+  /**
+   * Write a run's ending only if it is still recorded as `running`; false
+   * (and nothing written) when it has ended meanwhile. For marking runs whose
+   * process died without overwriting one that finished after all.
+   */
+  finishRunIfRunning(run: RunRecord): Promise<boolean>
+  /** Newest first; `status` keeps only runs in that state. */
+  listRuns(opts?: { syncId?: string; status?: RunStatus; limit?: number }): Promise<RunRecord[]>
+
+  /**
+   * Take a sync's run lock, atomically. Without `replacing`, only when the
+   * sync has no lock; with it, only when that very holder (same run and
+   * heartbeat) is still there, so of two processes taking over the same
+   * stale lock one wins. True when `lock` is now held.
+   */
+  claimRunLock(lock: RunLock, replacing?: RunLock): Promise<boolean>
+  /** Move the heartbeat of the run's lock to `heartbeatAt`; false when the run no longer holds it. */
+  touchRunLock(syncId: string, runId: string, heartbeatAt: string): Promise<boolean>
+  /** Drop the sync's lock if `runId` still holds it. */
+  releaseRunLock(syncId: string, runId: string): Promise<void>
+  /** The sync's lock, if a run holds it. */
+  getRunLock(syncId: string): Promise<RunLock | undefined>
+  /** Every lock held. */
+  listRunLocks(): Promise<RunLock[]>
 
   addRecordErrors(entries: RecordErrorEntry[]): Promise<void>
   /** Newest first. */
@@ -119,7 +158,7 @@ export interface StateStore {
   /** Every sync that has state, with its watermark and last run. */
   listSyncStates(): Promise<SyncState[]>
 
-  /** Forget everything about a sync (watermark, runs, errors, facts). */
+  /** Forget everything about a sync (watermark, runs, errors, facts, its lock). */
   forgetSync(syncId: string): Promise<void>
 
   close(): Promise<void>

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { openStateStore } from '../../src/state/open-state-store.js'
 import { openPostgresStateStore, PostgresStateStore } from '../../src/state/postgres-state-store.js'
-import { STATE_MIGRATIONS, STATE_SCHEMA_VERSION } from '../../src/state/state-schema.js'
+import { SCHEMA_VERSION_TABLE, STATE_MIGRATIONS } from '../../src/state/state-schema.js'
 import { createPgDatabase, hasPostgres, pgQuery } from '../helpers/services.js'
 
 const pgAvailable = await hasPostgres()
@@ -26,9 +26,9 @@ describe.skipIf(!pgAvailable)('postgres state store', () => {
         db.url,
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'syncline' ORDER BY table_name",
       )
-      expect(tables.map((t) => t.table_name)).toEqual(['record_errors', 'runs', 'schema_version', 'sync_facts', 'watermarks'])
+      expect(tables.map((t) => t.table_name)).toEqual(['record_errors', 'run_locks', 'runs', 'schema_version', 'sync_facts', 'watermarks'])
       const versions = await pgQuery<{ version: number }>(db.url, 'SELECT version FROM syncline.schema_version ORDER BY version')
-      expect(versions.map((v) => v.version)).toEqual(Array.from({ length: STATE_SCHEMA_VERSION }, (_, i) => i + 1))
+      expect(versions.map((v) => v.version)).toEqual(STATE_MIGRATIONS.map((m) => m.version))
 
       await stores[0]!.setWatermark('orders', { cursor: 2n ** 63n - 1n })
       expect(await stores[2]!.getWatermark('orders')).toEqual({ cursor: 2n ** 63n - 1n })
@@ -38,7 +38,7 @@ describe.skipIf(!pgAvailable)('postgres state store', () => {
   })
 
   it('upgrades a version 1 schema in place, keeping its runs', async () => {
-    const schema = 'state_v1'
+    const schema = 'state_v1_notes'
     await pgQuery(db.url, `CREATE SCHEMA ${schema}`)
     await pgQuery(db.url, `CREATE TABLE ${schema}.schema_version (version integer PRIMARY KEY, description text NOT NULL, applied_at text NOT NULL)`)
     for (const statement of STATE_MIGRATIONS[0]!.postgres(schema)) await pgQuery(db.url, statement)
@@ -54,10 +54,31 @@ describe.skipIf(!pgAvailable)('postgres state store', () => {
       await store.finishRun({ ...(await store.listRuns())[0]!, notes: ['refilled'] })
       expect((await store.listRuns())[0]?.notes).toEqual(['refilled'])
       const versions = await pgQuery<{ version: number }>(db.url, `SELECT version FROM ${schema}.schema_version ORDER BY version`)
-      expect(versions.map((v) => v.version)).toEqual(Array.from({ length: STATE_SCHEMA_VERSION }, (_, i) => i + 1))
+      expect(versions.map((v) => v.version)).toEqual(STATE_MIGRATIONS.map((m) => m.version))
     } finally {
       await store.close()
     }
+  })
+
+  it('adds the run locks to a state schema an older syncline made (schema version 1), keeping its history', async () => {
+    const schema = '"state_v1"'
+    await pgQuery(db.url, `CREATE SCHEMA ${schema}`)
+    await pgQuery(db.url, SCHEMA_VERSION_TABLE.postgres(schema))
+    for (const statement of STATE_MIGRATIONS[0]!.postgres(schema)) await pgQuery(db.url, statement)
+    await pgQuery(db.url, `INSERT INTO ${schema}.schema_version VALUES (1, 'watermarks, runs, record errors', '2026-01-01T00:00:00.000Z')`)
+    await pgQuery(db.url, `INSERT INTO ${schema}.watermarks VALUES ('orders', '5', NULL, '2026-01-01T00:00:00.000Z')`)
+
+    const store = await openPostgresStateStore(db.url, { schema: 'state_v1' })
+    try {
+      expect(await store.getWatermark('orders')).toEqual({ cursor: 5 })
+      const lock = { syncId: 'orders', runId: 'r1', pid: 1, host: 'h', acquiredAt: 'a', heartbeatAt: 'a' }
+      expect(await store.claimRunLock(lock)).toBe(true)
+      expect(await store.getRunLock('orders')).toEqual(lock)
+    } finally {
+      await store.close()
+    }
+    const versions = await pgQuery<{ version: number }>(db.url, `SELECT version FROM ${schema}.schema_version ORDER BY version`)
+    expect(versions.map((v) => v.version)).toEqual(STATE_MIGRATIONS.map((m) => m.version))
   })
 
   it('accepts postgresql:// and a password given apart from the URL', async () => {

@@ -11,7 +11,7 @@ import Database from 'better-sqlite3'
 import { ConnectionError, SynclineError } from '../../src/errors.js'
 import { openStateStore, sqlitePath } from '../../src/state/open-state-store.js'
 import { openSqliteStateStore, SqliteStateStore } from '../../src/state/sqlite-state-store.js'
-import { STATE_MIGRATIONS, STATE_SCHEMA_VERSION } from '../../src/state/state-schema.js'
+import { SCHEMA_VERSION_TABLE, STATE_MIGRATIONS, STATE_SCHEMA_VERSION } from '../../src/state/state-schema.js'
 import { tempDir } from '../helpers/services.js'
 
 let dir: ReturnType<typeof tempDir>
@@ -170,6 +170,35 @@ describe('sqlite state shared between processes', () => {
     const raw = new Database(path, { readonly: true })
     try {
       expect(raw.prepare('SELECT cursor_value FROM watermarks').pluck().all()).toEqual(['"x"'])
+    } finally {
+      raw.close()
+    }
+  })
+})
+
+describe('sqlite state upgrades', () => {
+  it('adds the run locks to a state file an older syncline made (schema version 1), keeping its history', async () => {
+    const path = join(dir.path, 'old', 'state.db')
+    mkdirSync(join(dir.path, 'old'))
+    const old = new Database(path)
+    old.exec(SCHEMA_VERSION_TABLE.sqlite)
+    for (const statement of STATE_MIGRATIONS[0]!.sqlite) old.exec(statement)
+    old.prepare("INSERT INTO schema_version VALUES (1, 'watermarks, runs, record errors', '2026-01-01T00:00:00.000Z')").run()
+    old.prepare("INSERT INTO watermarks VALUES ('orders', '5', NULL, '2026-01-01T00:00:00.000Z')").run()
+    old.close()
+
+    const store = await openStateStore(path, { baseDir: '/' })
+    try {
+      expect(await store.getWatermark('orders')).toEqual({ cursor: 5 })
+      const lock = { syncId: 'orders', runId: 'r1', pid: 1, host: 'h', acquiredAt: 'a', heartbeatAt: 'a' }
+      expect(await store.claimRunLock(lock)).toBe(true)
+      expect(await store.getRunLock('orders')).toEqual(lock)
+    } finally {
+      await store.close()
+    }
+    const raw = new Database(path, { readonly: true })
+    try {
+      expect(raw.prepare('SELECT version FROM schema_version ORDER BY version').pluck().all()).toEqual(STATE_MIGRATIONS.map((m) => m.version))
     } finally {
       raw.close()
     }

@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import type { KeyValues, Value } from '../../src/values/canonical.js'
 import { openSqliteStateStore } from '../../src/state/sqlite-state-store.js'
 import { openPostgresStateStore } from '../../src/state/postgres-state-store.js'
-import type { RecordErrorEntry, RunRecord, StateStore, SyncFacts } from '../../src/state/state-store.js'
+import type { RecordErrorEntry, RunLock, RunRecord, StateStore, SyncFacts } from '../../src/state/state-store.js'
 import { createPgDatabase, hasPostgres, tempDir } from '../helpers/services.js'
 
 const pgAvailable = await hasPostgres()
@@ -74,6 +74,10 @@ function run(overrides: Partial<RunRecord> & Pick<RunRecord, 'runId' | 'syncId'>
     conflicts: 0,
     ...overrides,
   }
+}
+
+function runLock(overrides: Partial<RunLock> & Pick<RunLock, 'syncId' | 'runId'>): RunLock {
+  return { pid: 4242, host: 'worker-1', acquiredAt: at(0), heartbeatAt: at(0), ...overrides }
 }
 
 function recordError(overrides: Partial<RecordErrorEntry> & Pick<RecordErrorEntry, 'runId' | 'syncId'>): RecordErrorEntry {
@@ -241,6 +245,99 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         await store.startRun(run({ runId: 'r1', syncId: 'orders' }))
         await expect(store.startRun(run({ runId: 'r1', syncId: 'orders' }))).rejects.toThrow()
         expect(await store.listRuns()).toHaveLength(1)
+      })
+    })
+
+    describe('runs still running', () => {
+      it('lists only the runs in a given state', async () => {
+        const { store } = await fresh()
+        await store.startRun(run({ runId: 'a', syncId: 'orders', startedAt: at(1) }))
+        await store.finishRun(run({ runId: 'a', syncId: 'orders', startedAt: at(1), status: 'succeeded', finishedAt: at(2) }))
+        await store.startRun(run({ runId: 'b', syncId: 'orders', startedAt: at(3) }))
+        await store.startRun(run({ runId: 'c', syncId: 'customers', startedAt: at(4) }))
+        expect((await store.listRuns({ status: 'running' })).map((r) => r.runId)).toEqual(['c', 'b'])
+        expect((await store.listRuns({ status: 'running', syncId: 'orders' })).map((r) => r.runId)).toEqual(['b'])
+        expect((await store.listRuns({ status: 'succeeded', limit: 5 })).map((r) => r.runId)).toEqual(['a'])
+      })
+
+      it('writes an ending only over a run that is still running', async () => {
+        const { store } = await fresh()
+        await store.startRun(run({ runId: 'r1', syncId: 'orders' }))
+        const interrupted = run({ runId: 'r1', syncId: 'orders', status: 'failed', finishedAt: at(5), durationMs: 5000, error: 'interrupted' })
+        expect(await store.finishRunIfRunning(interrupted)).toBe(true)
+        expect(await store.listRuns()).toEqual([interrupted])
+
+        // A run that finished meanwhile keeps its own ending.
+        const succeeded = run({ runId: 'r2', syncId: 'orders', status: 'succeeded', finishedAt: at(9), durationMs: 9000, created: 3 })
+        await store.startRun(run({ runId: 'r2', syncId: 'orders' }))
+        await store.finishRun(succeeded)
+        expect(await store.finishRunIfRunning({ ...interrupted, runId: 'r2' })).toBe(false)
+        expect((await store.listRuns({ syncId: 'orders' }))[0]).toEqual(succeeded)
+        expect(await store.finishRunIfRunning({ ...interrupted, runId: 'never-started' })).toBe(false)
+        expect(await store.listRuns()).toHaveLength(2)
+      })
+    })
+
+    describe('run locks', () => {
+      it('lets one run hold a sync at a time, other syncs being free', async () => {
+        const { store } = await fresh()
+        const first = runLock({ syncId: 'orders', runId: 'r1' })
+        expect(await store.claimRunLock(first)).toBe(true)
+        expect(await store.claimRunLock(runLock({ syncId: 'orders', runId: 'r2', pid: 7 }))).toBe(false)
+        expect(await store.claimRunLock(runLock({ syncId: 'customers', runId: 'r3' }))).toBe(true)
+        expect(await store.getRunLock('orders')).toEqual(first)
+        expect(await store.getRunLock('nothing')).toBeUndefined()
+        expect((await store.listRunLocks()).map((l) => [l.syncId, l.runId])).toEqual([
+          ['customers', 'r3'],
+          ['orders', 'r1'],
+        ])
+      })
+
+      it('replaces a holder only while it is exactly the one that was judged stale', async () => {
+        const { store } = await fresh()
+        const stale = runLock({ syncId: 'orders', runId: 'dead' })
+        await store.claimRunLock(stale)
+        // The holder showed life after it was read: no takeover.
+        await store.touchRunLock('orders', 'dead', at(30))
+        expect(await store.claimRunLock(runLock({ syncId: 'orders', runId: 'late' }), stale)).toBe(false)
+        const fresher = { ...stale, heartbeatAt: at(30) }
+        const taker = runLock({ syncId: 'orders', runId: 'taker', pid: 99, host: 'worker-2', acquiredAt: at(40), heartbeatAt: at(40) })
+        expect(await store.claimRunLock(taker, fresher)).toBe(true)
+        // A second process taking over the same stale holder loses.
+        expect(await store.claimRunLock(runLock({ syncId: 'orders', runId: 'second' }), fresher)).toBe(false)
+        expect(await store.getRunLock('orders')).toEqual(taker)
+        // The replaced run notices: its heartbeat no longer lands.
+        expect(await store.touchRunLock('orders', 'dead', at(50))).toBe(false)
+      })
+
+      it('refreshes the heartbeat of its holder and is released only by it', async () => {
+        const { store } = await fresh()
+        await store.claimRunLock(runLock({ syncId: 'orders', runId: 'r1' }))
+        expect(await store.touchRunLock('orders', 'r1', at(15))).toBe(true)
+        expect((await store.getRunLock('orders'))?.heartbeatAt).toBe(at(15))
+        await store.releaseRunLock('orders', 'someone-else')
+        expect(await store.getRunLock('orders')).toBeDefined()
+        await store.releaseRunLock('orders', 'r1')
+        expect(await store.getRunLock('orders')).toBeUndefined()
+        expect(await store.touchRunLock('orders', 'r1', at(30))).toBe(false)
+        expect(await store.claimRunLock(runLock({ syncId: 'orders', runId: 'r2' }))).toBe(true)
+      })
+
+      it('gives exactly one of many concurrent claims the lock', async () => {
+        const { store, name } = await fresh()
+        const others = await Promise.all([1, 2, 3].map(() => backend.open(name)))
+        opened.push(...others)
+        const stores = [store, ...others]
+        const wins = await Promise.all(stores.flatMap((s, i) => [0, 1].map((j) => s.claimRunLock(runLock({ syncId: 'orders', runId: `r${i}-${j}` })))))
+        expect(wins.filter(Boolean)).toHaveLength(1)
+      })
+
+      it('is forgotten with its sync', async () => {
+        const { store } = await fresh()
+        await store.claimRunLock(runLock({ syncId: 'orders', runId: 'r1' }))
+        await store.claimRunLock(runLock({ syncId: 'customers', runId: 'r2' }))
+        await store.forgetSync('orders')
+        expect((await store.listRunLocks()).map((l) => l.syncId)).toEqual(['customers'])
       })
     })
 

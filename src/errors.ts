@@ -123,6 +123,15 @@ export function didYouMean(name: string, candidates: Iterable<string>): string {
   return match === undefined ? '' : ` Did you mean '${match}'?`
 }
 
+/**
+ * A missing destination's message with the `create: true` fix said once:
+ * connectors already offer it in their not-found messages, most do.
+ * @example withCreateHint("Entity 'items' does not exist in shop.db.") // "… Or set destination.create: true to create it."
+ */
+export function withCreateHint(message: string): string {
+  return /\bcreate: true\b/.test(message) ? message : `${message} Or set destination.create: true to create it.`
+}
+
 function editDistance(a: string, b: string): number {
   const previous = Array.from({ length: b.length + 1 }, (_, i) => i)
   for (let i = 1; i <= a.length; i++) {

@@ -3,8 +3,8 @@
  * datasources once: entities, keys, the record mapper, filters.
  */
 import type { Connector, Filter } from '../connectors/connector.js'
-import { PlanError, SynclineError, throwIfAborted, type PlanIssue } from '../errors.js'
-import { createRecordMapper, type RecordMapper } from '../mapping/record-mapper.js'
+import { PlanError, SynclineError, throwIfAborted, withCreateHint, type PlanIssue } from '../errors.js'
+import { createRecordMapper, sideLabels, type RecordMapper } from '../mapping/record-mapper.js'
 import { resolveFilters } from '../mapping/filters.js'
 import type { SyncPlan } from '../plan/schema.js'
 import type { CanonicalType, EntityInfo, FieldInfo } from '../values/canonical.js'
@@ -63,7 +63,7 @@ export async function prepareSync(
   if (!destinationEntity && !plan.destination.create) {
     // describe() words the not-found error with a suggestion.
     await destination.describe(plan.destination.entity).catch((error: unknown) => {
-      throw withPath(error, `${at}.destination.entity`, ` Or set destination.create: true to create it.`)
+      throw withPath(error, `${at}.destination.entity`, withCreateHint)
     })
   }
 
@@ -82,7 +82,7 @@ export async function prepareSync(
   let mapper: RecordMapper
   let filters: Filter[]
   try {
-    mapper = createRecordMapper({ mapping: plan.mapping, keys, source: sourceEntity, destination: destinationEntity, extraSourceFields: extra })
+    mapper = createRecordMapper({ mapping: plan.mapping, keys, source: sourceEntity, destination: destinationEntity, extraSourceFields: extra, labels: sideLabels(plan) })
     filters = resolveFilters(plan.filters, sourceEntity)
   } catch (error) {
     throw prefixPaths(error, at)
@@ -98,7 +98,7 @@ export async function prepareSync(
       destinationEntity = await destination.describe(plan.destination.entity)
       // Map again against the real table, so values are coerced to the types it got.
       try {
-        mapper = createRecordMapper({ mapping: plan.mapping, keys, source: sourceEntity, destination: destinationEntity, extraSourceFields: extra })
+        mapper = createRecordMapper({ mapping: plan.mapping, keys, source: sourceEntity, destination: destinationEntity, extraSourceFields: extra, labels: sideLabels(plan) })
       } catch (error) {
         throw prefixPaths(error, at)
       }
@@ -129,9 +129,9 @@ export async function prepareSync(
 }
 
 /** Attach a plan path to a not-found error so the user sees where it came from. */
-function withPath(error: unknown, path: string, hint = ''): unknown {
+function withPath(error: unknown, path: string, word: (message: string) => string = (m) => m): unknown {
   if (error instanceof SynclineError && error.code === 'ENTITY_NOT_FOUND') {
-    return new PlanError([{ path, message: error.message + hint }], { code: 'ENTITY_NOT_FOUND', cause: error })
+    return new PlanError([{ path, message: word(error.message) }], { code: 'ENTITY_NOT_FOUND', cause: error })
   }
   return error
 }

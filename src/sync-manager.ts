@@ -256,7 +256,12 @@ export class SyncManager extends EventEmitter {
     return (await this.state()).listRecordErrors(opts)
   }
 
-  /** Forget a sync's watermark, history and errors (the next run starts over). */
+  /** How many records the destination rejected (all runs, or one sync's, or one run's). */
+  async recordErrorCount(opts: { syncId?: string; runId?: string } = {}): Promise<number> {
+    return (await this.state()).countRecordErrors(opts)
+  }
+
+    /** Forget a sync's watermark, history and errors (the next run starts over). */
   async forget(syncId: string): Promise<void> {
     await (await this.state()).forgetSync(syncId)
   }

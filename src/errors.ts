@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'CONNECTION_LOST'
   | 'AUTH_FAILED'
   | 'ENTITY_NOT_FOUND'
+  | 'ENTITY_UNREADABLE'
   | 'FIELD_NOT_FOUND'
   | 'KEY_NOT_UNIQUE'
   | 'KEY_MISSING'

@@ -108,7 +108,7 @@ export function exitCodeFor(error: unknown): number {
   return EXIT.syncFailed
 }
 
-/** A bug rather than a problem with the plan or the data: worth a stack trace with --debug. */
+/** Not a problem syncline could name (a bug, or a database error it does not classify): worth a stack trace with --debug. */
 function isUnexpected(error: unknown): boolean {
   return !(error instanceof SynclineError) || error.code === 'INTERNAL'
 }
@@ -132,7 +132,7 @@ export function reportError(error: unknown, opts: GlobalOptions): number {
   }
   if (isUnexpected(error)) {
     if (debug && error instanceof Error && error.stack) log(error.stack)
-    else if (!debug) log('This looks like a bug in syncline: rerun with --debug to see where it happened, and report it.')
+    else if (!debug) log('Rerun with --debug to see where this came from (and include that when reporting it).')
   }
   return code
 }

@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'CONNECTION_LOST'
   | 'AUTH_FAILED'
   | 'ENTITY_NOT_FOUND'
+  | 'ENTITY_UNREADABLE'
   | 'FIELD_NOT_FOUND'
   | 'KEY_NOT_UNIQUE'
   | 'KEY_MISSING'
@@ -122,6 +123,15 @@ export function closestName(name: string, candidates: Iterable<string>): string 
 export function didYouMean(name: string, candidates: Iterable<string>): string {
   const match = closestName(name, candidates)
   return match === undefined ? '' : ` Did you mean '${match}'?`
+}
+
+/**
+ * A missing destination's message with the `create: true` fix said once:
+ * connectors already offer it in their not-found messages, most do.
+ * @example withCreateHint("Entity 'items' does not exist in shop.db.") // "… Or set destination.create: true to create it."
+ */
+export function withCreateHint(message: string): string {
+  return /\bcreate: true\b/.test(message) ? message : `${message} Or set destination.create: true to create it.`
 }
 
 function editDistance(a: string, b: string): number {

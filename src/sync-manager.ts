@@ -9,7 +9,7 @@
  */
 import { EventEmitter } from 'node:events'
 import { resolve } from 'node:path'
-import { keyOf, type CheckReport, type Connector } from './connectors/connector.js'
+import { keyOf, type CheckReport, type Connector, type DiscoverOptions } from './connectors/connector.js'
 import { createConnector } from './connectors/registry.js'
 import { runSyncs } from './engine/run-syncs.js'
 import type { RunOptions, RunTarget, SyncResult } from './engine/run-sync.js'
@@ -201,10 +201,15 @@ export class SyncManager extends EventEmitter {
     return (await this.connector(connection)).describe(entity)
   }
 
-  /** List entities (or one) of a connection. */
-  async discover(connection: string, entity?: string): Promise<EntityInfo[]> {
+  /**
+   * List entities (or one) of a connection. Listing all, an entity that
+   * cannot be described is passed to `opts.onUnreadable` and left out
+   * (without it, it throws).
+   * @example await manager.discover('files', undefined, { onUnreadable: (entity, error) => console.warn(entity, error.message) })
+   */
+  async discover(connection: string, entity?: string, opts: DiscoverOptions = {}): Promise<EntityInfo[]> {
     const connector = await this.connector(connection)
-    return entity === undefined ? connector.discover() : [await connector.describe(entity)]
+    return entity === undefined ? connector.discover(undefined, opts) : [await connector.describe(entity)]
   }
 
   /** The field pairs auto-map would use between two entities. */
@@ -276,7 +281,12 @@ export class SyncManager extends EventEmitter {
     return (await this.state()).listRecordErrors(opts)
   }
 
-  /** Forget a sync's watermark, history and errors (the next run starts over). */
+  /** How many records the destination rejected (all runs, or one sync's, or one run's). */
+  async recordErrorCount(opts: { syncId?: string; runId?: string } = {}): Promise<number> {
+    return (await this.state()).countRecordErrors(opts)
+  }
+
+    /** Forget a sync's watermark, history and errors (the next run starts over). */
   async forget(syncId: string): Promise<void> {
     await (await this.state()).forgetSync(syncId)
   }

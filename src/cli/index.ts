@@ -10,10 +10,15 @@ import { checkCommand } from './check.js'
 import { discoverCommand } from './discover.js'
 import { historyCommand } from './history.js'
 import { initCommand } from './init.js'
-import { EXIT, reportError, type GlobalOptions } from './output.js'
+import { EXIT, quietOnClosedPipes, reportError, setDebug, type GlobalOptions } from './output.js'
 import { runCommand } from './run.js'
 import { statusCommand } from './status.js'
 import { validateCommand } from './validate.js'
+
+quietOnClosedPipes()
+// Errors can escape before commander hands over the options (and from
+// callbacks outside any command), so --debug is read from argv here too.
+setDebug(process.argv.slice(2).includes('--debug'))
 
 const program = new Command()
 program
@@ -22,6 +27,7 @@ program
   .version('0.1.0')
   .addOption(new Option('-c, --config <file>', 'the plan file (default ./syncline.yaml or $SYNCLINE_CONFIG)'))
   .option('--json', 'machine-readable output on stdout, logs on stderr')
+  .option('--debug', 'print stack traces of unexpected errors (also SYNCLINE_DEBUG=1)')
   .showSuggestionAfterError(true)
   .exitOverride()
 
@@ -78,7 +84,16 @@ program
 for (const command of program.commands) {
   command.addOption(new Option('-c, --config <file>', 'the plan file').hideHelp())
   command.addOption(new Option('--json', 'machine-readable output').hideHelp())
+  command.addOption(new Option('--debug', 'print stack traces').hideHelp())
 }
+
+/** An error no command caught (a bug, or a callback gone wrong): the message, no stack trace unless --debug, exit 1. */
+function unexpected(error: unknown): void {
+  reportError(error, program.opts() as GlobalOptions)
+  process.exit(EXIT.syncFailed)
+}
+process.on('uncaughtException', unexpected)
+process.on('unhandledRejection', unexpected)
 
 try {
   await program.parseAsync(process.argv)

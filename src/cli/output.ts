@@ -12,6 +12,42 @@ export const EXIT = { ok: 0, syncFailed: 1, badConfig: 2, cancelled: 130 } as co
 export interface GlobalOptions {
   config?: string
   json?: boolean
+  /** Print stack traces of unexpected errors (also `SYNCLINE_DEBUG=1`). */
+  debug?: boolean
+}
+
+let debug = Boolean(process.env.SYNCLINE_DEBUG)
+
+/** Turn on stack traces for unexpected errors (`--debug`); `SYNCLINE_DEBUG` turns them on too. */
+export function setDebug(on: boolean | undefined): void {
+  if (on) debug = true
+}
+
+/** Streams whose reader went away (`syncline status | head -1`): nothing more is written to them. */
+const closedStreams = new WeakSet<NodeJS.WritableStream>()
+
+/**
+ * Make output into a closed pipe end quietly. `syncline status | head -1`
+ * closes stdout after one line; Node then reports EPIPE as an 'error'
+ * event, which crashes with a stack trace unless handled. The command goes
+ * on (a run still finishes and records its state) and writes nothing more
+ * to that stream. Call once, at startup.
+ */
+export function quietOnClosedPipes(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') {
+        closedStreams.add(stream)
+        return
+      }
+      throw error
+    })
+  }
+}
+
+function write(stream: NodeJS.WriteStream, text: string): void {
+  if (closedStreams.has(stream) || stream.destroyed) return
+  stream.write(text)
 }
 
 const secrets = new Set<string>()
@@ -40,17 +76,17 @@ export function redact(text: string): string {
 
 /** Print one machine-readable line on stdout. */
 export function printJson(value: unknown): void {
-  process.stdout.write(`${redact(JSON.stringify(value, jsonReplacer))}\n`)
+  write(process.stdout, `${redact(JSON.stringify(value, jsonReplacer))}\n`)
 }
 
 /** Print human text on stdout. */
 export function print(text: string): void {
-  process.stdout.write(`${redact(text)}\n`)
+  write(process.stdout, `${redact(text)}\n`)
 }
 
 /** Print a log line on stderr. */
 export function log(text: string): void {
-  process.stderr.write(`${redact(text)}\n`)
+  write(process.stderr, `${redact(text)}\n`)
 }
 
 /** JSON.stringify replacer for canonical values: bigints as strings, bytes as base64. */
@@ -72,18 +108,31 @@ export function exitCodeFor(error: unknown): number {
   return EXIT.syncFailed
 }
 
-/** Report an error the way the output mode asks and return its exit code. */
+/** Not a problem syncline could name (a bug, or a database error it does not classify): worth a stack trace with --debug. */
+function isUnexpected(error: unknown): boolean {
+  return !(error instanceof SynclineError) || error.code === 'INTERNAL'
+}
+
+/**
+ * Report an error the way the output mode asks and return its exit code.
+ * Never a stack trace unless `--debug` (or `SYNCLINE_DEBUG`) asks for one;
+ * an unexpected error says how to get it.
+ */
 export function reportError(error: unknown, opts: GlobalOptions): number {
+  setDebug(opts.debug)
   const code = exitCodeFor(error)
+  const message = error instanceof Error ? error.message : String(error)
   if (opts.json) {
-    const body: Record<string, unknown> = { message: error instanceof Error ? error.message : String(error) }
+    const body: Record<string, unknown> = { message }
     if (error instanceof SynclineError) Object.assign(body, { code: error.code, failure: error.failure })
     if (error instanceof PlanError) body.issues = error.issues
     printJson({ error: body })
   } else {
-    const message = error instanceof Error ? error.message : String(error)
     log(`error: ${message}`)
-    if (!(error instanceof SynclineError) && error instanceof Error && error.stack && process.env.SYNCLINE_DEBUG) log(error.stack)
+  }
+  if (isUnexpected(error)) {
+    if (debug && error instanceof Error && error.stack) log(error.stack)
+    else if (!debug) log('Rerun with --debug to see where this came from (and include that when reporting it).')
   }
   return code
 }

@@ -5,6 +5,7 @@
  * this interface and branches on {@link Capabilities}, never on a connector's
  * name. Every connector passes the suite in `test/conformance/`.
  */
+import type { SynclineError } from '../errors.js'
 import type { EntityInfo, FieldInfo, KeyValues, Row, Value } from '../values/canonical.js'
 
 /** What a connector can do; the engine chooses its strategy from these. Default for each is `false`. */
@@ -179,6 +180,19 @@ export interface ConnectionConfig {
  * method that waits takes an AbortSignal, and generators release their
  * cursors and connections in `finally`.
  */
+/** Options of {@link Connector.discover}. */
+export interface DiscoverOptions {
+  /**
+   * Listing all entities: called for each entity that exists but cannot be
+   * described (a CSV file with a broken header or schema file, a SQLite view
+   * over a dropped table); it is left out of the list instead of failing the
+   * whole listing. Without this option such an entity throws. Connectors
+   * that read their catalog in one query (PostgreSQL, MySQL) have no such
+   * entities and never call it.
+   */
+  onUnreadable?(entity: string, error: SynclineError): void
+}
+
 export interface Connector {
   /** The connection name from the plan. */
   readonly name: string
@@ -190,7 +204,7 @@ export interface Connector {
   check(opts?: { signal?: AbortSignal }): Promise<CheckReport>
 
   /** Describe all entities, or just one (an empty array when it does not exist). */
-  discover(entity?: string): Promise<EntityInfo[]>
+  discover(entity?: string, opts?: DiscoverOptions): Promise<EntityInfo[]>
 
   /** Describe one entity; throws `ENTITY_NOT_FOUND` naming the closest existing one. */
   describe(entity: string): Promise<EntityInfo>

@@ -8,6 +8,7 @@
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { Connector } from '../connectors/connector.js'
 import { SynclineError, throwIfAborted } from '../errors.js'
+import { boundedText } from '../state/record-excerpt.js'
 import type { RecordErrorEntry, RunCounts } from '../state/state-store.js'
 import type { KeyValues, Row, Value } from '../values/canonical.js'
 
@@ -107,22 +108,38 @@ export class BatchWriter {
     }
   }
 
+  /**
+   * The record as it is kept with its error: the key fields, then the field
+   * the error names, then the rest (the state store keeps the first fields
+   * and bounds each value, so these come first).
+   */
+  private rejectedRecord(op: Operation, error: SynclineError): Record<string, unknown> {
+    const record: Record<string, unknown> = {}
+    if (op.kind === 'delete') {
+      this.opts.keys.forEach((k, i) => (record[k] = op.key[i]))
+      return record
+    }
+    // A row that failed to map is the source row, whose key fields may be named otherwise.
+    const first = [...this.opts.keys, error.details?.field].filter((name): name is string => typeof name === 'string' && Object.hasOwn(op.row, name))
+    for (const name of first) record[name] = op.row[name]
+    for (const [name, value] of Object.entries(op.row)) if (!Object.hasOwn(record, name)) record[name] = value
+    return record
+  }
+
   /** Record a rejected record (also used for rows that fail to map); throws past the budget. */
   async reject(op: Operation, error: SynclineError): Promise<void> {
     this.rejected++
     this.rejectedIds.add(recordId(op.key))
     this.opts.counts.failed++
-    const record: Record<string, unknown> = {}
-    if (op.kind === 'delete') this.opts.keys.forEach((k, i) => (record[k] = op.key[i]))
-    else Object.assign(record, op.row)
+    const reason = boundedText(error.message)
     await this.opts.onRejected([
       {
         runId: this.opts.runId,
         syncId: this.opts.syncId,
         operation: op.kind,
         recordId: recordId(op.key),
-        record,
-        reason: error.message,
+        record: this.rejectedRecord(op, error),
+        reason,
         at: new Date().toISOString(),
       },
     ])
@@ -131,7 +148,7 @@ export class BatchWriter {
       throw new SynclineError(
         'ERROR_BUDGET_EXCEEDED',
         'data',
-        `Record ${recordId(op.key)} was rejected by ${this.opts.entity}: ${error.message}\n${this.rejected} record(s) rejected and ${budget}; fix the data or raise maxErrors. Rejected records are listed by 'syncline history ${this.opts.syncId}'.`,
+        `Record ${boundedText(recordId(op.key), 200)} was rejected by ${this.opts.entity}: ${reason}\n${this.rejected} record(s) rejected and ${budget}; fix the data or raise maxErrors. Rejected records are listed by 'syncline history ${this.opts.syncId}'.`,
         { cause: error },
       )
     }

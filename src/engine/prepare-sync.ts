@@ -3,8 +3,8 @@
  * datasources once: entities, keys, the record mapper, filters.
  */
 import type { Connector, Filter } from '../connectors/connector.js'
-import { PlanError, SynclineError, throwIfAborted, type PlanIssue } from '../errors.js'
-import { createRecordMapper, type RecordMapper } from '../mapping/record-mapper.js'
+import { PlanError, SynclineError, throwIfAborted, withCreateHint, type PlanIssue } from '../errors.js'
+import { createRecordMapper, sideLabels, type RecordMapper } from '../mapping/record-mapper.js'
 import { resolveFilters } from '../mapping/filters.js'
 import { sameTableProblem } from '../plan/same-table.js'
 import type { SyncPlan } from '../plan/schema.js'
@@ -75,7 +75,7 @@ export async function prepareSync(plan: SyncPlan, index: number, source: Connect
   if (!destinationEntity && !plan.destination.create) {
     // describe() words the not-found error with a suggestion.
     await destination.describe(plan.destination.entity).catch((error: unknown) => {
-      throw withPath(error, `${at}.destination.entity`, ` Or set destination.create: true to create it.`)
+      throw withPath(error, `${at}.destination.entity`, withCreateHint)
     })
   }
 
@@ -104,7 +104,7 @@ export async function prepareSync(plan: SyncPlan, index: number, source: Connect
   let mapper: RecordMapper
   let filters: Filter[]
   try {
-    mapper = createRecordMapper({ mapping: plan.mapping, keys, source: sourceEntity, destination: destinationEntity, extraSourceFields: extra })
+    mapper = createRecordMapper({ mapping: plan.mapping, keys, source: sourceEntity, destination: destinationEntity, extraSourceFields: extra, labels: sideLabels(plan) })
     filters = resolveFilters(plan.filters, sourceEntity)
   } catch (error) {
     throw prefixPaths(error, at)
@@ -120,7 +120,7 @@ export async function prepareSync(plan: SyncPlan, index: number, source: Connect
       destinationEntity = await destination.describe(plan.destination.entity)
       // Map again against the real table, so values are coerced to the types it got.
       try {
-        mapper = createRecordMapper({ mapping: plan.mapping, keys, source: sourceEntity, destination: destinationEntity, extraSourceFields: extra })
+        mapper = createRecordMapper({ mapping: plan.mapping, keys, source: sourceEntity, destination: destinationEntity, extraSourceFields: extra, labels: sideLabels(plan) })
       } catch (error) {
         throw prefixPaths(error, at)
       }
@@ -152,9 +152,9 @@ export async function prepareSync(plan: SyncPlan, index: number, source: Connect
 }
 
 /** Attach a plan path to a not-found error so the user sees where it came from. */
-function withPath(error: unknown, path: string, hint = ''): unknown {
+function withPath(error: unknown, path: string, word: (message: string) => string = (m) => m): unknown {
   if (error instanceof SynclineError && error.code === 'ENTITY_NOT_FOUND') {
-    return new PlanError([{ path, message: error.message + hint }], { code: 'ENTITY_NOT_FOUND', cause: error })
+    return new PlanError([{ path, message: word(error.message) }], { code: 'ENTITY_NOT_FOUND', cause: error })
   }
   return error
 }

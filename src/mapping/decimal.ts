@@ -54,6 +54,20 @@ export function formatDecimal(value: Decimal): string {
   return value.negative && value.digits !== 0n ? `-${body}` : body
 }
 
+/**
+ * Decimal text with at least `scale` fraction digits, as a column declared
+ * with that scale prints it: SQLite keeps `DECIMAL(10,2)` values as REAL, so
+ * 19.90 reads back as 19.9. Never rounds: text with more digits than the
+ * scale (or that is not a number) comes back unchanged.
+ * @example withScale('19.9', 2) // '19.90'
+ * @example withScale('5', 2)    // '5.00'
+ */
+export function withScale(text: string, scale: number): string {
+  const value = parseDecimal(text)
+  if (!value || value.scale >= scale) return text
+  return formatDecimal({ ...value, digits: value.digits * 10n ** BigInt(scale - value.scale), scale })
+}
+
 /** Drop trailing fraction zeros: 12.500 → 12.5. */
 export function trimDecimal(value: Decimal): Decimal {
   let { digits, scale } = value

@@ -79,14 +79,15 @@ export function resolveFilters(filters: readonly FilterPlan[], source: EntityInf
       issues.push({ path: `${at}.op`, message: `'${field.name}' is bytes; filters on bytes fields can only be is_null or is_not_null` })
       return
     }
+    const problem = filterValueProblem(plan)
+    if (problem) {
+      issues.push({ path: `${at}.${problem.setting}`, message: problem.message })
+      return
+    }
     const list = Array.isArray(plan.value)
     const scalars = (list ? plan.value : [plan.value ?? null]) as YamlScalar[]
     const values: Value[] = []
     for (const scalar of scalars) {
-      if (scalar === null) {
-        issues.push({ path: `${at}.value`, message: nullProblem(plan.op) })
-        return
-      }
       const converted = canonical(scalar, field)
       if ('problem' in converted) {
         issues.push({ path: `${at}.value`, message: converted.problem })
@@ -98,6 +99,22 @@ export function resolveFilters(filters: readonly FilterPlan[], source: EntityInf
   })
   if (issues.length > 0) throw new PlanError(issues)
   return resolved
+}
+
+/**
+ * What is wrong with a filter's value whatever the field: a NULL that never
+ * matches (SQL NULL semantics), or a `like` pattern that is not text. The
+ * schema has already checked that the operator got one value or a list.
+ * @example filterValueProblem({ field: 'Status', op: '=', value: null }) // { setting: 'value', message: "null never matches …" }
+ */
+export function filterValueProblem(filter: FilterPlan): { setting: 'value'; message: string } | undefined {
+  if (filter.op === 'is_null' || filter.op === 'is_not_null') return undefined
+  const scalars = Array.isArray(filter.value) ? filter.value : [filter.value ?? null]
+  if (scalars.includes(null)) return { setting: 'value', message: nullProblem(filter.op) }
+  if (filter.op === 'like' && typeof filter.value !== 'string') {
+    return { setting: 'value', message: `like needs a text pattern, e.g. value: 'A%' (% any run of characters, _ one character); got ${String(filter.value)}` }
+  }
+  return undefined
 }
 
 function nullProblem(op: FilterPlan['op']): string {

@@ -11,13 +11,12 @@ import { canConvert, coerceValue } from './coerce.js'
 import { constraintCheck } from './field-constraints.js'
 import {
   compileTransform,
-  parseTransform,
   transformFieldNodes,
   TransformError,
   TransformSyntaxError,
   type CompiledTransform,
-  type TransformExpression,
 } from './transform/index.js'
+import { parseFieldTransform } from './offline-checks.js'
 import { fieldHint, unknownField } from './unknown-field.js'
 
 /** One destination field a sync writes. */
@@ -69,6 +68,19 @@ export interface RecordMapperInput {
   destination?: EntityInfo
   /** Source fields to read without necessarily mapping them (the cursor, the soft-delete field). Not checked here. */
   extraSourceFields?: readonly string[]
+  /**
+   * How messages name each side, e.g. `{ source: 'shop.items', destination: 'warehouse.items' }`
+   * (connection.entity). Default: the entity names, which read alike when both sides use one name.
+   */
+  labels?: { source: string; destination: string }
+}
+
+/**
+ * The {@link RecordMapperInput.labels} of a sync: each side as connection.entity.
+ * @example sideLabels(sync) // { source: 'shop.items', destination: 'warehouse.public.items' }
+ */
+export function sideLabels(sync: Pick<SyncPlan, 'source' | 'destination'>): { source: string; destination: string } {
+  return { source: `${sync.source.connection}.${sync.source.entity}`, destination: `${sync.destination.connection}.${sync.destination.entity}` }
 }
 
 /** One field being planned: where its value comes from and what it must become. */
@@ -226,14 +238,8 @@ function checkTransform(
   path: string,
   issues: PlanIssue[],
 ): (CompiledTransform & { fields: string[] }) | undefined {
-  let expr: TransformExpression
-  try {
-    expr = parseTransform(text, sourceName === undefined ? {} : { implicitArgument: sourceName })
-  } catch (error) {
-    if (!(error instanceof TransformSyntaxError)) throw error
-    issues.push({ path, message: error.describe() })
-    return undefined
-  }
+  const expr = parseFieldTransform(text, sourceName, path, issues)
+  if (!expr) return undefined
   const nodes = transformFieldNodes(expr)
   const reported = new Set<string>()
   for (const node of nodes) {
@@ -262,6 +268,7 @@ function keyDestinations(
   issues: PlanIssue[],
 ): string[] {
   const { keys, mapping, destination, source } = input
+  const labels = input.labels ?? { source: source.name, destination: destination?.name ?? '' }
   const result: string[] = []
   keys.forEach((key, i) => {
     const field = sourceFields.get(key)
@@ -274,7 +281,7 @@ function keyDestinations(
         issues.push({
           path: `keys[${i}]`,
           message:
-            `key field '${key}' is ${field.type} in ${source.name} but '${direct.destination}' is ${to} in ${destination!.name}; ` +
+            `key field '${key}' is ${field.type} in the source ${labels.source} but destination field '${direct.destination}' is ${to} in the destination ${labels.destination}; ` +
             'both sides must order keys the same way, so give the destination key the same kind of type',
         })
       }

@@ -1,10 +1,12 @@
 /**
  * Checks that span more than one setting, run after the schema accepted the
  * plan: ids are unique, syncs name connections that exist, a mode has the
- * settings it needs, schedules are valid cron, connection URLs are usable.
+ * settings it needs, schedules are valid cron, connection URLs are usable,
+ * transforms parse and filter values fit their operator.
  * Nothing here touches a datasource (see live-validate.ts for that).
  */
 import { didYouMean, type PlanIssue } from '../errors.js'
+import { offlineSyncIssues } from '../mapping/offline-checks.js'
 import { connectionProblems, stateProblems } from './connection-url.js'
 import { cronProblem } from './cron.js'
 import type { Plan, SyncPlan } from './schema.js'
@@ -94,6 +96,8 @@ function syncProblems(sync: SyncPlan, at: string, plan: Plan): PlanIssue[] {
       })
     }
   })
+
+  for (const issue of offlineSyncIssues(sync)) issues.push({ path: `${at}.${issue.path}`, message: issue.message })
 
   if (sync.schedule !== undefined) {
     const problem = cronProblem(sync.schedule)

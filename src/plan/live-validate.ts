@@ -10,9 +10,9 @@
  * never opens a connection itself.
  */
 import type { PhysicalIdentity } from '../connectors/connector.js'
-import { PlanError, SynclineError, type PlanIssue } from '../errors.js'
+import { PlanError, SynclineError, withCreateHint, type PlanIssue } from '../errors.js'
 import { resolveFilters } from '../mapping/filters.js'
-import { createRecordMapper } from '../mapping/record-mapper.js'
+import { createRecordMapper, sideLabels } from '../mapping/record-mapper.js'
 import { unknownField } from '../mapping/unknown-field.js'
 import type { CanonicalType, EntityInfo } from '../values/canonical.js'
 import { joinPath } from './path.js'
@@ -80,7 +80,7 @@ async function validateSyncLive(sync: SyncPlan, at: string, deps: LiveValidation
   if (destination.ok) destinationEntity = destination.entity
   else if (destination.connectionFailed) issues.push({ path: `${at}.destination.connection`, message: destination.message })
   else if (!sync.destination.create) {
-    issues.push({ path: `${at}.destination.entity`, message: `${destination.message} Or set destination.create: true to create it.` })
+    issues.push({ path: `${at}.destination.entity`, message: withCreateHint(destination.message) })
   } else if (destination.code !== 'ENTITY_NOT_FOUND') {
     // create: true makes a missing table, not one whose name the datasource refuses.
     issues.push({ path: `${at}.destination.entity`, message: destination.message })
@@ -128,7 +128,7 @@ async function validateSyncLive(sync: SyncPlan, at: string, deps: LiveValidation
   if (keys.length > 0) {
     issues.push(
       ...collectPlanIssues(at, () => {
-        createRecordMapper({ mapping: sync.mapping, keys, source: sourceEntity, destination: destinationEntity, extraSourceFields })
+        createRecordMapper({ mapping: sync.mapping, keys, source: sourceEntity, destination: destinationEntity, extraSourceFields, labels: sideLabels(sync) })
       }, 'mapping'),
     )
   }

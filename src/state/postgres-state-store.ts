@@ -218,18 +218,10 @@ export class PostgresStateStore implements StateStore {
 
   async listRecordErrors(opts: { syncId?: string; runId?: string; limit?: number } = {}): Promise<RecordErrorEntry[]> {
     const params: unknown[] = [checkLimit(opts.limit) ?? null]
-    const where: string[] = []
-    if (opts.syncId !== undefined) {
-      params.push(opts.syncId)
-      where.push(`sync_id = $${params.length}`)
-    }
-    if (opts.runId !== undefined) {
-      params.push(opts.runId)
-      where.push(`run_id = $${params.length}`)
-    }
+    const where = recordErrorWhere(opts, params)
     const rows = await this.query<RecordErrorRow>(
       `SELECT ${RECORD_ERROR_COLUMNS.join(', ')} FROM ${this.schema}.record_errors` +
-        (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
+        where +
         ' ORDER BY at DESC, seq DESC LIMIT $1',
       params,
     )
@@ -248,6 +240,16 @@ export class PostgresStateStore implements StateStore {
        ON CONFLICT (sync_id) DO UPDATE SET ${updates.join(', ')}`,
       syncFactsParams(syncId, facts),
     )
+  }
+
+  async countRecordErrors(opts: { syncId?: string; runId?: string } = {}): Promise<number> {
+    const params: unknown[] = []
+    const where = recordErrorWhere(opts, params)
+    const rows = await this.query<{ n: string }>(
+      `SELECT count(*) AS n FROM ${this.schema}.record_errors${where}`,
+      params,
+    )
+    return Number(rows[0]?.n ?? 0)
   }
 
   async listSyncStates(): Promise<SyncState[]> {
@@ -471,4 +473,18 @@ function errorMessage(error: unknown): string {
 function scrub(text: string, secret: string | undefined): string {
   const out = secret ? text.split(secret).join('***') : text
   return out.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):[^@\s]*@/gi, '$1:***@')
+}
+
+/** The WHERE clause (with its leading space, or empty) selecting record errors; its values are appended to `params`. */
+function recordErrorWhere(opts: { syncId?: string; runId?: string }, params: unknown[]): string {
+  const where: string[] = []
+  if (opts.syncId !== undefined) {
+    params.push(opts.syncId)
+    where.push(`sync_id = $${params.length}`)
+  }
+  if (opts.runId !== undefined) {
+    params.push(opts.runId)
+    where.push(`run_id = $${params.length}`)
+  }
+  return where.length > 0 ? ` WHERE ${where.join(' AND ')}` : ''
 }

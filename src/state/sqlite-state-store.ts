@@ -173,21 +173,9 @@ export class SqliteStateStore implements StateStore {
 
   async listRecordErrors(opts: { syncId?: string; runId?: string; limit?: number } = {}): Promise<RecordErrorEntry[]> {
     return this.use(() => {
-      const where: string[] = []
-      const params: (string | number)[] = []
-      if (opts.syncId !== undefined) {
-        where.push('sync_id = ?')
-        params.push(opts.syncId)
-      }
-      if (opts.runId !== undefined) {
-        where.push('run_id = ?')
-        params.push(opts.runId)
-      }
+      const { where, params } = recordErrorFilter(opts)
       params.push(checkLimit(opts.limit) ?? -1)
-      const sql =
-        `SELECT ${RECORD_ERROR_COLUMNS.join(', ')} FROM record_errors` +
-        (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
-        ' ORDER BY at DESC, seq DESC LIMIT ?'
+      const sql = `SELECT ${RECORD_ERROR_COLUMNS.join(', ')} FROM record_errors${where} ORDER BY at DESC, seq DESC LIMIT ?`
       return (this.db.prepare(sql).all(params) as RecordErrorRow[]).map(recordErrorFromRow)
     })
   }
@@ -201,6 +189,13 @@ export class SqliteStateStore implements StateStore {
 
   async setSyncFacts(syncId: string, facts: SyncFacts): Promise<void> {
     this.use(() => this.statements.setSyncFacts.run(syncFactsParams(syncId, facts)))
+  }
+
+  async countRecordErrors(opts: { syncId?: string; runId?: string } = {}): Promise<number> {
+    return this.use(() => {
+      const { where, params } = recordErrorFilter(opts)
+      return (this.db.prepare(`SELECT count(*) AS n FROM record_errors${where}`).get(params) as { n: number }).n
+    })
   }
 
   async listSyncStates(): Promise<SyncState[]> {
@@ -390,4 +385,19 @@ function busyError(path: string, error: unknown): SynclineError {
     `The state database ${path} stayed locked by another process for ${SQLITE_BUSY_TIMEOUT_MS / 1000} s. Try again when the other syncline command has finished.`,
     { cause: error, details: { location: path } },
   )
+}
+
+/** The WHERE clause (with its leading space, or empty) and parameters selecting record errors. */
+function recordErrorFilter(opts: { syncId?: string; runId?: string }): { where: string; params: (string | number)[] } {
+  const where: string[] = []
+  const params: (string | number)[] = []
+  if (opts.syncId !== undefined) {
+    where.push('sync_id = ?')
+    params.push(opts.syncId)
+  }
+  if (opts.runId !== undefined) {
+    where.push('run_id = ?')
+    params.push(opts.runId)
+  }
+  return { where: where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '', params }
 }

@@ -5,6 +5,7 @@
  */
 import type { KeyValues, Value } from '../values/canonical.js'
 import { SynclineError } from '../errors.js'
+import { boundedRecord, boundedText } from './record-excerpt.js'
 import { decodeStateValue, encodeStateValue, toReadableJson } from './serialize-value.js'
 import type { RecordErrorEntry, RunLock, RunRecord, RunStatus, SyncFacts, SyncState, Watermark } from './state-store.js'
 
@@ -102,6 +103,9 @@ export type SyncStateRow = Omit<RunRow, 'run_id'> & {
   key_values: string | null
 }
 
+/** Characters of a run's error kept in history (a plan error lists every issue; a driver's may quote a value). */
+const MAX_RUN_ERROR_CHARACTERS = 20_000
+
 /** Parameters for {@link RUN_COLUMNS}; `status` overrides the run's own (startRun stores `running`). */
 export function runParams(run: RunRecord, status: RunStatus = run.status): (string | number | boolean | null)[] {
   return [
@@ -120,7 +124,7 @@ export function runParams(run: RunRecord, status: RunStatus = run.status): (stri
     count(run.unchanged),
     count(run.failed),
     count(run.conflicts),
-    run.error ?? null,
+    run.error === undefined ? null : boundedText(run.error, MAX_RUN_ERROR_CHARACTERS),
     run.notes && run.notes.length > 0 ? JSON.stringify(run.notes) : null,
   ]
 }
@@ -157,9 +161,14 @@ export function syncStateFromRow(row: SyncStateRow): SyncState {
   return state
 }
 
-/** Parameters for {@link RECORD_ERROR_COLUMNS}; the record becomes readable JSON. */
+/**
+ * Parameters for {@link RECORD_ERROR_COLUMNS}: the record becomes readable
+ * JSON of bounded size (long values as excerpts with their size, see
+ * record-excerpt.ts), the record id and the reason are bounded too.
+ */
 export function recordErrorParams(entry: RecordErrorEntry): string[] {
-  return [entry.runId, entry.syncId, entry.operation, entry.recordId, toReadableJson(entry.record), entry.reason, entry.at]
+  const record = toReadableJson(boundedRecord(entry.record))
+  return [entry.runId, entry.syncId, entry.operation, boundedText(entry.recordId), record, boundedText(entry.reason), entry.at]
 }
 
 /** A stored record error as a {@link RecordErrorEntry}. */

@@ -54,8 +54,13 @@ export interface RecordErrorEntry {
   operation: 'create' | 'update' | 'delete'
   /** The record's key as a string (`42`, or a JSON array for composite keys). */
   recordId: string
-  /** The destination row (or key, for deletes), as JSON-safe values. */
+  /**
+   * The destination row (or key, for deletes), as JSON-safe values: key
+   * fields first, then the rejected field, then the rest. As stored, long
+   * values are `{ excerpt, bytes }` and at most 50 fields are kept (docs/state.md).
+   */
   record: Record<string, unknown>
+  /** Why it was rejected, naming the field; stored up to 2,000 characters. */
   reason: string
   at: string
 }
@@ -149,6 +154,8 @@ export interface StateStore {
   addRecordErrors(entries: RecordErrorEntry[]): Promise<void>
   /** Newest first. */
   listRecordErrors(opts?: { syncId?: string; runId?: string; limit?: number }): Promise<RecordErrorEntry[]>
+  /** How many record errors {@link listRecordErrors} would list without a limit (for "… and N more"). */
+  countRecordErrors(opts?: { syncId?: string; runId?: string }): Promise<number>
 
   /** What the last successful run of a sync delivered, if it ran since state version 2. */
   getSyncFacts(syncId: string): Promise<SyncFacts | undefined>

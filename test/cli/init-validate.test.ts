@@ -129,6 +129,26 @@ describe('syncline validate', () => {
     expect(jsonLines(other.stdout)).toEqual([{ error: expect.objectContaining({ code: 'PLAN_NOT_FOUND', message: expect.stringContaining(ws.path('plans/missing.yaml')) }) }])
   })
 
+  it('parses transforms without --live, pointing at the character (issue 6 #12)', async () => {
+    ws = workspace()
+    ws.write('syncline.yaml', SHOP_PLAN(`  - id: a
+    source: { connection: shop, entity: customers }
+    destination: { connection: shop, entity: copy, create: true }
+    mapping:
+      fields:
+        - { source: name, destination: name }
+        - { source: name, destination: label, transform: "((" }
+`))
+    const result = await ws.run(['validate'])
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain('syncs[0].mapping.fields[1].transform: ')
+    expect(result.stderr).toMatch(/\n {4}\(\(\n {6}\^/)
+    const json = await ws.run(['validate', '--json'])
+    expect(json.code).toBe(2)
+    const [line] = jsonLines(json.stdout) as Array<{ error: { issues: Array<{ path: string }> } }>
+    expect(line!.error.issues.map((i) => i.path)).toEqual(['syncs[0].mapping.fields[1].transform'])
+  })
+
   it('reads the plan named by $SYNCLINE_CONFIG', async () => {
     ws = workspace()
     ws.write('custom.yaml', 'connections: {}\n')

@@ -122,7 +122,8 @@ describe('SQLite → CSV export', () => {
 
       expect(await manager.run('export')).toMatchObject({ status: 'succeeded', updated: 31, unchanged: 9 })
       const rows = await readAll(csvUrl, 'customers', ['CustomerId'])
-      expect(rows.filter((r) => r.Amount === '99.99')).toHaveLength(30)
+      // DECIMAL(38,10): written with its ten fraction digits.
+      expect(rows.filter((r) => r.Amount === '99.9900000000')).toHaveLength(30)
       expect(rows[34]!.Name).toBe('fixed')
     } finally {
       await cleanup()
@@ -202,4 +203,64 @@ describe.skipIf(!(await hasPostgres()))('CSV → PostgreSQL import', () => {
       await cleanup()
     }
   })
+})
+
+describe.skipIf(!(await hasPostgres()))('decimals keep their declared scale in text files (issue 6 #10f)', () => {
+  let sqlite: TestDatasource
+  let pg: TestDatasource
+  let out: { path: string; remove: () => void }
+
+  beforeAll(async () => {
+    out = tempDir('syncline-file-decimal-')
+    sqlite = sqliteDatasource('shop')
+    // SQLite keeps DECIMAL(10,2) values as REAL: 19.90 reads back as 19.9, 5 as 5.
+    await sqlite.exec('CREATE TABLE prices (id INTEGER PRIMARY KEY, price DECIMAL(10,2))')
+    await sqlite.exec("INSERT INTO prices VALUES (1, 19.90), (2, '19.90'), (3, 5), (4, -0.5), (5, NULL), (6, 123.45)")
+    pg = await postgresDatasource()
+    await pg.exec('CREATE TABLE prices (id integer PRIMARY KEY, price numeric(10,2))')
+    await pg.exec("INSERT INTO prices VALUES (1, 19.90), (2, 19.9), (3, 5), (4, -0.5), (5, NULL), (6, 123.45)")
+  })
+  afterAll(async () => {
+    await sqlite?.cleanup()
+    await pg?.cleanup()
+    out?.remove()
+  })
+
+  const expected = ['19.90', '19.90', '5.00', '-0.50', null, '123.45']
+
+  for (const from of ['sqlite', 'postgres'] as const) {
+    for (const format of ['csv', 'ndjson'] as const) {
+      it(`${from} DECIMAL(10,2) → ${format} writes 19.90, and reads back the same into PostgreSQL`, async () => {
+        const source = from === 'sqlite' ? sqlite : pg
+        const dir = join(out.path, `${from}-${format}`)
+        const fileUrl = `${format}:${dir}`
+        const { manager, cleanup } = await openManager(source.url, fileUrl, [
+          { id: 'out', source: { connection: 'src', entity: 'prices' }, destination: { connection: 'dst', entity: 'prices', create: true } },
+        ])
+        try {
+          expect(await manager.run('out')).toMatchObject({ status: 'succeeded', created: 6 })
+          const text = readFileSync(join(dir, `prices.${format}`), 'utf8')
+          if (format === 'csv') expect(text).toBe('id,price\n1,19.90\n2,19.90\n3,5.00\n4,-0.50\n5,\n6,123.45\n')
+          else expect(text.split('\n')[0]).toBe('{"id":1,"price":"19.90"}')
+          // Equal values are not rewritten: a second run changes nothing.
+          expect(await manager.run('out')).toMatchObject({ status: 'succeeded', unchanged: 6, updated: 0 })
+        } finally {
+          await cleanup()
+        }
+        expect((await readAll(fileUrl, 'prices', ['id'])).map((r) => r.price)).toEqual(expected)
+
+        // And back: the file into a new PostgreSQL table keeps the scale.
+        const back = `back_${from}_${format}`
+        const { manager: importer, cleanup: closeImporter } = await openManager(fileUrl, pg.url, [
+          { id: 'in', source: { connection: 'src', entity: 'prices' }, destination: { connection: 'dst', entity: back, create: true } },
+        ])
+        try {
+          expect(await importer.run('in')).toMatchObject({ status: 'succeeded', created: 6 })
+        } finally {
+          await closeImporter()
+        }
+        expect((await pg.query<{ price: string | null }>(`SELECT price::text AS price FROM ${back} ORDER BY id`)).map((r) => r.price)).toEqual(expected)
+      })
+    }
+  }
 })

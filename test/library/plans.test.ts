@@ -165,6 +165,17 @@ describe('validate', () => {
     // Validation never changes the plan.
     expect(manager.plan.syncs.map((s) => s.id)).toEqual(['albums'])
   })
+
+  it('parses transforms without touching a datasource (issue 6 #12)', async () => {
+    manager = await SyncManager.open({ config: fixture(), env: ENV })
+    const result = manager.validate({
+      id: 'artists',
+      source: { connection: 'shop', entity: 'Artist' },
+      destination: { connection: 'warehouse', entity: 'artists' },
+      mapping: { fields: [{ source: 'Name', destination: 'name' }, { source: 'Name', destination: 'label', transform: '((' }] },
+    })
+    expect(result).toEqual({ ok: false, errors: [{ path: 'syncs[1].mapping.fields[1].transform', message: expect.stringMatching(/at character 3\n {4}\(\(\n {6}\^$/) }] })
+  })
 })
 
 describe('looking at datasources', () => {

@@ -279,7 +279,7 @@ describe('createRecordMapper errors', () => {
     const destination = entity('customers', [field('customer_id', 'text')])
     const error = planError({ mapping: mapping(), keys: ['CustomerId'], source: customer, destination })
     expect(error.issues[0]?.path).toBe('keys[0]')
-    expect(error.issues[0]?.message).toContain("'CustomerId' is integer in Customer but 'customer_id' is text")
+    expect(error.issues[0]?.message).toContain("'CustomerId' is integer in the source Customer but destination field 'customer_id' is text in the destination customers")
   })
 
   it('refuses a mapping that can never convert, pointing at the field', () => {

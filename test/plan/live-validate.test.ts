@@ -195,10 +195,11 @@ describe('validatePlanLive', () => {
     expect(issues[0]?.message).toMatch(/'Nmae'.*Did you mean 'Name'\?/)
   })
 
-  it('reports a transform that does not parse at its path', async () => {
-    const plan = planWith({ mapping: { fields: [{ destination: 'Name', transform: 'UPPER(Name' }] } })
+  it('reports a transform naming an unknown field at its path (one that does not parse fails before, offline)', async () => {
+    const plan = planWith({ mapping: { fields: [{ destination: 'Name', transform: 'UPPER(Nmae)' }] } })
     const issues = await validatePlanLive(plan, fakeDeps())
     expect(issues.map((i) => i.path)).toEqual(['syncs[0].mapping.fields[0].transform'])
+    expect(issues[0]?.message).toContain("unknown field 'Nmae'")
   })
 
   it('reports filter problems at syncs[i].filters…', async () => {

@@ -182,4 +182,27 @@ describe('validatePlan', () => {
     expect(text).toBe('  syncs[0].mode: bad\n  line 1\n  snippet')
     expect(formatIssues([{ path: 'a', message: 'b' }], { indent: '' })).toBe('a: b')
   })
+
+  it('parses transforms and checks filter values without any datasource (issue 6 #12)', () => {
+    const mapping = {
+      fields: [
+        { source: 'Name', destination: 'name' },
+        { source: 'Name', destination: 'label', transform: '((' },
+        { source: 'FullName', destination: 'first', transform: "SPLT(' ', 0)" },
+      ],
+    }
+    const errors = errorsOf(basePlan({ mapping, filters: [{ field: 'Status', op: '=', value: null }, { field: 'Name', op: 'like', value: 5 }] }))
+    expect(errors.map((e) => e.path)).toEqual([
+      'syncs[0].mapping.fields[1].transform',
+      'syncs[0].mapping.fields[2].transform',
+      'syncs[0].filters[0].value',
+      'syncs[0].filters[1].value',
+    ])
+    // The parser's own message: the problem, the expression and a caret under the character.
+    expect(errors[0]!.message).toMatch(/at character 3\n {4}\(\(\n {6}\^$/)
+    expect(errors[1]!.message).toContain('Did you mean SPLIT?')
+    expect(errors[2]!.message).toContain('use op: is_null')
+    expect(errors[3]!.message).toContain('like needs a text pattern')
+    expect(validatePlan(basePlan({ mapping: { fields: [{ source: 'FullName', destination: 'first', transform: "SPLIT(' ', 0)" }] } })).ok).toBe(true)
+  })
 })

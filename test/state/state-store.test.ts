@@ -391,6 +391,34 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         expect((await store.listRecordErrors({ syncId: 'orders' })).map((e) => e.recordId)).toEqual(['2', '1'])
         expect((await store.listRecordErrors({ runId: 'r1' })).map((e) => e.recordId)).toEqual(['1'])
         expect(await store.listRecordErrors({ syncId: 'customers', runId: 'r1' })).toEqual([])
+        expect(await store.countRecordErrors({ syncId: 'orders' })).toBe(2)
+        expect(await store.countRecordErrors({ runId: 'r3' })).toBe(1)
+        expect(await store.countRecordErrors({ syncId: 'customers', runId: 'r1' })).toBe(0)
+        expect(await store.countRecordErrors()).toBe(3)
+      })
+
+      it('keeps a rejected record bounded: long values as an excerpt with their size, a long reason cut (issue 6 #6)', async () => {
+        const { store } = await fresh()
+        const wide = Object.fromEntries(Array.from({ length: 80 }, (_, i) => [`f${i}`, i]))
+        await store.addRecordErrors([
+          recordError({
+            runId: 'r1',
+            syncId: 'orders',
+            recordId: '1',
+            record: { id: 1, body: 'é'.repeat(300_000), raw: new Uint8Array(1_000_000).fill(255), tags: Array.from({ length: 1000 }, () => 'tag'), ...wide },
+            reason: `value too long: ${'q'.repeat(1_000_000)}`,
+          }),
+        ])
+        const [entry] = await store.listRecordErrors()
+        expect(entry!.record.id).toBe(1)
+        expect(entry!.record.body).toEqual({ excerpt: 'é'.repeat(200), bytes: 600_000 })
+        expect(entry!.record.raw).toEqual({ excerpt: `\\x${'ff'.repeat(100)}`, bytes: 1_000_000 })
+        expect(entry!.record.tags).toEqual({ excerpt: expect.stringMatching(/^\["tag","tag",/), bytes: 6001 })
+        expect(Object.keys(entry!.record)).toHaveLength(51)
+        expect(entry!.record['…']).toBe('34 more fields not stored')
+        expect(entry!.reason.length).toBeLessThan(2100)
+        expect(entry!.reason).toMatch(/^value too long: q+… \(\d+ more characters\)$/)
+        expect(JSON.stringify(entry).length).toBeLessThan(8 * 1024)
       })
 
       it('writes a batch whole or not at all', async () => {

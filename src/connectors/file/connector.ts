@@ -14,7 +14,7 @@ import { accessSync, constants, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { ConnectionError, didYouMean, closestName, NotFoundError, SynclineError, throwIfAborted } from '../../errors.js'
 import type { EntityInfo, FieldInfo, KeyValues, Row } from '../../values/canonical.js'
-import type { ApplyBatch, ApplyOptions, ApplyResult, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, PhysicalIdentity, ScanOptions } from '../connector.js'
+import type { ApplyBatch, ApplyOptions, ApplyResult, Capabilities, CheckReport, ConnectionConfig, Connector, DiscoverOptions, Filter, PhysicalIdentity, ScanOptions } from '../connector.js'
 import { fileIdentity } from '../file-identity.js'
 import { sqliteFailure } from '../sqlite/database.js'
 import { applyBatch } from '../sqlite/sink.js'
@@ -86,7 +86,7 @@ class FileConnector implements Connector {
     }
   }
 
-  async discover(entity?: string): Promise<EntityInfo[]> {
+  async discover(entity?: string, opts: DiscoverOptions = {}): Promise<EntityInfo[]> {
     if (entity !== undefined) {
       const name = this.entities.resolve(entity)
       const found = name === undefined ? undefined : await this.entities.schemaOf(name)
@@ -94,8 +94,14 @@ class FileConnector implements Connector {
     }
     const out: EntityInfo[] = []
     for (const name of this.entities.names()) {
-      const found = await this.entities.schemaOf(name)
-      if (found) out.push(entityInfo(name, found.schema))
+      try {
+        const found = await this.entities.schemaOf(name)
+        if (found) out.push(entityInfo(name, found.schema))
+      } catch (error) {
+        // One bad file must not hide the others.
+        if (!opts.onUnreadable || !(error instanceof SynclineError)) throw error
+        opts.onUnreadable(name, error)
+      }
     }
     return out
   }

@@ -315,7 +315,7 @@ export function csvText(fields: readonly FieldInfo[], rows: readonly Row[], deli
     records.push(
       fields.map((f) => {
         const value = row[f.name] ?? null
-        return value === null ? null : formatText(value, f.type)
+        return value === null ? null : formatText(value, f.type, f.scale)
       }),
     )
   }

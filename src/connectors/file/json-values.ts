@@ -4,7 +4,7 @@
  * Written so that every value stays exact for any JSON reader:
  * - integers within ±(2^53-1) are JSON numbers; beyond that JSON strings
  *   (`"9223372036854775807"`), since most JSON readers turn numbers into doubles;
- * - decimals are always JSON strings (`"12.50"`), exact as the source printed them;
+ * - decimals are always JSON strings (`"12.50"`), exact, with the field's declared scale;
  * - floats are JSON numbers in shortest round-trip form; NaN and ±Infinity,
  *   which JSON cannot write, are the strings `"NaN"`, `"Infinity"`, `"-Infinity"`;
  * - bytes are base64 strings; timestamps, dates, times and uuids their canonical text;
@@ -21,10 +21,11 @@ import type { JsonToken } from './json-line.js'
 import { formatFloat, formatText, parseText } from './text-values.js'
 
 /**
- * The JSON text of a canonical value (never called with NULL: NULL fields are left out).
+ * The JSON text of a canonical value (never called with NULL: NULL fields are left out);
+ * a decimal is a string with the field's declared `scale`, as in {@link formatText}.
  * @example formatJsonValue(2n ** 63n - 1n, 'integer') // '"9223372036854775807"'
  */
-export function formatJsonValue(value: Value, type: CanonicalType): string {
+export function formatJsonValue(value: Value, type: CanonicalType, scale?: number): string {
   switch (type) {
     case 'boolean':
       return value === true || value === 1 ? 'true' : 'false'
@@ -37,7 +38,7 @@ export function formatJsonValue(value: Value, type: CanonicalType): string {
     case 'json':
       return String(value)
     default:
-      return JSON.stringify(formatText(value, type))
+      return JSON.stringify(formatText(value, type, scale))
   }
 }
 

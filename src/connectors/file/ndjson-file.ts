@@ -151,7 +151,7 @@ export function ndjsonText(fields: readonly FieldInfo[], rows: readonly Row[]): 
       const field = fields[i]!
       const value = row[field.name] ?? null
       if (value === null) continue
-      line += `${line === '' ? '{' : ','}${names[i]}:${formatJsonValue(value, field.type)}`
+      line += `${line === '' ? '{' : ','}${names[i]}:${formatJsonValue(value, field.type, field.scale)}`
     }
     out += line === '' ? '{}\n' : `${line}}\n`
   }

@@ -3,12 +3,13 @@
  *
  * Written forms are the canonical ones, so a file says exactly what the
  * value is: `true`/`false`, integers in full (never rounded, even beyond
- * 2^53), decimals exact as the source printed them, floats in JavaScript's
+ * 2^53), decimals exact (with the field's declared scale), floats in JavaScript's
  * shortest round-trip form (`5e-324`, `-0`, `NaN`, `Infinity`), timestamps
  * `YYYY-MM-DDTHH:MM:SS.ffffffZ`, bytes in base64, json as canonical JSON.
  * Reading accepts those and the common variants (`TRUE`, `t`/`f`, `1`/`0`,
  * timestamps with offsets, upper-case uuids) and refuses anything else.
  */
+import { withScale } from '../../mapping/decimal.js'
 import type { CanonicalType, Value } from '../../values/canonical.js'
 import { normalizeDecimal } from '../../values/compare.js'
 import { canonicalJson } from '../../values/json.js'
@@ -29,12 +30,17 @@ export function formatFloat(value: number): string {
 }
 
 /**
- * The text of a canonical value of `type`.
+ * The text of a canonical value of `type`. A decimal of a field with a
+ * declared `scale` is written with that many fraction digits (`19.90` in a
+ * `decimal(10,2)` stays `19.90`, whichever source printed it as `19.9`).
  * @example formatText(2n ** 63n - 1n, 'integer') // '9223372036854775807'
+ * @example formatText('19.9', 'decimal', 2)     // '19.90'
  */
-export function formatText(value: Value, type: CanonicalType): string {
+export function formatText(value: Value, type: CanonicalType, scale?: number): string {
   if (value === null) throw new TypeError('NULL has no text form')
   switch (type) {
+    case 'decimal':
+      return scale === undefined ? String(value) : withScale(String(value), scale)
     case 'boolean':
       return value === true || value === 1 ? 'true' : 'false'
     case 'float':

@@ -5,13 +5,13 @@
  * event loop; scans query one batch at a time so nothing stays open between
  * batches. The file is opened on first use with WAL and a busy timeout.
  */
-import { throwIfAborted } from '../../errors.js'
+import { SynclineError, throwIfAborted } from '../../errors.js'
 import type { EntityInfo, FieldInfo, KeyValues, Row } from '../../values/canonical.js'
-import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, PhysicalIdentity, ScanOptions } from '../connector.js'
+import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, DiscoverOptions, Filter, PhysicalIdentity, ScanOptions } from '../connector.js'
 import { fileIdentity } from '../file-identity.js'
 import { SqliteFile, sqliteFailure, BUSY_TIMEOUT_MS, MEMORY } from './database.js'
 import { CompareModes } from './dialect.js'
-import { describeTable, entityNotFound, findTable, listTables } from './introspect.js'
+import { describeTable, entityNotFound, findTable, listTables, type TableRef } from './introspect.js'
 import { applyBatch, createTable, tableNameOf } from './sink.js'
 import { SQLITE_BULK_FORMATS, bulkExport } from './bulk.js'
 import { comparedFields, countRows, lookupRows, scanRows } from './source.js'
@@ -66,14 +66,34 @@ class SqliteConnector implements Connector {
     return bulkExport(db, this.entityInfo(db, entity), opts)
   }
 
-  async discover(entity?: string): Promise<EntityInfo[]> {
+  async discover(entity?: string, opts: DiscoverOptions = {}): Promise<EntityInfo[]> {
     // A destination file that does not exist yet holds no such entity; a sync
     // with create: true makes both on its first write.
     if (entity !== undefined && !this.file.exists) return []
     const db = this.file.read()
-    if (entity === undefined) return listTables(db).map((t) => describeTable(db, t))
+    if (entity === undefined) return listTables(db).flatMap((t) => this.describeListed(db, t, opts))
     const table = findTable(db, entity)
     return table ? [describeTable(db, table)] : []
+  }
+
+  /**
+   * A listed table described, or nothing when it cannot be (a view over a
+   * dropped table) and `opts.onUnreadable` takes the error.
+   */
+  private describeListed(db: Database.Database, table: TableRef, opts: DiscoverOptions): EntityInfo[] {
+    try {
+      return [describeTable(db, table)]
+    } catch (error) {
+      const unreadable = new SynclineError(
+        'ENTITY_UNREADABLE',
+        'config',
+        `Connection '${this.name}': the SQLite ${table.kind} '${table.name}' cannot be described: ${(error as Error).message}. Fix or drop the ${table.kind}.`,
+        { cause: error, details: { connection: this.name, entity: table.name } },
+      )
+      if (!opts.onUnreadable) throw unreadable
+      opts.onUnreadable(table.name, unreadable)
+      return []
+    }
   }
 
   async describe(entity: string): Promise<EntityInfo> {

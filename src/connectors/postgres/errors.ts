@@ -29,6 +29,12 @@ interface PgErrorLike {
 
 const NETWORK_REFUSED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EAI_AGAIN', 'EADDRNOTAVAIL'])
 const NETWORK_LOST = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED'])
+/**
+ * pg's words for a lost connection that carry no code: the socket ended, or
+ * a query was sent on a client whose connection had already failed (a pooled
+ * client the server terminated between two queries).
+ */
+const LOST_MESSAGE = /Connection terminated|Client has encountered a connection error|Client was closed and is not queryable/i
 
 /** Whether an error is a SQLSTATE class 22 (data exception) or 23 (integrity constraint) error. */
 export function isDataError(error: unknown): boolean {
@@ -42,7 +48,7 @@ export function isConnectionBroken(error: unknown): boolean {
   if (classified) return classified.code === 'CONNECTION_LOST' || classified.code === 'CONNECTION_REFUSED'
   const e = error as PgErrorLike | undefined
   if (!e || typeof e.message !== 'string') return false
-  return (e.code !== undefined && (NETWORK_LOST.has(e.code) || /^(08|57P0)/.test(e.code))) || /Connection terminated/i.test(e.message)
+  return (e.code !== undefined && (NETWORK_LOST.has(e.code) || /^(08|57P0)/.test(e.code))) || LOST_MESSAGE.test(e.message)
 }
 
 /**
@@ -83,7 +89,7 @@ export function classifyPgError(error: unknown, context: ErrorContext): Syncline
       options,
     )
   }
-  if (NETWORK_LOST.has(code) || /^08/.test(code) || code === '57P01' || code === '57P02' || /Connection terminated/i.test(e.message)) {
+  if (NETWORK_LOST.has(code) || /^08/.test(code) || code === '57P01' || code === '57P02' || LOST_MESSAGE.test(e.message)) {
     return new ConnectionError(
       'CONNECTION_LOST',
       'transient',

@@ -4,6 +4,8 @@
  */
 import { describe, expect, it } from 'vitest'
 import { createPostgresConnector } from '../../../src/connectors/postgres/connector.js'
+import pg from 'pg'
+import { classifyPgError, isConnectionBroken } from '../../../src/connectors/postgres/errors.js'
 import { connectionString, endpointOf } from '../../../src/connectors/postgres/pool.js'
 import { createConnector } from '../../../src/connectors/registry.js'
 import { ConnectionError } from '../../../src/errors.js'
@@ -108,5 +110,29 @@ describe.skipIf(!(await hasPostgres()))('PostgreSQL check', () => {
     await byDb.close()
     expect(missing).toMatchObject({ code: 'CONNECTION_REFUSED', failure: 'config' })
     expect(missing.message).toContain("'syncline_no_such_database' does not exist")
+  })
+})
+
+describe.skipIf(!(await hasPostgres()))('PostgreSQL connection lost between two queries', () => {
+  it('a query on a client whose backend the server terminated is CONNECTION_LOST (run again), not an unknown error', async () => {
+    const client = new pg.Client({ connectionString: PG_URL })
+    await client.connect()
+    const broken = new Promise<void>((resolve) => client.once('error', () => resolve()))
+    const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+    const admin = new pg.Client({ connectionString: PG_URL })
+    await admin.connect()
+    try {
+      await admin.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid])
+    } finally {
+      await admin.end()
+    }
+    await broken
+    const error = await client.query('SELECT 1').then(() => undefined, (e: unknown) => e)
+    await client.end().catch(() => undefined)
+    expect(String(error)).toMatch(/not queryable/)
+    expect(isConnectionBroken(error)).toBe(true)
+    const classified = classifyPgError(error, { connection: 'dst', endpoint: endpointOf(PG_URL), entity: 'public.items' })
+    expect(classified).toMatchObject({ code: 'CONNECTION_LOST', failure: 'transient' })
+    expect(classified.message).toMatch(/Lost the connection to PostgreSQL at .*run again to continue/)
   })
 })

@@ -40,6 +40,9 @@ export const COMPARABLE_FUNCTION = 'syncline_comparable'
 /** Types compared as text, which must compare byte by byte. */
 const TEXTUAL = new Set<CanonicalType>(['text', 'uuid', 'timestamp', 'date', 'time', 'json'])
 
+/** Types whose canonical value is also what {@link encodeValue} stores (and compares). */
+const ENCODED_AS_CANONICAL = new Set<CanonicalType>(['timestamp', 'date', 'time', 'uuid'])
+
 const D = '[0-9]'
 const H = '[0-9a-f]'
 const TIMESTAMP_GLOB = `${D.repeat(4)}-${D.repeat(2)}-${D.repeat(2)}T${D.repeat(2)}:${D.repeat(2)}:${D.repeat(2)}.${D.repeat(6)}Z`
@@ -74,7 +77,9 @@ function comparableParam(value: Value, type: CanonicalType, mode: CompareMode): 
 export function registerFunctions(db: Database.Database): void {
   db.function(COMPARABLE_FUNCTION, { deterministic: true, safeIntegers: true }, (type: unknown, cell: unknown, name: unknown) => {
     try {
-      return comparableParam(decodeValue(cell, type as CanonicalType), type as CanonicalType, 'normalized')
+      const value = decodeValue(cell, type as CanonicalType)
+      // Canonical text is its own encoding; encoding it would parse it again (half the cost of a call).
+      return typeof value === 'string' && ENCODED_AS_CANONICAL.has(type as CanonicalType) ? value : comparableParam(value, type as CanonicalType, 'normalized')
     } catch (error) {
       throw new RecordError(
         'VALUE_REJECTED',

@@ -111,6 +111,7 @@ export class SyncManager extends EventEmitter {
     return validatePlanLive(this.plan, {
       describe: (connection, entity) => this.describeForValidation(connection, entity),
       countDuplicateKeys: (connection, entity, keys) => this.countDuplicateKeys(connection, entity, keys),
+      timestampSpellings: async (connection, entity, field) => (await this.connector(connection)).timestampSpellings?.(entity, field),
     }, syncIds ? { syncIds } : undefined)
   }
 

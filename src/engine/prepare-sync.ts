@@ -6,6 +6,7 @@ import type { Connector, Filter } from '../connectors/connector.js'
 import { PlanError, SynclineError, throwIfAborted, type PlanIssue } from '../errors.js'
 import { createRecordMapper, type RecordMapper } from '../mapping/record-mapper.js'
 import { resolveFilters } from '../mapping/filters.js'
+import { cursorSpellingProblem } from '../plan/cursor-spellings.js'
 import type { SyncPlan } from '../plan/schema.js'
 import type { CanonicalType, EntityInfo, FieldInfo } from '../values/canonical.js'
 
@@ -125,7 +126,17 @@ export async function prepareSync(
     filters,
   }
   if (plan.cursor !== undefined) prepared.cursorType = sourceEntity.fields.find((f) => f.name === plan.cursor)?.type
+  await refuseMixedTimestampCursor(prepared, at, opts.signal)
   return prepared
+}
+
+/** A text cursor holding timestamps in several spellings would skip rows: refuse it (src/plan/cursor-spellings.ts). */
+async function refuseMixedTimestampCursor(prepared: PreparedSync, at: string, signal: AbortSignal | undefined): Promise<void> {
+  const { plan, source, sourceEntity } = prepared
+  const cursor = sourceEntity.fields.find((f) => f.name === plan.cursor)
+  if (plan.mode !== 'incremental' || cursor?.type !== 'text' || !source.timestampSpellings) return
+  const found = await source.timestampSpellings(sourceEntity.name, cursor.name, { signal })
+  if (found) throw new PlanError([{ path: `${at}.cursor`, message: cursorSpellingProblem(cursor, found) }])
 }
 
 /** Attach a plan path to a not-found error so the user sees where it came from. */

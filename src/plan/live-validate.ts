@@ -3,7 +3,7 @@
  * Entities exist, key fields exist and identify one row, mapped and filtered
  * fields exist and transforms parse (through the mapping code the engine uses,
  * so validation and runs agree), cursor and soft-delete fields exist and the
- * cursor's type can be ordered.
+ * cursor's type can be ordered (a text cursor also in one timestamp spelling).
  *
  * Datasource access goes through {@link LiveValidationDeps}, so this module
  * never opens a connection itself.
@@ -12,7 +12,9 @@ import { PlanError, SynclineError, type PlanIssue } from '../errors.js'
 import { resolveFilters } from '../mapping/filters.js'
 import { createRecordMapper } from '../mapping/record-mapper.js'
 import { unknownField } from '../mapping/unknown-field.js'
+import type { TimestampSpellings } from '../connectors/connector.js'
 import type { CanonicalType, EntityInfo } from '../values/canonical.js'
+import { cursorSpellingProblem } from './cursor-spellings.js'
 import { joinPath } from './path.js'
 import type { Plan, SyncPlan } from './schema.js'
 
@@ -22,6 +24,8 @@ export interface LiveValidationDeps {
   describe(connection: string, entity: string): Promise<EntityInfo>
   /** How many rows share a key with another row, if the connector can tell. */
   countDuplicateKeys(connection: string, entity: string, keys: string[]): Promise<number | undefined>
+  /** Samples of a text field's timestamps in several spellings, if the connector can tell (`Connector.timestampSpellings`). */
+  timestampSpellings?(connection: string, entity: string, field: string): Promise<TimestampSpellings | undefined>
 }
 
 /** Canonical types a cursor can be: their values order the way time or a counter does. */
@@ -108,6 +112,10 @@ async function validateSyncLive(sync: SyncPlan, at: string, deps: LiveValidation
         path: `${at}.cursor`,
         message: `cursor '${name}' is ${field.type} (${field.nativeType}), which cannot be ordered as a watermark; choose a timestamp, date or increasing number field, e.g. updated_at`,
       })
+    }
+    if (setting === 'cursor' && sync.mode === 'incremental' && field.type === 'text' && deps.timestampSpellings) {
+      const found = await deps.timestampSpellings(sync.source.connection, sourceEntity.name, name)
+      if (found) issues.push({ path: `${at}.cursor`, message: cursorSpellingProblem(field, found) })
     }
   }
 

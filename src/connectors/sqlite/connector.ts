@@ -7,13 +7,14 @@
  */
 import { throwIfAborted } from '../../errors.js'
 import type { EntityInfo, FieldInfo, KeyValues, Row } from '../../values/canonical.js'
-import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, ScanOptions } from '../connector.js'
+import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, ScanOptions, TimestampSpellings } from '../connector.js'
 import { SqliteFile, sqliteFailure, BUSY_TIMEOUT_MS } from './database.js'
 import { CompareModes } from './dialect.js'
 import { describeTable, entityNotFound, findTable, listTables } from './introspect.js'
 import { applyBatch, createTable, tableNameOf } from './sink.js'
 import { SQLITE_BULK_FORMATS, bulkExport } from './bulk.js'
 import { comparedFields, countRows, lookupRows, scanRows } from './source.js'
+import { sqliteTimestampSpellings } from './timestamp-spellings.js'
 import type Database from 'better-sqlite3'
 
 /** What the SQLite connector can do. */
@@ -103,6 +104,17 @@ class SqliteConnector implements Connector {
       yield* scanRows({ db, entity: info, modes }, opts)
     } catch (error) {
       throw sqliteFailure(error, `reading '${info.name}'`)
+    }
+  }
+
+  async timestampSpellings(entity: string, field: string, opts: { signal?: AbortSignal } = {}): Promise<TimestampSpellings | undefined> {
+    throwIfAborted(opts.signal)
+    const db = this.file.read()
+    const info = this.entityInfo(db, entity)
+    try {
+      return sqliteTimestampSpellings(db, info.name, field)
+    } catch (error) {
+      throw sqliteFailure(error, `reading the spellings of '${info.name}'.'${field}'`)
     }
   }
 

@@ -11,11 +11,11 @@
  * no index holds), would sort the whole table again for every page: 90
  * pages of 2,000 rows over 180,000 rows made a first incremental run 16
  * times slower than a full sync. Such a scan sorts once instead: one
- * `INSERT … SELECT` numbers the matching rows in scan order into a temporary
- * table (SQLite's temp store, spilled to disk, never the JavaScript heap),
- * which is read `batchSize` rows at a time by number and dropped at the end.
- * That copy is also one snapshot of the table for the whole scan, as a
- * PostgreSQL or MySQL scan is.
+ * `INSERT … SELECT … ORDER BY` copies the matching rows in scan order into a
+ * temporary table whose rowid numbers them (SQLite's temp store, spilled to
+ * disk, never the JavaScript heap), read `batchSize` rows at a time by
+ * number and dropped at the end. That copy is also one snapshot of the table
+ * for the whole scan, as a PostgreSQL or MySQL scan is.
  */
 import type Database from 'better-sqlite3'
 import { didYouMean, NotFoundError, SynclineError, throwIfAborted } from '../../errors.js'
@@ -162,7 +162,9 @@ async function* sortedScan(scan: ScanQuery): AsyncGenerator<Row[]> {
   // Columns without a declared type keep every value exactly as stored.
   db.exec(`CREATE TABLE ${temp} (n INTEGER PRIMARY KEY, ${cells.join(', ')})`)
   try {
-    db.prepare(`INSERT INTO ${temp} SELECT row_number() OVER (${order}), ${scan.columns.join(', ')} FROM ${scan.table} ${condition}`).run(params.values)
+    // SQLite inserts the rows of an ordered SELECT in its order, each with the next rowid `n`: `n` is the
+    // scan order (the conformance scans check it). Twice as fast as numbering them with row_number().
+    db.prepare(`INSERT INTO ${temp} (${cells.join(', ')}) SELECT ${scan.columns.join(', ')} FROM ${scan.table} ${condition} ${order}`).run(params.values)
     const page = db.prepare(`SELECT ${cells.join(', ')} FROM ${temp} WHERE n > ? ORDER BY n LIMIT ?`).raw(true)
     for (let done = 0; ; done += opts.batchSize) {
       throwIfAborted(opts.signal)

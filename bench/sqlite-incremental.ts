@@ -9,7 +9,8 @@
  * Measured: the first incremental run against a full sync into an empty
  * table, then, after 90,000 rows changed, an incremental run against a full
  * sync again. An incremental run should never be slower than the full sync.
- * BENCH_INCREMENTAL_ROWS sets the table size (default 180,000).
+ * BENCH_INCREMENTAL_ROWS sets the table size (default 180,000); each time
+ * is the median of BENCH_ROUNDS rounds from scratch (default 3).
  */
 import Database from 'better-sqlite3'
 import { writeFileSync } from 'node:fs'
@@ -50,40 +51,58 @@ function sync(id: string, mode: 'full' | 'incremental', destination: string): st
 `
 }
 
-/** Run the section in `work` (a temp directory). */
-export function sqliteIncremental(work: string): void {
-  const [fullDb, incrementalDb] = ['syncline_bench_sqlite_full', 'syncline_bench_sqlite_incremental']
-  const file = join(work, 'incremental.db')
-  try {
-    createSqliteItems(file)
-    recreatePg(fullDb, incrementalDb)
-    const config = join(work, 'sqlite-incremental.yaml')
-    writeFileSync(
-      config,
-      `state: ./sqlite-incremental-state.db
+/** One round from scratch: the four measurements, in order. */
+function round(work: string, n: number, databases: [string, string]): Measurement[] {
+  const [fullDb, incrementalDb] = databases
+  const file = join(work, `incremental-${n}.db`)
+  createSqliteItems(file)
+  recreatePg(fullDb, incrementalDb)
+  const config = join(work, `sqlite-incremental-${n}.yaml`)
+  writeFileSync(
+    config,
+    `state: ./sqlite-incremental-state-${n}.db
 connections:
   src: { url: "sqlite:${file}" }
   full_dst: { url: "${pgUrl(fullDb)}" }
   incremental_dst: { url: "${pgUrl(incrementalDb)}" }
 syncs:
 ${sync('items_full', 'full', 'full_dst')}${sync('items_incremental', 'incremental', 'incremental_dst')}`,
-    )
-    const first: Measurement[] = [
-      timeSyncline('full sync (empty destination)', config, ['items_full']),
-      timeSyncline('first incremental run (empty destination)', config, ['items_incremental']),
-    ]
-    changeHalf(file)
-    const changed: Measurement[] = [
-      timeSyncline(`full sync (${(ROWS / 2).toLocaleString('en')} rows changed)`, config, ['items_full']),
-      timeSyncline(`incremental run (${(ROWS / 2).toLocaleString('en')} rows changed)`, config, ['items_incremental']),
-    ]
-    for (const database of [fullDb, incrementalDb]) {
-      const landed = psql(database, `SELECT count(*) FILTER (WHERE name LIKE '%(changed)') || ' ' || count(*) FROM items`).trim()
-      if (landed !== `${ROWS / 2} ${ROWS}`) throw new Error(`${database} holds ${landed} (changed, all) rows, expected ${ROWS / 2} ${ROWS}`)
-    }
-    printSection(`SQLite → PostgreSQL incremental, ${ROWS.toLocaleString('en')} rows on two timestamps, transform, batchSize 2000`, first, first[0], ROWS)
-    printSection(`… after ${(ROWS / 2).toLocaleString('en')} rows changed`, changed, changed[0], ROWS)
+  )
+  const measured = [
+    timeSyncline('full sync (empty destination)', config, ['items_full']),
+    timeSyncline('first incremental run (empty destination)', config, ['items_incremental']),
+  ]
+  changeHalf(file)
+  measured.push(
+    timeSyncline(`full sync (${(ROWS / 2).toLocaleString('en')} rows changed)`, config, ['items_full']),
+    timeSyncline(`incremental run (${(ROWS / 2).toLocaleString('en')} rows changed)`, config, ['items_incremental']),
+  )
+  for (const database of databases) {
+    const landed = psql(database, `SELECT count(*) FILTER (WHERE name LIKE '%(changed)') || ' ' || count(*) FROM items`).trim()
+    if (landed !== `${ROWS / 2} ${ROWS}`) throw new Error(`${database} holds ${landed} (changed, all) rows, expected ${ROWS / 2} ${ROWS}`)
+  }
+  return measured
+}
+
+/** The median time of each measurement over the rounds (the machine is shared: one round is noisy). */
+function medians(rounds: Measurement[][]): Measurement[] {
+  return rounds[0]!.map((m, i) => {
+    const all = rounds.map((r) => r[i]!)
+    const seconds = all.map((r) => r.seconds).sort((a, b) => a - b)
+    const rss = Math.max(...all.map((r) => r.peakRssMb ?? 0))
+    return { ...m, seconds: seconds[Math.floor(seconds.length / 2)]!, peakRssMb: rss, detail: `${m.detail ?? ''} (median of ${all.length})` }
+  })
+}
+
+/** Run the section in `work` (a temp directory). BENCH_ROUNDS sets the rounds (default 3). */
+export function sqliteIncremental(work: string): void {
+  const databases: [string, string] = ['syncline_bench_sqlite_full', 'syncline_bench_sqlite_incremental']
+  try {
+    const rounds = Array.from({ length: Number(process.env.BENCH_ROUNDS ?? 3) }, (_, n) => round(work, n, databases))
+    const [fullFirst, first, fullChanged, changed] = medians(rounds) as [Measurement, Measurement, Measurement, Measurement]
+    printSection(`SQLite → PostgreSQL incremental, ${ROWS.toLocaleString('en')} rows on two timestamps, transform, batchSize 2000`, [fullFirst, first], fullFirst, ROWS)
+    printSection(`… after ${(ROWS / 2).toLocaleString('en')} rows changed`, [fullChanged, changed], fullChanged, ROWS)
   } finally {
-    dropPg(fullDb, incrementalDb)
+    dropPg(...databases)
   }
 }

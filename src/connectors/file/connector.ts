@@ -17,7 +17,7 @@ import type { EntityInfo, FieldInfo, KeyValues, Row } from '../../values/canonic
 import type { ApplyBatch, ApplyOptions, ApplyResult, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, ScanOptions, TimestampSpellings } from '../connector.js'
 import { sqliteFailure } from '../sqlite/database.js'
 import { applyBatch } from '../sqlite/sink.js'
-import { comparedFields, countRows, lookupRows, scanRows } from '../sqlite/source.js'
+import { comparedFields, comparedFilterFields, countRows, lookupRows, scanRows } from '../sqlite/source.js'
 import { timestampSpellingSamples } from '../sqlite/timestamp-spellings.js'
 import { FileEntities, type EntityState } from './file-entities.js'
 import { formatOf } from './formats.js'
@@ -112,7 +112,7 @@ class FileConnector implements Connector {
     const db = this.entities.staging.db
     const info = state.table.info
     try {
-      return countRows({ db, entity: info, modes: this.entities.modes.of(db, info, filters.map((f) => f.field)) }, filters)
+      return countRows({ db, entity: info, modes: this.entities.modes.of(db, info, comparedFilterFields(filters)) }, filters)
     } catch (error) {
       throw this.translate(error, state, 'counting')
     }

@@ -13,7 +13,7 @@ import { CompareModes } from './dialect.js'
 import { describeTable, entityNotFound, findTable, listTables } from './introspect.js'
 import { applyBatch, createTable, tableNameOf } from './sink.js'
 import { SQLITE_BULK_FORMATS, bulkExport } from './bulk.js'
-import { comparedFields, countRows, lookupRows, scanRows } from './source.js'
+import { comparedFields, comparedFilterFields, countRows, lookupRows, scanRows } from './source.js'
 import { sqliteTimestampSpellings } from './timestamp-spellings.js'
 import type Database from 'better-sqlite3'
 
@@ -84,7 +84,7 @@ class SqliteConnector implements Connector {
     const db = this.file.read()
     const info = this.entityInfo(db, entity)
     try {
-      return countRows({ db, entity: info, modes: this.modes.of(db, info, filters.map((f) => f.field)) }, filters)
+      return countRows({ db, entity: info, modes: this.modes.of(db, info, comparedFilterFields(filters)) }, filters)
     } catch (error) {
       throw sqliteFailure(error, `counting '${info.name}'`)
     }

@@ -57,9 +57,17 @@ export function requireFields(entity: EntityInfo, names: Iterable<string>): Fiel
   return out
 }
 
+/** Filter operators that never compare a value (`like` compares text as stored): they need no compare mode. */
+const UNCOMPARED = new Set(['is_null', 'is_not_null', 'like'])
+
+/** The fields filters compare, whose compare modes a count needs (finding one is a pass over the table). */
+export function comparedFilterFields(filters: readonly Filter[] = []): string[] {
+  return filters.filter((f) => !UNCOMPARED.has(f.op)).map((f) => f.field)
+}
+
 /** The fields a scan compares, whose compare modes it needs. */
 export function comparedFields(opts: Pick<ScanOptions, 'keys' | 'filters' | 'cursor'>): string[] {
-  return [...opts.keys, ...(opts.cursor ? [opts.cursor.field] : []), ...(opts.filters ?? []).map((f) => f.field)]
+  return [...opts.keys, ...(opts.cursor ? [opts.cursor.field] : []), ...comparedFilterFields(opts.filters)]
 }
 
 /**
@@ -77,7 +85,7 @@ export async function* scanRows(target: ReadTarget, opts: ScanOptions): AsyncGen
   if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1) throw new RangeError(`batchSize must be a positive integer, not ${opts.batchSize}`)
   const cursor = opts.cursor
   const selected = requireFields(entity, [...opts.keys, ...(cursor ? [cursor.field] : []), ...opts.fields])
-  requireFields(entity, comparedFields(opts))
+  requireFields(entity, [...comparedFields(opts), ...(opts.filters ?? []).map((f) => f.field)])
   const scan: ScanQuery = {
     db,
     fields: new Map(entity.fields.map((f) => [f.name, f])),

@@ -191,6 +191,12 @@ function formatValue(value: Value): string {
  * (fields not listed compare as stored).
  */
 export function sqliteDialect(modes: ReadonlyMap<string, CompareMode> = new Map()): Required<SqlDialect> {
+  const comparable = (column: string, field: FieldInfo): string => {
+    const mode = modes.get(field.name) ?? 'stored'
+    if (mode === 'stored') return column
+    if (mode === 'normalized') return `${COMPARABLE_FUNCTION}(${sqlString(field.type)}, ${column}, ${sqlString(field.name)})`
+    return `(${TIMESTAMP_SPELLINGS[mode].canonical(column)})`
+  }
   return {
     quoteIdent,
     placeholder: () => '?',
@@ -207,11 +213,8 @@ export function sqliteDialect(modes: ReadonlyMap<string, CompareMode> = new Map(
       }
     },
     binaryOrder: (column: string, type: CanonicalType) => (TEXTUAL.has(type) ? `${column} COLLATE BINARY` : column),
-    comparable: (column: string, field: FieldInfo) => {
-      const mode = modes.get(field.name) ?? 'stored'
-      if (mode === 'stored') return column
-      if (mode === 'normalized') return `${COMPARABLE_FUNCTION}(${sqlString(field.type)}, ${column}, ${sqlString(field.name)})`
-      return `(${TIMESTAMP_SPELLINGS[mode].canonical(column)})`
-    },
+    comparable,
+    // One fixed-width spelling sorts as stored, in canonical order (and an index on the column can serve it).
+    orderable: (column: string, field: FieldInfo) => (modes.get(field.name) ?? 'stored') in TIMESTAMP_SPELLINGS ? column : comparable(column, field),
   }
 }

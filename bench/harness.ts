@@ -75,8 +75,8 @@ export function timeSyncline(name: string, config: string, extra: string[] = [])
 }
 
 /** Print a section: each measurement as a ratio to the baseline (the first one unless named). */
-export function printSection(title: string, results: Measurement[], baseline: Measurement = results[0]!): void {
-  console.log(`\n## ${title}  (${ROWS.toLocaleString('en')} rows; ratio = seconds / ${baseline.name})\n`)
+export function printSection(title: string, results: Measurement[], baseline: Measurement = results[0]!, rows = ROWS): void {
+  console.log(`\n## ${title}  (${rows.toLocaleString('en')} rows; ratio = seconds / ${baseline.name})\n`)
   const width = Math.max(...results.map((r) => r.name.length))
   console.log(`${'what'.padEnd(width)}  seconds   ratio  peak RSS`)
   for (const r of results) {

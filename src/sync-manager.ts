@@ -119,6 +119,7 @@ export class SyncManager extends EventEmitter {
       describe: (connection, entity) => this.describeForValidation(connection, entity),
       countDuplicateKeys: (connection, entity, keys) => this.countDuplicateKeys(connection, entity, keys),
       physicalIdentity: async (connection, entity) => (await this.connector(connection)).physicalIdentity?.(entity),
+      timestampSpellings: async (connection, entity, field) => (await this.connector(connection)).timestampSpellings?.(entity, field),
     }, syncIds ? { syncIds } : undefined)
   }
 

@@ -271,7 +271,27 @@ export interface Connector {
    */
   physicalIdentity?(entity: string, opts?: { signal?: AbortSignal }): Promise<PhysicalIdentity | undefined>
 
+  /**
+   * For a text field (an incremental cursor compares it as text, byte by
+   * byte): whether its values that read as timestamps (`YYYY-MM-DD…`) come
+   * in more than one spelling, such as `2025-01-06T12:00:00Z` and
+   * `2025-01-06 13:00:00`, or with different UTC offsets. Text order is then
+   * not time order (a space sorts before `T`), and a cursor would skip rows.
+   * Returns samples (the lowest and highest value of each spelling, as
+   * text) and how to fix the data in this datasource's terms; undefined when
+   * all such values share one spelling and offset (text order is time order).
+   */
+  timestampSpellings?(entity: string, field: string, opts?: { signal?: AbortSignal }): Promise<TimestampSpellings | undefined>
+
   close(): Promise<void>
+}
+
+/** What {@link Connector.timestampSpellings} found: samples of two or more spellings, and the fix. */
+export interface TimestampSpellings {
+  /** The lowest and highest value of each spelling found (at most four spellings). */
+  samples: string[]
+  /** How to store one spelling, or which column type compares instants, for this datasource. */
+  fix: string
 }
 
 /** The value of `field` in every row, as key arrays. */

@@ -6,6 +6,7 @@ import type { Connector, Filter } from '../connectors/connector.js'
 import { PlanError, SynclineError, throwIfAborted, withCreateHint, type PlanIssue } from '../errors.js'
 import { createRecordMapper, sideLabels, type RecordMapper } from '../mapping/record-mapper.js'
 import { resolveFilters } from '../mapping/filters.js'
+import { cursorSpellingProblem } from '../plan/cursor-spellings.js'
 import { sameTableProblem } from '../plan/same-table.js'
 import type { SyncPlan } from '../plan/schema.js'
 import type { SyncFacts } from '../state/state-store.js'
@@ -148,7 +149,17 @@ export async function prepareSync(plan: SyncPlan, index: number, source: Connect
     filters,
   }
   if (plan.cursor !== undefined) prepared.cursorType = sourceEntity.fields.find((f) => f.name === plan.cursor)?.type
+  await refuseMixedTimestampCursor(prepared, at, opts.signal)
   return prepared
+}
+
+/** A text cursor holding timestamps in several spellings would skip rows: refuse it (src/plan/cursor-spellings.ts). */
+async function refuseMixedTimestampCursor(prepared: PreparedSync, at: string, signal: AbortSignal | undefined): Promise<void> {
+  const { plan, source, sourceEntity } = prepared
+  const cursor = sourceEntity.fields.find((f) => f.name === plan.cursor)
+  if (plan.mode !== 'incremental' || cursor?.type !== 'text' || !source.timestampSpellings) return
+  const found = await source.timestampSpellings(sourceEntity.name, cursor.name, { signal })
+  if (found) throw new PlanError([{ path: `${at}.cursor`, message: cursorSpellingProblem(cursor, found) }])
 }
 
 /** Attach a plan path to a not-found error so the user sees where it came from. */

@@ -31,12 +31,22 @@ export function compareWatermarks(tracker: WatermarkTracker, a: Watermark, b: Wa
   return compareKeys(tracker.keyTypes, a.key, b.key)
 }
 
-/** Note a row; rows with a NULL cursor are not part of the watermark. */
+/**
+ * Note a row; rows with a NULL cursor are not part of the watermark. Called
+ * for every row of a full pass, so the key is only built when the cursor
+ * does not already decide.
+ */
 export function laterWatermark(tracker: WatermarkTracker, row: Row): void {
   const cursor = row[tracker.cursorField] ?? null
   if (cursor === null) return
-  const candidate: Watermark = { cursor, key: keyOf(row, tracker.keys) }
-  if (!tracker.highest || compareWatermarks(tracker, candidate, tracker.highest) > 0) tracker.highest = candidate
+  const highest = tracker.highest
+  if (highest) {
+    const byCursor = compareValues(tracker.cursorType, cursor, highest.cursor)
+    if (byCursor < 0) return
+    // A watermark without a key sorts before every key at its cursor.
+    if (byCursor === 0 && highest.key && compareKeys(tracker.keyTypes, keyOf(row, tracker.keys), highest.key) <= 0) return
+  }
+  tracker.highest = { cursor, key: keyOf(row, tracker.keys) }
 }
 
 /**

@@ -3,8 +3,8 @@
  * Entities exist, key fields exist and identify one row, mapped and filtered
  * fields exist and transforms parse (through the mapping code the engine uses,
  * so validation and runs agree), cursor and soft-delete fields exist and the
- * cursor's type can be ordered, and the destination is not the source table
- * under another connection name.
+ * cursor's type can be ordered (a text cursor also in one timestamp spelling),
+ * and the destination is not the source table under another connection name.
  *
  * Datasource access goes through {@link LiveValidationDeps}, so this module
  * never opens a connection itself.
@@ -14,7 +14,9 @@ import { PlanError, SynclineError, withCreateHint, type PlanIssue } from '../err
 import { resolveFilters } from '../mapping/filters.js'
 import { createRecordMapper, sideLabels } from '../mapping/record-mapper.js'
 import { unknownField } from '../mapping/unknown-field.js'
+import type { TimestampSpellings } from '../connectors/connector.js'
 import type { CanonicalType, EntityInfo } from '../values/canonical.js'
+import { cursorSpellingProblem } from './cursor-spellings.js'
 import { joinPath } from './path.js'
 import { sameTableProblem } from './same-table.js'
 import type { Plan, SyncPlan } from './schema.js'
@@ -27,6 +29,8 @@ export interface LiveValidationDeps {
   countDuplicateKeys(connection: string, entity: string, keys: string[]): Promise<number | undefined>
   /** Which physical table an entity is (see `Connector.physicalIdentity`); absent or undefined: unknown. */
   physicalIdentity?(connection: string, entity: string): Promise<PhysicalIdentity | undefined>
+  /** Samples of a text field's timestamps in several spellings, if the connector can tell (`Connector.timestampSpellings`). */
+  timestampSpellings?(connection: string, entity: string, field: string): Promise<TimestampSpellings | undefined>
 }
 
 /** Canonical types a cursor can be: their values order the way time or a counter does. */
@@ -121,6 +125,10 @@ async function validateSyncLive(sync: SyncPlan, at: string, deps: LiveValidation
         path: `${at}.cursor`,
         message: `cursor '${name}' is ${field.type} (${field.nativeType}), which cannot be ordered as a watermark; choose a timestamp, date or increasing number field, e.g. updated_at`,
       })
+    }
+    if (setting === 'cursor' && sync.mode === 'incremental' && field.type === 'text' && deps.timestampSpellings) {
+      const found = await deps.timestampSpellings(sync.source.connection, sourceEntity.name, name)
+      if (found) issues.push({ path: `${at}.cursor`, message: cursorSpellingProblem(field, found) })
     }
   }
 

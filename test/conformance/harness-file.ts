@@ -25,6 +25,7 @@ function committingConnector(writer: Connector, reader: Connector): Connector {
     scan: (entity, opts) => reader.scan(entity, opts),
     lookup: (entity, keys, values, fields, opts) => reader.lookup(entity, keys, values, fields, opts),
     physicalIdentity: (entity, opts) => reader.physicalIdentity!(entity, opts),
+    ...(reader.timestampSpellings ? { timestampSpellings: (entity: string, field: string) => reader.timestampSpellings!(entity, field) } : {}),
     apply: async (entity, batch, opts) => {
       const result = await writer.apply(entity, batch, opts)
       await writer.commit!(entity)

@@ -14,11 +14,12 @@ import { accessSync, constants, statSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { ConnectionError, didYouMean, closestName, NotFoundError, SynclineError, throwIfAborted } from '../../errors.js'
 import type { EntityInfo, FieldInfo, KeyValues, Row } from '../../values/canonical.js'
-import type { ApplyBatch, ApplyOptions, ApplyResult, Capabilities, CheckReport, ConnectionConfig, Connector, DiscoverOptions, Filter, PhysicalIdentity, ScanOptions } from '../connector.js'
+import type { ApplyBatch, ApplyOptions, ApplyResult, Capabilities, CheckReport, ConnectionConfig, Connector, DiscoverOptions, Filter, PhysicalIdentity, ScanOptions, TimestampSpellings } from '../connector.js'
 import { fileIdentity } from '../file-identity.js'
 import { sqliteFailure } from '../sqlite/database.js'
 import { applyBatch } from '../sqlite/sink.js'
-import { comparedFields, countRows, lookupRows, scanRows } from '../sqlite/source.js'
+import { comparedFields, comparedFilterFields, countRows, lookupRows, scanRows } from '../sqlite/source.js'
+import { timestampSpellingSamples } from '../sqlite/timestamp-spellings.js'
 import { FileEntities, type EntityState } from './file-entities.js'
 import { formatOf } from './formats.js'
 import { dataPath, entityNameProblem, parseFileUrl, type FileLocation } from './location.js'
@@ -118,9 +119,20 @@ class FileConnector implements Connector {
     const db = this.entities.staging.db
     const info = state.table.info
     try {
-      return countRows({ db, entity: info, modes: this.entities.modes.of(db, info, filters.map((f) => f.field)) }, filters)
+      return countRows({ db, entity: info, modes: this.entities.modes.of(db, info, comparedFilterFields(filters)) }, filters)
     } catch (error) {
       throw this.translate(error, state, 'counting')
+    }
+  }
+
+  async timestampSpellings(entity: string, field: string): Promise<TimestampSpellings | undefined> {
+    const state = await this.state(entity)
+    try {
+      const samples = timestampSpellingSamples(this.entities.staging.db, state.table.info.name, field)
+      if (!samples) return undefined
+      return { samples, fix: `write every '${field}' value of ${entity} in one spelling (e.g. 2025-01-06T13:00:00Z), or make '${field}' a timestamp in the file's .schema.json sidecar, which syncline compares as instants` }
+    } catch (error) {
+      throw this.translate(error, state, 'reading')
     }
   }
 

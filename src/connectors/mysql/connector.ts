@@ -9,7 +9,7 @@
 import type { Pool } from 'mysql2/promise'
 import { SynclineError, throwIfAborted } from '../../errors.js'
 import type { EntityInfo, FieldInfo, KeyValues, Row } from '../../values/canonical.js'
-import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, PhysicalIdentity, ScanOptions } from '../connector.js'
+import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, PhysicalIdentity, ScanOptions, TimestampSpellings } from '../connector.js'
 import { urlScheme } from '../registry.js'
 import { TableCache } from '../sql/table-cache.js'
 import { bulkExport, MYSQL_BULK_FORMATS } from './bulk.js'
@@ -23,6 +23,7 @@ import { createPool, displayUrl, endpointOf, type Endpoint, type PoolSettings } 
 import { readServerInfo, type ServerInfo } from './server.js'
 import { applyBatch } from './sink.js'
 import { countRows, lookupRows, oldestOpenTransactionStart, scanRows, type MyContext } from './source.js'
+import { timestampSpellings } from './timestamp-spellings.js'
 
 /** What the MySQL connector can do. CDC (binlog) comes with change-capture.ts. */
 export const MYSQL_CAPABILITIES: Capabilities = { cdc: false, transactions: true, upsert: true, bulkLoad: false, orderedKeyScan: true }
@@ -142,6 +143,10 @@ class MysqlConnector implements Connector {
 
   count(entity: string, filters?: Filter[]): Promise<number | undefined> {
     return this.#tables.withTable(entity, () => countRows(this.#context, entity, filters))
+  }
+
+  timestampSpellings(entity: string, field: string): Promise<TimestampSpellings | undefined> {
+    return this.#tables.withTable(entity, () => timestampSpellings(this.#context, entity, field))
   }
 
   scan(entity: string, opts: ScanOptions): AsyncIterable<Row[]> {

@@ -9,7 +9,7 @@
 import type pg from 'pg'
 import { SynclineError, throwIfAborted } from '../../errors.js'
 import type { EntityInfo, FieldInfo, KeyValues, Row } from '../../values/canonical.js'
-import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, BulkImportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, PhysicalIdentity, ScanOptions } from '../connector.js'
+import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, BulkImportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, PhysicalIdentity, ScanOptions, TimestampSpellings } from '../connector.js'
 import { urlScheme } from '../registry.js'
 import { TableCache } from '../sql/table-cache.js'
 import { createTable } from './create-table.js'
@@ -20,6 +20,7 @@ import { createPool, displayUrl, endpointOf, type Endpoint, type PoolSettings } 
 import { applyBatch } from './sink.js'
 import { BULK_FORMAT, bulkExport, bulkImport } from './bulk.js'
 import { countRows, lookupRows, oldestOpenTransactionStart, scanRows, type PgContext } from './source.js'
+import { timestampSpellings } from './timestamp-spellings.js'
 
 /** What the PostgreSQL connector can do. CDC comes with change-capture.ts. */
 export const POSTGRES_CAPABILITIES: Capabilities = { cdc: false, transactions: true, upsert: true, bulkLoad: true, orderedKeyScan: true }
@@ -142,6 +143,10 @@ class PostgresConnector implements Connector {
 
   count(entity: string, filters?: Filter[]): Promise<number | undefined> {
     return this.#tables.withTable(entity, () => countRows(this.#context, entity, filters))
+  }
+
+  timestampSpellings(entity: string, field: string): Promise<TimestampSpellings | undefined> {
+    return this.#tables.withTable(entity, () => timestampSpellings(this.#context, entity, field))
   }
 
   scan(entity: string, opts: ScanOptions): AsyncIterable<Row[]> {

@@ -27,6 +27,12 @@ export interface SqlDialect {
    * it. Default: the column itself. Not used for `like`, `is_null`, `is_not_null`.
    */
   comparable?(column: string, field: FieldInfo): string
+  /**
+   * Optional: the expression to order a column by, where a cheaper one than
+   * {@link SqlDialect.comparable} orders alike (SQLite timestamps all in one
+   * fixed-width spelling sort as stored). Default: `comparable`.
+   */
+  orderable?(column: string, field: FieldInfo): string
 }
 
 /** A SQL fragment with its parameters. */
@@ -135,12 +141,17 @@ export function cursorCondition(dialect: SqlDialect, fields: ReadonlyMap<string,
   return `(${greater} OR (${equal} AND ${keysetCondition(dialect, fields, keys, from.key, params)}))`
 }
 
+/** The quoted column as the dialect orders it (see {@link SqlDialect.orderable}). */
+function ordered(dialect: SqlDialect, name: string, field: FieldInfo): string {
+  return dialect.orderable ? dialect.orderable(dialect.quoteIdent(name), field) : compared(dialect, name, field)
+}
+
 /** `ORDER BY` for a key scan or a cursor scan, text keys in binary order. */
 export function orderBy(dialect: SqlDialect, fields: ReadonlyMap<string, FieldInfo>, keys: readonly string[], cursorField?: string): string {
-  const columns = keys.map((k) => dialect.binaryOrder(compared(dialect, k, fieldOf(fields, k)), fieldOf(fields, k).type))
+  const columns = keys.map((k) => dialect.binaryOrder(ordered(dialect, k, fieldOf(fields, k)), fieldOf(fields, k).type))
   if (cursorField !== undefined) {
     const cursor = fieldOf(fields, cursorField)
-    columns.unshift(dialect.binaryOrder(compared(dialect, cursorField, cursor), cursor.type))
+    columns.unshift(dialect.binaryOrder(ordered(dialect, cursorField, cursor), cursor.type))
   }
   return `ORDER BY ${columns.join(', ')}`
 }

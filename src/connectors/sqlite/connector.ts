@@ -7,14 +7,15 @@
  */
 import { SynclineError, throwIfAborted } from '../../errors.js'
 import type { EntityInfo, FieldInfo, KeyValues, Row } from '../../values/canonical.js'
-import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, DiscoverOptions, Filter, PhysicalIdentity, ScanOptions } from '../connector.js'
+import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, DiscoverOptions, Filter, PhysicalIdentity, ScanOptions, TimestampSpellings } from '../connector.js'
 import { fileIdentity } from '../file-identity.js'
 import { SqliteFile, sqliteFailure, BUSY_TIMEOUT_MS, MEMORY } from './database.js'
 import { CompareModes } from './dialect.js'
 import { describeTable, entityNotFound, findTable, listTables, type TableRef } from './introspect.js'
 import { applyBatch, createTable, tableNameOf } from './sink.js'
 import { SQLITE_BULK_FORMATS, bulkExport } from './bulk.js'
-import { comparedFields, countRows, lookupRows, scanRows } from './source.js'
+import { comparedFields, comparedFilterFields, countRows, lookupRows, scanRows } from './source.js'
+import { sqliteTimestampSpellings } from './timestamp-spellings.js'
 import type Database from 'better-sqlite3'
 
 /** What the SQLite connector can do. */
@@ -104,7 +105,7 @@ class SqliteConnector implements Connector {
     const db = this.file.read()
     const info = this.entityInfo(db, entity)
     try {
-      return countRows({ db, entity: info, modes: this.modes.of(db, info, filters.map((f) => f.field)) }, filters)
+      return countRows({ db, entity: info, modes: this.modes.of(db, info, comparedFilterFields(filters)) }, filters)
     } catch (error) {
       throw sqliteFailure(error, `counting '${info.name}'`)
     }
@@ -124,6 +125,17 @@ class SqliteConnector implements Connector {
       yield* scanRows({ db, entity: info, modes }, opts)
     } catch (error) {
       throw sqliteFailure(error, `reading '${info.name}'`)
+    }
+  }
+
+  async timestampSpellings(entity: string, field: string, opts: { signal?: AbortSignal } = {}): Promise<TimestampSpellings | undefined> {
+    throwIfAborted(opts.signal)
+    const db = this.file.read()
+    const info = this.entityInfo(db, entity)
+    try {
+      return sqliteTimestampSpellings(db, info.name, field)
+    } catch (error) {
+      throw sqliteFailure(error, `reading the spellings of '${info.name}'.'${field}'`)
     }
   }
 

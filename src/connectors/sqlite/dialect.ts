@@ -10,7 +10,9 @@
  * every stored value already is in canonical form (fast, uses indexes), or
  * compare `syncline_comparable(…)`, a function that decodes the cell and
  * returns the same form the parameters are encoded in (exact, never wrong,
- * but a full scan).
+ * but a full scan and a call into JavaScript per row). Timestamps all in one
+ * common spelling compare through a `substr` expression instead (a full
+ * scan too, at SQLite's speed).
  */
 import type Database from 'better-sqlite3'
 import { RecordError, SynclineError } from '../../errors.js'
@@ -31,8 +33,12 @@ export function sqlString(text: string): string {
   return `'${text.replace(/'/g, "''")}'`
 }
 
-/** How a column is compared: as stored, or through {@link COMPARABLE_FUNCTION}. */
-export type CompareMode = 'stored' | 'normalized'
+/**
+ * How a column is compared: as stored, through {@link COMPARABLE_FUNCTION},
+ * or (timestamps all in one of the {@link TIMESTAMP_SPELLINGS}) through the
+ * SQL expression that makes that spelling canonical.
+ */
+export type CompareMode = 'stored' | 'normalized' | TimestampSpelling
 
 /** The SQL function that turns a cell into its comparable canonical form. */
 export const COMPARABLE_FUNCTION = 'syncline_comparable'
@@ -40,10 +46,42 @@ export const COMPARABLE_FUNCTION = 'syncline_comparable'
 /** Types compared as text, which must compare byte by byte. */
 const TEXTUAL = new Set<CanonicalType>(['text', 'uuid', 'timestamp', 'date', 'time', 'json'])
 
+/** Types whose canonical value is also what {@link encodeValue} stores (and compares). */
+const ENCODED_AS_CANONICAL = new Set<CanonicalType>(['timestamp', 'date', 'time', 'uuid'])
+
 const D = '[0-9]'
 const H = '[0-9a-f]'
 const TIMESTAMP_GLOB = `${D.repeat(4)}-${D.repeat(2)}-${D.repeat(2)}T${D.repeat(2)}:${D.repeat(2)}:${D.repeat(2)}.${D.repeat(6)}Z`
 const TIME_GLOB = `${D.repeat(2)}:${D.repeat(2)}:${D.repeat(2)}`
+
+const DATE = `${D.repeat(4)}-${D.repeat(2)}-${D.repeat(2)}`
+const MILLIS = D.repeat(3)
+
+/**
+ * Timestamp spellings SQLite makes canonical itself with `substr`: when
+ * every cell of a column is in one of them (JavaScript's `toISOString()`,
+ * `CURRENT_TIMESTAMP`, `strftime('%Y-%m-%d %H:%M:%f')`…), compares, orders
+ * and filters use that expression instead of a call into JavaScript per
+ * row, which cost about a microsecond each and made an incremental run
+ * from such a column slower than a full sync (issue 6).
+ */
+export const TIMESTAMP_SPELLINGS = {
+  'iso-millis': { glob: `${DATE}T${TIME_GLOB}.${MILLIS}Z`, canonical: (c: string) => `substr(${c}, 1, 23) || '000Z'` },
+  'iso-seconds': { glob: `${DATE}T${TIME_GLOB}Z`, canonical: (c: string) => `substr(${c}, 1, 19) || '.000000Z'` },
+  'sql-seconds': { glob: `${DATE} ${TIME_GLOB}`, canonical: (c: string) => `substr(${c}, 1, 10) || 'T' || substr(${c}, 12, 8) || '.000000Z'` },
+  'sql-millis': { glob: `${DATE} ${TIME_GLOB}.${MILLIS}`, canonical: (c: string) => `substr(${c}, 1, 10) || 'T' || substr(${c}, 12, 12) || '000Z'` },
+} as const
+
+/** A name of {@link TIMESTAMP_SPELLINGS}. */
+export type TimestampSpelling = keyof typeof TIMESTAMP_SPELLINGS
+
+/**
+ * Fields in range, so that the `substr` form is the canonical one: `24:00`
+ * is the next day and `:60` the next minute, which only the function
+ * knows. (A day its month lacks, `02-30`, still fails when decoded.)
+ */
+const IN_RANGE = (c: string) =>
+  `substr(${c}, 6, 2) BETWEEN '01' AND '12' AND substr(${c}, 9, 2) BETWEEN '01' AND '31' AND substr(${c}, 12, 2) < '24' AND substr(${c}, 18, 2) < '60'`
 
 /**
  * Per type, the condition a stored value meets when it is already in the
@@ -74,7 +112,9 @@ function comparableParam(value: Value, type: CanonicalType, mode: CompareMode): 
 export function registerFunctions(db: Database.Database): void {
   db.function(COMPARABLE_FUNCTION, { deterministic: true, safeIntegers: true }, (type: unknown, cell: unknown, name: unknown) => {
     try {
-      return comparableParam(decodeValue(cell, type as CanonicalType), type as CanonicalType, 'normalized')
+      const value = decodeValue(cell, type as CanonicalType)
+      // Canonical text is its own encoding; encoding it would parse it again (half the cost of a call).
+      return typeof value === 'string' && ENCODED_AS_CANONICAL.has(type as CanonicalType) ? value : comparableParam(value, type as CanonicalType, 'normalized')
     } catch (error) {
       throw new RecordError(
         'VALUE_REJECTED',
@@ -96,9 +136,15 @@ function modeOf(db: Database.Database, table: string, field: FieldInfo): Compare
   const canonical = CANONICAL_STORAGE[field.type]
   if (!canonical) return 'stored'
   const column = quoteIdent(field.name)
-  const sql = `SELECT EXISTS (SELECT 1 FROM ${quoteIdent(table)} WHERE ${column} IS NOT NULL AND NOT (${canonical(column)}))`
-  const odd = db.prepare(sql).pluck().get() as bigint | number
-  return Number(odd) === 0 ? 'stored' : 'normalized'
+  const every = (condition: string) =>
+    Number(db.prepare(`SELECT EXISTS (SELECT 1 FROM ${quoteIdent(table)} WHERE ${column} IS NOT NULL AND NOT (${condition}))`).pluck().get()) === 0
+  if (every(canonical(column))) return 'stored'
+  if (field.type === 'timestamp') {
+    for (const [name, spelling] of Object.entries(TIMESTAMP_SPELLINGS)) {
+      if (every(`typeof(${column}) = 'text' AND ${column} GLOB '${spelling.glob}' AND ${IN_RANGE(column)}`)) return name as TimestampSpelling
+    }
+  }
+  return 'normalized'
 }
 
 /**
@@ -145,6 +191,12 @@ function formatValue(value: Value): string {
  * (fields not listed compare as stored).
  */
 export function sqliteDialect(modes: ReadonlyMap<string, CompareMode> = new Map()): Required<SqlDialect> {
+  const comparable = (column: string, field: FieldInfo): string => {
+    const mode = modes.get(field.name) ?? 'stored'
+    if (mode === 'stored') return column
+    if (mode === 'normalized') return `${COMPARABLE_FUNCTION}(${sqlString(field.type)}, ${column}, ${sqlString(field.name)})`
+    return `(${TIMESTAMP_SPELLINGS[mode].canonical(column)})`
+  }
   return {
     quoteIdent,
     placeholder: () => '?',
@@ -161,7 +213,8 @@ export function sqliteDialect(modes: ReadonlyMap<string, CompareMode> = new Map(
       }
     },
     binaryOrder: (column: string, type: CanonicalType) => (TEXTUAL.has(type) ? `${column} COLLATE BINARY` : column),
-    comparable: (column: string, field: FieldInfo) =>
-      modes.get(field.name) === 'normalized' ? `${COMPARABLE_FUNCTION}(${sqlString(field.type)}, ${column}, ${sqlString(field.name)})` : column,
+    comparable,
+    // One fixed-width spelling sorts as stored, in canonical order (and an index on the column can serve it).
+    orderable: (column: string, field: FieldInfo) => (modes.get(field.name) ?? 'stored') in TIMESTAMP_SPELLINGS ? column : comparable(column, field),
   }
 }

@@ -33,6 +33,7 @@ export type ErrorCode =
   | 'ERROR_BUDGET_EXCEEDED'
   | 'CANCELLED'
   | 'LOCKED'
+  | 'CAPABILITY_MISSING'
   | 'INTERNAL'
 
 /** Options shared by every syncline error. */

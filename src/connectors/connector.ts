@@ -8,18 +8,50 @@
 import type { SynclineError } from '../errors.js'
 import type { EntityInfo, FieldInfo, KeyValues, Row, Value } from '../values/canonical.js'
 
-/** What a connector can do; the engine chooses its strategy from these. Default for each is `false`. */
+/**
+ * What a connector can do; the engine chooses its strategy from these and
+ * from nothing else (never from the optional methods present, never from
+ * the connector's kind). Each flag has one reader in the engine, described
+ * in docs/connectors.md. Default for each is `false`.
+ */
 export interface Capabilities {
-  /** Emits change events (logical replication, binlog, triggers). */
+  /**
+   * Emits change events (logical replication, binlog, triggers). Read by the
+   * engine before a `mode: realtime` sync: a source without it is refused
+   * with a clear error (and `check` reports it).
+   */
   cdc: boolean
-  /** `apply` is atomic: a batch lands whole or not at all. */
+  /**
+   * `apply` is atomic: a batch lands whole or not at all. The batch writer
+   * isolates a rejected record by splitting the batch in halves (each failed
+   * half wrote nothing); without it, a failed batch may have landed in part,
+   * so the writer re-applies its records one by one (apply is idempotent).
+   */
   transactions: boolean
-  /** Native upsert (`ON CONFLICT`, `ON DUPLICATE KEY`). */
-  upsert: boolean
-  /** A bulk path (COPY, LOAD DATA) used for large batches of new rows. */
+  /**
+   * `bulkExport` streams entities in one of `bulkFormats`: a first full copy
+   * from this source may go in bulk (to a destination with {@link bulkLoad}).
+   */
+  bulkExport: boolean
+  /**
+   * `bulkImport` loads one of `bulkFormats` in one transaction (COPY, LOAD
+   * DATA): a first full copy into this empty destination may go in bulk.
+   */
   bulkLoad: boolean
-  /** `scan` returns rows in key order matching {@link compareKeys}. */
+  /**
+   * `scan` returns rows in key order matching {@link compareKeys}. Full sync
+   * and the delete reconciliation pass merge two key-ordered scans; the
+   * engine refuses them (`CAPABILITY_MISSING`) on a side without it, and an
+   * incremental sync never switches to a full comparison then.
+   */
   orderedKeyScan: boolean
+  /**
+   * `apply` stages writes that only `commit` makes visible (files written
+   * whole at the end of a run); `rollback` discards them. The engine then
+   * commits once after the last batch, saves the watermark only after that
+   * commit, and rolls back on failure.
+   */
+  staging: boolean
 }
 
 /** The filter operators of the plan file (DESIGN §1.1). */

@@ -3,7 +3,10 @@
  * and keeps the run's counts. A batch the destination rejects because of a
  * record (too long, NOT NULL…) is split in halves until the bad records are
  * alone; those go to the record-error table with their reason and the rest
- * lands. More rejected records than the plan's `maxErrors` fail the run.
+ * lands. Halving relies on `capabilities.transactions` (a failed half wrote
+ * nothing); a destination without transactions may have kept part of a
+ * failed batch, so its records are re-applied one by one instead (apply is
+ * idempotent, so a record that had landed lands again unchanged). More rejected records than the plan's `maxErrors` fail the run.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises'
 import type { Connector } from '../connectors/connector.js'
@@ -83,9 +86,17 @@ export class BatchWriter {
         await this.reject(operations[0]!, error)
         return 1
       }
+      if (!this.opts.destination.capabilities.transactions) return this.applyOneByOne(operations)
       const half = Math.ceil(operations.length / 2)
       return (await this.applyIsolating(operations.slice(0, half))) + (await this.applyIsolating(operations.slice(half)))
     }
+  }
+
+  /** Without transactions: each record on its own, so each one's fate is known. */
+  private async applyOneByOne(operations: readonly Operation[]): Promise<number> {
+    let rejected = 0
+    for (const op of operations) rejected += await this.applyIsolating([op])
+    return rejected
   }
 
   private async apply(operations: readonly Operation[]): Promise<void> {

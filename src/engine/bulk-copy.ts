@@ -11,6 +11,7 @@
  * the run continues row by row, where each rejected record is reported.
  */
 import { SynclineError } from '../errors.js'
+import { bulkPathOf } from './capabilities.js'
 import { report, type RunContext } from './run-context.js'
 import { laterWatermark, type WatermarkTracker } from './watermark.js'
 
@@ -23,19 +24,19 @@ export async function tryBulkCopy(ctx: RunContext, total: number | undefined, tr
   const p = ctx.prepared
   const { source, destination } = p
   if (ctx.dryRun || p.filters.length > 0 || p.plan.softDelete !== undefined) return false
-  if (!source.bulkExport || !destination.bulkImport) return false
-  const format = source.bulkFormats?.find((f) => destination.bulkFormats?.includes(f))
-  if (format === undefined) return false
+  const bulk = bulkPathOf(source, destination)
+  if (bulk === undefined) return false
+  const { format } = bulk
   const sourceTypes = new Map(p.sourceEntity.fields.map((f) => [f.name, f.type]))
   const destinationTypes = new Map(p.destinationEntity.fields.map((f) => [f.name, f.type]))
   const plain = p.mapper.fields.every((f) => f.source !== undefined && f.transform === undefined && sourceTypes.get(f.source) === destinationTypes.get(f.destination))
   if (!plain) return false
 
   const highest = tracker ? { cursor: tracker.cursorField, keys: [...tracker.keys] } : undefined
-  const exported = await source.bulkExport(p.sourceEntity.name, { fields: p.mapper.fields.map((f) => f.source!), format, signal: ctx.signal, ...(highest ? { highest } : {}) })
+  const exported = await bulk.bulkExport(p.sourceEntity.name, { fields: p.mapper.fields.map((f) => f.source!), format, signal: ctx.signal, ...(highest ? { highest } : {}) })
   if (!exported) return false
   try {
-    const rows = await destination.bulkImport(p.destinationEntity.name, exported, {
+    const rows = await bulk.bulkImport(p.destinationEntity.name, exported, {
       columns: p.mapper.fields.map((f) => f.destination),
       signal: ctx.signal,
       onRows: (n) => report(ctx, 'copy', n, total, `${n} rows copied in bulk`),

@@ -12,7 +12,7 @@
 import { keyOf } from '../connectors/connector.js'
 import type { KeyValues } from '../values/canonical.js'
 import { recordId, type Operation } from './batch-writer.js'
-import { isSoftDeleted, mapRow, report, type RunContext } from './run-context.js'
+import { isSoftDeleted, mapRow, report, requireKeyOrder, type RunContext } from './run-context.js'
 import { sortedMerge } from './sorted-merge.js'
 
 /** Options of {@link reconcileDeletes}. */
@@ -25,6 +25,7 @@ export interface ReconcileOptions {
 export async function reconcileDeletes(ctx: RunContext, opts: ReconcileOptions = {}): Promise<void> {
   const p = ctx.prepared
   if (!p.destinationExists) return
+  requireKeyOrder(ctx, 'the delete reconciliation pass (deletes: propagate)')
   const { batchSize } = p.plan
   const softDelete = p.plan.softDelete
   const sourceFields = softDelete === undefined ? p.keys : [...p.keys, softDelete]

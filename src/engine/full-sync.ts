@@ -7,7 +7,7 @@ import type { Row } from '../values/canonical.js'
 import type { Operation } from './batch-writer.js'
 import { tryBulkCopy } from './bulk-copy.js'
 import { laterWatermark, type WatermarkTracker } from './watermark.js'
-import { destinationFields, destinationRowsAtStart, destinationTypes, diffRow, isSoftDeleted, mapRow, report, type RunContext } from './run-context.js'
+import { destinationFields, destinationRowsAtStart, destinationTypes, diffRow, isSoftDeleted, mapRow, report, requireKeyOrder, type RunContext } from './run-context.js'
 import { sortedMerge } from './sorted-merge.js'
 
 async function* nothing(): AsyncGenerator<Row[]> {}
@@ -17,6 +17,7 @@ async function* nothing(): AsyncGenerator<Row[]> {}
  * in it, so an incremental sync can continue from there after `run --full`.
  */
 export async function fullSync(ctx: RunContext, tracker?: WatermarkTracker): Promise<void> {
+  requireKeyOrder(ctx, 'a full sync')
   const p = ctx.prepared
   const { batchSize } = p.plan
   const signal = ctx.signal

@@ -20,7 +20,7 @@ import { tryBulkCopy } from './bulk-copy.js'
 import { fullSync } from './full-sync.js'
 import { reconcileDeletes } from './delete-reconciliation.js'
 import { SynclineError } from '../errors.js'
-import { destinationFields, destinationRowsAtStart, destinationTypes, diffRow, isSoftDeleted, report, saveWatermark, type RunContext } from './run-context.js'
+import { destinationFields, destinationRowsAtStart, destinationTypes, diffRow, isSoftDeleted, report, requireKeyOrder, saveWatermark, type RunContext } from './run-context.js'
 import { capWatermark, laterWatermark, scanStart, watermarkTracker } from './watermark.js'
 
 /** Run an incremental sync from the saved watermark. */
@@ -30,6 +30,8 @@ export async function incrementalSync(ctx: RunContext): Promise<void> {
   const cursorType = p.cursorType ?? 'timestamp'
   const keyTypes = p.keys.map((k) => p.sourceEntity.fields.find((f) => f.name === k)?.type ?? 'text')
   const tracker = watermarkTracker(cursorField, cursorType, p.keys, keyTypes)
+  // Refused before the first write rather than after the changes landed.
+  if (ctx.deletes === 'propagate') requireKeyOrder(ctx, 'the delete reconciliation pass (deletes: propagate)')
 
   const saved = ctx.full ? undefined : await ctx.state.getWatermark(p.plan.id)
   // Taken before the scan: a transaction open now may commit older cursor values later.

@@ -8,6 +8,7 @@ import type { StateStore, RunCounts, Watermark } from '../state/state-store.js'
 import { valuesEqual } from '../values/compare.js'
 import type { CanonicalType, KeyValues, Row } from '../values/canonical.js'
 import type { BatchWriter, Operation, WritePipeline } from './batch-writer.js'
+import { requireOrderedKeyScan } from './capabilities.js'
 import type { PreparedSync } from './prepare-sync.js'
 import { progressReport, type Progress, type ProgressListener } from './progress.js'
 
@@ -56,7 +57,7 @@ export async function destinationRowsAtStart(ctx: RunContext): Promise<number | 
  */
 export async function saveWatermark(ctx: RunContext, watermark: Watermark): Promise<void> {
   if (ctx.dryRun) return
-  if (ctx.prepared.destination.commit) ctx.pendingWatermark = watermark
+  if (ctx.prepared.destination.capabilities.staging) ctx.pendingWatermark = watermark
   else await ctx.state.setWatermark(ctx.prepared.plan.id, watermark)
 }
 
@@ -118,4 +119,17 @@ export function diffRow(ctx: RunContext, mapped: Row, existing: Row | undefined,
 /** The destination fields a comparison needs: every mapped field. */
 export function destinationFields(prepared: PreparedSync): string[] {
   return prepared.mapper.fields.map((f) => f.destination)
+}
+
+/**
+ * Refuse a pass that merges the source's and the destination's key-ordered
+ * scans when either cannot scan in key order (see {@link requireOrderedKeyScan}).
+ * Called before the pass writes anything.
+ */
+export function requireKeyOrder(ctx: RunContext, pass: string): void {
+  const p = ctx.prepared
+  requireOrderedKeyScan(p.plan.id, pass, [
+    { role: 'source', connector: p.source },
+    { role: 'destination', connector: p.destination },
+  ])
 }

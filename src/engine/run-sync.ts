@@ -11,6 +11,7 @@ import type { SyncPlan } from '../plan/schema.js'
 import { acquireRunLock, type HeldRunLock } from '../state/run-lock.js'
 import type { RunCounts, RunRecord, RunStatus, StateStore, SyncFacts } from '../state/state-store.js'
 import { BatchWriter, WritePipeline, type Operation } from './batch-writer.js'
+import { requireChangeCapture, stagingOf } from './capabilities.js'
 import { reconcileDeletes } from './delete-reconciliation.js'
 import { deliveredFacts, refillReason } from './delivery-facts.js'
 import { fullSync } from './full-sync.js'
@@ -155,7 +156,7 @@ async function runHolding(target: RunTarget, userOpts: RunSyncOptions, record: R
     // Let a write in flight finish, so its checkpoint matches what landed.
     await ctx?.pipeline.drain().catch(() => undefined)
     // A staging destination keeps its old content; its pending watermark is dropped.
-    if (ctx && !ctx.dryRun) await ctx.prepared.destination.rollback?.(ctx.prepared.destinationEntity.name).catch(() => undefined)
+    if (ctx && !ctx.dryRun) await stagingOf(ctx.prepared.destination)?.rollback(ctx.prepared.destinationEntity.name).catch(() => undefined)
   }
 
   const finishedAt = new Date()
@@ -185,8 +186,9 @@ async function runHolding(target: RunTarget, userOpts: RunSyncOptions, record: R
 /** Make staged writes visible, then save the watermark that waited for them. */
 async function commitStaged(ctx: RunContext): Promise<void> {
   const { destination, destinationEntity, plan } = ctx.prepared
-  if (ctx.dryRun || !destination.commit) return
-  await destination.commit(destinationEntity.name)
+  const staging = stagingOf(destination)
+  if (ctx.dryRun || !staging) return
+  await staging.commit(destinationEntity.name)
   if (ctx.pendingWatermark) await ctx.state.setWatermark(plan.id, ctx.pendingWatermark)
 }
 
@@ -196,6 +198,7 @@ async function runMode(ctx: RunContext, facts: SyncFacts | undefined): Promise<v
     throw new SynclineError('PLAN_INVALID', 'config', `Sync '${plan.id}': two-way sync is not available in this version yet; use direction: one-way.`)
   }
   if (plan.mode === 'realtime') {
+    requireChangeCapture(plan.id, ctx.prepared.source)
     throw new SynclineError('PLAN_INVALID', 'config', `Sync '${plan.id}': realtime mode (change capture) is not available in this version yet; use mode: incremental with a cursor meanwhile.`)
   }
   if (plan.mode === 'incremental' && !ctx.full) {

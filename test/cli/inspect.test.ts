@@ -32,12 +32,12 @@ describe('check, discover and automap on SQLite', () => {
     const human = await ws.run(['check'])
     expect(human.code).toBe(0)
     expect(human.stdout).toMatch(/^music: ok \(sqlite 3\.\d+\.\d+\)/m)
-    expect(human.stdout).toMatch(/capabilities: .*upsert/)
+    expect(human.stdout).toMatch(/capabilities: .*orderedKeyScan/)
 
     const json = await ws.run(['check', 'music', '--json'])
     expect(json.code).toBe(0)
     const [report] = jsonLines(json.stdout)
-    expect(report).toMatchObject({ ok: true, connection: 'music', kind: 'sqlite', version: expect.stringMatching(/^3\.\d+/), capabilities: { transactions: true, upsert: true }, cdc: { ready: false } })
+    expect(report).toMatchObject({ ok: true, connection: 'music', kind: 'sqlite', version: expect.stringMatching(/^3\.\d+/), capabilities: { transactions: true, orderedKeyScan: true }, cdc: { ready: false } })
   })
 
   it('check of an unknown connection suggests the closest one (exit 2)', async () => {
@@ -118,7 +118,7 @@ describe.skipIf(!pgAvailable)('check and discover on PostgreSQL', () => {
     expect(human.stdout).toMatch(/change capture: (ready|not ready)/)
 
     const [report] = jsonLines((await ws.run(['check', '--json'])).stdout)
-    expect(report).toMatchObject({ ok: true, connection: 'warehouse', kind: 'postgres', version: expect.stringMatching(/^PostgreSQL \d+/), capabilities: { upsert: true, bulkLoad: true }, cdc: { ready: expect.any(Boolean) } })
+    expect(report).toMatchObject({ ok: true, connection: 'warehouse', kind: 'postgres', version: expect.stringMatching(/^PostgreSQL \d+/), capabilities: { bulkExport: true, bulkLoad: true }, cdc: { ready: expect.any(Boolean) } })
   })
 
   it('discover shows canonical and native types', async () => {

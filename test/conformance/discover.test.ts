@@ -5,7 +5,8 @@
  */
 import { describe, expect, it } from 'vitest'
 import { NotFoundError } from '../../src/errors.js'
-import { field, findEntity, rejection, scanAll, seed, useConnector } from './fixtures.js'
+import type { Capabilities } from '../../src/connectors/connector.js'
+import { field, findEntity, rejection, scanAll, seed, useOpened } from './fixtures.js'
 import { HARNESSES } from './harnesses.js'
 
 const PEOPLE = [
@@ -19,18 +20,35 @@ const PEOPLE = [
   field('seen_at', 'timestamp'),
 ]
 
+/** Every flag of {@link Capabilities}; each has a reader in src/engine/capabilities.ts (docs/connectors.md). */
+const CAPABILITY_FLAGS = ['cdc', 'transactions', 'bulkExport', 'bulkLoad', 'orderedKeyScan', 'staging'] as const satisfies readonly (keyof Capabilities)[]
+
 for (const harness of HARNESSES) {
   describe.skipIf(!(await harness.available()))(`${harness.kind}: discover`, () => {
-    const connector = useConnector(harness)
+    const opened = useOpened(harness)
+    const connector = () => opened().connector
 
     it('check reports the kind, a version and capabilities', async () => {
       const report = await connector().check()
       expect(report.kind).toBe(harness.kind)
       expect(report.connection).toBe('conformance')
       expect(report.version).toMatch(/\d/)
-      for (const flag of ['cdc', 'transactions', 'upsert', 'bulkLoad', 'orderedKeyScan'] as const) expect(typeof report.capabilities[flag]).toBe('boolean')
-      expect(report.capabilities).toEqual(connector().capabilities)
       expect(typeof report.cdc.ready).toBe('boolean')
+    })
+
+    it('declares exactly the capability flags the engine reads, each matching the methods it has', async () => {
+      // The connector as the engine gets it: its flags decide, so they must not promise a missing method.
+      const engineSide = opened().staged ?? connector()
+      const caps = engineSide.capabilities
+      expect(Object.keys(caps).sort()).toEqual([...CAPABILITY_FLAGS].sort())
+      for (const flag of CAPABILITY_FLAGS) expect(typeof caps[flag], flag).toBe('boolean')
+      expect((await engineSide.check()).capabilities).toEqual(caps)
+      const formats = engineSide.bulkFormats ?? []
+      expect({ bulkExport: caps.bulkExport, bulkLoad: caps.bulkLoad, staging: caps.staging }).toEqual({
+        bulkExport: typeof engineSide.bulkExport === 'function' && formats.length > 0,
+        bulkLoad: typeof engineSide.bulkImport === 'function' && formats.length > 0,
+        staging: typeof engineSide.commit === 'function' && typeof engineSide.rollback === 'function',
+      })
     })
 
     it('describe reports fields with their canonical types, nullability, limits and the primary key', async () => {

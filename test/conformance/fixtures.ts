@@ -10,6 +10,12 @@ import type { ConnectorHarness, OpenedConnector } from './harnesses.js'
 
 /** Open the harness's connector before the file's cases and clean up after; returns a getter. */
 export function useConnector(harness: ConnectorHarness): () => Connector {
+  const opened = useOpened(harness)
+  return () => opened().connector
+}
+
+/** Like {@link useConnector}, with the rest of what the harness opened (`staged`, `snapshot`). */
+export function useOpened(harness: ConnectorHarness): () => OpenedConnector {
   let opened: OpenedConnector | undefined
   beforeAll(async () => {
     opened = await harness.open()
@@ -19,7 +25,7 @@ export function useConnector(harness: ConnectorHarness): () => Connector {
   })
   return () => {
     if (!opened) throw new Error(`the ${harness.kind} harness did not open`)
-    return opened.connector
+    return opened
   }
 }
 

@@ -6,7 +6,11 @@
  * and are committed at once, reads go to the other, which loads the file
  * again whenever it changed. Every case therefore round-trips through the
  * file on disk (and its sidecar schema), not just the staging database.
+ * The staging cases (staging.test.ts) use the writer as it is (`staged`):
+ * several batches, then one commit or a rollback.
  */
+import { readdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import type { Connector } from '../../src/connectors/connector.js'
 import { createConnector } from '../../src/connectors/registry.js'
 import { tempDir } from '../helpers/services.js'
@@ -17,7 +21,8 @@ function committingConnector(writer: Connector, reader: Connector): Connector {
   return {
     name: reader.name,
     kind: reader.kind,
-    capabilities: reader.capabilities,
+    // It commits after every apply: to the engine it is not a staging destination.
+    capabilities: { ...reader.capabilities, staging: false },
     check: (opts) => reader.check(opts),
     discover: (entity) => reader.discover(entity),
     describe: (entity) => reader.describe(entity),
@@ -49,9 +54,12 @@ function fileHarness(kind: 'csv' | 'ndjson'): ConnectorHarness {
     open: async () => {
       const dir = tempDir(`syncline-conformance-${kind}-`)
       const url = `${kind}:${dir.path}`
-      const connector = committingConnector(await createConnector({ name: 'conformance', url }), await createConnector({ name: 'conformance', url }))
+      const writer = await createConnector({ name: 'conformance', url })
+      const connector = committingConnector(writer, await createConnector({ name: 'conformance', url }))
       return {
         connector,
+        staged: writer,
+        snapshot: () => new Map(readdirSync(dir.path, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => [join(e.parentPath, e.name), readFileSync(join(e.parentPath, e.name))])),
         cleanup: async () => {
           await connector.close()
           dir.remove()

@@ -17,6 +17,14 @@ import { EXTRA_HARNESSES } from './more-harnesses.js'
 /** A connector under test and how to throw its datasource away. */
 export interface OpenedConnector {
   connector: Connector
+  /**
+   * The connector as the engine gets it, when `connector` wraps it (the file
+   * harness commits after every apply): the staging cases write through it
+   * and read through `connector`, which sees only committed data.
+   */
+  staged?: Connector
+  /** Every file of the datasource with its bytes (staging connectors), to prove a rollback changed nothing. */
+  snapshot?(): Map<string, Buffer>
   cleanup(): Promise<void>
 }
 

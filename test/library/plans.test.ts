@@ -219,7 +219,7 @@ describe.skipIf(!pgAvailable)('looking at PostgreSQL', () => {
   it('checkConnection, checkEntity and autoMap', async () => {
     fixture()
     manager = await SyncManager.open({ config: { connections: { shop: { url: 'sqlite:./shop.db' }, warehouse: { url: pg.url } } }, baseDir: dir.path })
-    expect(await manager.checkConnection('warehouse')).toMatchObject({ kind: 'postgres', version: expect.stringMatching(/^PostgreSQL \d+/), capabilities: { upsert: true } })
+    expect(await manager.checkConnection('warehouse')).toMatchObject({ kind: 'postgres', version: expect.stringMatching(/^PostgreSQL \d+/), capabilities: { bulkLoad: true } })
     const albums = await manager.checkEntity('warehouse', 'albums')
     expect(albums).toMatchObject({ primaryKey: ['album_id'] })
     expect(albums.fields.find((f) => f.name === 'release_date')?.type).toBe('date')

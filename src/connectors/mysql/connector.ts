@@ -26,7 +26,7 @@ import { countRows, lookupRows, oldestOpenTransactionStart, scanRows, type MyCon
 import { timestampSpellings } from './timestamp-spellings.js'
 
 /** What the MySQL connector can do. CDC (binlog) comes with change-capture.ts. */
-export const MYSQL_CAPABILITIES: Capabilities = { cdc: false, transactions: true, upsert: true, bulkLoad: false, orderedKeyScan: true }
+export const MYSQL_CAPABILITIES: Capabilities = { cdc: false, transactions: true, bulkExport: true, bulkLoad: false, orderedKeyScan: true, staging: false }
 
 
 

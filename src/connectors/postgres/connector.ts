@@ -23,7 +23,7 @@ import { countRows, lookupRows, oldestOpenTransactionStart, scanRows, type PgCon
 import { timestampSpellings } from './timestamp-spellings.js'
 
 /** What the PostgreSQL connector can do. CDC comes with change-capture.ts. */
-export const POSTGRES_CAPABILITIES: Capabilities = { cdc: false, transactions: true, upsert: true, bulkLoad: true, orderedKeyScan: true }
+export const POSTGRES_CAPABILITIES: Capabilities = { cdc: false, transactions: true, bulkExport: true, bulkLoad: true, orderedKeyScan: true, staging: false }
 
 
 

@@ -19,7 +19,7 @@ import { sqliteTimestampSpellings } from './timestamp-spellings.js'
 import type Database from 'better-sqlite3'
 
 /** What the SQLite connector can do. */
-export const SQLITE_CAPABILITIES: Capabilities = { cdc: false, transactions: true, upsert: true, bulkLoad: false, orderedKeyScan: true }
+export const SQLITE_CAPABILITIES: Capabilities = { cdc: false, transactions: true, bulkExport: true, bulkLoad: false, orderedKeyScan: true, staging: false }
 
 /**
  * A connector for a SQLite file.

@@ -67,7 +67,7 @@ describe.skipIf(!(await hasMysql()))('MySQL check', () => {
 
   it('reports the server, binlog settings and whether CDC could run, with the fix when not', async () => {
     const report = await my.connector().check()
-    expect(report).toMatchObject({ connection: 'shop', kind: 'mysql', capabilities: { cdc: false, transactions: true, upsert: true, bulkLoad: false, orderedKeyScan: true } })
+    expect(report).toMatchObject({ connection: 'shop', kind: 'mysql', capabilities: { cdc: false, transactions: true, bulkExport: true, bulkLoad: false, orderedKeyScan: true, staging: false } })
     expect(report.version).toMatch(/^(MariaDB|MySQL) \d+\.\d+\.\d+$/)
     const { log_bin, binlog_format, binlog_row_image, server_id, replication_slave, replication_client } = report.details
     expect(report.cdc.ready).toBe(log_bin === true && binlog_format === 'ROW' && binlog_row_image === 'FULL' && Number(server_id) > 0 && replication_slave === true && replication_client === true)

@@ -69,7 +69,7 @@ describe.skipIf(!(await hasPostgres()))('PostgreSQL check', () => {
 
   it('reports version, WAL settings and whether CDC could run, with the fix when not', async () => {
     const report = await pg.connector().check()
-    expect(report).toMatchObject({ connection: 'warehouse', kind: 'postgres', capabilities: { cdc: false, transactions: true, upsert: true, bulkLoad: true, orderedKeyScan: true } })
+    expect(report).toMatchObject({ connection: 'warehouse', kind: 'postgres', capabilities: { cdc: false, transactions: true, bulkExport: true, bulkLoad: true, orderedKeyScan: true, staging: false } })
     expect(report.version).toMatch(/^PostgreSQL \d+/)
     const { wal_level, replication, max_replication_slots } = report.details
     expect(typeof wal_level).toBe('string')

@@ -93,7 +93,7 @@ describe('opening files', () => {
     expect(report).toMatchObject({
       connection: 'shop',
       kind: 'sqlite',
-      capabilities: { cdc: false, transactions: true, upsert: true, bulkLoad: false, orderedKeyScan: true },
+      capabilities: { cdc: false, transactions: true, bulkExport: true, bulkLoad: false, orderedKeyScan: true, staging: false },
       cdc: { ready: false, reason: 'change capture for SQLite (triggers) is not built yet' },
       details: { path, journalMode: 'wal' },
     })

@@ -11,7 +11,7 @@ import type { SyncPlan } from '../plan/schema.js'
 import { acquireRunLock, type HeldRunLock } from '../state/run-lock.js'
 import type { RunCounts, RunRecord, RunStatus, StateStore, SyncFacts } from '../state/state-store.js'
 import { BatchWriter, WritePipeline, type Operation } from './batch-writer.js'
-import { requireChangeCapture, stagingOf } from './capabilities.js'
+import { requireChangeCapture, requireOrderedKeyScan, stagingOf } from './capabilities.js'
 import { reconcileDeletes } from './delete-reconciliation.js'
 import { deliveredFacts, refillReason } from './delivery-facts.js'
 import { fullSync } from './full-sync.js'
@@ -115,6 +115,13 @@ async function runHolding(target: RunTarget, userOpts: RunSyncOptions, record: R
   let ctx: RunContext | undefined
   let failure: unknown
   try {
+    // Refused before prepare creates the destination: these passes merge key-ordered scans.
+    if (plan.mode === 'full' || opts.full || opts.deletesOnly || plan.deletes === 'propagate') {
+      requireOrderedKeyScan(plan.id, plan.mode === 'full' || opts.full ? 'a full sync' : 'the delete reconciliation pass (deletes: propagate)', [
+        { role: 'source', connector: target.source },
+        { role: 'destination', connector: target.destination },
+      ])
+    }
     const facts = await state.getSyncFacts(plan.id)
     const prepared = opts.prepared ?? (await prepareSync(plan, target.index, target.source, target.destination, { dryRun: opts.dryRun ?? false, signal: opts.signal, facts }))
     const writer = new BatchWriter({

@@ -67,7 +67,7 @@ describe('capability flags the engine reads', () => {
     expect(result).toMatchObject({ status: 'failed', errorCode: 'CAPABILITY_MISSING', failure: 'config', created: 0 })
     expect(result.error).toContain("source connection 'src' (sqlite) cannot scan in key order")
     expect(result.error).toContain('mode: incremental')
-    expect(await destination.count('items')).toBe(0)
+    expect(await destination.discover('items')).toEqual([])
   })
 
   it('refuses an incremental sync with deletes: propagate into a destination that cannot scan in key order, before writing', async () => {

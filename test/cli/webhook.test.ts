@@ -175,6 +175,24 @@ ${mode === 'incremental' ? '    cursor: updated_at\n    lookback: 0s\n' : ''}   
     expect(receiver.requests.flatMap((r) => r.events)).toEqual([])
   })
 
+  it('incremental: a soft-deleted source row arrives as a delete event, a changed one as an update', async () => {
+    await setup('people_soft', 'incremental')
+    await pg.exec(`ALTER TABLE people_soft ADD COLUMN deleted boolean NOT NULL DEFAULT false`)
+    const plan = ws.path('syncline.yaml')
+    const { readFileSync, writeFileSync } = await import('node:fs')
+    writeFileSync(plan, readFileSync(plan, 'utf8').replace('    maxErrors', '    softDelete: deleted\n    mapping: { exclude: [deleted] }\n    maxErrors'))
+    const first = await ws.run(['run', '--json'], { env })
+    expect(jsonLines(first.stdout)[0], first.all).toMatchObject({ status: 'succeeded', created: 6 })
+
+    await pg.exec(`UPDATE people_soft SET deleted = true, updated_at = '2026-01-03T00:00:00Z' WHERE id = 4`)
+    await pg.exec(`UPDATE people_soft SET name = 'new', updated_at = '2026-01-03T00:00:01Z' WHERE id = 1`)
+    receiver.requests = []
+    const second = await ws.run(['run', '--json'], { env })
+    expect(jsonLines(second.stdout)[0], second.all).toMatchObject({ status: 'succeeded', updated: 1, deleted: 1 })
+    expect(receiver.requests.flatMap((r) => r.events).map((e) => `${e.type}:${e.recordId}`).sort()).toEqual(['delete:4', 'update:1'])
+    expect(receiver.records.has('4')).toBe(false)
+  })
+
   it('retries a failing endpoint with the same Idempotency-Key: every record applied once', async () => {
     await setup('people_retry', 'incremental')
     // The first attempt is applied but its answer lost (500); the second fails outright.

@@ -175,6 +175,22 @@ ${mode === 'incremental' ? '    cursor: updated_at\n    lookback: 0s\n' : ''}   
     expect(receiver.requests.flatMap((r) => r.events)).toEqual([])
   })
 
+  it('validate --live and check say clearly when the endpoint does not answer', async () => {
+    await setup('people_down', 'full', 'syncline.timeoutMs=300&syncline.attempts=2&syncline.backoffMs=10')
+    receiver.behaviour = () => ({ status: 503 })
+    const live = await ws.run(['validate', '--live'], { env })
+    expect(live.code).not.toBe(0)
+    expect(live.all).toContain("Connection 'hook': webhook http://127.0.0.1:")
+    expect(live.all).toContain('answered 503')
+    expect(live.all).not.toMatch(STACK_FRAME)
+    secretFree(live.all)
+    receiver.behaviour = () => undefined
+    const check = await ws.run(['check', 'hook'], { env })
+    expect(check.code, check.all).toBe(0)
+    expect(check.stdout).toContain('webhook')
+    secretFree(check.all)
+  })
+
   it('incremental: a soft-deleted source row arrives as a delete event, a changed one as an update', async () => {
     await setup('people_soft', 'incremental')
     await pg.exec(`ALTER TABLE people_soft ADD COLUMN deleted boolean NOT NULL DEFAULT false`)
@@ -197,17 +213,20 @@ ${mode === 'incremental' ? '    cursor: updated_at\n    lookback: 0s\n' : ''}   
     await setup('people_retry', 'incremental')
     // The first attempt is applied but its answer lost (500); the second fails outright.
     let firstKey = ''
-    receiver.behaviour = (n, events) => {
+    let batches = 0
+    receiver.behaviour = (_n, events) => {
       if (events.length === 0) return undefined
-      if (n === 1) return { status: 500 }
-      if (n === 2) return { status: 503 }
+      batches++
+      if (batches === 1) return { status: 500 }
+      if (batches === 2) return { status: 503 }
       return undefined
     }
     const run = await ws.run(['run', '--json'], { env })
     expect(run.code, run.all).toBe(0)
     expect(jsonLines(run.stdout)[0]).toMatchObject({ status: 'succeeded', created: 6 })
-    firstKey = String(receiver.requests[0]!.headers['idempotency-key'])
-    expect(receiver.requests.slice(0, 3).map((r) => r.headers['idempotency-key'])).toEqual([firstKey, firstKey, firstKey])
+    const posts = receiver.requests.filter((r) => r.events.length > 0)
+    firstKey = String(posts[0]!.headers['idempotency-key'])
+    expect(posts.slice(0, 3).map((r) => r.headers['idempotency-key'])).toEqual([firstKey, firstKey, firstKey])
     expect([...receiver.applied.values()]).toEqual([1, 1, 1, 1, 1, 1])
   })
 

@@ -34,6 +34,8 @@ class WebhookConnector implements Connector {
   private readonly ledger: DeliveryLedger
   /** Records the endpoint rejected that the engine has not isolated yet (recordId → reason). */
   private readonly rejected = new Map<string, string>()
+  /** Set once {@link discover} found the endpoint answering. */
+  private reachable: Promise<void> | undefined
 
   constructor(config: ConnectionConfig) {
     this.name = config.name
@@ -43,8 +45,7 @@ class WebhookConnector implements Connector {
   }
 
   async check(opts: { signal?: AbortSignal } = {}): Promise<CheckReport> {
-    // An empty batch: the endpoint must answer 2xx to a POST with no events.
-    await send(this.name, { ...this.options, attempts: 1 }, this.auth, JSON.stringify({ idempotencyKey: 'check', events: [] }), 'check', opts.signal)
+    await this.probe(opts.signal)
     const endpoint = new URL(this.options.endpoint)
     return {
       connection: this.name,
@@ -56,12 +57,27 @@ class WebhookConnector implements Connector {
     }
   }
 
+  /**
+   * Discovering reaches the endpoint once per connector, as describing a
+   * table connects to its server: `validate --live` and a run's preparation
+   * then fail early, with the endpoint named, when it does not answer.
+   */
   async discover(entity?: string): Promise<EntityInfo[]> {
+    this.reachable ??= this.probe().catch((error: unknown) => {
+      this.reachable = undefined
+      throw error
+    })
+    await this.reachable
     const names = entity === undefined ? this.ledger.entities() : [entity]
     return names.flatMap((name) => {
       const info = this.ledger.entity(name)
       return info ? [{ name, fields: info.fields, primaryKey: info.keys, uniqueKeys: [], foreignKeys: [] }] : []
     })
+  }
+
+  /** An empty batch: the endpoint must answer 2xx to a POST with no events (retried like a batch). */
+  private async probe(signal?: AbortSignal): Promise<void> {
+    await send(this.name, this.options, this.auth, JSON.stringify({ idempotencyKey: 'check', events: [] }), 'check', signal)
   }
 
   async describe(entity: string): Promise<EntityInfo> {

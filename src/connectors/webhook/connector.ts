@@ -34,6 +34,8 @@ class WebhookConnector implements Connector {
   private readonly ledger: DeliveryLedger
   /** Records the endpoint rejected that the engine has not isolated yet (recordId → reason). */
   private readonly rejected = new Map<string, string>()
+  /** The run (its signal) and entity {@link rejected} belongs to: another run or entity starts afresh. */
+  private rejectedIn: { signal: AbortSignal | undefined; entity: string } | undefined
   /** Set once {@link discover} found the endpoint answering. */
   private reachable: Promise<void> | undefined
 
@@ -119,6 +121,11 @@ class WebhookConnector implements Connector {
    */
   async apply(entity: string, batch: ApplyBatch, opts: ApplyOptions): Promise<ApplyResult> {
     const keys = opts.keys
+    // A run that failed past maxErrors leaves rejections it never isolated; they must not reject records of a later run.
+    if (this.rejectedIn?.signal !== opts.signal || this.rejectedIn?.entity !== entity) {
+      this.rejected.clear()
+      this.rejectedIn = { signal: opts.signal, entity }
+    }
     const events: ChangeEvent[] = []
     const upserts: { id: string; key: KeyValues; row: Row }[] = []
     const deletes: { id: string; key: KeyValues }[] = []

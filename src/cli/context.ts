@@ -17,10 +17,10 @@ export async function withManager<T>(opts: GlobalOptions, fn: (manager: SyncMana
   }
 }
 
-/** Every password the plan holds: given apart, in a URL's user info, or as a `password` URL parameter. */
+/** Every password, webhook token and secret the plan holds: given apart, in a URL's user info, or as a `password` URL parameter. */
 export function planSecrets(plan: Plan): string[] {
   const secrets: (string | undefined)[] = [plan.state, ...Object.values(plan.connections).map((c) => c.url)].flatMap(urlSecrets)
-  for (const connection of Object.values(plan.connections)) secrets.push(connection.password)
+  for (const connection of Object.values(plan.connections)) secrets.push(connection.password, connection.token, connection.secret)
   return secrets.filter((s): s is string => s !== undefined && s !== '')
 }
 

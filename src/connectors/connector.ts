@@ -203,6 +203,10 @@ export interface ConnectionConfig {
   url: string
   /** Password given apart from the URL (already expanded from `${VAR}`). */
   password?: string
+  /** Webhook bearer token (already expanded from `${VAR}`); never logged. */
+  token?: string
+  /** Webhook HMAC-SHA256 signing secret (already expanded from `${VAR}`); never logged. */
+  secret?: string
   /** Directory that relative paths in the URL are resolved against (the plan file's). */
   baseDir?: string
 }

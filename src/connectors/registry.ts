@@ -15,6 +15,7 @@ const FACTORIES: Record<string, () => Promise<Factory>> = {
   mariadb: async () => (await import('./mysql/connector.js')).createMysqlConnector,
   csv: async () => (await import('./file/connector.js')).createFileConnector,
   ndjson: async () => (await import('./file/connector.js')).createFileConnector,
+  webhook: async () => (await import('./webhook/connector.js')).createWebhookConnector,
 }
 
 /** The URL schemes syncline understands today. */
@@ -37,7 +38,7 @@ export async function createConnector(config: ConnectionConfig): Promise<Connect
     throw new SynclineError(
       'PLAN_INVALID',
       'config',
-      `Connection '${config.name}': unsupported URL scheme '${scheme || config.url}'. Use one of: sqlite:PATH, postgres://user@host:5432/db, mysql://user@host:3306/db (or mariadb://…), csv:DIR, ndjson:DIR.`,
+      `Connection '${config.name}': unsupported URL scheme '${scheme || config.url}'. Use one of: sqlite:PATH, postgres://user@host:5432/db, mysql://user@host:3306/db (or mariadb://…), csv:DIR, ndjson:DIR, webhook:https://host/path.`,
     )
   }
   const factory = await load()

@@ -4,6 +4,7 @@
  */
 import { didYouMean, type PlanIssue } from '../errors.js'
 import { fileUrlProblem } from '../connectors/file/location.js'
+import { webhookUrlProblem } from '../connectors/webhook/options.js'
 import { hasStrayAt, redactUrl, STRAY_AT_FIX, SUPPORTED_SCHEMES, urlScheme } from '../connectors/registry.js'
 import type { ConnectionPlan } from './schema.js'
 
@@ -11,7 +12,7 @@ import type { ConnectionPlan } from './schema.js'
 const SERVER_SCHEMES = new Set(['postgres', 'postgresql', 'mysql', 'mariadb'])
 
 const SUPPORTED_EXAMPLES =
-  'sqlite:PATH (e.g. sqlite:./shop.db), postgres://user@host:5432/db, mysql://user@host:3306/db (mariadb:// too), or csv:DIR / ndjson:DIR for a directory of files'
+  'sqlite:PATH (e.g. sqlite:./shop.db), postgres://user@host:5432/db, mysql://user@host:3306/db (mariadb:// too), csv:DIR / ndjson:DIR for a directory of files, or webhook:https://host/path for an HTTP endpoint'
 
 /**
  * Problems with one connection, with paths under `connections.NAME`.
@@ -32,6 +33,16 @@ export function connectionProblems(name: string, connection: ConnectionPlan, pre
   if (!SUPPORTED_SCHEMES.includes(scheme)) {
     issues.push({ path: `${prefix}.url`, message: `unknown URL scheme '${scheme}:'.${didYouMean(scheme, SUPPORTED_SCHEMES)} Use ${SUPPORTED_EXAMPLES}` })
     return issues
+  }
+
+  if (scheme === 'webhook') {
+    const problem = webhookUrlProblem(url)
+    if (problem !== undefined) issues.push({ path: `${prefix}.url`, message: problem })
+    if (connection.password !== undefined) issues.push({ path: `${prefix}.password`, message: `a webhook has no password; use token: \${VAR} or secret: \${VAR} on connection '${name}'` })
+    return issues
+  }
+  if (connection.token !== undefined || connection.secret !== undefined) {
+    issues.push({ path: `${prefix}.${connection.token !== undefined ? 'token' : 'secret'}`, message: `only webhook connections take token or secret; remove it from connection '${name}'` })
   }
 
   if (scheme === 'csv' || scheme === 'ndjson') {

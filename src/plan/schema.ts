@@ -12,6 +12,10 @@ export const SYNC_ID_PATTERN = /^[a-z0-9_-]+$/
 export const connectionSchema = z.strictObject({
   url: z.string().min(1, 'give a URL such as sqlite:./shop.db or postgres://user@host:5432/db'),
   password: z.string().optional(),
+  /** Webhook only: bearer token sent as `Authorization: Bearer …` (from `${VAR}`). */
+  token: z.string().optional(),
+  /** Webhook only: HMAC-SHA256 key of the `X-Syncline-Signature` header (from `${VAR}`). */
+  secret: z.string().optional(),
 })
 
 /** One end of a sync. */

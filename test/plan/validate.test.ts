@@ -149,6 +149,19 @@ describe('validatePlan', () => {
     expect(validatePlan(withUrl('sqlite::memory:')).ok).toBe(true)
   })
 
+  it('accepts webhook:http(s) URLs with token/secret, and says what is wrong with others', () => {
+    const hook = (connection: Record<string, unknown>) => ({ connections: { hook: connection } })
+    expect(validatePlan(hook({ url: 'webhook:https://example.org/in?syncline.timeoutMs=500', token: 't', secret: 's' })).ok).toBe(true)
+    expect(errorsOf(hook({ url: 'webhook:ftp://example.org/in' }))[0]?.message).toMatch(/^a webhook URL is webhook:https:\/\/host\/path/)
+    expect(errorsOf(hook({ url: 'webhook:https://example.org/in?syncline.attempts=0' }))[0]?.message).toBe("syncline.attempts must be a whole number of at least 1 (got '0')")
+    expect(errorsOf(hook({ url: 'webhook:https://u:p@example.org/in' }))[0]?.message).toMatch(/token: \$\{VAR\} or secret: \$\{VAR\}/)
+    expect(errorsOf(hook({ url: 'webhook:https://example.org/in', password: 'x' }))[0]).toMatchObject({ path: 'connections.hook.password' })
+    expect(errorsOf(hook({ url: 'sqlite:./a.db', token: 'x' }))[0]).toEqual({
+      path: 'connections.hook.token',
+      message: "only webhook connections take token or secret; remove it from connection 'hook'",
+    })
+  })
+
   it('rejects a password given both in the URL and as password:', () => {
     const plan = { connections: { wh: { url: 'postgres://sync:hunter2@h/db', password: 'hunter2' } } }
     expect(errorsOf(plan)).toEqual([

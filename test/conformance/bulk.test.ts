@@ -5,7 +5,7 @@
  * (the engine then falls back to the row path, which reports the record).
  */
 import { Readable } from 'node:stream'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import type { BulkExport, Connector } from '../../src/connectors/connector.js'
 import { COPY_TEXT_FORMAT, encodeCopyText } from '../../src/values/copy-text.js'
 import type { Row } from '../../src/values/canonical.js'
@@ -31,27 +31,34 @@ const ROWS: Row[] = [
 
 const available = (await Promise.all(HARNESSES.map(async (h) => ((await h.available()) ? h : undefined)))).filter((h) => h !== undefined)
 
+// Opened before the tests are declared, so only the pairs whose flags and
+// formats meet get a test (a skipped test asserts nothing).
+const opened = new Map<string, OpenedConnector>()
+for (const h of available) opened.set(h.kind, await h.open())
+/** The connector as the engine gets it (its flags decide the bulk path). */
+const engineSide = (kind: string): Connector => {
+  const o = opened.get(kind)!
+  return o.staged ?? o.connector
+}
+const sharedFormat = (from: Connector, to: Connector) =>
+  from.capabilities.bulkExport && to.capabilities.bulkLoad ? from.bulkFormats?.find((f) => to.bulkFormats?.includes(f)) : undefined
+
 describe('bulk export and import', () => {
-  const opened = new Map<string, OpenedConnector>()
-  beforeAll(async () => {
-    for (const h of available) opened.set(h.kind, await h.open())
-  })
   afterAll(async () => {
     for (const o of opened.values()) await o.cleanup()
   })
-  /** The connector as the engine gets it (its flags decide the bulk path). */
-  const engineSide = (kind: string): Connector => {
-    const o = opened.get(kind)!
-    return o.staged ?? o.connector
-  }
+
+  it('at least one pair of connectors meets on a bulk format (the cases below are not vacuous)', () => {
+    expect(available.some((e) => available.some((i) => sharedFormat(engineSide(e.kind), engineSide(i.kind)) !== undefined))).toBe(true)
+  })
 
   for (const exporter of available) {
     for (const importer of available) {
-      it(`${exporter.kind} export → ${importer.kind} import round-trips exactly`, async (ctx) => {
+      const format = sharedFormat(engineSide(exporter.kind), engineSide(importer.kind))
+      if (format === undefined) continue
+      it(`${exporter.kind} export → ${importer.kind} import round-trips exactly`, async () => {
         const from = engineSide(exporter.kind)
         const to = engineSide(importer.kind)
-        const format = from.bulkFormats?.find((f) => to.bulkFormats?.includes(f))
-        if (!from.capabilities.bulkExport || !to.capabilities.bulkLoad || format === undefined) return ctx.skip()
         const source = opened.get(exporter.kind)!.connector
         const destination = opened.get(importer.kind)!.connector
         if (!(await source.discover('conf_bulk_source')).length) await seed(source, 'conf_bulk_source', FIELDS, ['id'], ROWS)
@@ -69,9 +76,10 @@ describe('bulk export and import', () => {
       })
     }
 
-    it(`${exporter.kind} import is all or nothing: a bad last row leaves the entity as it was`, async (ctx) => {
+    const importer = engineSide(exporter.kind)
+    if (!importer.capabilities.bulkLoad || !importer.bulkFormats?.includes(COPY_TEXT_FORMAT)) continue
+    it(`${exporter.kind} import is all or nothing: a bad last row leaves the entity as it was`, async () => {
       const to = engineSide(exporter.kind)
-      if (!to.capabilities.bulkLoad || !to.bulkFormats?.includes(COPY_TEXT_FORMAT)) return ctx.skip()
       const destination = opened.get(exporter.kind)!.connector
       await seed(destination, 'conf_bulk_atomic', FIELDS, ['id'], ROWS.slice(0, 1))
       const good = ROWS.slice(1).map((row) => FIELDS.map((f) => encodeCopyText(row[f.name], f)).join('\t'))

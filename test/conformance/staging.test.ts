@@ -14,18 +14,27 @@ const FIELDS = [field('id', 'integer', { nullable: false }), field('name', 'text
 const row = (id: number, version = 1): Row => ({ id, name: `item ${id} v${version}`, qty: id * version })
 const OLD = [1, 2, 3, 4, 5].map((id) => row(id))
 
+/** Harnesses whose connector, as the engine gets it, stages writes: only they get these cases. */
+const STAGING: typeof HARNESSES = []
 for (const harness of HARNESSES) {
-  describe.skipIf(!(await harness.available()))(`${harness.kind}: commit and rollback`, () => {
+  if (!(await harness.available())) continue
+  const probe = await harness.open()
+  if ((probe.staged ?? probe.connector).capabilities.staging) STAGING.push(harness)
+  await probe.cleanup()
+}
+
+it('some connector stages its writes (the cases below are not vacuous)', () => {
+  expect(STAGING.map((h) => h.kind)).toEqual(expect.arrayContaining(['csv', 'ndjson']))
+})
+
+for (const harness of STAGING) {
+  describe(`${harness.kind}: commit and rollback`, () => {
     const opened = useOpened(harness)
     const read = async (entity: string) => (await scanAll(opened().connector, entity, { fields: FIELDS.map((f) => f.name), keys: ['id'], batchSize: 2 })).rows
-    const staging = (ctx: { skip(): never }) => {
-      const staged = opened().staged ?? opened().connector
-      if (!staged.capabilities.staging) ctx.skip()
-      return staged
-    }
+    const staging = () => opened().staged ?? opened().connector
 
-    it('several staged batches stay invisible (files unchanged) until one commit makes them all visible', async (ctx) => {
-      const staged = staging(ctx)
+    it('several staged batches stay invisible (files unchanged) until one commit makes them all visible', async () => {
+      const staged = staging()
       await seed(opened().connector, 'conf_stage', FIELDS, ['id'], OLD)
       const before = opened().snapshot?.()
       await staged.apply('conf_stage', { upserts: [row(1, 2), row(2, 2)], deletes: [] }, { keys: ['id'] })
@@ -37,8 +46,8 @@ for (const harness of HARNESSES) {
       expectRows(FIELDS, await read('conf_stage'), [row(1, 2), row(2, 2), row(4), row(5), row(6), row(7)])
     })
 
-    it('rollback leaves the old content byte for byte, and the next batch starts from it', async (ctx) => {
-      const staged = staging(ctx)
+    it('rollback leaves the old content byte for byte, and the next batch starts from it', async () => {
+      const staged = staging()
       await seed(opened().connector, 'conf_unstage', FIELDS, ['id'], OLD)
       const before = opened().snapshot?.()
       expect(before?.size, 'the harness lists the files it wrote').toBeGreaterThan(0)

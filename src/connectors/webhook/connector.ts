@@ -7,6 +7,7 @@
 import { recordId } from '../../engine/batch-writer.js'
 import { NotFoundError, throwIfAborted } from '../../errors.js'
 import { compareKeys } from '../../values/compare.js'
+import { sortKey, sortKeyEncodable } from '../../values/sort-key.js'
 import type { EntityInfo, FieldInfo, KeyValues, Row } from '../../values/canonical.js'
 import { keyOf, type ApplyBatch, type ApplyOptions, type ApplyResult, type Capabilities, type CheckReport, type ConnectionConfig, type Connector, type ScanOptions } from '../connector.js'
 import { recordRejected } from './errors.js'
@@ -92,8 +93,23 @@ class WebhookConnector implements Connector {
     return this.ledger.entity(entity) ? this.ledger.count(entity) : 0
   }
 
+  /**
+   * Delivered rows in key order. Keys with a byte sort key (integers, text,
+   * dates…) page through the ledger `batchSize` rows at a time, so memory
+   * stays bounded; decimal or float keys are sorted in memory.
+   */
   async *scan(entity: string, opts: ScanOptions): AsyncIterable<Row[]> {
     const types = this.keyTypes(entity, opts.keys)
+    if (this.sortedByLedger(entity, opts.keys) && !this.ledger.unsorted(entity)) {
+      let after = opts.after === undefined ? undefined : sortKey(types, opts.after)
+      for (;;) {
+        throwIfAborted(opts.signal)
+        const page = this.ledger.page(entity, after, opts.batchSize)
+        if (page.length > 0) yield page.map((r) => pick(r.row, opts.fields))
+        if (page.length < opts.batchSize) return
+        after = page[page.length - 1]!.sortKey
+      }
+    }
     let rows = this.ledger.rows(entity).map((row) => ({ row, key: keyOf(row, opts.keys) }))
     if (opts.after) rows = rows.filter((r) => compareKeys(types, r.key, opts.after!) > 0)
     rows.sort((a, b) => compareKeys(types, a.key, b.key))
@@ -156,6 +172,7 @@ class WebhookConnector implements Connector {
         entity,
         upserts.filter((u) => !rejections.has(u.id)),
         deletes.filter((d) => !rejections.has(d.id)).map((d) => d.key),
+        this.sortedByLedger(entity, keys) ? this.keyTypes(entity, keys) : undefined,
       )
       for (const [id, reason] of rejections) {
         this.rejected.set(id, reason)
@@ -170,6 +187,12 @@ class WebhookConnector implements Connector {
       throw recordRejected(this.name, first, reason)
     }
     return { upserted: batch.upserts.length, deleted: batch.deletes.length }
+  }
+
+  /** Whether the ledger's sort keys order rows by these keys: the declared keys, of types with a byte sort key. */
+  private sortedByLedger(entity: string, keys: readonly string[]): boolean {
+    const declared = this.ledger.entity(entity)?.keys
+    return declared !== undefined && declared.join('\u0000') === keys.join('\u0000') && sortKeyEncodable(this.keyTypes(entity, [...keys]))
   }
 
   private keyTypes(entity: string, keys: string[]): FieldInfo['type'][] {

@@ -9,7 +9,8 @@ import { mkdirSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import Database from 'better-sqlite3'
 import { decodeStateValue, encodeStateValue } from '../../state/serialize-value.js'
-import type { FieldInfo, KeyValues, Row } from '../../values/canonical.js'
+import type { CanonicalType, FieldInfo, KeyValues, Row } from '../../values/canonical.js'
+import { sortKey } from '../../values/sort-key.js'
 
 /** An entity as {@link Connector.ensureEntity} declared it. */
 export interface LedgerEntity {
@@ -33,7 +34,8 @@ export class DeliveryLedger {
     const db = new Database(this.path)
     db.pragma('journal_mode = WAL')
     db.exec(`CREATE TABLE IF NOT EXISTS entities (entity TEXT PRIMARY KEY, fields TEXT NOT NULL, keys TEXT NOT NULL, batches INTEGER NOT NULL DEFAULT 0);
-      CREATE TABLE IF NOT EXISTS delivered (entity TEXT NOT NULL, key TEXT NOT NULL, row TEXT NOT NULL, PRIMARY KEY (entity, key))`)
+      CREATE TABLE IF NOT EXISTS delivered (entity TEXT NOT NULL, key TEXT NOT NULL, row TEXT NOT NULL, sort_key BLOB, PRIMARY KEY (entity, key));
+      CREATE INDEX IF NOT EXISTS delivered_in_key_order ON delivered (entity, sort_key)`)
     this.db = db
     return db
   }
@@ -61,6 +63,26 @@ export class DeliveryLedger {
     return (this.open().prepare('SELECT batches FROM entities WHERE entity = ?').pluck().get(entity) as number | undefined) ?? 0
   }
 
+  /**
+   * Up to `limit` delivered rows in key order (the order of their
+   * {@link sortKey}), after the row whose sort key is `after`; for keys
+   * whose types have a sort key.
+   */
+  page(entity: string, after: Buffer | undefined, limit: number): { row: Row; sortKey: Buffer }[] {
+    const db = this.open()
+    const rows = (
+      after === undefined
+        ? db.prepare('SELECT row, sort_key FROM delivered WHERE entity = ? ORDER BY sort_key LIMIT ?').all(entity, limit)
+        : db.prepare('SELECT row, sort_key FROM delivered WHERE entity = ? AND sort_key > ? ORDER BY sort_key LIMIT ?').all(entity, after, limit)
+    ) as { row: string; sort_key: Buffer }[]
+    return rows.map((r) => ({ row: decodeStateValue(r.row) as Row, sortKey: r.sort_key }))
+  }
+
+  /** Whether some delivered row has no sort key (written under other keys): then only a sort in memory orders them. */
+  unsorted(entity: string): boolean {
+    return this.open().prepare('SELECT 1 FROM delivered WHERE entity = ? AND sort_key IS NULL LIMIT 1').get(entity) !== undefined
+  }
+
   /** Every delivered row (unordered). */
   rows(entity: string): Row[] {
     return (this.open().prepare('SELECT row FROM delivered WHERE entity = ?').pluck().all(entity) as string[]).map((t) => decodeStateValue(t) as Row)
@@ -77,13 +99,17 @@ export class DeliveryLedger {
     return this.open().prepare('SELECT count(*) FROM delivered WHERE entity = ?').pluck().get(entity) as number
   }
 
-  /** Record one acknowledged batch: its accepted upserts and deletes, in one transaction. */
-  acknowledge(entity: string, upserts: { key: KeyValues; row: Row }[], deletes: KeyValues[]): void {
+  /**
+   * Record one acknowledged batch: its accepted upserts and deletes, in one
+   * transaction. With `keyTypes` (the declared keys' types) each row gets
+   * its sort key, so scans can page in key order.
+   */
+  acknowledge(entity: string, upserts: { key: KeyValues; row: Row }[], deletes: KeyValues[], keyTypes: readonly CanonicalType[] | undefined): void {
     const db = this.open()
-    const put = db.prepare('INSERT INTO delivered (entity, key, row) VALUES (?, ?, ?) ON CONFLICT (entity, key) DO UPDATE SET row = excluded.row')
+    const put = db.prepare('INSERT INTO delivered (entity, key, row, sort_key) VALUES (?, ?, ?, ?) ON CONFLICT (entity, key) DO UPDATE SET row = excluded.row, sort_key = excluded.sort_key')
     const remove = db.prepare('DELETE FROM delivered WHERE entity = ? AND key = ?')
     db.transaction(() => {
-      for (const u of upserts) put.run(entity, encodeStateValue(u.key), encodeStateValue(u.row))
+      for (const u of upserts) put.run(entity, encodeStateValue(u.key), encodeStateValue(u.row), (keyTypes && sortKey(keyTypes, u.key)) ?? null)
       for (const key of deletes) remove.run(entity, encodeStateValue(key))
       db.prepare('UPDATE entities SET batches = batches + 1 WHERE entity = ?').run(entity)
     })()

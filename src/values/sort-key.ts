@@ -1,0 +1,76 @@
+/**
+ * An order-preserving byte encoding of canonical keys: for keys of the same
+ * types, comparing the encodings byte by byte (SQLite's BLOB order,
+ * `memcmp`) gives the order of {@link compareKeys}. A store that can only
+ * sort bytes (a delivery ledger in SQLite) can then page through keys in
+ * the order the engine merges them, without loading them all.
+ */
+import type { CanonicalType, KeyValues, Value } from './canonical.js'
+
+/** Key types with an encoding; others (decimal, float) have none yet. */
+const ENCODABLE = new Set<CanonicalType>(['integer', 'boolean', 'bytes', 'text', 'uuid', 'date', 'time', 'timestamp', 'json'])
+
+/** Whether {@link sortKey} can encode keys of these types. */
+export function sortKeyEncodable(types: readonly CanonicalType[]): boolean {
+  return types.every((t) => ENCODABLE.has(t))
+}
+
+/**
+ * The encoding of one key, or undefined when a value cannot be encoded
+ * (a NULL, a non-integral integer, a type without an encoding).
+ * @example sortKey(['integer'], [-1]).compare(sortKey(['integer'], [2])!) // < 0
+ */
+export function sortKey(types: readonly CanonicalType[], key: KeyValues): Buffer | undefined {
+  const parts: Buffer[] = []
+  for (let i = 0; i < types.length; i++) {
+    const part = encodeValue(types[i]!, key[i] ?? null)
+    if (part === undefined) return undefined
+    parts.push(part)
+  }
+  return Buffer.concat(parts)
+}
+
+function encodeValue(type: CanonicalType, value: Value): Buffer | undefined {
+  if (value === null || !ENCODABLE.has(type)) return undefined
+  if (type === 'integer') return typeof value === 'number' || typeof value === 'bigint' ? encodeInteger(value) : undefined
+  if (type === 'boolean') return Buffer.from([value ? 1 : 0])
+  if (type === 'bytes') return value instanceof Uint8Array ? terminated(Buffer.from(value)) : undefined
+  // Every other type compares as text, by UTF-8 bytes.
+  return terminated(Buffer.from(String(value), 'utf8'))
+}
+
+/**
+ * A prefix byte that orders by sign and magnitude length (0x80 + length for
+ * n ≥ 0, 0x80 − length for n < 0), then the big-endian magnitude, inverted
+ * for negatives so a larger magnitude sorts first.
+ */
+function encodeInteger(value: number | bigint): Buffer | undefined {
+  if (typeof value === 'number' && !Number.isSafeInteger(value)) return undefined
+  const n = BigInt(value)
+  const negative = n < 0n
+  let magnitude = negative ? -n : n
+  const bytes: number[] = []
+  while (magnitude > 0n) {
+    bytes.unshift(Number(magnitude & 0xffn))
+    magnitude >>= 8n
+  }
+  // 127 magnitude bytes cover integers far beyond any database's.
+  if (bytes.length > 127) return undefined
+  if (!negative) return Buffer.from([0x80 + bytes.length, ...bytes])
+  return Buffer.from([0x80 - bytes.length, ...bytes.map((b) => 0xff - b)])
+}
+
+/**
+ * Bytes that keep their order inside a composite key: 0x00 becomes
+ * 0x00 0xFF and the value ends with 0x00 0x00, so a shorter value sorts
+ * before any longer one it is a prefix of, whatever follows it.
+ */
+function terminated(bytes: Buffer): Buffer {
+  const out: number[] = []
+  for (const b of bytes) {
+    out.push(b)
+    if (b === 0) out.push(0xff)
+  }
+  out.push(0, 0)
+  return Buffer.from(out)
+}

@@ -1,0 +1,51 @@
+import fc from 'fast-check'
+import { describe, expect, it } from 'vitest'
+import type { CanonicalType, KeyValues } from '../../src/values/canonical.js'
+import { compareKeys } from '../../src/values/compare.js'
+import { sortKey, sortKeyEncodable } from '../../src/values/sort-key.js'
+
+const sign = (n: number) => Math.sign(n)
+
+/** Byte order of the encodings must be compareKeys' order, for every pair. */
+function sameOrder(types: CanonicalType[], a: KeyValues, b: KeyValues): void {
+  const ea = sortKey(types, a)!
+  const eb = sortKey(types, b)!
+  expect(sign(Buffer.compare(ea, eb)), `${String(a)} vs ${String(b)}`).toBe(sign(compareKeys(types, a, b)))
+}
+
+const integer = fc.oneof(fc.integer({ min: Number.MIN_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER }), fc.bigInt({ min: -(2n ** 200n), max: 2n ** 200n }), fc.constantFrom(0, -1, 1, 255, 256, -255, -256))
+// Full Unicode, NULs included: text sorts by UTF-8 bytes, also above U+FFFF.
+const text = fc.string({ unit: 'grapheme', maxLength: 12 }).map((s) => s.replace(/x/g, '\u0000'))
+
+describe('sortKey', () => {
+  it('orders integers of any size and sign as compareKeys does', () => {
+    fc.assert(fc.property(integer, integer, (a, b) => sameOrder(['integer'], [a], [b])), { numRuns: 2000 })
+  })
+
+  it('orders text by UTF-8 bytes, with NULs and prefixes, as compareKeys does', () => {
+    fc.assert(fc.property(text, text, (a, b) => sameOrder(['text'], [a], [b])), { numRuns: 2000 })
+    sameOrder(['text'], ['\uffff'], ['\u{1f600}'])
+    sameOrder(['text'], ['a'], ['a\u0000'])
+  })
+
+  it('orders composite keys field by field: a shorter first field never lets the second decide', () => {
+    fc.assert(fc.property(text, integer, text, integer, (a1, a2, b1, b2) => sameOrder(['text', 'integer'], [a1, a2], [b1, b2])), { numRuns: 2000 })
+    sameOrder(['text', 'text'], ['a', 'z'], ['ab', 'a'])
+  })
+
+  it('orders bytes and booleans as compareKeys does', () => {
+    const bytes = fc.uint8Array({ maxLength: 8 })
+    fc.assert(fc.property(bytes, bytes, fc.boolean(), fc.boolean(), (a, b, x, y) => {
+      sameOrder(['bytes'], [a], [b])
+      sameOrder(['boolean'], [x], [y])
+    }))
+  })
+
+  it('has no encoding for decimal or float keys, nor for NULL or fractional values', () => {
+    expect(sortKeyEncodable(['integer', 'text'])).toBe(true)
+    expect(sortKeyEncodable(['decimal'])).toBe(false)
+    expect(sortKeyEncodable(['float'])).toBe(false)
+    expect(sortKey(['integer'], [null])).toBeUndefined()
+    expect(sortKey(['integer'], [1.5])).toBeUndefined()
+  })
+})

@@ -9,7 +9,7 @@
  */
 import pg from 'pg'
 import { ConnectionError, SynclineError } from '../errors.js'
-import { redactUrl } from '../connectors/registry.js'
+import { redactUrl } from '../connectors/server-url.js'
 import { compareText } from '../values/compare.js'
 import {
   RECORD_ERROR_COLUMNS,

@@ -17,3 +17,20 @@ describe('connector layout', () => {
     expect([...reached]).toEqual(['staging-database.js'])
   })
 })
+
+describe('connector folders are parallel', () => {
+  const CONNECTORS_DIR = join(import.meta.dirname, '../../src/connectors')
+  const SHARED = ['connector.ts', 'introspect.ts', 'codec.ts', 'errors.ts', 'url.ts']
+  for (const folder of ['postgres', 'mysql', 'sqlite', 'file']) {
+    it(`${folder}/ has the shared files (${SHARED.join(', ')})`, () => {
+      const files = readdirSync(join(CONNECTORS_DIR, folder))
+      expect(SHARED.filter((f) => !files.includes(f))).toEqual([])
+    })
+  }
+  for (const folder of ['postgres', 'mysql']) {
+    it(`${folder}/ keeps its check SQL in check.ts, not in connector.ts`, () => {
+      expect(readdirSync(join(CONNECTORS_DIR, folder))).toContain('check.ts')
+      expect(readFileSync(join(CONNECTORS_DIR, folder, 'connector.ts'), 'utf8')).not.toMatch(/current_setting|SHOW VARIABLES|@@/)
+    })
+  }
+})

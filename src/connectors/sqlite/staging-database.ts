@@ -6,7 +6,8 @@
  * change without breaking them.
  */
 export { encodeValue, rowDecoder, type SqliteValue } from './codec.js'
-export { SqliteFile, sqliteFailure } from './database.js'
+export { SqliteFile } from './database.js'
+export { sqliteFailure } from './errors.js'
 export { CompareModes, quoteIdent } from './dialect.js'
 export { describeTable, findTable } from './introspect.js'
 export { applyBatch, createTable } from './sink.js'

@@ -4,22 +4,80 @@
  */
 import { SynclineError } from '../errors.js'
 import type { ConnectionConfig, Connector } from './connector.js'
+import { fileUrlRules } from './file/url.js'
+import { mysqlUrlRules } from './mysql/url.js'
+import { postgresUrlRules } from './postgres/url.js'
+import { sqliteUrlRules } from './sqlite/url.js'
+import { webhookUrlRules } from './webhook/url.js'
+import type { ConnectionUrlRules } from './url-rules.js'
 
-type Factory = (config: ConnectionConfig) => Connector
+export { hasStrayAt, redactUrl, STRAY_AT_FIX } from './server-url.js'
 
-const FACTORIES: Record<string, () => Promise<Factory>> = {
-  sqlite: async () => (await import('./sqlite/connector.js')).createSqliteConnector,
-  postgres: async () => (await import('./postgres/connector.js')).createPostgresConnector,
-  postgresql: async () => (await import('./postgres/connector.js')).createPostgresConnector,
-  mysql: async () => (await import('./mysql/connector.js')).createMysqlConnector,
-  mariadb: async () => (await import('./mysql/connector.js')).createMysqlConnector,
-  csv: async () => (await import('./file/connector.js')).createFileConnector,
-  ndjson: async () => (await import('./file/connector.js')).createFileConnector,
-  webhook: async () => (await import('./webhook/connector.js')).createWebhookConnector,
+/** Creates a connector for one connection (connecting happens on first use). */
+export type ConnectorFactory = (config: ConnectionConfig) => Connector
+
+/** One connector as the registry knows it. Adding a connector is adding one of these. */
+export interface ConnectorEntry {
+  /** The URL schemes it handles, lower case (`['mysql', 'mariadb']`). */
+  schemes: readonly string[]
+  /** How its URLs look, for "use one of" messages (`postgres://user@host:5432/db`). */
+  example: string
+  /** Its static URL checks (driver-free, so validation loads no driver). */
+  urlRules: ConnectionUrlRules
+  /** Whether its connections take `token:` and `secret:` (HTTP endpoints); default false. */
+  takesTokens?: boolean
+  /** Loads its module lazily and returns its factory. */
+  load(): Promise<ConnectorFactory>
 }
 
+/** Every connector, in the order messages list them. */
+export const CONNECTORS: readonly ConnectorEntry[] = [
+  {
+    schemes: ['sqlite'],
+    example: 'sqlite:PATH (e.g. sqlite:./shop.db)',
+    urlRules: sqliteUrlRules,
+    load: async () => (await import('./sqlite/connector.js')).createSqliteConnector,
+  },
+  {
+    schemes: ['postgres', 'postgresql'],
+    example: 'postgres://user@host:5432/db',
+    urlRules: postgresUrlRules,
+    load: async () => (await import('./postgres/connector.js')).createPostgresConnector,
+  },
+  {
+    schemes: ['mysql', 'mariadb'],
+    example: 'mysql://user@host:3306/db (mariadb:// too)',
+    urlRules: mysqlUrlRules,
+    load: async () => (await import('./mysql/connector.js')).createMysqlConnector,
+  },
+  {
+    schemes: ['csv', 'ndjson'],
+    example: 'csv:DIR / ndjson:DIR for a directory of files',
+    urlRules: fileUrlRules,
+    load: async () => (await import('./file/connector.js')).createFileConnector,
+  },
+  {
+    schemes: ['webhook'],
+    example: 'webhook:https://host/path for an HTTP endpoint',
+    urlRules: webhookUrlRules,
+    takesTokens: true,
+    load: async () => (await import('./webhook/connector.js')).createWebhookConnector,
+  },
+]
+
 /** The URL schemes syncline understands today. */
-export const SUPPORTED_SCHEMES = Object.keys(FACTORIES)
+export const SUPPORTED_SCHEMES = CONNECTORS.flatMap((c) => c.schemes)
+
+/** The connector handling a URL scheme (lower case), if any. */
+export function connectorForScheme(scheme: string): ConnectorEntry | undefined {
+  return CONNECTORS.find((c) => c.schemes.includes(scheme))
+}
+
+/** Every connector's URL example, as one phrase ("a, b, or c"). */
+export function supportedExamples(): string {
+  const examples = CONNECTORS.map((c) => c.example)
+  return examples.length < 2 ? examples.join('') : `${examples.slice(0, -1).join(', ')}, or ${examples.at(-1)!}`
+}
 
 /** The scheme of a connection URL (`sqlite` for `sqlite:./shop.db`). */
 export function urlScheme(url: string): string {
@@ -33,57 +91,14 @@ export function urlScheme(url: string): string {
  */
 export async function createConnector(config: ConnectionConfig): Promise<Connector> {
   const scheme = urlScheme(config.url)
-  const load = FACTORIES[scheme]
-  if (!load) {
+  const entry = connectorForScheme(scheme)
+  if (!entry) {
     throw new SynclineError(
       'PLAN_INVALID',
       'config',
-      `Connection '${config.name}': unsupported URL scheme '${scheme || config.url}'. Use one of: sqlite:PATH, postgres://user@host:5432/db, mysql://user@host:3306/db (or mariadb://…), csv:DIR, ndjson:DIR, webhook:https://host/path.`,
+      `Connection '${config.name}': unsupported URL scheme '${scheme || config.url}'. Use ${supportedExamples()}.`,
     )
   }
-  const factory = await load()
+  const factory = await entry.load()
   return factory(config)
 }
-
-/**
- * The URL with any password replaced by `***`, safe for logs and errors: the
- * one in the user info (up to the last `@`, so a password holding an
- * unencoded `@`, `/`, `?` or `#` is hidden whole) and a `password=` query
- * parameter. A URL with `@` in its path loses a little more than its
- * password (`host:***@db`); never less.
- * @example redactUrl('postgres://u:s3cret@h/db?sslpassword=x') // 'postgres://u:***@h/db?sslpassword=***'
- */
-export function redactUrl(url: string): string {
-  const withoutQuerySecrets = url.replace(/([?&][a-z]*pass(?:word)?=)[^&#]*/gi, '$1***')
-  const match = /^([a-z][a-z0-9+.-]*:\/\/)(.*)$/is.exec(withoutQuerySecrets)
-  if (!match) return withoutQuerySecrets
-  const [, scheme, rest = ''] = match
-  const at = rest.lastIndexOf('@')
-  const colon = rest.indexOf(':')
-  if (at < 0 || colon < 0 || colon > at) return withoutQuerySecrets
-  return `${scheme}${rest.slice(0, colon)}:***${rest.slice(at)}`
-}
-
-/**
- * Whether a server URL has an `@` after its host (in its path, or after a
- * `?` or `#` straight after the host): the sign of a password (or user
- * name) holding an unencoded `@`, `/`, `?` or `#`, which moves a piece of
- * the password into the host (`postgres://u:p@ss/w@db/x` reads as host
- * `ss`). An `@` in a query parameter after the path is fine.
- * @example hasStrayAt('mysql://u:p@ss/w@db/x') // true
- */
-export function hasStrayAt(url: string): boolean {
-  const match = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*(.*)$/is.exec(url)
-  const rest = match?.[1] ?? ''
-  const at = rest.indexOf('@')
-  if (at < 0) return false
-  if (!rest.startsWith('/')) return true
-  const queryOrFragment = rest.search(/[?#]/)
-  return queryOrFragment < 0 || at < queryOrFragment
-}
-
-/** What to tell a user whose URL {@link hasStrayAt}, without repeating any of the URL. */
-export const STRAY_AT_FIX =
-  "the URL has an '@' after its host: a password (or user name) holding an unencoded '@', '/', '?' or '#' cuts the URL in the wrong place: " +
-  "percent-encode them in the password as %40, %2F, %3F and %23, or leave the password out of the URL and set password: ${VAR} in the connection " +
-  "(a database name with '@' is written %40 too)"

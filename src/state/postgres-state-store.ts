@@ -8,8 +8,10 @@
  * connector, so a long scan never waits behind a checkpoint or the reverse.
  */
 import pg from 'pg'
-import { ConnectionError, SynclineError } from '../errors.js'
-import { redactUrl } from '../connectors/registry.js'
+import { SynclineError } from '../errors.js'
+import { quoteIdent } from '../connectors/postgres/dialect.js'
+import { connectionString } from '../connectors/postgres/pool.js'
+import { redactUrl } from '../connectors/server-url.js'
 import { compareText } from '../values/compare.js'
 import {
   RECORD_ERROR_COLUMNS,
@@ -35,6 +37,7 @@ import {
   type SyncStateRow,
   type WatermarkRow,
 } from './state-rows.js'
+import { openError, operationError, passwordOf, scrub } from './postgres-state-errors.js'
 import { SCHEMA_VERSION_TABLE, STATE_MIGRATIONS, SYNC_SCOPED_TABLES } from './state-schema.js'
 import type { RecordErrorEntry, RunLock, RunRecord, RunStatus, StateStore, SyncFacts, SyncState, Watermark } from './state-store.js'
 
@@ -64,9 +67,10 @@ export async function openPostgresStateStore(url: string, opts: PostgresStateSto
   const secret = opts.password ?? passwordOf(url)
   // redactUrl alone misses a password holding an unescaped '@'; scrub removes the secret first.
   const location = redactUrl(scrub(url, secret))
-  const schema = quoteIdentifier(opts.schema ?? 'syncline')
+  const schema = quoteIdent(opts.schema ?? 'syncline')
   const pool = new pg.Pool({
-    connectionString: withPassword(url, opts.password),
+    // The connector's connection string: the same password handling and session settings (UTC, ISO dates).
+    connectionString: connectionString({ name: 'state', url, password: opts.password }),
     max: opts.maxConnections ?? 4,
     connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000,
     idleTimeoutMillis: 10_000,
@@ -363,116 +367,6 @@ async function appliedVersions(client: pg.PoolClient, schema: string): Promise<S
   if (!exists.rows[0]?.found) return new Set()
   const rows = await client.query<{ version: number }>(`SELECT version FROM ${table}`)
   return new Set(rows.rows.map((r) => r.version))
-}
-
-function quoteIdentifier(name: string): string {
-  return `"${name.replace(/"/g, '""')}"`
-}
-
-/** The URL with `password` put in it (pg lets a URL's password override an explicit one). */
-function withPassword(url: string, password: string | undefined): string {
-  if (password === undefined) return url
-  try {
-    const parsed = new URL(url)
-    parsed.password = encodeURIComponent(password)
-    return parsed.toString()
-  } catch {
-    return url
-  }
-}
-
-function passwordOf(url: string): string | undefined {
-  try {
-    const password = decodeURIComponent(new URL(url).password)
-    return password === '' ? undefined : password
-  } catch {
-    return undefined
-  }
-}
-
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET'])
-
-function openError(location: string, secret: string | undefined, error: unknown): SynclineError {
-  if (error instanceof SynclineError) return error
-  const code = errorCode(error)
-  const reason = scrub(errorMessage(error), secret)
-  const details = { location }
-  if (code === '28P01' || code === '28000') {
-    return new ConnectionError(
-      'AUTH_FAILED',
-      'config',
-      `The PostgreSQL state database ${location} refused the login (${reason}). Check the user and password in 'state:'.`,
-      { cause: error, details },
-    )
-  }
-  if (code === '3D000') {
-    return new ConnectionError(
-      'CONNECTION_REFUSED',
-      'config',
-      `The PostgreSQL state database ${location} does not exist (${reason}). Create it, or point 'state:' at an existing database.`,
-      { cause: error, details },
-    )
-  }
-  if (code === '42501') {
-    return new ConnectionError(
-      'CONNECTION_REFUSED',
-      'config',
-      `Cannot create the state tables in ${location} (${reason}). Grant the user CREATE on the database, or create the schema for it.`,
-      { cause: error, details },
-    )
-  }
-  if (UNREACHABLE.has(code) || /timeout|terminated/i.test(reason) || code === '') {
-    return new ConnectionError(
-      'CONNECTION_REFUSED',
-      'transient',
-      `Cannot reach the PostgreSQL state database ${location} (${reason}). Check that the server is running and reachable, or set 'state:' to a file path to keep state in embedded SQLite.`,
-      { cause: error, details },
-    )
-  }
-  return new ConnectionError('CONNECTION_REFUSED', 'transient', `Cannot open the PostgreSQL state database ${location}: ${reason}.`, {
-    cause: error,
-    details,
-  })
-}
-
-function operationError(location: string, secret: string | undefined, error: unknown): unknown {
-  if (error instanceof SynclineError) return error
-  const code = errorCode(error)
-  const reason = scrub(errorMessage(error), secret)
-  const details = { location }
-  // Lost connections (class 08, admin shutdown 57P01…, socket errors) are worth a retry.
-  if (UNREACHABLE.has(code) || code.startsWith('08') || code.startsWith('57P') || /terminated|timeout/i.test(reason)) {
-    return new ConnectionError('CONNECTION_LOST', 'transient', `Lost the PostgreSQL state database ${location} (${reason}); retry.`, {
-      cause: error,
-      details,
-    })
-  }
-  if (code === '40001' || code === '40P01' || code === '55P03') {
-    return new SynclineError('LOCKED', 'transient', `The PostgreSQL state database ${location} was busy (${reason}); retry.`, {
-      cause: error,
-      details,
-    })
-  }
-  return new SynclineError('INTERNAL', 'internal', `The PostgreSQL state database ${location} failed: ${reason}.`, {
-    cause: error,
-    details,
-  })
-}
-
-function errorCode(error: unknown): string {
-  const code = (error as { code?: unknown } | null)?.code
-  return typeof code === 'string' ? code : ''
-}
-
-function errorMessage(error: unknown): string {
-  if (error instanceof AggregateError && error.errors.length > 0) return errorMessage(error.errors[0])
-  return error instanceof Error ? error.message || error.name : String(error)
-}
-
-/** Never let a password reach a message, even if a driver echoes it. */
-function scrub(text: string, secret: string | undefined): string {
-  const out = secret ? text.split(secret).join('***') : text
-  return out.replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):[^@\s]*@/gi, '$1:***@')
 }
 
 /** The WHERE clause (with its leading space, or empty) selecting record errors; its values are appended to `params`. */

@@ -79,6 +79,20 @@ for (const harness of HARNESSES) {
       ])
     })
 
+    it('a record whose key field is absent or null is KEY_MISSING, the same code in every connector', async () => {
+      await seed(connector(), 'conf_nokey', FIELDS, ['id'], rowsOf(2))
+      const { id: _absent, ...keyless } = rowsOf(3)[2]!
+      for (const bad of [keyless, { ...rowsOf(3)[2]!, id: null }]) {
+        const error = await rejection(connector().apply('conf_nokey', { upserts: [rowsOf(2)[0]!, bad], deletes: [] }, { keys: ['id'] }))
+        expect(error).toBeInstanceOf(RecordError)
+        expect(error.code).toBe('KEY_MISSING')
+        expect(error.failure).toBe('data')
+        expect(error.message).toContain('key field')
+        expect(error.message).toContain('id')
+      }
+      expect(await connector().count('conf_nokey')).toBe(2)
+    })
+
     it('text over a maxLength of 255 is a RecordError naming the field and the limit', async () => {
       await seed(connector(), 'conf_length', FIELDS, ['id'], rowsOf(1))
       const error = await rejection(connector().apply('conf_length', { upserts: [{ ...rowsOf(2)[1]!, name: 'x'.repeat(300) }], deletes: [] }, { keys: ['id'] }))

@@ -3,11 +3,15 @@
  * own schema, safe concurrent first opens, a pool that is really released,
  * and errors that never show a password.
  */
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { classifyPgError } from '../../src/connectors/postgres/errors.js'
+import { endpointOf } from '../../src/connectors/postgres/pool.js'
 import { openStateStore } from '../../src/state/open-state-store.js'
+import { operationError } from '../../src/state/postgres-state-errors.js'
 import { openPostgresStateStore, PostgresStateStore } from '../../src/state/postgres-state-store.js'
 import { SCHEMA_VERSION_TABLE, STATE_MIGRATIONS } from '../../src/state/state-schema.js'
-import { createPgDatabase, hasPostgres, pgQuery } from '../helpers/services.js'
+import { createPgDatabase, hasPostgres, PG_URL, pgQuery } from '../helpers/services.js'
 
 const pgAvailable = await hasPostgres()
 
@@ -143,5 +147,27 @@ describe.skipIf(!pgAvailable)('postgres state store', () => {
     expect(error).toMatchObject({ code: 'CONNECTION_REFUSED', failure: 'config' })
     expect((error as Error).message).toMatch(/syncline_no_such_database does not exist.*Create it/)
     expect((error as Error).message).not.toContain('hunter2')
+  })
+})
+
+describe.skipIf(!pgAvailable)('postgres state store errors, read as the postgres connector reads them', () => {
+  it('a query on a connection the server terminated is CONNECTION_LOST (retry), as in the connector, not an internal error', async () => {
+    const url = PG_URL
+    const client = new pg.Client({ connectionString: url })
+    await client.connect()
+    const broken = new Promise<void>((resolve) => client.once('error', () => resolve()))
+    const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
+    await pgQuery(url, 'SELECT pg_terminate_backend($1)', [rows[0]!.pid])
+    await broken
+    const error = await client.query('SELECT 1').then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    await client.end().catch(() => undefined)
+    const connectorSays = classifyPgError(error, { connection: 'state', endpoint: endpointOf(url) })
+    const stateSays = operationError('postgres://sync:***@db/state', 'hunter2', error)
+    expect(connectorSays).toMatchObject({ code: 'CONNECTION_LOST', failure: 'transient' })
+    expect(stateSays).toMatchObject({ code: connectorSays.code, failure: connectorSays.failure })
+    expect((stateSays as Error).message).toMatch(/Lost the PostgreSQL state database postgres:\/\/sync:\*\*\*@db\/state .*retry/)
   })
 })

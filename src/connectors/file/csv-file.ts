@@ -5,8 +5,8 @@
  *
  * NULL and the empty string differ: an unquoted empty value (`a,,b`) is
  * NULL, a quoted one (`a,"",b`) is the empty string. Everything else is
- * text in the canonical form of its type (text-values.ts), typed by the
- * sidecar schema or inferred (infer.ts).
+ * text in the canonical form of its type (codec.ts), typed by the
+ * sidecar schema or inferred (introspect.ts).
  *
  * Reading streams the file through csv-parse, which reports a ragged row or
  * an unterminated quote; the line reported is the one the record starts on,
@@ -18,11 +18,11 @@ import { createReadStream } from 'node:fs'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { FieldInfo, Row } from '../../values/canonical.js'
-import { fileDataError } from './file-errors.js'
-import { INFERENCE_SAMPLE_ROWS, kindOfText, TypeInference } from './infer.js'
+import { fileDataError } from './errors.js'
+import { INFERENCE_SAMPLE_ROWS, kindOfText, TypeInference } from './introspect.js'
 import { openedFile, type FileRow, type OpenedFile } from './opened-file.js'
 import type { FileSchema } from './sidecar.js'
-import { formatText, parseText } from './text-values.js'
+import { formatText, parseText } from './codec.js'
 import { decodedChunks, findInvalidUtf8, hexBytes, InvalidUtf8Error } from './utf8.js'
 
 /** One CSV record: the line it starts on and its cells (null: an unquoted empty value). */

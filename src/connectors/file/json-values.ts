@@ -18,7 +18,7 @@
 import type { CanonicalType, Value } from '../../values/canonical.js'
 import { canonicalJson } from '../../values/json.js'
 import type { JsonToken } from './json-line.js'
-import { formatFloat, formatText, parseText } from './text-values.js'
+import { formatFloat, formatText, parseText } from './codec.js'
 
 /**
  * The JSON text of a canonical value (never called with NULL: NULL fields are left out);

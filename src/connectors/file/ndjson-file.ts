@@ -7,8 +7,8 @@
  * every digit they were written with.
  */
 import type { FieldInfo, Row } from '../../values/canonical.js'
-import { fileDataError } from './file-errors.js'
-import { INFERENCE_SAMPLE_ROWS, kindOfToken, TypeInference } from './infer.js'
+import { fileDataError } from './errors.js'
+import { INFERENCE_SAMPLE_ROWS, kindOfToken, TypeInference } from './introspect.js'
 import { parseJsonLine, type JsonLine } from './json-line.js'
 import { formatJsonValue, parseJsonToken } from './json-values.js'
 import { openedFile, type FileRow, type OpenedFile } from './opened-file.js'

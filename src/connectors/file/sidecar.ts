@@ -9,7 +9,7 @@
  * ```
  * CSV holds only text, so without it a reader could not tell the integer 1
  * from the text "1", a date from text that looks like one, or bytes from
- * base64 text. A file without one has its types inferred (infer.ts).
+ * base64 text. A file without one has its types inferred (introspect.ts).
  */
 import { readFileSync } from 'node:fs'
 import { z } from 'zod'

@@ -11,11 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { EntityInfo, FieldInfo, Row } from '../../values/canonical.js'
-import { encodeValue, rowDecoder, type SqliteValue } from '../sqlite/codec.js'
-import { SqliteFile } from '../sqlite/database.js'
-import { quoteIdent } from '../sqlite/dialect.js'
-import { describeTable, findTable } from '../sqlite/introspect.js'
-import { createTable } from '../sqlite/sink.js'
+import { createTable, describeTable, encodeValue, findTable, quoteIdent, rowDecoder, SqliteFile, type SqliteValue } from '../sqlite/staging-database.js'
 
 /** A table in the staging database. */
 export interface StagedTable {

@@ -18,7 +18,8 @@ import type { BulkExport, BulkExportOptions } from '../connector.js'
 import { highestTracker } from '../highest-tracker.js'
 import { classifyMysqlError } from './errors.js'
 import { holdConnection } from './pool.js'
-import { columnOf, endRowStream, openRowStream, rowDecoder, selectList, type MyContext } from './source.js'
+import { columnOf } from '../sql/key-rows.js'
+import { endRowStream, openRowStream, rowDecoder, selectList, type MyContext } from './source.js'
 
 /** The formats this connector exports. */
 export const MYSQL_BULK_FORMATS = [COPY_TEXT_FORMAT] as const

@@ -6,7 +6,7 @@
  */
 import { ConnectionError, NotFoundError, RecordError, SynclineError } from '../../errors.js'
 import type { Endpoint } from './pool.js'
-import { STRAY_AT_FIX } from '../registry.js'
+import { STRAY_AT_FIX } from '../server-url.js'
 
 /** Where an error happened, for its message. */
 export interface ErrorContext {

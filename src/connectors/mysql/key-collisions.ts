@@ -17,7 +17,8 @@ import type { Row, Value } from '../../values/canonical.js'
 import { encodeParam, type Param } from './codec.js'
 import { quoteIdent } from './dialect.js'
 import type { MyColumn, MyTable } from './introspect.js'
-import { columnOf, formatValue } from './source.js'
+import { columnOf } from '../sql/key-rows.js'
+import { formatValue } from './source.js'
 
 /** Whether writes to these key fields need the check (some key column merges keys). */
 export function needsCollisionCheck(table: MyTable, keys: readonly string[]): boolean {

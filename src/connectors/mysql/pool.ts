@@ -7,7 +7,7 @@ import mysql from 'mysql2/promise'
 import type { Pool, PoolConnection, PoolOptions } from 'mysql2/promise'
 import { SynclineError } from '../../errors.js'
 import type { ConnectionConfig } from '../connector.js'
-import { hasStrayAt, redactUrl, STRAY_AT_FIX } from '../registry.js'
+import { hasStrayAt, redactUrl, STRAY_AT_FIX } from '../server-url.js'
 
 /** Where a connection points, for messages (never includes the password). */
 export interface Endpoint {

@@ -9,15 +9,15 @@
  * columns keep their values or defaults. Applying a batch twice is the same
  * as applying it once.
  */
-import { RecordError, SynclineError, throwIfAborted } from '../../errors.js'
-import type { KeyValues, Row } from '../../values/canonical.js'
+import { SynclineError, throwIfAborted } from '../../errors.js'
 import type { ApplyBatch, ApplyOptions, ApplyResult } from '../connector.js'
+import { columnOf, dedupeByKey, groupByColumns, keysRequired } from '../sql/key-rows.js'
 import { classifyMysqlError, isConnectionBroken } from './errors.js'
 import type { MyColumn, MyTable } from './introspect.js'
 import { needsCollisionCheck } from './key-collisions.js'
 import { holdConnection, type HeldConnection } from './pool.js'
 import { checkRows, checkRowSizes } from './record-check.js'
-import { columnOf, keyText, type MyContext } from './source.js'
+import type { MyContext } from './source.js'
 import { canUpsert, deleteRows, updateThenInsert, upsertRows, type WriteTarget } from './write-paths.js'
 
 /**
@@ -35,9 +35,9 @@ export async function applyBatch(ctx: MyContext, entity: string, batch: ApplyBat
   if (!table.writable) {
     throw new SynclineError('PLAN_INVALID', 'config', `Entity '${table.info.name}' is a view; syncline cannot write to it. Use a table as the destination.`)
   }
-  if (opts.keys.length === 0) throw new SynclineError('KEY_MISSING', 'config', `Writing to '${table.info.name}' needs key fields; set keys: in the sync.`)
+  if (opts.keys.length === 0) throw keysRequired(table.info.name)
   for (const key of opts.keys) columnOf(table, key)
-  const groups = groupByColumns(table, dedupeByKey(batch.upserts, opts.keys), opts.keys)
+  const groups = groupByColumns(table, dedupeByKey(batch.upserts, opts.keys), opts.keys, refuseGenerated(table))
   for (const group of groups) {
     checkRows(table, group.columns, group.rows, opts.keys)
     checkRowSizes(table, group.columns, group.rows, opts.keys, server.maxAllowedPacket)
@@ -72,57 +72,16 @@ export async function applyBatch(ctx: MyContext, entity: string, batch: ApplyBat
   }
 }
 
-/**
- * Keep the last row of each key: one statement must not carry a key twice,
- * and the last write is the one that counts.
- */
-function dedupeByKey(rows: readonly Row[], keys: readonly string[]): Row[] {
-  if (rows.length < 2) return [...rows]
-  const byKey = new Map<string, Row>()
-  for (const row of rows) byKey.set(keyText(keys.map((k) => row[k] ?? null) as KeyValues), row)
-  return byKey.size === rows.length ? [...rows] : [...byKey.values()]
-}
-
-interface RowGroup {
-  columns: MyColumn[]
-  rows: Row[]
-}
-
-/** Rows grouped by the set of fields they carry (normally one group), keys first. */
-function groupByColumns(table: MyTable, rows: readonly Row[], keys: readonly string[]): RowGroup[] {
-  const groups = new Map<string, RowGroup>()
-  let lastSignature = ''
-  let last: RowGroup | undefined
-  for (const row of rows) {
-    for (const key of keys) {
-      // A NULL key matches no row, and into an AUTO_INCREMENT column it would even make MySQL invent one.
-      if (row[key] === undefined || row[key] === null) {
-        throw new RecordError('KEY_MISSING', 'data', `A record for '${table.info.name}' has no value for key field ${key}. Map a non-empty field to ${key}.`, {
-          details: { entity: table.info.name, field: key },
-        })
-      }
+/** Refuse a group of columns MySQL computes itself. */
+function refuseGenerated(table: MyTable): (columns: MyColumn[]) => void {
+  return (columns) => {
+    const generated = columns.find((c) => c.generated)
+    if (generated) {
+      throw new SynclineError(
+        'PLAN_INVALID',
+        'config',
+        `Field ${generated.field.name} of '${table.info.name}' is a generated column; MySQL computes it and syncline cannot write it. Leave it out of the mapping.`,
+      )
     }
-    const names = Object.keys(row).filter((n) => row[n] !== undefined)
-    const signature = names.join('\u0000')
-    if (signature !== lastSignature || !last) {
-      last = groups.get(signature)
-      if (!last) {
-        const ordered = [...keys, ...names.filter((n) => !keys.includes(n))]
-        const columns = ordered.map((n) => columnOf(table, n))
-        const generated = columns.find((c) => c.generated)
-        if (generated) {
-          throw new SynclineError(
-            'PLAN_INVALID',
-            'config',
-            `Field ${generated.field.name} of '${table.info.name}' is a generated column; MySQL computes it and syncline cannot write it. Leave it out of the mapping.`,
-          )
-        }
-        last = { columns, rows: [] }
-        groups.set(signature, last)
-      }
-      lastSignature = signature
-    }
-    last.rows.push(row)
   }
-  return [...groups.values()]
 }

@@ -14,14 +14,15 @@
  * 1.0-1.3 s for the whole scan in 10,000-row batches.
  */
 import type { Pool, RowDataPacket } from 'mysql2/promise'
-import { NotFoundError, RecordError, SynclineError, didYouMean, throwIfAborted } from '../../errors.js'
+import { RecordError, SynclineError, throwIfAborted } from '../../errors.js'
 import type { KeyValues, Row, Value } from '../../values/canonical.js'
 import type { Filter, ScanOptions } from '../connector.js'
+import { columnOf, keyText } from '../sql/key-rows.js'
 import { ParamList, cursorCondition, filterCondition, keysetCondition, orderBy, where } from '../sql/sql-builder.js'
 import { DecodeProblem, decodeDateTime, encodeParam, type Param } from './codec.js'
 import { quoteIdent } from './dialect.js'
 import { classifyMysqlError, isConnectionBroken, type ErrorContext } from './errors.js'
-import type { MyColumn, MyTable } from './introspect.js'
+import type { MyTable } from './introspect.js'
 import { holdConnection, type HeldConnection } from './pool.js'
 import type { ServerInfo } from './server.js'
 
@@ -35,18 +36,6 @@ export interface MyContext {
   table(entity: string): Promise<MyTable>
   /** Context for error messages. */
   errorContext(entity?: string): ErrorContext
-}
-
-/** The column of a field, or FIELD_NOT_FOUND naming the closest one. */
-export function columnOf(table: MyTable, name: string): MyColumn {
-  const column = table.columns.get(name)
-  if (column) return column
-  throw new NotFoundError(
-    'FIELD_NOT_FOUND',
-    'config',
-    `Entity '${table.info.name}' has no field '${name}'.${didYouMean(name, table.columns.keys())} Check the field names in the plan (they are case-sensitive).`,
-    { details: { entity: table.info.name, field: name } },
-  )
 }
 
 /** `` `a`, ST_AsText(`g`) AS `g` ``: the SELECT list for fields. */
@@ -309,13 +298,6 @@ export function keysCondition(table: MyTable, keys: readonly string[], values: r
   const one = `(${keys.map((k) => `${ref(k)} = ?`).join(' AND ')})`
   for (const key of values) columns.forEach((c, i) => params.push(encodeParam(key[i] ?? null, c.field)))
   return values.map(() => one).join(' OR ')
-}
-
-/** A text key for a row's key values, equal for equal canonical keys. */
-export function keyText(values: KeyValues): string {
-  let out = ''
-  for (const v of values) out += (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : String(v)) + '\u0000'
-  return out
 }
 
 /** The rows with these keys; keys that do not exist are simply absent. */

@@ -9,7 +9,8 @@ import type { RowDataPacket } from 'mysql2/promise'
 import type { TimestampSpellings } from '../connector.js'
 import { quoteIdent } from './dialect.js'
 import { classifyMysqlError } from './errors.js'
-import { columnOf, type MyContext } from './source.js'
+import { columnOf } from '../sql/key-rows.js'
+import type { MyContext } from './source.js'
 
 /** At most this many spellings are sampled. */
 const SPELLINGS = 4

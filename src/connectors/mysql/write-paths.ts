@@ -25,7 +25,8 @@ import { columnInMessage, isDataError, rowInMessage } from './errors.js'
 import type { MyColumn, MyTable } from './introspect.js'
 import { checkKeyCollisions } from './key-collisions.js'
 import { statementBudget, wireBound } from './packet-size.js'
-import { columnOf, describeKey, keyText, keysCondition, KEYS_PER_STATEMENT, selectList } from './source.js'
+import { columnOf, keyText } from '../sql/key-rows.js'
+import { describeKey, keysCondition, KEYS_PER_STATEMENT, selectList } from './source.js'
 import { versionParts, type ServerInfo } from './server.js'
 
 /** Most placeholders one prepared statement may have. */

@@ -20,7 +20,8 @@ import type { BulkExport, BulkExportOptions, BulkImportOptions } from '../connec
 import { classifyPgError } from './errors.js'
 import { quoteIdent } from './dialect.js'
 import { holdClient } from './pool.js'
-import { SCAN_APPLICATION_NAME, columnOf, type PgContext } from './source.js'
+import { columnOf } from '../sql/key-rows.js'
+import { SCAN_APPLICATION_NAME, type PgContext } from './source.js'
 import type { PgTable } from './introspect.js'
 
 /** The one format this connector reads and writes. */

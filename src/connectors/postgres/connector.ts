@@ -12,6 +12,7 @@ import type { EntityInfo, FieldInfo, KeyValues, Row } from '../../values/canonic
 import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, BulkImportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, PhysicalIdentity, ScanOptions, TimestampSpellings } from '../connector.js'
 import { urlScheme } from '../registry.js'
 import { TableCache } from '../sql/table-cache.js'
+import { checkServer, type ServerReport } from './check.js'
 import { createTable } from './create-table.js'
 import { classifyPgError, type ErrorContext } from './errors.js'
 import { physicalIdentity } from './identity.js'
@@ -87,36 +88,20 @@ class PostgresConnector implements Connector {
 
   async check(opts: { signal?: AbortSignal } = {}): Promise<CheckReport> {
     throwIfAborted(opts.signal)
-    let row: { version: string; wal_level: string; slots: number; can_replicate: boolean; user: string; database: string } | undefined
+    let report: ServerReport | undefined
     try {
-      const result = await this.#getPool().query(
-        `SELECT current_setting('server_version') AS version, current_setting('wal_level') AS wal_level,
-                current_setting('max_replication_slots')::int AS slots, current_user AS user, current_database() AS database,
-                coalesce((SELECT rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user), false) AS can_replicate`,
-      )
-      row = result.rows[0]
+      report = await checkServer(this.#getPool())
     } catch (error) {
       throw classifyPgError(error, this.#errorContext())
     }
-    if (!row) throw new SynclineError('INTERNAL', 'internal', `PostgreSQL at ${this.#where()} returned no settings.`)
-    const problems: string[] = []
-    if (row.wal_level !== 'logical') problems.push(`wal_level is '${row.wal_level}': run ALTER SYSTEM SET wal_level = logical and restart PostgreSQL`)
-    if (row.slots < 1) problems.push('max_replication_slots is 0: set it to at least 1 (ALTER SYSTEM SET max_replication_slots = 10) and restart')
-    if (!row.can_replicate) problems.push(`user '${row.user}' lacks the REPLICATION attribute: run ALTER ROLE "${row.user}" REPLICATION`)
+    if (!report) throw new SynclineError('INTERNAL', 'internal', `PostgreSQL at ${this.#where()} returned no settings.`)
     return {
       connection: this.name,
       kind: this.kind,
-      version: `PostgreSQL ${row.version}`,
+      version: `PostgreSQL ${report.version}`,
       capabilities: this.capabilities,
-      cdc: problems.length === 0 ? { ready: true } : { ready: false, reason: `${problems.join('; ')}.` },
-      details: {
-        url: displayUrl(this.config.url),
-        database: row.database,
-        user: row.user,
-        wal_level: row.wal_level,
-        max_replication_slots: row.slots,
-        replication: row.can_replicate,
-      },
+      cdc: report.cdc,
+      details: { url: displayUrl(this.config.url), ...report.details },
     }
   }
 

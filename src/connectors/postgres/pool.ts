@@ -6,7 +6,7 @@
 import pg from 'pg'
 import { SynclineError } from '../../errors.js'
 import type { ConnectionConfig } from '../connector.js'
-import { hasStrayAt, redactUrl, STRAY_AT_FIX } from '../registry.js'
+import { hasStrayAt, redactUrl, STRAY_AT_FIX } from '../server-url.js'
 import { canonicalTypes } from './codec.js'
 
 /** Where a connection points, for messages (never includes the password). */

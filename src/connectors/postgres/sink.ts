@@ -9,15 +9,16 @@
  * COPY for large batches (write-paths.ts, with the measurements below).
  */
 import type pg from 'pg'
-import { RecordError, SynclineError, throwIfAborted } from '../../errors.js'
-import type { KeyValues, Row } from '../../values/canonical.js'
+import { SynclineError, throwIfAborted } from '../../errors.js'
+import type { KeyValues } from '../../values/canonical.js'
 import type { ApplyBatch, ApplyOptions, ApplyResult } from '../connector.js'
+import { columnOf, dedupeByKey, groupByColumns, keysRequired, type RowGroup as KeyRowGroup } from '../sql/key-rows.js'
 import { ParamList } from '../sql/sql-builder.js'
 import { classifyPgError, isConnectionBroken } from './errors.js'
 import type { PgColumn, PgTable } from './introspect.js'
 import { holdClient, type HeldClient } from './pool.js'
 import { checkRows } from './record-check.js'
-import { columnOf, keyArray, type PgContext } from './source.js'
+import { keyArray, type PgContext } from './source.js'
 import { copyOrUpsert, stagedUpsert, upsertRows } from './write-paths.js'
 
 /**
@@ -62,7 +63,7 @@ export async function applyBatch(ctx: PgContext, entity: string, batch: ApplyBat
   if (!table.writable) {
     throw new SynclineError('PLAN_INVALID', 'config', `Entity '${table.info.name}' is a view; syncline cannot write to it. Use a table as the destination.`)
   }
-  if (opts.keys.length === 0) throw new SynclineError('KEY_MISSING', 'config', `Writing to '${table.info.name}' needs key fields; set keys: in the sync.`)
+  if (opts.keys.length === 0) throw keysRequired(table.info.name)
   for (const key of opts.keys) columnOf(table, key)
   const groups = groupByColumns(table, dedupeByKey(batch.upserts, opts.keys), opts.keys)
   for (const group of groups) checkRows(table, group.columns, group.rows, opts.keys)
@@ -107,56 +108,7 @@ function writeGroup(client: pg.PoolClient, table: PgTable, group: RowGroup, opts
   }
 }
 
-/** A text key for a row's key values, equal for equal canonical keys. */
-function keyText(values: KeyValues): string {
-  let out = ''
-  for (const v of values) out += (v instanceof Uint8Array ? Buffer.from(v).toString('hex') : String(v)) + '\u0000'
-  return out
-}
-
-/**
- * Keep the last row of each key: `ON CONFLICT DO UPDATE` refuses to touch
- * one row twice in a statement, and the last write is the one that counts.
- */
-function dedupeByKey(rows: readonly Row[], keys: readonly string[]): Row[] {
-  if (rows.length < 2) return [...rows]
-  const byKey = new Map<string, Row>()
-  for (const row of rows) {
-    const values = keys.map((k) => row[k] ?? null)
-    byKey.set(keyText(values), row)
-  }
-  return byKey.size === rows.length ? [...rows] : [...byKey.values()]
-}
-
-interface RowGroup {
-  columns: PgColumn[]
-  rows: Row[]
-}
-
-/** Rows grouped by the set of fields they carry (normally one group), keys first. */
-function groupByColumns(table: PgTable, rows: readonly Row[], keys: readonly string[]): RowGroup[] {
-  const groups = new Map<string, RowGroup>()
-  let lastSignature = ''
-  let last: RowGroup | undefined
-  for (const row of rows) {
-    const names = Object.keys(row)
-    const signature = names.join('\u0000')
-    if (signature !== lastSignature || !last) {
-      last = groups.get(signature)
-      if (!last) {
-        for (const key of keys) {
-          if (!(key in row)) throw new RecordError('VALUE_REJECTED', 'data', `Entity '${table.info.name}' rejected a record: key field ${key} is missing from the row.`)
-        }
-        const ordered = [...keys, ...names.filter((n) => !keys.includes(n))]
-        last = { columns: ordered.map((n) => columnOf(table, n)), rows: [] }
-        groups.set(signature, last)
-      }
-      lastSignature = signature
-    }
-    last.rows.push(row)
-  }
-  return [...groups.values()]
-}
+type RowGroup = KeyRowGroup<PgColumn>
 
 /** Delete rows by key: `= ANY($1)` for one key field, a row-value IN over unnest for several. */
 async function deleteRows(client: pg.PoolClient, table: PgTable, keys: readonly string[], deletes: readonly KeyValues[]): Promise<number> {

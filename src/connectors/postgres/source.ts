@@ -19,15 +19,16 @@
  */
 import QueryStream from 'pg-query-stream'
 import type pg from 'pg'
-import { NotFoundError, SynclineError, didYouMean, throwIfAborted } from '../../errors.js'
+import { SynclineError, throwIfAborted } from '../../errors.js'
 import type { FieldInfo, KeyValues, Row, Value } from '../../values/canonical.js'
 import type { CursorScan, Filter, ScanOptions } from '../connector.js'
+import { columnOf } from '../sql/key-rows.js'
 import { ParamList, filterCondition, where } from '../sql/sql-builder.js'
 import { encodeArrayLiteral, encodeParam } from './codec.js'
 import { quoteIdent } from './dialect.js'
 import { classifyPgError, isConnectionBroken, type ErrorContext } from './errors.js'
 import { holdClient, type HeldClient } from './pool.js'
-import type { PgColumn, PgTable } from './introspect.js'
+import type { PgTable } from './introspect.js'
 
 /** The application_name a scan's transaction carries while it runs. */
 export const SCAN_APPLICATION_NAME = 'syncline scan'
@@ -40,18 +41,6 @@ export interface PgContext {
   table(entity: string): Promise<PgTable>
   /** Context for error messages. */
   errorContext(entity?: string): ErrorContext
-}
-
-/** The column of a field, or FIELD_NOT_FOUND naming the closest one. */
-export function columnOf(table: PgTable, name: string): PgColumn {
-  const column = table.columns.get(name)
-  if (column) return column
-  throw new NotFoundError(
-    'FIELD_NOT_FOUND',
-    'config',
-    `Entity '${table.info.name}' has no field '${name}'.${didYouMean(name, table.columns.keys())} Check the field names in the plan (they are case-sensitive).`,
-    { details: { entity: table.info.name, field: name } },
-  )
 }
 
 /** A column as an expression that orders by UTF-8 bytes. */

@@ -7,7 +7,8 @@
 import type { TimestampSpellings } from '../connector.js'
 import { quoteIdent } from './dialect.js'
 import { classifyPgError } from './errors.js'
-import { columnOf, type PgContext } from './source.js'
+import { columnOf } from '../sql/key-rows.js'
+import type { PgContext } from './source.js'
 
 /** At most this many spellings are sampled. */
 const SPELLINGS = 4

@@ -12,6 +12,7 @@ import type Database from 'better-sqlite3'
 import { RecordError, SynclineError, throwIfAborted } from '../../errors.js'
 import type { EntityInfo, FieldInfo, KeyValues, Value } from '../../values/canonical.js'
 import type { ApplyBatch, ApplyOptions, ApplyResult } from '../connector.js'
+import { keyMissing } from '../sql/key-rows.js'
 import { declaredTypeFor, encodeValue, type SqliteValue } from './codec.js'
 import { quoteIdent } from './dialect.js'
 import { requireFields } from './source.js'
@@ -185,11 +186,7 @@ export function applyBatch(db: Database.Database, entity: EntityInfo, batch: App
     const names = Object.keys(row).filter((n) => row[n] !== undefined)
     // A NULL key would match no row, and in an INTEGER PRIMARY KEY it would even make SQLite invent one.
     const missing = keys.find((k) => row[k] === undefined || row[k] === null)
-    if (missing !== undefined) {
-      throw new RecordError('KEY_MISSING', 'data', `A record for SQLite table '${entity.name}' has no value for key field '${missing}'. Map a non-empty field to '${missing}'.`, {
-        details: { entity: entity.name, field: missing },
-      })
-    }
+    if (missing !== undefined) throw keyMissing(entity.name, missing)
     const signature = names.join('\u0000')
     let group = groups.get(signature)
     if (!group) {

@@ -13,7 +13,8 @@ import type { Connector } from '../connectors/connector.js'
 import { SynclineError, throwIfAborted } from '../errors.js'
 import { boundedText } from '../state/record-excerpt.js'
 import type { RecordErrorEntry, RunCounts } from '../state/state-store.js'
-import type { KeyValues, Row, Value } from '../values/canonical.js'
+import type { KeyValues, Row } from '../values/canonical.js'
+import { recordId } from '../values/record-id.js'
 
 /** One change to make at the destination. */
 export type Operation = { kind: 'create' | 'update'; row: Row; key: KeyValues } | { kind: 'delete'; key: KeyValues }
@@ -36,17 +37,8 @@ export interface BatchWriterOptions {
   onPlanned?(operations: readonly Operation[]): void
 }
 
-/** The key as users see it: `42`, or `[1,"a"]` for composite keys. */
-export function recordId(key: KeyValues): string {
-  const plain = key.map(jsonSafe)
-  return plain.length === 1 ? String(plain[0]) : JSON.stringify(plain)
-}
-
-function jsonSafe(value: Value): unknown {
-  if (typeof value === 'bigint') return value.toString()
-  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64')
-  return value
-}
+/** The key as users see it; it lives with the values so connectors can name records too. */
+export { recordId }
 
 /** Applies operations and isolates rejected records. */
 export class BatchWriter {

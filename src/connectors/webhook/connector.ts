@@ -4,9 +4,9 @@
  * which answers the engine's reads, so full and incremental syncs send only
  * what changed and deletes arrive as delete events.
  */
-import { recordId } from '../../engine/batch-writer.js'
 import { NotFoundError, throwIfAborted } from '../../errors.js'
 import { compareKeys } from '../../values/compare.js'
+import { recordId } from '../../values/record-id.js'
 import { sortKey, sortKeyEncodable } from '../../values/sort-key.js'
 import type { EntityInfo, FieldInfo, KeyValues, Row } from '../../values/canonical.js'
 import { keyOf, type ApplyBatch, type ApplyOptions, type ApplyResult, type Capabilities, type CheckReport, type ConnectionConfig, type Connector, type ScanOptions } from '../connector.js'

@@ -155,7 +155,8 @@ describe.skipIf(!pgAvailable)('postgres state store errors, read as the postgres
     const url = PG_URL
     const client = new pg.Client({ connectionString: url })
     await client.connect()
-    const broken = new Promise<void>((resolve) => client.once('error', () => resolve()))
+    // The server's termination notice and the socket's end each raise 'error'.
+    const broken = new Promise<void>((resolve) => client.on('error', () => resolve()))
     const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')
     await pgQuery(url, 'SELECT pg_terminate_backend($1)', [rows[0]!.pid])
     await broken

@@ -10,7 +10,7 @@ export function unreachable(connection: string, endpoint: string, attempts: numb
   return new ConnectionError(
     'CONNECTION_REFUSED',
     'transient',
-    `Connection '${connection}': webhook ${endpoint} ${reason} (${attempts} attempt(s)). Check that the endpoint is up and answers within the timeout (timeoutMs in the URL query, e.g. ?timeoutMs=30000).`,
+    `Connection '${connection}': webhook ${endpoint} ${reason} (${attempts} attempt(s)). Check that the endpoint is up and answers within the timeout (syncline.timeoutMs in the URL query, e.g. ?syncline.timeoutMs=30000).`,
     { cause },
   )
 }

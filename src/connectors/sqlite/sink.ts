@@ -12,6 +12,7 @@ import type Database from 'better-sqlite3'
 import { RecordError, SynclineError, throwIfAborted } from '../../errors.js'
 import type { EntityInfo, FieldInfo, KeyValues, Value } from '../../values/canonical.js'
 import type { ApplyBatch, ApplyOptions, ApplyResult } from '../connector.js'
+import { characterCount, decimalDigits, fractionDigitsProblem, textLengthProblem, wholeDigitsProblem } from '../../mapping/field-constraints.js'
 import { keyMissing } from '../sql/key-rows.js'
 import { declaredTypeFor, encodeValue, type SqliteValue } from './codec.js'
 import { quoteIdent } from './dialect.js'
@@ -63,15 +64,11 @@ function reject(entity: string, keys: readonly string[], key: KeyValues, field: 
   )
 }
 
-/** Characters (code points), as VARCHAR(n) counts them on other databases. */
-function characterCount(text: string, limit: number): number {
-  if (text.length <= limit) return text.length
-  let count = 0
-  for (const _ of text) count++
-  return count
-}
-
-/** Encode one value, checking what SQLite would silently accept: text longer than VARCHAR(n). */
+/**
+ * Encode one value, checking what SQLite would silently accept: text longer
+ * than VARCHAR(n), a decimal with more digits than DECIMAL_TEXT(p,s) declares
+ * (the same checks and words as every other connector, mapping/field-constraints.ts).
+ */
 function encodeField(entity: string, field: FieldInfo, value: Value, keys: readonly string[], key: KeyValues): SqliteValue {
   let encoded: SqliteValue
   try {
@@ -87,12 +84,27 @@ function encodeField(entity: string, field: FieldInfo, value: Value, keys: reado
         keys,
         key,
         field.name,
-        `field '${field.name}' is ${length} characters long, over the limit of ${field.maxLength} of its type ${field.nativeType}`,
+        `${field.name}: ${textLengthProblem(length, field.nativeType, field.maxLength)}`,
         `Shorten the value with a transform, or widen the column to hold ${length} characters.`,
       )
     }
   }
+  if (field.type === 'decimal' && (field.precision !== undefined || field.scale !== undefined) && value !== null) {
+    const problem = decimalProblem(field, value)
+    if (problem) throw reject(entity, keys, key, field.name, `${field.name}: ${problem}`, 'Widen the column, or round the value with a transform.')
+  }
   return encoded
+}
+
+/** Too many digits after or before the point for a decimal field's scale and precision; undefined when it fits or is no decimal (the codec judges those). */
+function decimalProblem(field: FieldInfo, value: Value): string | undefined {
+  if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'bigint') return undefined
+  const digits = decimalDigits(String(value))
+  if (!digits) return undefined
+  const scale = field.scale ?? 0
+  if (digits.fraction > scale) return fractionDigitsProblem(value, digits.fraction, field.nativeType, scale)
+  if (field.precision !== undefined && digits.whole > field.precision - scale) return wholeDigitsProblem(value, digits.whole, field.nativeType, field.precision - scale)
+  return undefined
 }
 
 /** A constraint failure reported by SQLite, as a RecordError; undefined for other errors. */

@@ -5,7 +5,6 @@
  */
 import { RecordError } from '../errors.js'
 import type { FieldInfo, Value } from '../values/canonical.js'
-import { normalizeDecimal } from '../values/compare.js'
 import { displayValue } from './coerce.js'
 import { parseDecimal, trimDecimal } from './decimal.js'
 
@@ -61,11 +60,26 @@ export function decimalDigits(text: string): { whole: number; fraction: number }
     const [, whole = '', fraction = ''] = plainMatch
     return { whole: whole.length, fraction: fraction.length }
   }
-  const trimmed = text.trim()
-  if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(trimmed)) return undefined
-  const plain = normalizeDecimal(trimmed).replace(/^-/, '')
-  const [whole = '', fraction = ''] = plain.split('.')
-  return { whole: whole === '0' ? 0 : whole.length, fraction: fraction.length }
+  const decimal = parseDecimal(text)
+  if (!decimal) return undefined
+  const exact = trimDecimal(decimal)
+  const whole = exact.digits === 0n ? 0 : Math.max(exact.digits.toString().length - exact.scale, 0)
+  return { whole, fraction: exact.scale }
+}
+
+/**
+ * Too many digits after the point (beyond the scale) or before it (beyond
+ * precision - scale) for a decimal field; undefined when the value fits or
+ * is no decimal number (the codec judges those).
+ */
+export function decimalProblem(field: FieldInfo, value: Value): string | undefined {
+  if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'bigint') return undefined
+  const digits = decimalDigits(String(value))
+  if (!digits) return undefined
+  const scale = field.scale ?? 0
+  if (digits.fraction > scale) return fractionDigitsProblem(value, digits.fraction, field.nativeType, scale)
+  if (field.precision !== undefined && digits.whole > field.precision - scale) return wholeDigitsProblem(value, digits.whole, field.nativeType, field.precision - scale)
+  return undefined
 }
 
 function rejected(field: FieldInfo, value: Value, reason: string, fix: string): RecordError {
@@ -97,20 +111,11 @@ export function constraintCheck(field: FieldInfo): ((value: Value) => void) | un
     })
   }
   if (field.type === 'decimal' && (field.scale !== undefined || field.precision !== undefined)) {
-    const scale = field.scale ?? 0
-    const precision = field.precision
     checks.push((value) => {
-      if (value === null) return
-      const decimal = parseDecimal(String(value))
-      if (!decimal) return
-      const exact = trimDecimal(decimal)
-      if (exact.scale > scale) {
-        throw rejected(field, value, fractionDigitsProblem(value, exact.scale, field.nativeType, scale), 'Widen the destination field, or round the value with ROUND.')
-      }
-      const integerDigits = exact.digits === 0n ? 0 : Math.max(exact.digits.toString().length - exact.scale, 0)
-      if (precision !== undefined && integerDigits > precision - scale) {
-        throw rejected(field, value, wholeDigitsProblem(value, integerDigits, field.nativeType, precision - scale), 'Widen the destination field.')
-      }
+      const problem = value === null ? undefined : decimalProblem(field, value)
+      if (problem === undefined) return
+      const fix = problem.includes('after the decimal point') ? 'Widen the destination field, or round the value with ROUND.' : 'Widen the destination field.'
+      throw rejected(field, value, problem, fix)
     })
   }
   if (checks.length === 0) return undefined

@@ -12,7 +12,7 @@ import type Database from 'better-sqlite3'
 import { RecordError, SynclineError, throwIfAborted } from '../../errors.js'
 import type { EntityInfo, FieldInfo, KeyValues, Value } from '../../values/canonical.js'
 import type { ApplyBatch, ApplyOptions, ApplyResult } from '../connector.js'
-import { characterCount, decimalDigits, fractionDigitsProblem, textLengthProblem, wholeDigitsProblem } from '../../mapping/field-constraints.js'
+import { characterCount, decimalProblem, textLengthProblem } from '../../mapping/field-constraints.js'
 import { keyMissing } from '../sql/key-rows.js'
 import { declaredTypeFor, encodeValue, type SqliteValue } from './codec.js'
 import { quoteIdent } from './dialect.js'
@@ -94,17 +94,6 @@ function encodeField(entity: string, field: FieldInfo, value: Value, keys: reado
     if (problem) throw reject(entity, keys, key, field.name, `${field.name}: ${problem}`, 'Widen the column, or round the value with a transform.')
   }
   return encoded
-}
-
-/** Too many digits after or before the point for a decimal field's scale and precision; undefined when it fits or is no decimal (the codec judges those). */
-function decimalProblem(field: FieldInfo, value: Value): string | undefined {
-  if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'bigint') return undefined
-  const digits = decimalDigits(String(value))
-  if (!digits) return undefined
-  const scale = field.scale ?? 0
-  if (digits.fraction > scale) return fractionDigitsProblem(value, digits.fraction, field.nativeType, scale)
-  if (field.precision !== undefined && digits.whole > field.precision - scale) return wholeDigitsProblem(value, digits.whole, field.nativeType, field.precision - scale)
-  return undefined
 }
 
 /** A constraint failure reported by SQLite, as a RecordError; undefined for other errors. */

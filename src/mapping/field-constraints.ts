@@ -83,7 +83,7 @@ export function decimalProblem(field: FieldInfo, value: Value): string | undefin
 }
 
 function rejected(field: FieldInfo, value: Value, reason: string, fix: string): RecordError {
-  return new RecordError('VALUE_REJECTED', 'data', `Field '${field.name}' (${field.nativeType}) cannot hold ${displayValue(value)}: ${field.name}: ${reason}. ${fix}`, {
+  return new RecordError('VALUE_REJECTED', 'data', `Field '${field.name}' (${field.nativeType}) cannot hold ${displayValue(value)}: ${reason}. ${fix}`, {
     details: { field: field.name, value: displayValue(value), reason },
   })
 }

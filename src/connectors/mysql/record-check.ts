@@ -10,8 +10,17 @@
  * naming the entity, the record's key, the field and the limit.
  */
 import { RecordError } from '../../errors.js'
+import {
+  characterCount,
+  decimalDigits,
+  fractionDigitsProblem,
+  integerRange,
+  integerRangeProblem,
+  NOT_NULL_PROBLEM,
+  textLengthProblem,
+  wholeDigitsProblem,
+} from '../../mapping/field-constraints.js'
 import type { Row, Value } from '../../values/canonical.js'
-import { normalizeDecimal } from '../../values/compare.js'
 import { parseTimestamp, timestampToMicros } from '../../values/temporal.js'
 import { decodeFloat32 } from './codec.js'
 import type { MyColumn, MyTable } from './introspect.js'
@@ -28,12 +37,12 @@ const ranges = new WeakMap<MyColumn, [bigint, bigint] | undefined>()
 
 /** The inclusive range of an integer column (computed once per column). */
 function rangeOf(column: MyColumn): [bigint, bigint] | undefined {
-  if (!ranges.has(column)) ranges.set(column, integerRange(column))
+  if (!ranges.has(column)) ranges.set(column, columnRange(column))
   return ranges.get(column)
 }
 
 /** The inclusive range of an integer column, or undefined when it has none to check. */
-function integerRange(column: MyColumn): [bigint, bigint] | undefined {
+function columnRange(column: MyColumn): [bigint, bigint] | undefined {
   if (column.dataType === 'year') return [0n, 2155n]
   if (column.dataType === 'bit') {
     const bits = Number(/bit\((\d+)\)/i.exec(column.field.nativeType)?.[1] ?? 1)
@@ -41,38 +50,13 @@ function integerRange(column: MyColumn): [bigint, bigint] | undefined {
   }
   const bits = INTEGER_BITS[column.dataType]
   if (bits === undefined) return undefined
-  const size = 1n << BigInt(bits)
-  return column.unsigned ? [0n, size - 1n] : [-(size / 2n), size / 2n - 1n]
+  return integerRange(bits, column.unsigned)
 }
 
 const CANONICAL_TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/
 
 /** A surrogate not part of a pair: JavaScript strings may hold one, UTF-8 cannot. */
 const LONE_SURROGATE = /\p{Cs}/u
-
-/** Characters (code points), as CHAR(n) and VARCHAR(n) count them. */
-function characterCount(text: string): number {
-  let count = 0
-  for (const _ of text) count++
-  return count
-}
-
-/** `-0012.3400` → whole `12`, fraction `34`: a plain decimal, leading and trailing zeros apart. */
-const PLAIN_DECIMAL = /^-?0*(\d*?)(?:\.(\d*?)0*)?$/
-
-/** Digits before and after the point (trailing zeros ignored) of a decimal; undefined when it is not one. */
-function decimalDigits(text: string): { whole: number; fraction: number } | undefined {
-  const plainMatch = PLAIN_DECIMAL.exec(text)
-  if (plainMatch) {
-    const [, whole = '', fraction = ''] = plainMatch
-    return { whole: whole.length, fraction: fraction.length }
-  }
-  const trimmed = text.trim()
-  if (!/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(trimmed)) return undefined
-  const plain = normalizeDecimal(trimmed).replace(/^-/, '')
-  const [whole = '', fraction = ''] = plain.split('.')
-  return { whole: whole === '0' ? 0 : whole.length, fraction: fraction.length }
-}
 
 /** Nonzero digits of a canonical timestamp or time beyond `digits` fraction digits. */
 function fractionBeyond(text: string, digits: number): boolean {
@@ -83,7 +67,7 @@ function fractionBeyond(text: string, digits: number): boolean {
 /** What is wrong with one value for a column, or undefined when it fits. */
 export function valueProblem(column: MyColumn, value: Value): string | undefined {
   const { field } = column
-  if (value === null) return field.nullable ? undefined : 'NULL is not allowed (the column is NOT NULL)'
+  if (value === null) return field.nullable ? undefined : NOT_NULL_PROBLEM
   switch (field.type) {
     case 'text':
     case 'json':
@@ -92,7 +76,7 @@ export function valueProblem(column: MyColumn, value: Value): string | undefined
       if (LONE_SURROGATE.test(value)) return 'the text has a lone UTF-16 surrogate, which UTF-8 cannot hold'
       if (field.maxLength !== undefined && value.length > field.maxLength) {
         const length = characterCount(value)
-        if (length > field.maxLength) return `value of ${length} characters is longer than ${field.nativeType.replace(/ COLLATE .*/, '')} allows (${field.maxLength})`
+        if (length > field.maxLength) return textLengthProblem(length, field.nativeType.replace(/ COLLATE .*/, ''), field.maxLength)
       }
       if (column.maxBytes !== undefined && value.length * 3 > column.maxBytes) {
         const bytes = Buffer.byteLength(value, 'utf8')
@@ -110,16 +94,16 @@ export function valueProblem(column: MyColumn, value: Value): string | undefined
       const range = rangeOf(column)
       if (!range || (typeof value !== 'number' && typeof value !== 'bigint')) return undefined
       // Numbers compare with bigints exactly; no BigInt is made for the common case.
-      return value < range[0] || value > range[1] ? `${value} is out of range for ${field.nativeType} (${range[0]} to ${range[1]})` : undefined
+      return value < range[0] || value > range[1] ? integerRangeProblem(value, field.nativeType, range) : undefined
     }
     case 'decimal': {
       if (typeof value === 'boolean' || value instanceof Uint8Array) return undefined
       const digits = decimalDigits(typeof value === 'string' ? value : String(value))
       if (!digits) return `${formatValue(value)} is not a decimal number ${field.nativeType} can hold`
       const scale = field.scale ?? 0
-      if (digits.fraction > scale) return `${value} has ${digits.fraction} digits after the decimal point; ${field.nativeType} keeps ${scale} (MySQL would round it)`
+      if (digits.fraction > scale) return `${fractionDigitsProblem(value, digits.fraction, field.nativeType, scale)} (MySQL would round it)`
       if (field.precision !== undefined && digits.whole > field.precision - scale) {
-        return `${value} has ${digits.whole} digits before the decimal point; ${field.nativeType} allows ${field.precision - scale}`
+        return wholeDigitsProblem(value, digits.whole, field.nativeType, field.precision - scale)
       }
       return undefined
     }

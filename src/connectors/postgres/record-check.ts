@@ -5,18 +5,20 @@
  * reported with the field, the limit and the record's key.
  */
 import { RecordError } from '../../errors.js'
+import { characterCount, decimalDigits, integerRange, integerRangeProblem, NOT_NULL_PROBLEM, textLengthProblem, wholeDigitsProblem } from '../../mapping/field-constraints.js'
 import type { FieldInfo, Row, Value } from '../../values/canonical.js'
 import type { PgColumn, PgTable } from './introspect.js'
 
-const INTEGER_RANGES: Record<string, [number, number]> = {
-  smallint: [-32768, 32767],
-  integer: [-2147483648, 2147483647],
+/** The integer types the check knows the range of (PostgreSQL would reject a value beyond it without naming the field). */
+const INTEGER_RANGES: Record<string, [bigint, bigint]> = {
+  smallint: integerRange(16),
+  integer: integerRange(32),
 }
 
 /**
  * Throw a RecordError (VALUE_REJECTED) for the first value the table would
  * reject, naming the field, the limit and the record's key.
- * @example 'Entity 'public.items' rejected a record (id=3): name: value of 300 characters is longer than varchar(255).'
+ * @example 'Entity 'public.items' rejected a record (id=3): name: value of 300 characters is longer than varchar(255) allows (255).'
  */
 export function checkRows(table: PgTable, columns: readonly PgColumn[], rows: readonly Row[], keys: readonly string[]): void {
   for (const { field } of columns) {
@@ -35,32 +37,26 @@ export function checkRows(table: PgTable, columns: readonly PgColumn[], rows: re
   }
 }
 
-function valueProblem(field: FieldInfo, value: Value, range: [number, number] | undefined): string | undefined {
-  if (value === null) return field.nullable ? undefined : 'NULL is not allowed (the column is NOT NULL)'
+function valueProblem(field: FieldInfo, value: Value, range: [bigint, bigint] | undefined): string | undefined {
+  if (value === null) return field.nullable ? undefined : NOT_NULL_PROBLEM
   if (field.maxLength !== undefined && typeof value === 'string' && value.length > field.maxLength) {
     // PostgreSQL counts characters (code points) and lets excess trailing spaces go.
-    const length = [...value.replace(/ +$/, '')].length
-    if (length > field.maxLength) {
+    if (characterCount(value.replace(/ +$/, ''), field.maxLength) > field.maxLength) {
       const kind = field.nativeType.startsWith('character varying') ? 'varchar' : 'char'
-      return `value of ${[...value].length} characters is longer than ${kind}(${field.maxLength})`
+      return textLengthProblem(characterCount(value), `${kind}(${field.maxLength})`, field.maxLength)
     }
   }
   if (range && (typeof value === 'number' || typeof value === 'bigint') && (value < range[0] || value > range[1])) {
-    return `${value} is out of range for ${field.nativeType} (${range[0]} to ${range[1]})`
+    return integerRangeProblem(value, field.nativeType, range)
   }
   if (field.type === 'decimal' && field.precision !== undefined && typeof value !== 'boolean' && !(value instanceof Uint8Array)) {
     const text = String(value)
     const allowed = field.precision - (field.scale ?? 0)
-    const whole = text.length <= allowed ? 0 : integerDigits(text)
-    if (whole > allowed) return `${value} has ${whole} digits before the decimal point; ${field.nativeType} allows ${allowed}`
+    // Values this short cannot have too many digits; the common case skips the count.
+    const whole = text.length <= allowed ? 0 : (decimalDigits(text)?.whole ?? 0)
+    if (whole > allowed) return wholeDigitsProblem(value, whole, field.nativeType, allowed)
   }
   return undefined
-}
-
-/** Digits before the decimal point of a plain decimal (`-0012.5` → 2); 0 for anything else (exponents, NaN). */
-function integerDigits(text: string): number {
-  const match = /^[+-]?0*(\d*)(?:\.\d*)?$/.exec(text.trim())
-  return match ? match[1]!.length : 0
 }
 
 function formatValue(value: Value): string {

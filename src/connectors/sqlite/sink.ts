@@ -12,6 +12,7 @@ import type Database from 'better-sqlite3'
 import { RecordError, SynclineError, throwIfAborted } from '../../errors.js'
 import type { EntityInfo, FieldInfo, KeyValues, Value } from '../../values/canonical.js'
 import type { ApplyBatch, ApplyOptions, ApplyResult } from '../connector.js'
+import { characterCount, decimalProblem, textLengthProblem } from '../../mapping/field-constraints.js'
 import { keyMissing } from '../sql/key-rows.js'
 import { declaredTypeFor, encodeValue, type SqliteValue } from './codec.js'
 import { quoteIdent } from './dialect.js'
@@ -63,15 +64,11 @@ function reject(entity: string, keys: readonly string[], key: KeyValues, field: 
   )
 }
 
-/** Characters (code points), as VARCHAR(n) counts them on other databases. */
-function characterCount(text: string, limit: number): number {
-  if (text.length <= limit) return text.length
-  let count = 0
-  for (const _ of text) count++
-  return count
-}
-
-/** Encode one value, checking what SQLite would silently accept: text longer than VARCHAR(n). */
+/**
+ * Encode one value, checking what SQLite would silently accept: text longer
+ * than VARCHAR(n), a decimal with more digits than DECIMAL_TEXT(p,s) declares
+ * (the same checks and words as every other connector, mapping/field-constraints.ts).
+ */
 function encodeField(entity: string, field: FieldInfo, value: Value, keys: readonly string[], key: KeyValues): SqliteValue {
   let encoded: SqliteValue
   try {
@@ -87,10 +84,14 @@ function encodeField(entity: string, field: FieldInfo, value: Value, keys: reado
         keys,
         key,
         field.name,
-        `field '${field.name}' is ${length} characters long, over the limit of ${field.maxLength} of its type ${field.nativeType}`,
+        `${field.name}: ${textLengthProblem(length, field.nativeType, field.maxLength)}`,
         `Shorten the value with a transform, or widen the column to hold ${length} characters.`,
       )
     }
+  }
+  if (field.type === 'decimal' && (field.precision !== undefined || field.scale !== undefined) && value !== null) {
+    const problem = decimalProblem(field, value)
+    if (problem) throw reject(entity, keys, key, field.name, `${field.name}: ${problem}`, 'Widen the column, or round the value with a transform.')
   }
   return encoded
 }

@@ -6,8 +6,8 @@
  * for the same table.
  */
 import type { RowDataPacket } from 'mysql2/promise'
-import { SynclineError } from '../../errors.js'
 import type { PhysicalIdentity } from '../connector.js'
+import { existingTable } from '../sql/table-cache.js'
 import { classifyMysqlError } from './errors.js'
 import type { MyContext } from './source.js'
 
@@ -31,13 +31,8 @@ async function serverOf(ctx: MyContext): Promise<string> {
 
 /** The identity of an existing table or view, or undefined when the entity does not exist. */
 export async function physicalIdentity(ctx: MyContext, entity: string): Promise<PhysicalIdentity | undefined> {
-  let table
-  try {
-    table = await ctx.table(entity)
-  } catch (error) {
-    if (error instanceof SynclineError && error.code === 'ENTITY_NOT_FOUND') return undefined
-    throw error
-  }
+  const table = await existingTable(ctx.table(entity))
+  if (table === undefined) return undefined
   try {
     return {
       key: JSON.stringify(['mysql', await serverOf(ctx), table.database, table.table]),

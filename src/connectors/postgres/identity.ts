@@ -4,8 +4,8 @@
  * reach one server differently (`127.0.0.1` and `localhost`, another user,
  * a connection pooler) give the same identity for the same table.
  */
-import { SynclineError } from '../../errors.js'
 import type { PhysicalIdentity } from '../connector.js'
+import { existingTable } from '../sql/table-cache.js'
 import { classifyPgError } from './errors.js'
 import type { PgContext } from './source.js'
 
@@ -37,13 +37,8 @@ async function clusterOf(ctx: PgContext): Promise<{ cluster: string; database: s
 
 /** The identity of an existing table or view, or undefined when the entity does not exist. */
 export async function physicalIdentity(ctx: PgContext, entity: string): Promise<PhysicalIdentity | undefined> {
-  let table
-  try {
-    table = await ctx.table(entity)
-  } catch (error) {
-    if (error instanceof SynclineError && error.code === 'ENTITY_NOT_FOUND') return undefined
-    throw error
-  }
+  const table = await existingTable(ctx.table(entity))
+  if (table === undefined) return undefined
   try {
     const { cluster, database } = await clusterOf(ctx)
     return {

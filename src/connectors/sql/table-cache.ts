@@ -12,6 +12,20 @@ export const TABLE_CACHE_MS = 30_000
 /** Error codes after which a cached description is stale. */
 const STALE_CODES = new Set(['ENTITY_NOT_FOUND', 'FIELD_NOT_FOUND'])
 
+/**
+ * The described table, or undefined when the entity does not exist (other
+ * errors propagate): for questions about an entity that may be missing.
+ * @example const table = await existingTable(ctx.table('items'))
+ */
+export async function existingTable<T>(described: Promise<T>): Promise<T | undefined> {
+  try {
+    return await described
+  } catch (error) {
+    if (error instanceof SynclineError && error.code === 'ENTITY_NOT_FOUND') return undefined
+    throw error
+  }
+}
+
 /** Descriptions of type `T` by entity name. */
 export class TableCache<T> {
   readonly #tables = new Map<string, { at: number; table: Promise<T> }>()

@@ -21,6 +21,8 @@ export interface LedgerEntity {
 /** The ledger file of one webhook connection. */
 export class DeliveryLedger {
   private db: Database.Database | undefined
+  /** Prepared once per SQL text: `apply` looks up every row of a batch. */
+  private readonly statements = new Map<string, Database.Statement>()
   readonly path: string
 
   constructor(connection: string, baseDir: string | undefined) {
@@ -40,15 +42,21 @@ export class DeliveryLedger {
     return db
   }
 
+  private statement(sql: string): Database.Statement {
+    let statement = this.statements.get(sql)
+    if (!statement) this.statements.set(sql, (statement = this.open().prepare(sql)))
+    return statement
+  }
+
   /** The declared entity, or undefined before the first `ensureEntity`. */
   entity(entity: string): LedgerEntity | undefined {
-    const row = this.open().prepare('SELECT fields, keys FROM entities WHERE entity = ?').get(entity) as { fields: string; keys: string } | undefined
+    const row = this.statement('SELECT fields, keys FROM entities WHERE entity = ?').get(entity) as { fields: string; keys: string } | undefined
     return row ? { fields: JSON.parse(row.fields) as FieldInfo[], keys: JSON.parse(row.keys) as string[] } : undefined
   }
 
   /** Every declared entity's name. */
   entities(): string[] {
-    return (this.open().prepare('SELECT entity FROM entities ORDER BY entity').pluck().all() as string[])
+    return (this.statement('SELECT entity FROM entities ORDER BY entity').pluck().all() as string[])
   }
 
   /** Declare (or redeclare) an entity's fields and keys. */
@@ -60,7 +68,7 @@ export class DeliveryLedger {
 
   /** Batches delivered so far: part of the next batch's idempotency key, so equal content sent later is a new batch. */
   batches(entity: string): number {
-    return (this.open().prepare('SELECT batches FROM entities WHERE entity = ?').pluck().get(entity) as number | undefined) ?? 0
+    return (this.statement('SELECT batches FROM entities WHERE entity = ?').pluck().get(entity) as number | undefined) ?? 0
   }
 
   /**
@@ -69,34 +77,33 @@ export class DeliveryLedger {
    * whose types have a sort key.
    */
   page(entity: string, after: Buffer | undefined, limit: number): { row: Row; sortKey: Buffer }[] {
-    const db = this.open()
     const rows = (
       after === undefined
-        ? db.prepare('SELECT row, sort_key FROM delivered WHERE entity = ? ORDER BY sort_key LIMIT ?').all(entity, limit)
-        : db.prepare('SELECT row, sort_key FROM delivered WHERE entity = ? AND sort_key > ? ORDER BY sort_key LIMIT ?').all(entity, after, limit)
+        ? this.statement('SELECT row, sort_key FROM delivered WHERE entity = ? ORDER BY sort_key LIMIT ?').all(entity, limit)
+        : this.statement('SELECT row, sort_key FROM delivered WHERE entity = ? AND sort_key > ? ORDER BY sort_key LIMIT ?').all(entity, after, limit)
     ) as { row: string; sort_key: Buffer }[]
     return rows.map((r) => ({ row: decodeStateValue(r.row) as Row, sortKey: r.sort_key }))
   }
 
   /** Whether some delivered row has no sort key (written under other keys): then only a sort in memory orders them. */
   unsorted(entity: string): boolean {
-    return this.open().prepare('SELECT 1 FROM delivered WHERE entity = ? AND sort_key IS NULL LIMIT 1').get(entity) !== undefined
+    return this.statement('SELECT 1 FROM delivered WHERE entity = ? AND sort_key IS NULL LIMIT 1').get(entity) !== undefined
   }
 
   /** Every delivered row (unordered). */
   rows(entity: string): Row[] {
-    return (this.open().prepare('SELECT row FROM delivered WHERE entity = ?').pluck().all(entity) as string[]).map((t) => decodeStateValue(t) as Row)
+    return (this.statement('SELECT row FROM delivered WHERE entity = ?').pluck().all(entity) as string[]).map((t) => decodeStateValue(t) as Row)
   }
 
   /** The delivered row with this key, if any. */
   row(entity: string, key: KeyValues): Row | undefined {
-    const text = this.open().prepare('SELECT row FROM delivered WHERE entity = ? AND key = ?').pluck().get(entity, encodeStateValue(key)) as string | undefined
+    const text = this.statement('SELECT row FROM delivered WHERE entity = ? AND key = ?').pluck().get(entity, encodeStateValue(key)) as string | undefined
     return text === undefined ? undefined : (decodeStateValue(text) as Row)
   }
 
   /** Rows delivered so far. */
   count(entity: string): number {
-    return this.open().prepare('SELECT count(*) FROM delivered WHERE entity = ?').pluck().get(entity) as number
+    return this.statement('SELECT count(*) FROM delivered WHERE entity = ?').pluck().get(entity) as number
   }
 
   /**
@@ -106,16 +113,17 @@ export class DeliveryLedger {
    */
   acknowledge(entity: string, upserts: { key: KeyValues; row: Row }[], deletes: KeyValues[], keyTypes: readonly CanonicalType[] | undefined): void {
     const db = this.open()
-    const put = db.prepare('INSERT INTO delivered (entity, key, row, sort_key) VALUES (?, ?, ?, ?) ON CONFLICT (entity, key) DO UPDATE SET row = excluded.row, sort_key = excluded.sort_key')
-    const remove = db.prepare('DELETE FROM delivered WHERE entity = ? AND key = ?')
+    const put = this.statement('INSERT INTO delivered (entity, key, row, sort_key) VALUES (?, ?, ?, ?) ON CONFLICT (entity, key) DO UPDATE SET row = excluded.row, sort_key = excluded.sort_key')
+    const remove = this.statement('DELETE FROM delivered WHERE entity = ? AND key = ?')
     db.transaction(() => {
       for (const u of upserts) put.run(entity, encodeStateValue(u.key), encodeStateValue(u.row), (keyTypes && sortKey(keyTypes, u.key)) ?? null)
       for (const key of deletes) remove.run(entity, encodeStateValue(key))
-      db.prepare('UPDATE entities SET batches = batches + 1 WHERE entity = ?').run(entity)
+      this.statement('UPDATE entities SET batches = batches + 1 WHERE entity = ?').run(entity)
     })()
   }
 
   close(): void {
+    this.statements.clear()
     this.db?.close()
     this.db = undefined
   }

@@ -34,6 +34,8 @@ export type ErrorCode =
   | 'CANCELLED'
   | 'LOCKED'
   | 'CAPABILITY_MISSING'
+  | 'CDC_NOT_READY'
+  | 'POSITION_LOST'
   | 'INTERNAL'
 
 /** Options shared by every syncline error. */

@@ -311,7 +311,7 @@ export class SyncManager extends EventEmitter {
         const names = Object.keys(this.plan.connections)
         throw new SynclineError('CONNECTION_NOT_FOUND', 'config', `No connection '${name}' in the plan.${didYouMean(name, names)} Known connections: ${names.join(', ') || '(none)'}.`)
       }
-      connector = createConnector({ name, url: config.url, password: config.password, token: config.token, secret: config.secret, baseDir: this.loaded.baseDir })
+      connector = createConnector({ name, url: config.url, password: config.password, token: config.token, secret: config.secret, cdc: config.cdc, baseDir: this.loaded.baseDir })
       this.connectors.set(name, connector)
       connector.catch(() => this.connectors.delete(name))
     }

@@ -6,6 +6,7 @@
  * name. Every connector passes the suite in `test/conformance/`.
  */
 import type { SynclineError } from '../errors.js'
+import type { ChangeFeed, ChangeFeedOptions, ChangeFeedStatus } from './change-feed.js'
 import type { EntityInfo, FieldInfo, KeyValues, Row, Value } from '../values/canonical.js'
 
 /**
@@ -209,6 +210,13 @@ export interface ConnectionConfig {
   secret?: string
   /** Directory that relative paths in the URL are resolved against (the plan file's). */
   baseDir?: string
+  /**
+   * How change feeds capture changes (`cdc:` on the connection): `auto`
+   * (default) picks the connector's native log (PostgreSQL logical
+   * replication, the MariaDB binlog) and `triggers` a change-log table
+   * filled by triggers (PostgreSQL without replication rights; SQLite always).
+   */
+  cdc?: 'auto' | 'triggers'
 }
 
 /**
@@ -318,6 +326,27 @@ export interface Connector {
    * all such values share one spelling and offset (text order is time order).
    */
   timestampSpellings?(entity: string, field: string, opts?: { signal?: AbortSignal }): Promise<TimestampSpellings | undefined>
+
+  /**
+   * Start capturing an entity's changes for a consumer (`capabilities.cdc`;
+   * src/connectors/change-feed.ts). Resolves once capture is active: every
+   * change committed after that is delivered. Creates what the consumer
+   * needs (slot and publication, change-log triggers) on first use.
+   * Throws `CDC_NOT_READY` with the fix when the datasource cannot capture
+   * (wal_level, privileges, binlog format), `POSITION_LOST` when `from` can no
+   * longer be served.
+   */
+  openChangeFeed?(entity: string, opts: ChangeFeedOptions): Promise<ChangeFeed>
+
+  /**
+   * Forget a consumer: drop its slot and publication, or its change-log
+   * position (and the triggers and change-log once no consumer needs them).
+   * Idempotent: an unknown consumer is no error.
+   */
+  dropChangeFeed?(consumer: string, opts?: { signal?: AbortSignal }): Promise<void>
+
+  /** Every syncline consumer this datasource keeps (slots, change-log readers), for `check` and `status`. */
+  listChangeFeeds?(opts?: { signal?: AbortSignal }): Promise<ChangeFeedStatus[]>
 
   close(): Promise<void>
 }

@@ -26,6 +26,8 @@ export interface ConnectorEntry {
   urlRules: ConnectionUrlRules
   /** Whether its connections take `token:` and `secret:` (HTTP endpoints); default false. */
   takesTokens?: boolean
+  /** The `cdc:` settings its connections accept (none: it has no change capture). */
+  cdcMethods?: readonly ('auto' | 'triggers')[]
   /** Loads its module lazily and returns its factory. */
   load(): Promise<ConnectorFactory>
 }
@@ -36,18 +38,21 @@ export const CONNECTORS: readonly ConnectorEntry[] = [
     schemes: ['sqlite'],
     example: 'sqlite:PATH (e.g. sqlite:./shop.db)',
     urlRules: sqliteUrlRules,
+    cdcMethods: ['auto', 'triggers'],
     load: async () => (await import('./sqlite/connector.js')).createSqliteConnector,
   },
   {
     schemes: ['postgres', 'postgresql'],
     example: 'postgres://user@host:5432/db',
     urlRules: postgresUrlRules,
+    cdcMethods: ['auto', 'triggers'],
     load: async () => (await import('./postgres/connector.js')).createPostgresConnector,
   },
   {
     schemes: ['mysql', 'mariadb'],
     example: 'mysql://user@host:3306/db (mariadb:// too)',
     urlRules: mysqlUrlRules,
+    cdcMethods: ['auto'],
     load: async () => (await import('./mysql/connector.js')).createMysqlConnector,
   },
   {

@@ -32,6 +32,13 @@ export function connectionProblems(name: string, connection: ConnectionPlan, pre
   if (!connector.takesTokens && (connection.token !== undefined || connection.secret !== undefined)) {
     issues.push({ path: `${prefix}.${connection.token !== undefined ? 'token' : 'secret'}`, message: `only webhook connections take token or secret; remove it from connection '${name}'` })
   }
+  if (connection.cdc !== undefined && !(connector.cdcMethods ?? []).includes(connection.cdc)) {
+    const accepted = connector.cdcMethods ?? []
+    issues.push({
+      path: `${prefix}.cdc`,
+      message: accepted.length === 0 ? `${scheme}: connections have no change capture; remove cdc from connection '${name}'` : `${scheme}: connections take cdc: ${accepted.join(' or ')}`,
+    })
+  }
   for (const problem of connector.urlRules.problems(url, connection, scheme, name)) issues.push({ path: `${prefix}.${problem.field}`, message: problem.message })
   return issues
 }

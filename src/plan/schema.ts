@@ -16,6 +16,8 @@ export const connectionSchema = z.strictObject({
   token: z.string().optional(),
   /** Webhook only: HMAC-SHA256 key of the `X-Syncline-Signature` header (from `${VAR}`). */
   secret: z.string().optional(),
+  /** Change capture: `auto` (the native log: logical replication, binlog) or `triggers` (a change-log table). */
+  cdc: z.enum(['auto', 'triggers']).optional(),
 })
 
 /** One end of a sync. */

@@ -31,7 +31,9 @@ export function pgUrl(database: string): string {
 
 /** Run SQL with psql. */
 export function psql(database: string, sql: string): string {
-  return execFileSync('psql', [pgUrl(database), '-v', 'ON_ERROR_STOP=1', '-Atqc', sql], { encoding: 'utf8' })
+  // No NOTICEs ("database … does not exist, skipping") between the tables.
+  const env = { ...process.env, PGOPTIONS: `${process.env.PGOPTIONS ?? ''} -c client_min_messages=warning` }
+  return execFileSync('psql', [pgUrl(database), '-v', 'ON_ERROR_STOP=1', '-Atqc', sql], { encoding: 'utf8', env })
 }
 
 /** Drop and create databases. */
@@ -83,5 +85,35 @@ export function printSection(title: string, results: Measurement[], baseline: Me
     const rss = r.peakRssMb === undefined ? '' : `${r.peakRssMb.toFixed(0)} MB`
     console.log(`${r.name.padEnd(width)}  ${r.seconds.toFixed(2).padStart(7)}  ${(r.seconds / baseline.seconds).toFixed(2).padStart(6)}  ${rss.padStart(8)}`)
     if (r.detail) console.log(`${''.padEnd(width)}  ${r.detail}`)
+  }
+}
+
+/** One line of a side-by-side section: a figure of the baseline and of the thing measured against it. */
+export interface ComparisonRow {
+  what: string
+  baseline?: number
+  other?: number
+  /** Decimals to print (default 2). */
+  digits?: number
+  /** Latencies: true (default); rates: false. Only the note beside the ratio uses it. */
+  lowerIsBetter?: boolean
+}
+
+/**
+ * Print figures side by side with ratio = other / baseline (for a latency
+ * above 1 is slower, for a rate below 1 is slower); a figure one side lacks
+ * prints as "-".
+ */
+export function printComparison(title: string, baselineName: string, otherName: string, rows: ComparisonRow[]): void {
+  console.log(`\n## ${title}  (ratio = ${otherName} / ${baselineName})\n`)
+  const width = Math.max(4, ...rows.map((r) => r.what.length))
+  const cell = Math.max(12, baselineName.length, otherName.length)
+  const show = (v: number | undefined, digits: number) => (v === undefined || Number.isNaN(v) ? '-' : v.toLocaleString('en', { minimumFractionDigits: digits, maximumFractionDigits: digits }))
+  console.log(`${'what'.padEnd(width)}  ${baselineName.padStart(cell)}  ${otherName.padStart(cell)}   ratio`)
+  for (const r of rows) {
+    const digits = r.digits ?? 2
+    const ratio = r.baseline !== undefined && r.other !== undefined && r.baseline > 0 ? r.other / r.baseline : undefined
+    const note = ratio === undefined ? '' : (r.lowerIsBetter ?? true) === ratio <= 1 ? '' : ' (worse)'
+    console.log(`${r.what.padEnd(width)}  ${show(r.baseline, digits).padStart(cell)}  ${show(r.other, digits).padStart(cell)}  ${show(ratio, 2).padStart(6)}${note}`)
   }
 }

@@ -8,6 +8,15 @@
  * pipe; sqlite-incremental: incremental runs from SQLite against a full sync
  * of the same rows (its own size, see the section). BENCH_ROWS sets the table
  * size (default 1,000,000).
+ *
+ * realtime: change capture PostgreSQL → PostgreSQL, native logical
+ * replication against a `mode: realtime` sync run as `syncline run ID`:
+ * single-change latency (p50, p99 over BENCH_REALTIME_CHANGES, default
+ * 1,000) and a sustained BENCH_REALTIME_RATE changes/s (default 10,000) for
+ * BENCH_REALTIME_SECONDS (default 60) with lag at start/middle/end, apply
+ * rate, catch-up time, CPU and the syncline process's peak RSS
+ * (BENCH_REALTIME_ROWS rows, default 10,000). Short run while developing:
+ * BENCH_ONLY=realtime BENCH_REALTIME_SECONDS=10 BENCH_REALTIME_CHANGES=200.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -17,12 +26,14 @@ import { postgresToPostgres } from './postgres-to-postgres.js'
 import { sqliteToPostgres } from './sqlite-to-postgres.js'
 import { mariadbToPostgres } from './mariadb-to-postgres.js'
 import { sqliteIncremental } from './sqlite-incremental.js'
+import { realtimePostgres } from './realtime-postgres.js'
 
-const SECTIONS: Record<string, (work: string) => void> = {
+const SECTIONS: Record<string, (work: string) => void | Promise<void>> = {
   postgres: postgresToPostgres,
   sqlite: sqliteToPostgres,
   mariadb: mariadbToPostgres,
   'sqlite-incremental': sqliteIncremental,
+  realtime: realtimePostgres,
 }
 
 const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim())
@@ -30,7 +41,7 @@ const work = mkdtempSync(join(tmpdir(), 'syncline-bench-'))
 try {
   console.log(`syncline benchmarks, ${ROWS.toLocaleString('en')} rows per table`)
   for (const [name, section] of Object.entries(SECTIONS)) {
-    if (!only || only.includes(name)) section(work)
+    if (!only || only.includes(name)) await section(work)
   }
 } finally {
   rmSync(work, { recursive: true, force: true })

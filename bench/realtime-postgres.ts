@@ -1,0 +1,245 @@
+/**
+ * Realtime PostgreSQL → PostgreSQL (issue 8): native logical replication
+ * (publication + subscription between two databases of the local cluster)
+ * against a syncline `mode: realtime` sync run as `syncline run ID`, each
+ * between fresh databases, one after the other in the same run.
+ *
+ * For each: change-to-destination latency of single-row UPDATEs, one at a
+ * time (p50, p99 over BENCH_REALTIME_CHANGES, default 1,000), then a
+ * sustained load of BENCH_REALTIME_RATE single-row changes/s (default
+ * 10,000, or what the writer manages) for BENCH_REALTIME_SECONDS (default
+ * 60): lag at start, middle and end, the achieved apply rate, how long the
+ * destination needs to catch up, machine CPU. How the times are taken and
+ * why: see realtime-load.ts. BENCH_REALTIME_ROWS sets the table size
+ * (default 10,000), BENCH_REALTIME_WRITERS the writer's connections
+ * (default 4, the fastest here).
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { dropPg, pgUrl, printComparison, psql, recreatePg, type ComparisonRow } from './harness.js'
+import { PROBE_ROWS, PROBE_TRIGGER_SQL, REALTIME_DDL, measureLatency, seedSql, sustainLoad, type LatencyResult, type SustainedResult } from './realtime-load.js'
+
+const ROWS = Number(process.env.BENCH_REALTIME_ROWS ?? 10_000)
+const CHANGES = Number(process.env.BENCH_REALTIME_CHANGES ?? 1_000)
+const RATE = Number(process.env.BENCH_REALTIME_RATE ?? 10_000)
+const SECONDS = Number(process.env.BENCH_REALTIME_SECONDS ?? 60)
+const WRITERS = Number(process.env.BENCH_REALTIME_WRITERS ?? 4)
+const CLI = resolve('dist/cli/index.js')
+const SUBSCRIPTION = 'syncline_bench_sub'
+const SLOT = 'syncline_bench_native'
+const SYNC_ID = 'items_realtime'
+
+/** What one replicator achieved. */
+interface Figures {
+  latency: LatencyResult
+  sustained: SustainedResult
+  peakRssMb?: number
+  cpuSeconds?: number
+}
+
+/** Source table with its rows; destination table, empty, with the probe trigger. */
+function prepare(src: string, dst: string): void {
+  recreatePg(src, dst)
+  psql(src, REALTIME_DDL)
+  psql(src, seedSql(ROWS))
+  psql(src, 'VACUUM ANALYZE items')
+  psql(dst, REALTIME_DDL)
+  psql(dst, PROBE_TRIGGER_SQL)
+}
+
+const sleepSync = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
+
+/** Wait until the destination holds every source row (the initial copy is done). */
+async function waitForCopy(dst: string, alive: () => string | undefined, timeoutMs = 300_000): Promise<void> {
+  const until = Date.now() + timeoutMs
+  const expected = ROWS + PROBE_ROWS
+  for (;;) {
+    const failure = alive()
+    if (failure) throw new NotAvailable(failure)
+    const landed = Number(psql(dst, 'SELECT count(*) FROM items').trim())
+    if (landed >= expected) return
+    if (Date.now() > until) throw new Error(`initial copy incomplete after ${timeoutMs / 1000} s: ${landed} of ${expected} rows`)
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}
+
+/** Drop the logical slots of a database (DROP DATABASE refuses while one exists), once their consumer let go. */
+function dropSlots(database: string): void {
+  const list = () => psql('postgres', `SELECT slot_name || ' ' || active FROM pg_replication_slots WHERE database = '${database}'`).trim()
+  for (let i = 0; i < 100 && / true$/m.test(list()); i++) sleepSync(100)
+  for (const line of list().split('\n').filter(Boolean)) {
+    psql('postgres', `SELECT pg_drop_replication_slot('${line.split(' ')[0]}')`)
+  }
+}
+
+function databaseExists(database: string): boolean {
+  return psql('postgres', `SELECT 1 FROM pg_database WHERE datname = '${database}'`).trim() === '1'
+}
+
+/** Remove the subscription (keeping the slot, dropped by dropSlots), then the databases. Safe to call on leftovers. */
+function teardown(src: string, dst: string): void {
+  if (databaseExists(dst) && psql(dst, `SELECT 1 FROM pg_subscription WHERE subname = '${SUBSCRIPTION}'`).trim() === '1') {
+    // Detach the slot first: dropping it from inside DROP SUBSCRIPTION would connect back to this cluster.
+    psql(dst, `ALTER SUBSCRIPTION ${SUBSCRIPTION} DISABLE`)
+    psql(dst, `ALTER SUBSCRIPTION ${SUBSCRIPTION} SET (slot_name = NONE)`)
+    psql(dst, `DROP SUBSCRIPTION ${SUBSCRIPTION}`)
+  }
+  if (databaseExists(src)) dropSlots(src)
+  dropPg(src, dst)
+}
+
+/** libpq conninfo of a database of the benchmark server, for CREATE SUBSCRIPTION. */
+function conninfo(database: string): string {
+  const url = new URL(pgUrl(database))
+  const parts = [`host=${url.hostname}`, `port=${url.port || 5432}`, `user=${decodeURIComponent(url.username || 'postgres')}`, `dbname=${database}`]
+  if (url.password) parts.push(`password=${decodeURIComponent(url.password)}`)
+  return parts.join(' ')
+}
+
+async function measure(src: string, dst: string): Promise<Pick<Figures, 'latency' | 'sustained'>> {
+  // Warm-up: the first probes pay for connections, plans and caches on both sides.
+  await measureLatency(pgUrl(src), pgUrl(dst), 50, { timeoutMs: 60_000 })
+  const latency = await measureLatency(pgUrl(src), pgUrl(dst), CHANGES)
+  const sustained = await sustainLoad(pgUrl(src), pgUrl(dst), { rate: RATE, seconds: SECONDS, rows: ROWS, writers: WRITERS })
+  return { latency, sustained }
+}
+
+/** Native logical replication between two databases of one cluster. */
+async function native(): Promise<Figures> {
+  const [src, dst] = ['syncline_bench_rt_native_src', 'syncline_bench_rt_native_dst']
+  teardown(src, dst)
+  try {
+    prepare(src, dst)
+    psql(src, `CREATE PUBLICATION syncline_bench_pub FOR TABLE items`)
+    // Inside one cluster CREATE SUBSCRIPTION would wait for its own transaction while creating the slot: create it first.
+    psql(src, `SELECT pg_create_logical_replication_slot('${SLOT}', 'pgoutput')`)
+    psql(dst, `CREATE SUBSCRIPTION ${SUBSCRIPTION} CONNECTION '${conninfo(src)}' PUBLICATION syncline_bench_pub WITH (create_slot = false, slot_name = '${SLOT}')`)
+    await waitForCopy(dst, () => undefined)
+    return await measure(src, dst)
+  } finally {
+    teardown(src, dst)
+  }
+}
+
+/** syncline could not run the sync at all (realtime not built yet, refused): reported, not thrown. */
+class NotAvailable extends Error {}
+
+/** Memory and CPU of a running process, from /proc. */
+function processUsage(pid: number): { peakRssMb: number; cpuSeconds: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0)
+  // Fields after the command name: utime and stime are the 12th and 13th.
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  return { peakRssMb: hwm / 1024, cpuSeconds: (Number(stat[11]) + Number(stat[12])) / 100 }
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise<void>((r) => child.once('exit', () => r()))
+  child.kill('SIGINT')
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
+  await exited
+  clearTimeout(timer)
+}
+
+/** What the child said last, for a report: its JSON error message, or its last stderr line. */
+function lastWords(output: string): string {
+  const lines = output.trim().split('\n').filter(Boolean)
+  for (const line of [...lines].reverse()) {
+    try {
+      const parsed = JSON.parse(line) as { error?: string | { message?: string } }
+      if (parsed.error) return typeof parsed.error === 'string' ? parsed.error : (parsed.error.message ?? line)
+    } catch {}
+  }
+  return lines.at(-1) ?? 'no output'
+}
+
+/** A syncline realtime sync, `syncline run ID` as a user starts it. */
+async function syncline(work: string): Promise<Figures> {
+  const [src, dst] = ['syncline_bench_rt_src', 'syncline_bench_rt_dst']
+  teardown(src, dst)
+  let child: ChildProcess | undefined
+  try {
+    prepare(src, dst)
+    const config = join(work, 'realtime.yaml')
+    writeFileSync(
+      config,
+      `state: ./realtime-state.db
+connections:
+  src: { url: "${pgUrl(src)}" }
+  dst: { url: "${pgUrl(dst)}" }
+syncs:
+  - { id: ${SYNC_ID}, source: { connection: src, entity: items }, destination: { connection: dst, entity: items }, mode: realtime }
+`,
+    )
+    let output = ''
+    child = spawn(process.execPath, [CLI, 'run', '--json', '--config', config, SYNC_ID], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] })
+    const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-16_000))
+    child.stdout!.on('data', keep)
+    child.stderr!.on('data', keep)
+    const running = child
+    const alive = () => (running.exitCode !== null || running.signalCode !== null ? `syncline run exited (${running.exitCode ?? running.signalCode}) before the initial copy: ${lastWords(output)}` : undefined)
+    await waitForCopy(dst, alive)
+    const figures = await measure(src, dst)
+    if (alive()) throw new Error(`syncline run exited during the measurement: ${lastWords(output)}`)
+    return { ...figures, ...processUsage(child.pid!) }
+  } finally {
+    if (child) await stop(child)
+    teardown(src, dst)
+  }
+}
+
+function rows(baseline: Figures, other?: Figures): ComparisonRow[] {
+  const row = (what: string, pick: (f: Figures) => number | undefined, digits = 2, lowerIsBetter = true): ComparisonRow => ({
+    what,
+    baseline: pick(baseline),
+    other: other ? pick(other) : undefined,
+    digits,
+    lowerIsBetter,
+  })
+  return [
+    row('latency p50 (ms)', (f) => f.latency.p50Ms),
+    row('latency p99 (ms)', (f) => f.latency.p99Ms),
+    row('latency max (ms)', (f) => f.latency.maxMs),
+    row('  trigger view p50 (ms, before dst commit)', (f) => f.latency.serverP50Ms),
+    row('sustained: writer changes/s', (f) => f.sustained.writeRate, 0, false),
+    row('sustained: applied changes/s (while writing)', (f) => f.sustained.applyRateDuring, 0, false),
+    row('sustained: applied changes/s (until caught up)', (f) => f.sustained.applyRateOverall, 0, false),
+    row('sustained: lag at start (ms)', (f) => f.sustained.lagStartMs, 1),
+    row('sustained: lag at middle (ms)', (f) => f.sustained.lagMiddleMs, 1),
+    row('sustained: lag at end (ms)', (f) => f.sustained.lagEndMs, 1),
+    row('sustained: catch-up after writer stopped (s)', (f) => f.sustained.catchUpSeconds, 2),
+    row('sustained: machine CPU busy (%)', (f) => f.sustained.machineCpuPercent, 0),
+    row('syncline process CPU (s, whole run)', (f) => f.cpuSeconds, 1),
+    row('syncline process peak RSS (MB)', (f) => f.peakRssMb, 0),
+  ]
+}
+
+/** Lag grows when the end of the window is well behind its start. */
+function lagVerdict(s: SustainedResult): string {
+  const grows = s.lagEndMs > 2 * s.lagStartMs + 50
+  return `lag ${grows ? 'GROWS' : 'steady'} (${s.lagStartMs.toFixed(1)} → ${s.lagMiddleMs.toFixed(1)} → ${s.lagEndMs.toFixed(1)} ms)${s.converged ? '' : '; DESTINATION DIFFERS FROM SOURCE'}; ${s.detail}`
+}
+
+/** Run the section in `work` (a temp directory). */
+export async function realtimePostgres(work: string): Promise<void> {
+  const baseline = await native()
+  let other: Figures | undefined
+  let unavailable: string | undefined
+  try {
+    other = await syncline(work)
+  } catch (error) {
+    if (!(error instanceof NotAvailable)) throw error
+    unavailable = error.message
+  }
+  printComparison(
+    `Realtime PostgreSQL → PostgreSQL  (native logical replication vs a syncline realtime sync; ${ROWS.toLocaleString('en')} rows; ${CHANGES.toLocaleString('en')} single changes; ${SECONDS} s at ${RATE.toLocaleString('en')} changes/s over ${WRITERS} connections)`,
+    'native',
+    'syncline',
+    rows(baseline, other),
+  )
+  console.log(`\nnative:   ${lagVerdict(baseline.sustained)}`)
+  if (other) console.log(`syncline: ${lagVerdict(other.sustained)}`)
+  else console.log(`syncline: not available yet (${unavailable})`)
+}

@@ -143,34 +143,46 @@ class ProbeListener {
 /** Probe numbers grow across calls on one source, so a late notification never matches a new probe. */
 let nextProbe = 1
 
+/** A source database and the destination some replicator keeps in step with it (URLs). */
+export interface Pair {
+  src: string
+  dst: string
+}
+
 /**
- * Send `changes` single-row UPDATEs one at a time (each its own
- * transaction, 0–3 ms apart so nothing runs in lock-step with a timer of
- * the replicator), waiting for each to land before the next.
+ * Send `changes` single-row UPDATEs to each pair, one at a time (each its
+ * own transaction), waiting for each to land before the next, and return
+ * each pair's latencies. With several pairs the probes alternate between
+ * them, in alternating order, so background load on a shared machine hits
+ * every replicator alike. Probes are 0–3 ms apart so nothing runs in
+ * lock-step with a timer of a replicator.
  *
  * @example
- * await measureLatency(pgUrl('src'), pgUrl('dst'), 50, { timeoutMs: 60_000 }) // warm-up: the first may wait for a snapshot
+ * await measureLatency([{ src: pgUrl('src'), dst: pgUrl('dst') }], 50, { timeoutMs: 60_000 }) // warm-up
  */
-export async function measureLatency(srcUrl: string, dstUrl: string, changes: number, opts: { timeoutMs?: number } = {}): Promise<LatencyResult> {
-  const [writer, listener] = await Promise.all([connect(srcUrl), ProbeListener.open(dstUrl)])
-  const latencies: number[] = []
-  const server: number[] = []
+export async function measureLatency(pairs: Pair[], changes: number, opts: { timeoutMs?: number } = {}): Promise<LatencyResult[]> {
+  const ends = await Promise.all(pairs.map(async (p) => ({ writer: await connect(p.src), listener: await ProbeListener.open(p.dst), latencies: [] as number[], server: [] as number[] })))
   try {
     for (let i = 0; i < changes; i++) {
-      const probe = nextProbe++
-      const landed = listener.expect(probe, opts.timeoutMs ?? 10_000)
-      const sent = now()
-      await writer.query({ name: 'probe', text: 'UPDATE items SET v = $1, changed_at = clock_timestamp() WHERE id = $2', values: [-probe, -(1 + (probe % PROBE_ROWS))] })
-      const { at, serverMs } = await landed
-      latencies.push(at - sent)
-      server.push(serverMs)
-      await sleep(Math.random() * 3)
+      const order = i % 2 === 0 ? ends : [...ends].reverse()
+      for (const end of order) {
+        const probe = nextProbe++
+        const landed = end.listener.expect(probe, opts.timeoutMs ?? 10_000)
+        const sent = now()
+        await end.writer.query({ name: 'probe', text: 'UPDATE items SET v = $1, changed_at = clock_timestamp() WHERE id = $2', values: [-probe, -(1 + (probe % PROBE_ROWS))] })
+        const { at, serverMs } = await landed
+        end.latencies.push(at - sent)
+        end.server.push(serverMs)
+        await sleep(Math.random() * 3)
+      }
     }
   } finally {
-    await Promise.allSettled([writer.end(), listener.close()])
+    await Promise.allSettled(ends.flatMap((e) => [e.writer.end(), e.listener.close()]))
   }
-  latencies.sort((a, b) => a - b)
-  return { changes, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: latencies.at(-1)!, serverP50Ms: median(server) }
+  return ends.map(({ latencies, server }) => {
+    latencies.sort((a, b) => a - b)
+    return { changes, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: latencies.at(-1)!, serverP50Ms: median(server) }
+  })
 }
 
 /** Busy and total jiffies of the whole machine. */

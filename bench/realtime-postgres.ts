@@ -2,10 +2,12 @@
  * Realtime PostgreSQL → PostgreSQL (issue 8): native logical replication
  * (publication + subscription between two databases of the local cluster)
  * against a syncline `mode: realtime` sync run as `syncline run ID`, each
- * between fresh databases, one after the other in the same run.
+ * between its own fresh pair of databases, in the same run.
  *
  * For each: change-to-destination latency of single-row UPDATEs, one at a
- * time (p50, p99 over BENCH_REALTIME_CHANGES, default 1,000), then a
+ * time (p50, p99 over BENCH_REALTIME_CHANGES, default 1,000; both pipelines
+ * run and the probes alternate between them, so load from elsewhere on the
+ * machine hits both alike), then, one pipeline at a time, a
  * sustained load of BENCH_REALTIME_RATE single-row changes/s (default
  * 10,000, or what the writer manages) for BENCH_REALTIME_SECONDS (default
  * 60): lag at start, middle and end, the achieved apply rate, how long the
@@ -39,7 +41,7 @@ interface Figures {
 }
 
 /** Source table with its rows; destination table, empty, with the probe trigger. */
-function prepare(src: string, dst: string): void {
+function prepare({ src, dst }: Databases): void {
   recreatePg(src, dst)
   psql(src, REALTIME_DDL)
   psql(src, seedSql(ROWS))
@@ -78,7 +80,7 @@ function databaseExists(database: string): boolean {
 }
 
 /** Remove the subscription (keeping the slot, dropped by dropSlots), then the databases. Safe to call on leftovers. */
-function teardown(src: string, dst: string): void {
+function teardown({ src, dst }: Databases): void {
   if (databaseExists(dst) && psql(dst, `SELECT 1 FROM pg_subscription WHERE subname = '${SUBSCRIPTION}'`).trim() === '1') {
     // Detach the slot first: dropping it from inside DROP SUBSCRIPTION would connect back to this cluster.
     psql(dst, `ALTER SUBSCRIPTION ${SUBSCRIPTION} DISABLE`)
@@ -97,29 +99,31 @@ function conninfo(database: string): string {
   return parts.join(' ')
 }
 
-async function measure(src: string, dst: string): Promise<Pick<Figures, 'latency' | 'sustained'>> {
-  // Warm-up: the first probes pay for connections, plans and caches on both sides.
-  await measureLatency(pgUrl(src), pgUrl(dst), 50, { timeoutMs: 60_000 })
-  const latency = await measureLatency(pgUrl(src), pgUrl(dst), CHANGES)
-  const sustained = await sustainLoad(pgUrl(src), pgUrl(dst), { rate: RATE, seconds: SECONDS, rows: ROWS, writers: WRITERS })
-  return { latency, sustained }
+interface Databases {
+  src: string
+  dst: string
 }
 
-/** Native logical replication between two databases of one cluster. */
-async function native(): Promise<Figures> {
-  const [src, dst] = ['syncline_bench_rt_native_src', 'syncline_bench_rt_native_dst']
-  teardown(src, dst)
-  try {
-    prepare(src, dst)
-    psql(src, `CREATE PUBLICATION syncline_bench_pub FOR TABLE items`)
-    // Inside one cluster CREATE SUBSCRIPTION would wait for its own transaction while creating the slot: create it first.
-    psql(src, `SELECT pg_create_logical_replication_slot('${SLOT}', 'pgoutput')`)
-    psql(dst, `CREATE SUBSCRIPTION ${SUBSCRIPTION} CONNECTION '${conninfo(src)}' PUBLICATION syncline_bench_pub WITH (create_slot = false, slot_name = '${SLOT}')`)
-    await waitForCopy(dst, () => undefined)
-    return await measure(src, dst)
-  } finally {
-    teardown(src, dst)
-  }
+const NATIVE: Databases = { src: 'syncline_bench_rt_native_src', dst: 'syncline_bench_rt_native_dst' }
+const SYNCLINE: Databases = { src: 'syncline_bench_rt_src', dst: 'syncline_bench_rt_dst' }
+const urls = (d: Databases) => ({ src: pgUrl(d.src), dst: pgUrl(d.dst) })
+
+/** Native logical replication between two databases of one cluster; the initial copy starts at once. */
+function startNative({ src, dst }: Databases): void {
+  psql(src, `CREATE PUBLICATION syncline_bench_pub FOR TABLE items`)
+  // Inside one cluster CREATE SUBSCRIPTION would wait for its own transaction while creating the slot: create it first.
+  psql(src, `SELECT pg_create_logical_replication_slot('${SLOT}', 'pgoutput')`)
+  psql(dst, `CREATE SUBSCRIPTION ${SUBSCRIPTION} CONNECTION '${conninfo(src)}' PUBLICATION syncline_bench_pub WITH (create_slot = false, slot_name = '${SLOT}')`)
+}
+
+/**
+ * Stop or restart the native apply worker. Its walsender decodes all of the
+ * cluster's WAL, so while the other pipeline runs under load it would eat CPU
+ * that belongs to the pipeline measured.
+ */
+function setNativeEnabled({ src, dst }: Databases, enabled: boolean): void {
+  psql(dst, `ALTER SUBSCRIPTION ${SUBSCRIPTION} ${enabled ? 'ENABLE' : 'DISABLE'}`)
+  if (!enabled) for (let i = 0; i < 100 && psql(src, `SELECT active FROM pg_replication_slots WHERE slot_name = '${SLOT}'`).trim() === 't'; i++) sleepSync(100)
 }
 
 /** syncline could not run the sync at all (realtime not built yet, refused): reported, not thrown. */
@@ -134,16 +138,7 @@ function processUsage(pid: number): { peakRssMb: number; cpuSeconds: number } {
   return { peakRssMb: hwm / 1024, cpuSeconds: (Number(stat[11]) + Number(stat[12])) / 100 }
 }
 
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = new Promise<void>((r) => child.once('exit', () => r()))
-  child.kill('SIGINT')
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000)
-  await exited
-  clearTimeout(timer)
-}
-
-/** What the child said last, for a report: its JSON error message, or its last stderr line. */
+/** What the child said last, for a report: its JSON error message, or its last output line. */
 function lastWords(output: string): string {
   const lines = output.trim().split('\n').filter(Boolean)
   for (const line of [...lines].reverse()) {
@@ -156,12 +151,15 @@ function lastWords(output: string): string {
 }
 
 /** A syncline realtime sync, `syncline run ID` as a user starts it. */
-async function syncline(work: string): Promise<Figures> {
-  const [src, dst] = ['syncline_bench_rt_src', 'syncline_bench_rt_dst']
-  teardown(src, dst)
-  let child: ChildProcess | undefined
-  try {
-    prepare(src, dst)
+class SynclineRun {
+  private output = ''
+  private constructor(readonly child: ChildProcess) {
+    const keep = (chunk: Buffer) => (this.output = (this.output + chunk.toString()).slice(-16_000))
+    child.stdout!.on('data', keep)
+    child.stderr!.on('data', keep)
+  }
+
+  static start(work: string, { src, dst }: Databases): SynclineRun {
     const config = join(work, 'realtime.yaml')
     writeFileSync(
       config,
@@ -173,20 +171,87 @@ syncs:
   - { id: ${SYNC_ID}, source: { connection: src, entity: items }, destination: { connection: dst, entity: items }, mode: realtime }
 `,
     )
-    let output = ''
-    child = spawn(process.execPath, [CLI, 'run', '--json', '--config', config, SYNC_ID], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] })
-    const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-16_000))
-    child.stdout!.on('data', keep)
-    child.stderr!.on('data', keep)
-    const running = child
-    const alive = () => (running.exitCode !== null || running.signalCode !== null ? `syncline run exited (${running.exitCode ?? running.signalCode}) before the initial copy: ${lastWords(output)}` : undefined)
-    await waitForCopy(dst, alive)
-    const figures = await measure(src, dst)
-    if (alive()) throw new Error(`syncline run exited during the measurement: ${lastWords(output)}`)
-    return { ...figures, ...processUsage(child.pid!) }
+    return new SynclineRun(spawn(process.execPath, [CLI, 'run', '--json', '--config', config, SYNC_ID], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] }))
+  }
+
+  /** Why the process is gone, or undefined while it runs. */
+  exited(): string | undefined {
+    const { exitCode, signalCode } = this.child
+    return exitCode !== null || signalCode !== null ? `syncline run exited (${exitCode ?? signalCode}): ${lastWords(this.output)}` : undefined
+  }
+
+  /** Run a phase; if it fails because the process died, say so. */
+  async during<T>(phase: Promise<T>): Promise<T> {
+    try {
+      return await phase
+    } catch (error) {
+      const why = this.exited()
+      throw why ? new Error(`${(error as Error).message}; ${why}`) : error
+    }
+  }
+
+  usage(): { peakRssMb: number; cpuSeconds: number } {
+    return processUsage(this.child.pid!)
+  }
+
+  /** Ctrl-C as a user stops it; killed after 15 s. */
+  async stop(): Promise<void> {
+    if (this.exited()) return
+    const gone = new Promise<void>((r) => this.child.once('exit', () => r()))
+    this.child.kill('SIGINT')
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), 15_000)
+    await gone
+    clearTimeout(timer)
+  }
+}
+
+/**
+ * Both pipelines run side by side for the latency probes (alternating, so
+ * other load on the machine hits both alike); the sustained load runs on
+ * one at a time, the other stopped.
+ */
+async function measureBoth(work: string): Promise<{ native: Figures; syncline?: Figures; unavailable?: string }> {
+  let run: SynclineRun | undefined
+  try {
+    prepare(NATIVE)
+    prepare(SYNCLINE)
+    startNative(NATIVE)
+    run = SynclineRun.start(work, SYNCLINE)
+    let unavailable: string | undefined
+    try {
+      const started = run
+      await waitForCopy(SYNCLINE.dst, () => started.exited())
+    } catch (error) {
+      if (!(error instanceof NotAvailable)) throw error
+      unavailable = error.message
+      run = undefined
+    }
+    await waitForCopy(NATIVE.dst, () => undefined)
+    const live = run
+    const pairs = [urls(NATIVE), ...(live ? [urls(SYNCLINE)] : [])]
+    // Warm-up: the first probes pay for connections, plans and caches on both sides.
+    const during = <T>(phase: Promise<T>) => (live ? live.during(phase) : phase)
+    await during(measureLatency(pairs, 50, { timeoutMs: 60_000 }))
+    const [nativeLatency, synclineLatency] = await during(measureLatency(pairs, CHANGES))
+    const load = { rate: RATE, seconds: SECONDS, rows: ROWS, writers: WRITERS }
+
+    let syncline: Figures | undefined
+    if (live) {
+      setNativeEnabled(NATIVE, false)
+      const sustained = await live.during(sustainLoad(pgUrl(SYNCLINE.src), pgUrl(SYNCLINE.dst), load))
+      const why = live.exited()
+      if (why) throw new Error(`during the sustained load ${why}`)
+      syncline = { latency: synclineLatency!, sustained, ...live.usage() }
+      await live.stop()
+      run = undefined
+      setNativeEnabled(NATIVE, true)
+      // Re-enabling may wait out wal_retrieve_retry_interval (5 s) before the apply worker starts.
+      await measureLatency([urls(NATIVE)], 10, { timeoutMs: 60_000 })
+    }
+    const sustained = await sustainLoad(pgUrl(NATIVE.src), pgUrl(NATIVE.dst), load)
+    return { native: { latency: nativeLatency!, sustained }, syncline, unavailable }
   } finally {
-    if (child) await stop(child)
-    teardown(src, dst)
+    await run?.stop()
   }
 }
 
@@ -224,22 +289,23 @@ function lagVerdict(s: SustainedResult): string {
 
 /** Run the section in `work` (a temp directory). */
 export async function realtimePostgres(work: string): Promise<void> {
-  const baseline = await native()
-  let other: Figures | undefined
-  let unavailable: string | undefined
+  teardown(NATIVE)
+  teardown(SYNCLINE)
+  let measured: Awaited<ReturnType<typeof measureBoth>>
   try {
-    other = await syncline(work)
-  } catch (error) {
-    if (!(error instanceof NotAvailable)) throw error
-    unavailable = error.message
+    measured = await measureBoth(work)
+  } finally {
+    teardown(NATIVE)
+    teardown(SYNCLINE)
   }
+  const { native, syncline, unavailable } = measured
   printComparison(
     `Realtime PostgreSQL → PostgreSQL  (native logical replication vs a syncline realtime sync; ${ROWS.toLocaleString('en')} rows; ${CHANGES.toLocaleString('en')} single changes; ${SECONDS} s at ${RATE.toLocaleString('en')} changes/s over ${WRITERS} connections)`,
     'native',
     'syncline',
-    rows(baseline, other),
+    rows(native, syncline),
   )
-  console.log(`\nnative:   ${lagVerdict(baseline.sustained)}`)
-  if (other) console.log(`syncline: ${lagVerdict(other.sustained)}`)
+  console.log(`\nnative:   ${lagVerdict(native.sustained)}`)
+  if (syncline) console.log(`syncline: ${lagVerdict(syncline.sustained)}`)
   else console.log(`syncline: not available yet (${unavailable})`)
 }

@@ -14,7 +14,8 @@
  * destination needs to catch up, machine CPU. How the times are taken and
  * why: see realtime-load.ts. BENCH_REALTIME_ROWS sets the table size
  * (default 10,000), BENCH_REALTIME_WRITERS the writer's connections
- * (default 4, the fastest here).
+ * (default 4, the fastest here); BENCH_REALTIME_CPU_PROF=DIR writes a CPU
+ * profile of the syncline process there.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
@@ -171,7 +172,9 @@ syncs:
   - { id: ${SYNC_ID}, source: { connection: src, entity: items }, destination: { connection: dst, entity: items }, mode: realtime }
 `,
     )
-    return new SynclineRun(spawn(process.execPath, [CLI, 'run', '--json', '--config', config, SYNC_ID], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] }))
+    // BENCH_REALTIME_CPU_PROF=DIR: a V8 CPU profile of the syncline process, written when it stops (open it in Chrome DevTools).
+    const profile = process.env.BENCH_REALTIME_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir', resolve(process.env.BENCH_REALTIME_CPU_PROF)] : []
+    return new SynclineRun(spawn(process.execPath, [...profile, CLI, 'run', '--json', '--config', config, SYNC_ID], { cwd: work, stdio: ['ignore', 'pipe', 'pipe'] }))
   }
 
   /** Why the process is gone, or undefined while it runs. */

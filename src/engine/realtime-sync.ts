@@ -29,8 +29,9 @@ const PROGRESS_INTERVAL_MS = 250
  * source) and ends.
  */
 export async function realtimeSync(ctx: RunContext): Promise<void> {
-  if (ctx.dryRun) return fullSync(ctx)
   const p = ctx.prepared
+  requireBatchCommits(p.plan.id, p.destination)
+  if (ctx.dryRun) return fullSync(ctx)
   const open = feedOpener(p.source, p.sourceEntity.name)
   const consumer = consumerName(p.plan.id)
   const options: ChangeFeedOptions = { consumer, keys: p.keys, maxBatchSize: p.plan.batchSize, signal: ctx.signal }
@@ -52,6 +53,19 @@ export async function realtimeSync(ctx: RunContext): Promise<void> {
   } finally {
     await feed.close()
   }
+}
+
+/**
+ * A destination that stages writes until the end of a run (files) would make
+ * saved positions run ahead of what is durable; a stream never ends by itself.
+ */
+function requireBatchCommits(syncId: string, destination: Connector): void {
+  if (!destination.capabilities.staging) return
+  throw new SynclineError(
+    'CAPABILITY_MISSING',
+    'config',
+    `Sync '${syncId}': mode: realtime commits batch by batch, but the destination connection '${destination.name}' (${destination.kind}) writes its files whole at the end of a run (capabilities.staging). Use mode: full or incremental for this destination, or stream into a database.`,
+  )
 }
 
 type OpenFeed = (options: ChangeFeedOptions) => Promise<ChangeFeed>
@@ -130,7 +144,10 @@ async function stream(ctx: RunContext, feed: ChangeFeed, mapping: ChangeMapping,
         if (ctx.signal?.aborted) break
         throw error
       }
-      if (next.done) break
+      if (next.done) {
+        if (ctx.signal?.aborted) break
+        throw new SynclineError('CONNECTION_LOST', 'transient', `The change feed of ${p.source.name}.${p.sourceEntity.name} ended without being stopped; run the sync again to resume from its saved position.`)
+      }
       const batch = next.value
       if (batch.changes.length === 0) {
         unsaved = batch

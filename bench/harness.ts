@@ -95,7 +95,7 @@ export interface ComparisonRow {
   other?: number
   /** Decimals to print (default 2). */
   digits?: number
-  /** Latencies: true (default); rates: false. Only the note beside the ratio uses it. */
+  /** Latencies: true (default); rates: false. Only the "(worse)" note beside the ratio uses it. */
   lowerIsBetter?: boolean
 }
 
@@ -113,7 +113,9 @@ export function printComparison(title: string, baselineName: string, otherName: 
   for (const r of rows) {
     const digits = r.digits ?? 2
     const ratio = r.baseline !== undefined && r.other !== undefined && r.baseline > 0 ? r.other / r.baseline : undefined
-    const note = ratio === undefined ? '' : (r.lowerIsBetter ?? true) === ratio <= 1 ? '' : ' (worse)'
+    // Within 5% is a tie on this kind of machine.
+    const worse = ratio !== undefined && ((r.lowerIsBetter ?? true) ? ratio > 1.05 : ratio < 0.95)
+    const note = worse ? ' (worse)' : ''
     console.log(`${r.what.padEnd(width)}  ${show(r.baseline, digits).padStart(cell)}  ${show(r.other, digits).padStart(cell)}  ${show(ratio, 2).padStart(6)}${note}`)
   }
 }

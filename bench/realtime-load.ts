@@ -79,6 +79,10 @@ export interface SustainedResult {
   catchUpSeconds?: number
   /** Machine CPU busy (all cores) while the writer ran, 0..100. */
   machineCpuPercent: number
+  /** CPU the replicator's processes (`pipelinePids`) used per 1,000 changes written, in ms; undefined without pids. */
+  pipelineCpuMsPer1000?: number
+  /** The machine's 1-minute load average as the writer stopped (other work on a shared machine shows here). */
+  loadAverage: number
   /** Whether source and destination hold the same rows afterwards (count and sum of v). */
   converged: boolean
   detail: string
@@ -162,6 +166,7 @@ export interface Pair {
  */
 export async function measureLatency(pairs: Pair[], changes: number, opts: { timeoutMs?: number } = {}): Promise<LatencyResult[]> {
   const ends = await Promise.all(pairs.map(async (p) => ({ writer: await connect(p.src), listener: await ProbeListener.open(p.dst), latencies: [] as number[], server: [] as number[] })))
+  let row = 0
   try {
     for (let i = 0; i < changes; i++) {
       const order = i % 2 === 0 ? ends : [...ends].reverse()
@@ -169,7 +174,7 @@ export async function measureLatency(pairs: Pair[], changes: number, opts: { tim
         const probe = nextProbe++
         const landed = end.listener.expect(probe, opts.timeoutMs ?? 10_000)
         const sent = now()
-        await end.writer.query({ name: 'probe', text: 'UPDATE items SET v = $1, changed_at = clock_timestamp() WHERE id = $2', values: [-probe, -(1 + (probe % PROBE_ROWS))] })
+        await end.writer.query({ name: 'probe', text: 'UPDATE items SET v = $1, changed_at = clock_timestamp() WHERE id = $2', values: [-probe, -(1 + (Math.floor(row++ / ends.length) % PROBE_ROWS))] })
         const { at, serverMs } = await landed
         end.latencies.push(at - sent)
         end.server.push(serverMs)
@@ -183,6 +188,28 @@ export async function measureLatency(pairs: Pair[], changes: number, opts: { tim
     latencies.sort((a, b) => a - b)
     return { changes, p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99), maxMs: latencies.at(-1)!, serverP50Ms: median(server) }
   })
+}
+
+/** CPU time a process used so far, in ms (0 once it is gone). */
+function processCpuMs(pid: number): number {
+  try {
+    // After "pid (comm) ": utime and stime are the 12th and 13th fields, in clock ticks (100 per second).
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    return (Number(fields[11]) + Number(fields[12])) * 10
+  } catch {
+    return 0
+  }
+}
+
+/** The processes serving `databases` (bar the benchmark's sessions) and `pids`, with the CPU each used so far. */
+async function pipelineProcesses(client: pg.Client, databases: string[], pids: number[]): Promise<{ pid: number; before: number }[]> {
+  const { rows } = await client.query<{ pid: number }>(
+    `SELECT pid FROM pg_stat_activity
+      WHERE datname = ANY($1) AND pid <> pg_backend_pid() AND application_name NOT IN ('syncline_bench', 'psql')
+        AND backend_type IN ('client backend', 'walsender', 'logical replication worker')`,
+    [databases],
+  )
+  return [...rows.map((r) => r.pid), ...pids].map((pid) => ({ pid, before: processCpuMs(pid) }))
 }
 
 /** Busy and total jiffies of the whole machine. */
@@ -203,7 +230,20 @@ function machineCpu(): { busy: number; total: number } {
 export async function sustainLoad(
   srcUrl: string,
   dstUrl: string,
-  opts: { rate: number; seconds: number; rows: number; writers?: number; sampleMs?: number; drainSeconds?: number },
+  opts: {
+    rate: number
+    seconds: number
+    rows: number
+    writers?: number
+    sampleMs?: number
+    drainSeconds?: number
+    /**
+     * The replicator's processes, for its CPU: every server process on these
+     * databases but the benchmark's own (its walsender, apply worker, the
+     * sessions of a sync process), and `pids` (the sync process).
+     */
+    pipeline?: { databases: string[]; pids?: number[] }
+  },
 ): Promise<SustainedResult> {
   const writers = opts.writers ?? 4
   const sampleMs = opts.sampleMs ?? 250
@@ -243,6 +283,7 @@ export async function sustainLoad(
     return maxV
   }
 
+  const pipeline = opts.pipeline ? await pipelineProcesses(sampler, opts.pipeline.databases, opts.pipeline.pids ?? []) : []
   let writing = true
   const sampling = (async () => {
     while (writing) {
@@ -270,7 +311,9 @@ export async function sustainLoad(
     }
     await sleep(50)
   }
-  const compare = 'SELECT count(*)::text || \'/\' || sum(v)::text AS s FROM items WHERE v >= 0'
+  // Until caught up: a replicator that falls behind does the rest of its work after the writer stopped.
+  const pipelineCpuMs = pipeline.reduce((sum, p) => sum + Math.max(0, processCpuMs(p.pid) - p.before), 0)
+  const compare = 'SELECT count(*)::text || \'/\' || sum(v)::text AS s FROM items WHERE id > 0'
   const [source, destination] = await Promise.all([clients[0]!.query<{ s: string }>(compare), sampler.query<{ s: string }>(compare)])
   await Promise.allSettled([sampler.end(), ...clients.map((c) => c.end())])
 
@@ -289,6 +332,8 @@ export async function sustainLoad(
     lagEndMs: median(inWindow(0.9, 1)),
     catchUpSeconds: caughtUpAt === undefined ? undefined : (caughtUpAt - writeEnd) / 1000,
     machineCpuPercent: (100 * (cpuAfter.busy - cpuBefore.busy)) / Math.max(1, cpuAfter.total - cpuBefore.total),
+    pipelineCpuMsPer1000: pipeline.length > 0 && committed > 0 ? pipelineCpuMs / (committed / 1000) : undefined,
+    loadAverage: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]),
     converged,
     detail: `${samples.length} lag samples; source rows/sum(v) ${source.rows[0]?.s}, destination ${destination.rows[0]?.s}`,
   }

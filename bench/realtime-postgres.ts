@@ -241,7 +241,8 @@ async function measureBoth(work: string): Promise<{ native: Figures; syncline?: 
     let syncline: Figures | undefined
     if (live) {
       setNativeEnabled(NATIVE, false)
-      const sustained = await live.during(sustainLoad(pgUrl(SYNCLINE.src), pgUrl(SYNCLINE.dst), load))
+      const pipeline = { databases: [SYNCLINE.src, SYNCLINE.dst], pids: [live.child.pid!] }
+      const sustained = await live.during(sustainLoad(pgUrl(SYNCLINE.src), pgUrl(SYNCLINE.dst), { ...load, pipeline }))
       const why = live.exited()
       if (why) throw new Error(`during the sustained load ${why}`)
       syncline = { latency: synclineLatency!, sustained, ...live.usage() }
@@ -251,7 +252,7 @@ async function measureBoth(work: string): Promise<{ native: Figures; syncline?: 
       // Re-enabling may wait out wal_retrieve_retry_interval (5 s) before the apply worker starts.
       await measureLatency([urls(NATIVE)], 10, { timeoutMs: 60_000 })
     }
-    const sustained = await sustainLoad(pgUrl(NATIVE.src), pgUrl(NATIVE.dst), load)
+    const sustained = await sustainLoad(pgUrl(NATIVE.src), pgUrl(NATIVE.dst), { ...load, pipeline: { databases: [NATIVE.src, NATIVE.dst] } })
     return { native: { latency: nativeLatency!, sustained }, syncline, unavailable }
   } finally {
     await run?.stop()
@@ -278,7 +279,9 @@ function rows(baseline: Figures, other?: Figures): ComparisonRow[] {
     row('sustained: lag at middle (ms)', (f) => f.sustained.lagMiddleMs, 1),
     row('sustained: lag at end (ms)', (f) => f.sustained.lagEndMs, 1),
     row('sustained: catch-up after writer stopped (s)', (f) => f.sustained.catchUpSeconds, 2),
+    row('sustained: replication CPU per 1,000 changes (ms)', (f) => f.sustained.pipelineCpuMsPer1000, 1),
     row('sustained: machine CPU busy (%)', (f) => f.sustained.machineCpuPercent, 0),
+    row('sustained: load average (1 min) at its end', (f) => f.sustained.loadAverage, 2),
     row('syncline process CPU (s, whole run)', (f) => f.cpuSeconds, 1),
     row('syncline process peak RSS (MB)', (f) => f.peakRssMb, 0),
   ]

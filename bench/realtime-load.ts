@@ -252,6 +252,7 @@ export async function sustainLoad(
   const sentAt = new Float64Array(Math.ceil(opts.rate * opts.seconds * 1.05) + writers + 2)
   const [sampler, ...clients] = await Promise.all([connect(dstUrl), ...Array.from({ length: writers }, () => connect(srcUrl))])
   const samples: { at: number; maxV: number; lagMs: number }[] = []
+  const pipeline = opts.pipeline ? await pipelineProcesses(sampler, opts.pipeline.databases, opts.pipeline.pids ?? []) : []
   let sent = 0
   let committed = 0
   const start = now()
@@ -283,7 +284,6 @@ export async function sustainLoad(
     return maxV
   }
 
-  const pipeline = opts.pipeline ? await pipelineProcesses(sampler, opts.pipeline.databases, opts.pipeline.pids ?? []) : []
   let writing = true
   const sampling = (async () => {
     while (writing) {
@@ -336,5 +336,63 @@ export async function sustainLoad(
     loadAverage: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]),
     converged,
     detail: `${samples.length} lag samples; source rows/sum(v) ${source.rows[0]?.s}, destination ${destination.rows[0]?.s}`,
+  }
+}
+
+/** A backlog drained: how fast a replicator applies when it, not the writer, is the limit. */
+export interface BacklogResult {
+  changes: number
+  /** Changes per second from the first backlog change visible at the destination to the last (NaN: all visible at the first look). */
+  drainRate: number
+  /** From `resume` returning to the first backlog change visible (process start, slot reconnect, launcher delay). */
+  startSeconds: number
+}
+
+/**
+ * With the replicator stopped (`pause`), commit `changes` single-row
+ * UPDATEs as fast as the writer can, restart it (`resume`) and time how fast
+ * the destination catches up. The rate is taken from the first backlog
+ * change visible to the last, so start-up costs (a process starting, the
+ * subscription launcher's retry interval) are reported apart, not mixed in.
+ */
+export async function drainBacklog(
+  srcUrl: string,
+  dstUrl: string,
+  opts: { changes: number; rows: number; writers?: number; pause: () => Promise<void>; resume: () => Promise<void>; timeoutSeconds?: number },
+): Promise<BacklogResult> {
+  const writers = opts.writers ?? 4
+  const [sampler, ...clients] = await Promise.all([connect(dstUrl), ...Array.from({ length: writers }, () => connect(srcUrl))])
+  const maxV = async (client: pg.Client) => Number((await client.query<{ v: string | null }>('SELECT max(v) AS v FROM items')).rows[0]?.v ?? 0)
+  try {
+    await opts.pause()
+    // Above every value an earlier phase wrote, so max(v) tells which backlog changes landed.
+    const from = (await maxV(clients[0]!)) + 1
+    const last = from + opts.changes - 1
+    let next = from
+    await Promise.all(
+      clients.map(async (client) => {
+        while (next <= last) {
+          const v = next++
+          await client.query({ name: 'backlog', text: 'UPDATE items SET v = $1, changed_at = clock_timestamp() WHERE id = $2', values: [v, 1 + (v % opts.rows)] })
+        }
+      }),
+    )
+    await opts.resume()
+    const resumed = now()
+    const until = resumed + (opts.timeoutSeconds ?? 300) * 1000
+    let first: { at: number; v: number } | undefined
+    for (;;) {
+      const at = now()
+      const v = await maxV(sampler)
+      if (first === undefined && v >= from) first = { at, v }
+      if (v >= last && first) {
+        // All of it visible at the first look (NaN): too small a backlog to time.
+        return { changes: opts.changes, drainRate: first.v >= last ? Number.NaN : (last - first.v) / ((at - first.at) / 1000), startSeconds: (first.at - resumed) / 1000 }
+      }
+      if (at > until) throw new Error(`the destination applied ${Math.max(0, v - from + 1)} of ${opts.changes} backlog changes within ${opts.timeoutSeconds ?? 300} s`)
+      await sleep(20)
+    }
+  } finally {
+    await Promise.allSettled([sampler.end(), ...clients.map((c) => c.end())])
   }
 }

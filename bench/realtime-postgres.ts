@@ -11,7 +11,11 @@
  * sustained load of BENCH_REALTIME_RATE single-row changes/s (default
  * 10,000, or what the writer manages) for BENCH_REALTIME_SECONDS (default
  * 60): lag at start, middle and end, the achieved apply rate, how long the
- * destination needs to catch up, machine CPU. How the times are taken and
+ * destination needs to catch up, CPU; then a backlog of BENCH_REALTIME_BACKLOG
+ * changes (default 100,000) committed while the replicator is stopped, and
+ * the rate at which it drains once restarted (its apply rate when the writer
+ * is not the limit: on a 2-core machine the writer cannot reach 10,000/s
+ * next to the replicator). How the times are taken and
  * why: see realtime-load.ts. BENCH_REALTIME_ROWS sets the table size
  * (default 10,000), BENCH_REALTIME_WRITERS the writer's connections
  * (default 4, the fastest here); BENCH_REALTIME_CPU_PROF=DIR writes a CPU
@@ -21,13 +25,14 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { dropPg, pgUrl, printComparison, psql, recreatePg, type ComparisonRow } from './harness.js'
-import { PROBE_ROWS, PROBE_TRIGGER_SQL, REALTIME_DDL, measureLatency, seedSql, sustainLoad, type LatencyResult, type SustainedResult } from './realtime-load.js'
+import { PROBE_ROWS, PROBE_TRIGGER_SQL, REALTIME_DDL, drainBacklog, measureLatency, seedSql, sustainLoad, type BacklogResult, type LatencyResult, type SustainedResult } from './realtime-load.js'
 
 const ROWS = Number(process.env.BENCH_REALTIME_ROWS ?? 10_000)
 const CHANGES = Number(process.env.BENCH_REALTIME_CHANGES ?? 1_000)
 const RATE = Number(process.env.BENCH_REALTIME_RATE ?? 10_000)
 const SECONDS = Number(process.env.BENCH_REALTIME_SECONDS ?? 60)
 const WRITERS = Number(process.env.BENCH_REALTIME_WRITERS ?? 4)
+const BACKLOG = Number(process.env.BENCH_REALTIME_BACKLOG ?? 100_000)
 const CLI = resolve('dist/cli/index.js')
 const SUBSCRIPTION = 'syncline_bench_sub'
 const SLOT = 'syncline_bench_native'
@@ -37,8 +42,12 @@ const SYNC_ID = 'items_realtime'
 interface Figures {
   latency: LatencyResult
   sustained: SustainedResult
+  backlog: BacklogResult
+  /** The syncline process streaming the sustained load (CPU: that whole run). */
   peakRssMb?: number
   cpuSeconds?: number
+  /** The syncline process started again to drain the backlog. */
+  backlogPeakRssMb?: number
 }
 
 /** Source table with its rows; destination table, empty, with the probe trigger. */
@@ -245,15 +254,37 @@ async function measureBoth(work: string): Promise<{ native: Figures; syncline?: 
       const sustained = await live.during(sustainLoad(pgUrl(SYNCLINE.src), pgUrl(SYNCLINE.dst), { ...load, pipeline }))
       const why = live.exited()
       if (why) throw new Error(`during the sustained load ${why}`)
-      syncline = { latency: synclineLatency!, sustained, ...live.usage() }
-      await live.stop()
+      const usage = live.usage()
+      // The backlog: stopped as a user stops it, changes pile up in its slot, then a new `syncline run` resumes.
+      let again: SynclineRun | undefined
+      const backlog = await drainBacklog(pgUrl(SYNCLINE.src), pgUrl(SYNCLINE.dst), {
+        changes: BACKLOG,
+        rows: ROWS,
+        writers: WRITERS,
+        pause: () => live.stop(),
+        resume: async () => {
+          again = run = SynclineRun.start(work, SYNCLINE)
+        },
+      }).catch((error: Error) => {
+        throw new Error(`${error.message}${again?.exited() ? `; ${again.exited()}` : ''}`)
+      })
+      const backlogPeakRssMb = again!.usage().peakRssMb
+      await again!.stop()
       run = undefined
+      syncline = { latency: synclineLatency!, sustained, backlog, ...usage, backlogPeakRssMb }
       setNativeEnabled(NATIVE, true)
       // Re-enabling may wait out wal_retrieve_retry_interval (5 s) before the apply worker starts.
       await measureLatency([urls(NATIVE)], 10, { timeoutMs: 60_000 })
     }
     const sustained = await sustainLoad(pgUrl(NATIVE.src), pgUrl(NATIVE.dst), { ...load, pipeline: { databases: [NATIVE.src, NATIVE.dst] } })
-    return { native: { latency: nativeLatency!, sustained }, syncline, unavailable }
+    const backlog = await drainBacklog(pgUrl(NATIVE.src), pgUrl(NATIVE.dst), {
+      changes: BACKLOG,
+      rows: ROWS,
+      writers: WRITERS,
+      pause: async () => setNativeEnabled(NATIVE, false),
+      resume: async () => setNativeEnabled(NATIVE, true),
+    })
+    return { native: { latency: nativeLatency!, sustained, backlog }, syncline, unavailable }
   } finally {
     await run?.stop()
   }
@@ -275,6 +306,7 @@ function rows(baseline: Figures, other?: Figures): ComparisonRow[] {
     row('sustained: writer changes/s', (f) => f.sustained.writeRate, 0, false),
     row('sustained: applied changes/s (while writing)', (f) => f.sustained.applyRateDuring, 0, false),
     row('sustained: applied changes/s (until caught up)', (f) => f.sustained.applyRateOverall, 0, false),
+    row('sustained: applied / written (1.00: kept up)', (f) => f.sustained.applyRateDuring / f.sustained.writeRate, 2, false),
     row('sustained: lag at start (ms)', (f) => f.sustained.lagStartMs, 1),
     row('sustained: lag at middle (ms)', (f) => f.sustained.lagMiddleMs, 1),
     row('sustained: lag at end (ms)', (f) => f.sustained.lagEndMs, 1),
@@ -282,15 +314,19 @@ function rows(baseline: Figures, other?: Figures): ComparisonRow[] {
     row('sustained: replication CPU per 1,000 changes (ms)', (f) => f.sustained.pipelineCpuMsPer1000, 1),
     row('sustained: machine CPU busy (%)', (f) => f.sustained.machineCpuPercent, 0),
     row('sustained: load average (1 min) at its end', (f) => f.sustained.loadAverage, 2),
-    row('syncline process CPU (s, whole run)', (f) => f.cpuSeconds, 1),
-    row('syncline process peak RSS (MB)', (f) => f.peakRssMb, 0),
+    row(`backlog of ${BACKLOG.toLocaleString('en')}: applied changes/s`, (f) => f.backlog.drainRate, 0, false),
+    row('backlog: restart until first change lands (s)', (f) => f.backlog.startSeconds, 2),
+    row('syncline process CPU (s, whole streaming run)', (f) => f.cpuSeconds, 1),
+    row('syncline process peak RSS (MB, streaming)', (f) => f.peakRssMb, 0),
+    row('syncline process peak RSS (MB, backlog)', (f) => f.backlogPeakRssMb, 0),
   ]
 }
 
 /** Lag grows when the end of the window is well behind its start. */
 function lagVerdict(s: SustainedResult): string {
   const grows = s.lagEndMs > 2 * s.lagStartMs + 50
-  return `lag ${grows ? 'GROWS' : 'steady'} (${s.lagStartMs.toFixed(1)} → ${s.lagMiddleMs.toFixed(1)} → ${s.lagEndMs.toFixed(1)} ms)${s.converged ? '' : '; DESTINATION DIFFERS FROM SOURCE'}; ${s.detail}`
+  const behind = s.catchUpSeconds === undefined ? `; still behind when the drain timeout ended` : ''
+  return `lag ${grows ? 'GROWS' : 'steady'} (${s.lagStartMs.toFixed(1)} → ${s.lagMiddleMs.toFixed(1)} → ${s.lagEndMs.toFixed(1)} ms)${behind}${s.converged ? '' : '; DESTINATION DIFFERS FROM SOURCE'}; ${s.detail}`
 }
 
 /** Run the section in `work` (a temp directory). */

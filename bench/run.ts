@@ -12,11 +12,15 @@
  * realtime: change capture PostgreSQL → PostgreSQL, native logical
  * replication against a `mode: realtime` sync run as `syncline run ID`:
  * single-change latency (p50, p99 over BENCH_REALTIME_CHANGES, default
- * 1,000) and a sustained BENCH_REALTIME_RATE changes/s (default 10,000) for
- * BENCH_REALTIME_SECONDS (default 60) with lag at start/middle/end, apply
- * rate, catch-up time, CPU and the syncline process's peak RSS
- * (BENCH_REALTIME_ROWS rows, default 10,000). Short run while developing:
- * BENCH_ONLY=realtime BENCH_REALTIME_SECONDS=10 BENCH_REALTIME_CHANGES=200.
+ * 1,000: send of the UPDATE until a NOTIFY from a trigger on the destination
+ * row, delivered at its commit), a sustained BENCH_REALTIME_RATE changes/s
+ * (default 10,000, or what the writer manages) for BENCH_REALTIME_SECONDS
+ * (default 60) with lag at start/middle/end, apply rate, catch-up time and
+ * CPU per 1,000 changes, a BENCH_REALTIME_BACKLOG (default 100,000) drained
+ * after a restart, and the syncline process's peak RSS (BENCH_REALTIME_ROWS
+ * rows, default 10,000). Details in realtime-postgres.ts and realtime-load.ts.
+ * Short run while developing: BENCH_ONLY=realtime BENCH_REALTIME_SECONDS=10
+ * BENCH_REALTIME_CHANGES=200 BENCH_REALTIME_BACKLOG=20000 npm run bench.
  */
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'

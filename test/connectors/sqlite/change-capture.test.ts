@@ -101,6 +101,16 @@ describe('SQLite change capture', () => {
     expect(change).toMatchObject({ type: 'update', key: [10], previousKey: [1], record: { id: 10, t: 'one' }, before: { id: 1, t: 'one' } })
   })
 
+  it('captures a WITHOUT ROWID table; INSERT OR REPLACE over an existing key comes as a create (docs/realtime.md)', async () => {
+    raw.exec(`CREATE TABLE codes (code TEXT PRIMARY KEY, label TEXT) WITHOUT ROWID; INSERT INTO codes VALUES ('a', 'one')`)
+    const reader = new FeedReader(await open({ consumer: 'codes' }, 'codes'))
+    raw.exec(`INSERT OR REPLACE INTO codes VALUES ('a', 'uno'); UPDATE codes SET label = 'eins' WHERE code = 'a'`)
+    expect((await reader.take(2)).map(shape)).toEqual([
+      { type: 'create', key: ['a'], record: { code: 'a', label: 'uno' } },
+      { type: 'update', key: ['a'], record: { code: 'a', label: 'eins' } },
+    ])
+  })
+
   it('after ALTER TABLE ADD COLUMN the triggers are rewritten and changes carry the new column', async () => {
     const first = await open({ consumer: 'alter' })
     const reader = new FeedReader(first)

@@ -14,7 +14,7 @@ import { workspace, type Workspace } from './workspace.js'
 beforeAll(ensureBuilt, BUILD_TIMEOUT_MS)
 
 const SEED_ROWS = 300
-const WRITES = 2000
+const WRITES = 3000
 
 let ws: Workspace | undefined
 const children: ChildProcess[] = []
@@ -54,7 +54,7 @@ function startSqliteWriter(file: string): Promise<void> {
         } else if (op < 4) db.prepare('INSERT INTO items VALUES (?, ?, ?)').run(++id, 'new ' + i, i)
         else if (op < 8) db.prepare('UPDATE items SET name = ?, qty = ? WHERE id = ?').run('upd ' + i, i, 1 + next(id))
         else db.prepare('DELETE FROM items WHERE id = ?').run(1 + next(id))
-        if (i % 20 === 0) await sleep(2)
+        if (i % 20 === 0) await sleep(5)
       }
       db.close()
     })()
@@ -104,10 +104,13 @@ syncs:
     await first.waitForStderr(/"phase":"stream"/)
     expect(rows('dst.db')).toBe(rows('src.db'))
 
-    const writing = startSqliteWriter(w.path('src.db'))
+    let writerDone = false
+    const writing = startSqliteWriter(w.path('src.db')).then(() => void (writerDone = true))
     // Mid-stream: some changes applied, more coming.
     const streamed = () => Number(w.sqliteRows<{ n: number }>('dst.db', `SELECT count(*) AS n FROM items WHERE id > ${SEED_ROWS}`)[0]!.n)
     await until(() => streamed() >= 20, 20_000, 'the first changes to land')
+    // Killed in the middle of the stream of writes.
+    expect(writerDone).toBe(false)
     first.child.kill('SIGKILL')
     const killed = await first.done
     expect(killed.signal).toBe('SIGKILL')

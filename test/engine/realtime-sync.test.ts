@@ -110,6 +110,16 @@ for (const destinationKind of DESTINATIONS) {
         const [status] = (await manager.status()).filter((s) => s.syncId === 'items-live')
         expect(status?.stream).toMatchObject({ consumer: expect.stringMatching(/^sync_items_live_[0-9a-f]{6}$/), position: expect.any(String) })
         expect(status?.stream?.lagSeconds).toBe(0)
+
+        // Forgetting the sync drops its consumer at the source too.
+        const consumers = async () => {
+          const other = await createConnector({ name: 'other', url: src.url })
+          return (await other.listChangeFeeds!().finally(() => other.close())).map((f) => f.consumer)
+        }
+        expect(await consumers()).toContain(consumerName('items-live'))
+        await manager.forget('items-live')
+        expect(await consumers()).not.toContain(consumerName('items-live'))
+        expect((await manager.status()).find((s) => s.syncId === 'items-live')).toBeUndefined()
       } finally {
         await manager.forget('items-live').catch(() => undefined)
         await cleanup()

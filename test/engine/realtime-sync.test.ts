@@ -1,6 +1,6 @@
 /**
- * Realtime syncs (`mode: realtime`) from a SQLite source (trigger change
- * capture) into SQLite and PostgreSQL: the initial snapshot comparison, then
+ * Realtime syncs (`mode: realtime`) from SQLite (trigger change capture)
+ * and PostgreSQL (logical replication) sources into SQLite and PostgreSQL: the initial snapshot comparison, then
  * creates, updates and deletes streamed; filters, transforms, mapping and
  * soft deletes applied as in the other modes; rejected records; a stop that
  * saves the position; and a resume that loses and doubles nothing.
@@ -18,7 +18,9 @@ import { openDatasource, type DatasourceKind, type TestDatasource } from './data
 import { openManager, readAll } from './sync-harness.js'
 
 const pgAvailable = await hasPostgres()
-const DESTINATIONS: DatasourceKind[] = pgAvailable ? ['sqlite', 'postgres'] : ['sqlite']
+const KINDS: DatasourceKind[] = pgAvailable ? ['sqlite', 'postgres'] : ['sqlite']
+// SQLite captures with triggers, PostgreSQL with logical replication.
+const PAIRS = KINDS.flatMap((source) => KINDS.map((destination) => [source, destination] as const))
 
 /** A realtime run in the background: resolves `streaming` once its snapshot comparison is done. */
 function startStreaming(manager: SyncManager, id: string): { stop: () => Promise<SyncResult>; result: Promise<SyncResult>; streaming: Promise<void>; progress: Progress[] } {
@@ -74,12 +76,12 @@ const itemsSync = (extra: Partial<SyncPlanInput> = {}): SyncPlanInput => ({
 
 const byId = (rows: Row[]) => [...rows].sort((a, b) => Number(a.id) - Number(b.id))
 
-for (const destinationKind of DESTINATIONS) {
-  describe(`realtime sync sqlite → ${destinationKind}`, () => {
+for (const [sourceKind, destinationKind] of PAIRS) {
+  describe(`realtime sync ${sourceKind} → ${destinationKind}`, () => {
     let src: TestDatasource
     let dst: TestDatasource
     beforeAll(async () => {
-      src = await openDatasource('sqlite', 'src')
+      src = await openDatasource(sourceKind, 'src')
       dst = await openDatasource(destinationKind, 'dst')
     })
     afterAll(async () => {
@@ -109,7 +111,10 @@ for (const destinationKind of DESTINATIONS) {
         expect(run.progress.some((p) => p.phase === 'stream' && p.lagSeconds !== undefined)).toBe(true)
         const [status] = (await manager.status()).filter((s) => s.syncId === 'items-live')
         expect(status?.stream).toMatchObject({ consumer: expect.stringMatching(/^sync_items_live_[0-9a-f]{6}$/), position: expect.any(String) })
-        expect(status?.stream?.lagSeconds).toBe(0)
+        // Caught up: 0 where the source counts what is pending (a change log); PostgreSQL's WAL moves on
+        // with every other write, so there it is the time since the stream last heard from the source.
+        if (sourceKind === 'sqlite') expect(status?.stream?.lagSeconds).toBe(0)
+        else expect(status?.stream?.lagSeconds).toBeLessThan(2)
 
         // Forgetting the sync drops its consumer at the source too.
         const consumers = async () => {
@@ -182,19 +187,22 @@ for (const destinationKind of DESTINATIONS) {
         await second.streaming
         expect(await readAll(dst, 'items', ['id'])).toEqual(await readAll(src, 'items', ['id']))
 
-        // Lost while streaming: detected at the next read or acknowledgement, repaired the same way.
-        await dropConsumer()
-        await src.exec(`UPDATE items SET qty = -1 WHERE id = 7`)
-        await eventually(async () => expect(await readAll(dst, 'items', ['id'])).toEqual(await readAll(src, 'items', ['id'])))
+        // Lost while streaming (a trigger change log's consumer can be dropped under a reading feed; a
+        // PostgreSQL slot cannot while a feed reads it): detected at the next read or acknowledgement, repaired the same way.
+        if (sourceKind === 'sqlite') {
+          await dropConsumer()
+          await src.exec(`UPDATE items SET qty = -1 WHERE id = 7`)
+          await eventually(async () => expect(await readAll(dst, 'items', ['id'])).toEqual(await readAll(src, 'items', ['id'])))
+        }
         await src.exec(`UPDATE items SET qty = -2 WHERE id = 8`)
         await eventually(async () => expect(await readAll(dst, 'items', ['id'])).toEqual(await readAll(src, 'items', ['id'])))
         const result = await second.stop()
         expect(result.status).toBe('succeeded')
         expect(result.notes?.[0]).toMatch(/could no longer be served .*compared with the destination by key and row/)
-        expect(result.notes).toHaveLength(2)
-        // Only differences were written: 29 rows compared unchanged in the first repair, 28 in the second.
-        expect(result).toMatchObject({ updated: 3, deleted: 1, created: 0 })
-        expect(result.unchanged).toBe(28 + 28)
+        const repairs = sourceKind === 'sqlite' ? 2 : 1
+        expect(result.notes).toHaveLength(repairs)
+        // Only differences were written: 28 rows compared unchanged in each repair.
+        expect(result).toMatchObject({ updated: repairs + 1, deleted: 1, created: 0, unchanged: 28 * repairs })
       } finally {
         await manager.forget('items-live').catch(() => undefined)
         await cleanup()

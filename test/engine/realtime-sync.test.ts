@@ -211,6 +211,40 @@ for (const [sourceKind, destinationKind] of PAIRS) {
       }
     })
 
+    it.runIf(sourceKind === destinationKind)('runs a batch sync to its end while a realtime sync streams beside it, both reported once stopped', async () => {
+      await src.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)')
+      await src.exec(`INSERT INTO items VALUES (1, 'a'), (2, 'b')`)
+      const batch: SyncPlanInput = { id: 'items-copy', source: { connection: 'src', entity: 'items' }, destination: { connection: 'dst', entity: 'items_copy', create: true } }
+      const { manager, cleanup } = await openManager(src, dst, [itemsSync(), batch])
+      try {
+        const controller = new AbortController()
+        const done = new Set<string>()
+        let streaming = false
+        const results = manager.runMany(['items-live', 'items-copy'], {
+          signal: controller.signal,
+          onProgress: (p) => {
+            if (p.phase === 'done') done.add(p.syncId)
+            if (p.phase === 'stream') streaming = true
+          },
+        })
+        await eventually(async () => expect(streaming && done.has('items-copy')).toBe(true))
+        await src.exec(`INSERT INTO items VALUES (3, 'c')`)
+        await eventually(async () => expect(await readAll(dst, 'items', ['id'])).toHaveLength(3))
+        expect(done.has('items-live')).toBe(false)
+        controller.abort()
+        expect((await results).map((r) => [r.id, r.status, r.created])).toEqual([
+          ['items-live', 'succeeded', 3],
+          ['items-copy', 'succeeded', 2],
+        ])
+      } finally {
+        await manager.forget('items-live').catch(() => undefined)
+        await cleanup()
+        await src.exec('DROP TABLE IF EXISTS items')
+        await dst.exec('DROP TABLE IF EXISTS items')
+        await dst.exec('DROP TABLE IF EXISTS items_copy')
+      }
+    })
+
     it('applies mapping, transforms, filters (a row that stops matching is deleted) and the soft-delete field to streamed changes', async () => {
       await src.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, status TEXT, deleted_at TEXT)')
       await src.exec(`INSERT INTO items VALUES (1, 'apple', 'active', NULL), (2, 'pear', 'hidden', NULL), (3, 'plum', 'active', NULL)`)

@@ -245,6 +245,42 @@ for (const [sourceKind, destinationKind] of PAIRS) {
       }
     })
 
+    it.runIf(sourceKind === 'postgres' && destinationKind === 'sqlite')('reconnects after the replication connection is lost (within retries), and fails with the code past them', async () => {
+      await src.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)')
+      await src.exec(`INSERT INTO items VALUES (1, 'a')`)
+      // Once the feed streams (its slot active), end its server process.
+      const cut = () =>
+        eventually(async () => {
+          const ended = await src.query(`SELECT pg_terminate_backend(active_pid) AS ok FROM pg_replication_slots WHERE slot_name LIKE '%' || ? AND active_pid IS NOT NULL`, [consumerName('items-live')])
+          expect(ended).toEqual([{ ok: true }])
+        })
+      const { manager, cleanup } = await openManager(src, dst, [itemsSync({ retries: 2 })])
+      try {
+        const run = startStreaming(manager, 'items-live')
+        await run.streaming
+        await cut()
+        await src.exec(`INSERT INTO items VALUES (2, 'b')`)
+        await eventually(async () => expect(await readAll(dst, 'items', ['id'])).toHaveLength(2))
+        const result = await run.stop()
+        expect(result).toMatchObject({ status: 'succeeded', created: 2 })
+        expect(result.notes?.join('\n')).toMatch(/reconnected 1 time\(s\) after transient errors \(last: Lost the replication connection.*resumed from its saved position/)
+      } finally {
+        await cleanup()
+      }
+      const strict = await openManager(src, dst, [itemsSync({ retries: 0 })])
+      try {
+        const run = startStreaming(strict.manager, 'items-live')
+        await run.streaming
+        await cut()
+        expect(await run.result).toMatchObject({ status: 'failed', errorCode: 'CONNECTION_LOST', failure: 'transient' })
+        await strict.manager.forget('items-live')
+      } finally {
+        await strict.cleanup()
+        await src.exec('DROP TABLE IF EXISTS items')
+        await dst.exec('DROP TABLE IF EXISTS items')
+      }
+    })
+
     it('applies mapping, transforms, filters (a row that stops matching is deleted) and the soft-delete field to streamed changes', async () => {
       await src.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, status TEXT, deleted_at TEXT)')
       await src.exec(`INSERT INTO items VALUES (1, 'apple', 'active', NULL), (2, 'pear', 'hidden', NULL), (3, 'plum', 'active', NULL)`)

@@ -281,6 +281,23 @@ for (const [sourceKind, destinationKind] of PAIRS) {
       }
     })
 
+    it('a dry run compares and ends, writing nothing and creating no consumer at the source', async () => {
+      await src.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)')
+      await src.exec(`INSERT INTO items VALUES (1, 'a'), (2, 'b')`)
+      const { manager, cleanup } = await openManager(src, dst, [itemsSync()])
+      try {
+        const result = await manager.run('items-live', { dryRun: true })
+        expect(result).toMatchObject({ status: 'succeeded', dryRun: true, created: 2 })
+        const other = await createConnector({ name: 'other', url: src.url })
+        const feeds = await other.listChangeFeeds!().finally(() => other.close())
+        expect(feeds.map((f) => f.consumer)).not.toContain(consumerName('items-live'))
+        expect((await manager.status()).find((s) => s.syncId === 'items-live')?.stream).toBeUndefined()
+      } finally {
+        await cleanup()
+        await src.exec('DROP TABLE IF EXISTS items')
+      }
+    })
+
     it('applies mapping, transforms, filters (a row that stops matching is deleted) and the soft-delete field to streamed changes', async () => {
       await src.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, status TEXT, deleted_at TEXT)')
       await src.exec(`INSERT INTO items VALUES (1, 'apple', 'active', NULL), (2, 'pear', 'hidden', NULL), (3, 'plum', 'active', NULL)`)

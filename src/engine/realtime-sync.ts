@@ -170,8 +170,9 @@ async function startAfresh(ctx: RunContext, open: OpenFeed, options: ChangeFeedO
   await p.source.dropChangeFeed?.(options.consumer, { signal: ctx.signal })
   const feed = await open(options)
   try {
-    const snapshot = feed.snapshot({ fields: p.mapper.sourceFields, keys: p.keys, filters: p.filters, batchSize: p.plan.batchSize, signal: ctx.signal })
-    await fullSync(ctx, undefined, snapshot)
+    const rows = feed.snapshot({ fields: p.mapper.sourceFields, keys: p.keys, filters: p.filters, batchSize: p.plan.batchSize, signal: ctx.signal })
+    const { created, updated, deleted } = ctx.counts
+    await fullSync(ctx, undefined, { rows, mayBeEmpty: created + updated + deleted === 0 })
     // Streamed changes may touch rows that exist: never the bulk path now.
     ctx.writer.allNew = false
     await savePosition(ctx, options.consumer, feed.start, undefined)

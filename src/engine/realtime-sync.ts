@@ -8,6 +8,7 @@
  * A crash anywhere in between replays the batch on restart, and replaying
  * whole-row upserts and deletes lands the same rows (docs/realtime.md).
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { ChangeBatch, ChangeFeed, ChangeFeedOptions } from '../connectors/change-feed.js'
 import type { Connector } from '../connectors/connector.js'
 import { SynclineError } from '../errors.js'
@@ -38,20 +39,79 @@ export async function realtimeSync(ctx: RunContext): Promise<void> {
 
   let feed = await resume(ctx, open, options)
   const mapping = changeMapping(p)
+  const health: StreamHealth = { applied: 0, outages: 0 }
   try {
     for (;;) {
       try {
-        await stream(ctx, feed, mapping, consumer)
+        await stream(ctx, feed, mapping, consumer, health)
         return
       } catch (error) {
-        if (!isPositionLost(error)) throw error
-        await feed.close()
-        ctx.notes.push(lostNote(error))
-        feed = await startAfresh(ctx, open, options)
+        await feed.close().catch(() => undefined)
+        if (isPositionLost(error)) {
+          ctx.notes.push(lostNote(error))
+          feed = await startAfresh(ctx, open, options)
+          continue
+        }
+        if (!(error instanceof SynclineError && error.failure === 'transient') || ctx.signal?.aborted) throw error
+        const reopened = await reconnect(ctx, open, options, error, health)
+        if (!reopened) return
+        feed = reopened
       }
     }
   } finally {
-    await feed.close()
+    await feed.close().catch(() => undefined)
+  }
+}
+
+/** How the stream fares across reconnections. */
+interface StreamHealth {
+  /** Batches received in this run. */
+  applied: number
+  /** Reconnections after transient errors in this run. */
+  outages: number
+  /** `applied` when the current outage began: batches landing since mean a new outage, with a fresh retry budget. */
+  appliedAtOutage?: number
+  /** Failed attempts in the current outage. */
+  attempts?: number
+  /** Index in `ctx.notes` of the note about reconnections. */
+  note?: number
+}
+
+/** The first reconnection waits this long; each further attempt in one outage twice as long, up to {@link RECONNECT_MAX_MS}. */
+const RECONNECT_FIRST_MS = 500
+const RECONNECT_MAX_MS = 30_000
+
+/**
+ * After a transient error (a connection lost), open the feed again from the
+ * saved position: up to the plan's `retries` attempts per outage, with
+ * exponential backoff and jitter. Past them the error ends the run (the
+ * daemon restarts it). Undefined when the run was stopped meanwhile.
+ */
+async function reconnect(ctx: RunContext, open: OpenFeed, options: ChangeFeedOptions, first: SynclineError, health: StreamHealth): Promise<ChangeFeed | undefined> {
+  if (health.appliedAtOutage !== health.applied) health.attempts = 0
+  health.appliedAtOutage = health.applied
+  let error: unknown = first
+  for (;;) {
+    const attempt = (health.attempts = (health.attempts ?? 0) + 1)
+    if (attempt > ctx.prepared.plan.retries) throw error
+    const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_FIRST_MS * 2 ** (attempt - 1))
+    try {
+      await sleep(delay / 2 + Math.random() * (delay / 2), undefined, { signal: ctx.signal })
+    } catch {
+      ctx.stoppedStreaming = true
+      return undefined
+    }
+    try {
+      const feed = await resume(ctx, open, options)
+      health.outages++
+      const text = `The stream reconnected ${health.outages} time(s) after transient errors (last: ${(first.message.split('\n')[0] ?? '').slice(0, 300)}); it resumed from its saved position each time.`
+      if (health.note === undefined) health.note = ctx.notes.push(text) - 1
+      else ctx.notes[health.note] = text
+      return feed
+    } catch (retryError) {
+      if (!(retryError instanceof SynclineError && retryError.failure === 'transient')) throw retryError
+      error = retryError
+    }
   }
 }
 
@@ -110,8 +170,9 @@ async function startAfresh(ctx: RunContext, open: OpenFeed, options: ChangeFeedO
   await p.source.dropChangeFeed?.(options.consumer, { signal: ctx.signal })
   const feed = await open(options)
   try {
-    const snapshot = feed.snapshot({ fields: p.mapper.sourceFields, keys: p.keys, filters: p.filters, batchSize: p.plan.batchSize, signal: ctx.signal })
-    await fullSync(ctx, undefined, snapshot)
+    const rows = feed.snapshot({ fields: p.mapper.sourceFields, keys: p.keys, filters: p.filters, batchSize: p.plan.batchSize, signal: ctx.signal })
+    const { created, updated, deleted } = ctx.counts
+    await fullSync(ctx, undefined, { rows, mayBeEmpty: created + updated + deleted === 0 })
     // Streamed changes may touch rows that exist: never the bulk path now.
     ctx.writer.allNew = false
     await savePosition(ctx, options.consumer, feed.start, undefined)
@@ -124,7 +185,7 @@ async function startAfresh(ctx: RunContext, open: OpenFeed, options: ChangeFeedO
 }
 
 /** Apply batches as they arrive until the signal stops the feed. */
-async function stream(ctx: RunContext, feed: ChangeFeed, mapping: ChangeMapping, consumer: string): Promise<void> {
+async function stream(ctx: RunContext, feed: ChangeFeed, mapping: ChangeMapping, consumer: string, health: StreamHealth): Promise<void> {
   const p = ctx.prepared
   const changes = feed.changes()[Symbol.asyncIterator]()
   // One checkpoint (save, then ack) runs while the next batch is applied.
@@ -149,6 +210,7 @@ async function stream(ctx: RunContext, feed: ChangeFeed, mapping: ChangeMapping,
         throw new SynclineError('CONNECTION_LOST', 'transient', `The change feed of ${p.source.name}.${p.sourceEntity.name} ended without being stopped; run the sync again to resume from its saved position.`)
       }
       const batch = next.value
+      health.applied++
       if (batch.changes.length === 0) {
         unsaved = batch
         if (Date.now() - lastSaved >= IDLE_CHECKPOINT_MS) {

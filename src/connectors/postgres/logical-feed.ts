@@ -48,6 +48,8 @@ import { lookupRows, scanRows, type PgContext } from './source.js'
 /** What the feed needs from the connector beyond the source's context. */
 export interface FeedContext extends PgContext {
   config: ConnectionConfig
+  /** The connector's open feeds: closing the connector closes them (their replication connections are their own). */
+  openFeeds: Set<ChangeFeed>
 }
 
 /** How often an idle feed asks the server where the WAL is, so its position moves on and WAL is released. */
@@ -172,6 +174,7 @@ class LogicalFeed implements ChangeFeed {
     this.start = formatPosition(s.start)
     this.#acked = s.confirmed
     s.signal?.addEventListener('abort', this.#onAbort, { once: true })
+    s.ctx.openFeeds.add(this)
   }
 
   snapshot(opts: Omit<ScanOptions, 'cursor' | 'after'>): AsyncIterable<Row[]> {
@@ -451,6 +454,7 @@ class LogicalFeed implements ChangeFeed {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    this.s.ctx.openFeeds.delete(this)
     this.s.signal?.removeEventListener('abort', this.#onAbort)
     this.#wake?.()
     await this.#releaseSnapshot()

@@ -96,6 +96,36 @@ describe.skipIf(!(await hasPostgres()))('PostgreSQL change capture (logical repl
     expect(change!.transaction).toMatch(/^\d+$/)
   })
 
+  it('snapshot reads exactly at the feed start: a row committed after opening is in the stream, not the snapshot', async () => {
+    await pg_.sql(`CREATE TABLE snap (id int PRIMARY KEY, v text)`)
+    await pg_.sql(`INSERT INTO snap SELECT g, 'before' FROM generate_series(1, 5) g`)
+    const feed = await open('snap', 'snap')
+    // Committed after the slot's snapshot, before the snapshot is read.
+    await pg_.sql(`INSERT INTO snap VALUES (6, 'after')`)
+    await pg_.sql(`UPDATE snap SET v = 'changed' WHERE id = 1`)
+    const rows: Row[] = []
+    for await (const batch of feed.snapshot({ fields: ['id', 'v'], keys: ['id'], batchSize: 2 })) rows.push(...batch)
+    expect(rows).toEqual([1, 2, 3, 4, 5].map((id) => ({ id, v: 'before' })))
+    const changes = await new Reader(feed).take(2)
+    expect(changes.map((c) => [c.type, c.key, c.record])).toEqual([
+      ['create', [6], { id: 6, v: 'after' }],
+      ['update', [1], { id: 1, v: 'changed' }],
+    ])
+    expect(() => feed.snapshot({ fields: ['id'], keys: ['id'], batchSize: 2 })).toThrow(/snapshot\(\) is only for/)
+  })
+
+  it('TRUNCATE cannot be delivered row by row: POSITION_LOST, so the sync repairs with a fresh snapshot', async () => {
+    await pg_.sql(`CREATE TABLE trunc (id int PRIMARY KEY)`)
+    const feed = await open('trunc', 'trunc')
+    const reader = new Reader(feed)
+    await pg_.sql(`INSERT INTO trunc VALUES (1)`)
+    await reader.take(1)
+    await pg_.sql(`TRUNCATE trunc`)
+    const error = await rejection(reader.take(1))
+    expect(error.code).toBe('POSITION_LOST')
+    expect(error.message).toMatch(/truncated/)
+  })
+
   for (const identity of ['DEFAULT', 'FULL'] as const) {
     it(`REPLICA IDENTITY ${identity}: unchanged TOAST values kept, before-images ${identity === 'FULL' ? 'given' : 'absent'}, key changes`, async () => {
       const table = `toast_${identity.toLowerCase()}`

@@ -65,6 +65,8 @@ interface PendingChange {
   change: SourceChange
   /** Fields pgoutput left out (unchanged TOAST, generated columns): read by key before the batch goes out. */
   missing?: string[]
+  /** Its transaction's commit LSN. */
+  commitLsn?: bigint
 }
 
 /** Open a logical-replication feed for one entity (see the file comment). */
@@ -98,7 +100,7 @@ export async function openLogicalFeed(ctx: FeedContext, entity: string, opts: Ch
       await dropSlotIfPresent(pool, slot, opts.signal)
       // The publication first: pgoutput reads it as of each change's LSN.
       await ensurePublication(pool, slot, table)
-      created = await createSlot(ctx.config, slot, context)
+      created = await createSlot(ctx.config, slot, context, opts.signal)
       start = { lsn: created.consistentPoint, index: -1 }
       confirmed = created.consistentPoint
     }
@@ -321,7 +323,9 @@ class LogicalFeed implements ChangeFeed {
     let tx: { lsn: bigint; xid: string; committedAt: string; index: number } | undefined
     for (;;) {
       if (this.#closed) return
-      const due = batch.length >= maxBatchSize || (this.#queue.length === 0 && (batch.length > 0 || comparePositions(reached, emitted) > 0))
+      // Inside a transaction the rest is on its way (pgoutput sends a transaction once it committed): a
+      // partial batch goes out only when full, so its last change can still take the commit's position.
+      const due = batch.length >= maxBatchSize || (!tx && this.#queue.length === 0 && (batch.length > 0 || comparePositions(reached, emitted) > 0))
       if (due) {
         const changes = await this.#complete(batch)
         batch = []
@@ -348,6 +352,10 @@ class LogicalFeed implements ChangeFeed {
           tx = undefined
           const after = { lsn: message.endLsn, index: -1 }
           if (comparePositions(after, reached) > 0) reached = after
+          // The transaction's last change says "all of it": acknowledging it releases the whole transaction,
+          // and the slot's confirmed position then reads back as this very position.
+          const last = batch[batch.length - 1]
+          if (last?.commitLsn === message.commitLsn) last.change.position = formatPosition(after)
           break
         }
         case 'relation':
@@ -365,6 +373,7 @@ class LogicalFeed implements ChangeFeed {
           if (!this.#isOurs(decoder.relation)) break
           const pending = this.#change(decoder, message, keys)
           Object.assign(pending.change, { position: formatPosition(position), committedAt: tx.committedAt, transaction: tx.xid })
+          pending.commitLsn = tx.lsn
           batch.push(pending)
           reached = position
           break

@@ -27,6 +27,7 @@ import { microsToTimestamp } from '../../values/temporal.js'
 import type { ChangeBatch, ChangeFeed, ChangeFeedOptions, Position, SourceChange } from '../change-feed.js'
 import { keyOf, type ConnectionConfig, type ScanOptions } from '../connector.js'
 import { columnOf } from '../sql/key-rows.js'
+import { pgErrorKind } from './errors.js'
 import type { PgTable } from './introspect.js'
 import { comparePositions, confirmLsn, formatLsn, formatPosition, parseLsn, parsePosition, type LogicalPosition } from './logical-position.js'
 import { PgoutputTextPlugin, type PgoutputMessage, type RelationMessage } from './pgoutput-messages.js'
@@ -53,7 +54,7 @@ export interface FeedContext extends PgContext {
 }
 
 /** How often an idle feed asks the server where the WAL is, so its position moves on and WAL is released. */
-const PROGRESS_INTERVAL_MS = 2_000
+const PROGRESS_INTERVAL_MS = 5_000
 
 /** How long `changes()` retries a slot another reader still holds (55006) right after it disconnected. */
 const SLOT_BUSY_WAIT_MS = 15_000
@@ -80,7 +81,7 @@ export async function openLogicalFeed(ctx: FeedContext, entity: string, opts: Ch
   for (const key of keys) columnOf(table, key)
   const pool = ctx.pool()
   const context = ctx.errorContext(entity)
-  const identity = await replicaIdentity(pool, table, keys, entity)
+  const { identity, generated } = await replicaIdentity(pool, table, keys, entity)
   const maxBatchSize = Math.max(1, Math.floor(opts.maxBatchSize ?? 1000))
 
   let created: CreatedSlot | undefined
@@ -108,7 +109,7 @@ export async function openLogicalFeed(ctx: FeedContext, entity: string, opts: Ch
     throw replicationError(error, context, slot)
   }
   const types = keys.map((k) => columnOf(table, k).field.type)
-  return new LogicalFeed({ ctx, entity, table, keys, types, slot, consumer: opts.consumer, start, confirmed, created, maxBatchSize, fullIdentity: identity === 'f', signal: opts.signal })
+  return new LogicalFeed({ ctx, entity, table, keys, types, slot, consumer: opts.consumer, start, confirmed, created, maxBatchSize, fullIdentity: identity === 'f', generated, signal: opts.signal })
 }
 
 /**
@@ -117,9 +118,10 @@ export async function openLogicalFeed(ctx: FeedContext, entity: string, opts: Ch
  * PostgreSQL rejects UPDATE and DELETE on a published table; with keys the
  * identity does not cover, deletes would not say which row went.
  */
-async function replicaIdentity(pool: pg.Pool, table: PgTable, keys: readonly string[], entity: string): Promise<string> {
-  const { rows } = await pool.query<{ identity: string; columns: string }>(
+async function replicaIdentity(pool: pg.Pool, table: PgTable, keys: readonly string[], entity: string): Promise<{ identity: string; generated: string[] }> {
+  const { rows } = await pool.query<{ identity: string; columns: string; generated: string }>(
     `SELECT c.relreplident AS identity,
+            coalesce((SELECT json_agg(a.attname::text) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attgenerated <> '' AND NOT a.attisdropped), '[]')::text AS generated,
             coalesce((SELECT json_agg(a.attname::text) FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
                        WHERE i.indrelid = c.oid AND CASE c.relreplident WHEN 'd' THEN i.indisprimary WHEN 'i' THEN i.indisreplident ELSE false END), '[]')::text AS columns
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
@@ -135,7 +137,7 @@ async function replicaIdentity(pool: pg.Pool, table: PgTable, keys: readonly str
   if (identity !== 'f' && uncovered.length > 0) {
     throw new SynclineError('CDC_NOT_READY', 'config', `Entity '${entity}': key field(s) ${uncovered.join(', ')} are not in its replica identity (${columns.join(', ')}), so deletes would not name the row. ${fix}, or use the primary key as the keys.`)
   }
-  return identity
+  return { identity, generated: JSON.parse(rows[0]?.generated ?? '[]') as string[] }
 }
 
 async function publicationCovers(pool: pg.Pool, publication: string, table: PgTable): Promise<boolean> {
@@ -157,6 +159,8 @@ interface FeedSetup {
   created: CreatedSlot | undefined
   maxBatchSize: number
   fullIdentity: boolean
+  /** Stored generated columns: pgoutput (before PostgreSQL 18) leaves them out, so they are read by key. */
+  generated: string[]
   signal: AbortSignal | undefined
 }
 
@@ -268,7 +272,7 @@ class LogicalFeed implements ChangeFeed {
           await new Promise((resolve) => setTimeout(resolve, 200))
           continue
         }
-        throw replicationError(error, this.s.ctx.errorContext(this.s.entity), this.s.slot)
+        throw this.#streamError(error)
       }
       this.#streaming = true
       // The consumer may have acknowledged before the stream began.
@@ -285,6 +289,14 @@ class LogicalFeed implements ChangeFeed {
   }
 
   #push(event: StreamEvent): void {
+    // PostgreSQL sends a keepalive for each transaction it skips (other tables'): while the consumer is
+    // busy they pile up, and a queue full of them would pause the socket and leave the server's
+    // reply requests unread. Only the latest matters.
+    const last = this.#queue[this.#queue.length - 1]
+    if (event.kind === 'keepalive' && last?.kind === 'keepalive') {
+      if (event.lsn > last.lsn) last.lsn = event.lsn
+      return
+    }
     this.#queue.push(event)
     // Hold the socket while the consumer is behind: TCP keeps the rest at the server.
     if (!this.#paused && this.#queue.length > this.s.maxBatchSize) {
@@ -336,7 +348,7 @@ class LogicalFeed implements ChangeFeed {
       const event = await this.#next()
       if (event.kind === 'end') {
         if (event.error === undefined || this.#closed) return
-        throw streamLost(this.s.ctx.errorContext(this.s.entity), this.s.slot, event.error)
+        throw this.#streamError(event.error)
       }
       if (event.kind === 'keepalive') {
         // Between transactions the server's sent position covers every commit before it.
@@ -388,6 +400,23 @@ class LogicalFeed implements ChangeFeed {
     }
   }
 
+  /**
+   * Why the stream ended: the slot dropped or invalidated under it is
+   * POSITION_LOST; a server error is what it says; anything else is a lost
+   * connection (transient: the engine reopens from its saved position).
+   */
+  #streamError(error: unknown): SynclineError {
+    const code = (error as { code?: string }).code
+    const message = error instanceof Error ? error.message : String(error)
+    if (code === '42704' && /replication slot/.test(message)) return positionLost(this.s.slot, this.s.consumer, `its replication slot '${this.s.slot}' was dropped`, error)
+    if (code === '55000' && /invalidated|no longer get changes/i.test(message)) {
+      return positionLost(this.s.slot, this.s.consumer, `its replication slot '${this.s.slot}' was invalidated (it fell behind max_slot_wal_keep_size)`, error)
+    }
+    const context = this.s.ctx.errorContext(this.s.entity)
+    if (code === undefined || pgErrorKind(error) === 'lost') return streamLost(context, this.s.slot, error)
+    return replicationError(error, context, this.s.slot)
+  }
+
   #isOurs(relation: RelationMessage): boolean {
     return relation.schema === this.s.table.schema && relation.name === this.s.table.table
   }
@@ -412,7 +441,7 @@ class LogicalFeed implements ChangeFeed {
       if (old && name in old) row[name] = old[name]!
       else missing.push(name)
     }
-    for (const field of this.s.table.info.fields) if (!(field.name in row) && !unchanged.includes(field.name)) missing.push(field.name)
+    for (const name of this.s.generated) if (!(name in row) && !unchanged.includes(name)) missing.push(name)
     const key = keyOf(row, keys)
     const change: SourceChange = { type: message.tag === 'insert' ? 'create' : 'update', key, record: row, position: '' }
     if (before) change.before = before

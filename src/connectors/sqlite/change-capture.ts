@@ -268,8 +268,9 @@ class SqliteChangeFeed implements ChangeFeed {
     try {
       const modes = new CompareModes().of(this.db, this.info, comparedFields(opts), true)
       for await (const rows of scanRows({ db: this.db, entity: this.info, modes }, opts)) {
-        if (this.closed) return
         yield rows
+        // Closed while the consumer held the batch: the connection is gone, read no further page.
+        if (this.closed) return
       }
     } catch (error) {
       throw sqliteFailure(error, `reading the snapshot of '${this.info.name}'`)

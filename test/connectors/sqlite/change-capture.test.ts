@@ -125,6 +125,28 @@ describe('SQLite change capture', () => {
     expect((await reader.take(1)).map(shape)).toEqual([{ type: 'delete', key: ['a'] }])
   })
 
+  it('the snapshot holds back WAL checkpoints only until it has been read; closing mid-snapshot ends it quietly', async () => {
+    raw.exec(`INSERT INTO items (id) VALUES (1), (2), (3)`)
+    const feed = await open({ consumer: 'wal' })
+    raw.exec(`INSERT INTO items (id) VALUES (4)`)
+    // Without a busy timeout, a checkpoint that a reader blocks answers at once instead of after 5 s.
+    raw.pragma('busy_timeout = 0')
+    const checkpoint = () => (raw.pragma('wal_checkpoint(TRUNCATE)') as { busy: bigint }[])[0]!.busy
+    expect(checkpoint()).toBe(1n) // the snapshot's read transaction still needs the older pages
+    const ids: unknown[] = []
+    for await (const batch of feed.snapshot({ fields: [], keys: ['id'], batchSize: 2 })) ids.push(...batch.map((r) => r.id))
+    expect(ids).toEqual([1, 2, 3])
+    expect(checkpoint()).toBe(0n)
+
+    const second = await open({ consumer: 'wal_closed' })
+    const seen: unknown[] = []
+    for await (const batch of second.snapshot({ fields: [], keys: ['id'], batchSize: 1 })) {
+      seen.push(...batch.map((r) => r.id))
+      await second.close()
+    }
+    expect(seen).toEqual([1])
+  })
+
   it('without file events, the data_version backstop still wakes a waiting feed', async () => {
     const db = new Database(path)
     const elsewhere = tempDir('syncline-sqlite-cdc-other-')

@@ -95,8 +95,8 @@ export interface ComparisonRow {
   other?: number
   /** Decimals to print (default 2). */
   digits?: number
-  /** Latencies: true (default); rates: false. Only the "(worse)" note beside the ratio uses it. */
-  lowerIsBetter?: boolean
+  /** Which way is better, for the "(worse)" note beside the ratio: latencies lower (default), rates higher; context figures neither. */
+  better?: 'lower' | 'higher' | 'neither'
 }
 
 /**
@@ -114,7 +114,8 @@ export function printComparison(title: string, baselineName: string, otherName: 
     const digits = r.digits ?? 2
     const ratio = r.baseline !== undefined && r.other !== undefined && r.baseline > 0 ? r.other / r.baseline : undefined
     // Within 5% is a tie on this kind of machine.
-    const worse = ratio !== undefined && ((r.lowerIsBetter ?? true) ? ratio > 1.05 : ratio < 0.95)
+    const better = r.better ?? 'lower'
+    const worse = ratio !== undefined && ((better === 'lower' && ratio > 1.05) || (better === 'higher' && ratio < 0.95))
     const note = worse ? ' (worse)' : ''
     console.log(`${r.what.padEnd(width)}  ${show(r.baseline, digits).padStart(cell)}  ${show(r.other, digits).padStart(cell)}  ${show(ratio, 2).padStart(6)}${note}`)
   }

@@ -79,8 +79,10 @@ export interface SustainedResult {
   catchUpSeconds?: number
   /** Machine CPU busy (all cores) while the writer ran, 0..100. */
   machineCpuPercent: number
-  /** CPU the replicator's processes (`pipelinePids`) used per 1,000 changes written, in ms; undefined without pids. */
+  /** CPU the replicator's processes (`pipeline`) used per 1,000 changes written, in ms; undefined without them. */
   pipelineCpuMsPer1000?: number
+  /** The part of it that `pipeline.pids` (the sync process) used. */
+  processCpuMsPer1000?: number
   /** The machine's 1-minute load average as the writer stopped (other work on a shared machine shows here). */
   loadAverage: number
   /** Whether source and destination hold the same rows afterwards (count and sum of v). */
@@ -202,14 +204,14 @@ function processCpuMs(pid: number): number {
 }
 
 /** The processes serving `databases` (bar the benchmark's sessions) and `pids`, with the CPU each used so far. */
-async function pipelineProcesses(client: pg.Client, databases: string[], pids: number[]): Promise<{ pid: number; before: number }[]> {
+async function pipelineProcesses(client: pg.Client, databases: string[], pids: number[]): Promise<{ pid: number; given: boolean; before: number }[]> {
   const { rows } = await client.query<{ pid: number }>(
     `SELECT pid FROM pg_stat_activity
       WHERE datname = ANY($1) AND pid <> pg_backend_pid() AND application_name NOT IN ('syncline_bench', 'psql')
         AND backend_type IN ('client backend', 'walsender', 'logical replication worker')`,
     [databases],
   )
-  return [...rows.map((r) => r.pid), ...pids].map((pid) => ({ pid, before: processCpuMs(pid) }))
+  return [...rows.map((r) => ({ pid: r.pid, given: false })), ...pids.map((pid) => ({ pid, given: true }))].map((p) => ({ ...p, before: processCpuMs(p.pid) }))
 }
 
 /** Busy and total jiffies of the whole machine. */
@@ -312,7 +314,9 @@ export async function sustainLoad(
     await sleep(50)
   }
   // Until caught up: a replicator that falls behind does the rest of its work after the writer stopped.
-  const pipelineCpuMs = pipeline.reduce((sum, p) => sum + Math.max(0, processCpuMs(p.pid) - p.before), 0)
+  const used = pipeline.map((p) => ({ ...p, ms: Math.max(0, processCpuMs(p.pid) - p.before) }))
+  const pipelineCpuMs = used.reduce((sum, p) => sum + p.ms, 0)
+  const processCpuMsUsed = used.filter((p) => p.given).reduce((sum, p) => sum + p.ms, 0)
   const compare = 'SELECT count(*)::text || \'/\' || sum(v)::text AS s FROM items WHERE id > 0'
   const [source, destination] = await Promise.all([clients[0]!.query<{ s: string }>(compare), sampler.query<{ s: string }>(compare)])
   await Promise.allSettled([sampler.end(), ...clients.map((c) => c.end())])
@@ -333,6 +337,7 @@ export async function sustainLoad(
     catchUpSeconds: caughtUpAt === undefined ? undefined : (caughtUpAt - writeEnd) / 1000,
     machineCpuPercent: (100 * (cpuAfter.busy - cpuBefore.busy)) / Math.max(1, cpuAfter.total - cpuBefore.total),
     pipelineCpuMsPer1000: pipeline.length > 0 && committed > 0 ? pipelineCpuMs / (committed / 1000) : undefined,
+    processCpuMsPer1000: used.some((p) => p.given) && committed > 0 ? processCpuMsUsed / (committed / 1000) : undefined,
     loadAverage: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]),
     converged,
     detail: `${samples.length} lag samples; source rows/sum(v) ${source.rows[0]?.s}, destination ${destination.rows[0]?.s}`,

@@ -26,7 +26,9 @@
  * rides in the same WAL as the rows; a syncline sync's destination commit
  * waits for the WAL flush, because its position lives in the state store and
  * is saved only after that commit. That flush (~0.3 ms here) is part of the
- * latency gap by design. The lag under load is the age of the newest change
+ * latency gap by design, so a third pipeline, native with
+ * synchronous_commit = on, takes part in the latency probes and syncline's
+ * latency is shown against it too. The lag under load is the age of the newest change
  * visible, sampled every 250 ms, so it cannot show less than the gap between
  * two changes plus one round trip.
  */
@@ -43,8 +45,6 @@ const SECONDS = Number(process.env.BENCH_REALTIME_SECONDS ?? 60)
 const WRITERS = Number(process.env.BENCH_REALTIME_WRITERS ?? 4)
 const BACKLOG = Number(process.env.BENCH_REALTIME_BACKLOG ?? 100_000)
 const CLI = resolve('dist/cli/index.js')
-const SUBSCRIPTION = 'syncline_bench_sub'
-const SLOT = 'syncline_bench_native'
 const SYNC_ID = 'items_realtime'
 
 /** What one replicator achieved. */
@@ -99,12 +99,12 @@ function databaseExists(database: string): boolean {
 }
 
 /** Remove the subscription (keeping the slot, dropped by dropSlots), then the databases. Safe to call on leftovers. */
-function teardown({ src, dst }: Databases): void {
-  if (databaseExists(dst) && psql(dst, `SELECT 1 FROM pg_subscription WHERE subname = '${SUBSCRIPTION}'`).trim() === '1') {
+function teardown({ src, dst, subscription }: Databases): void {
+  if (subscription && databaseExists(dst) && psql(dst, `SELECT 1 FROM pg_subscription WHERE subname = '${subscription}'`).trim() === '1') {
     // Detach the slot first: dropping it from inside DROP SUBSCRIPTION would connect back to this cluster.
-    psql(dst, `ALTER SUBSCRIPTION ${SUBSCRIPTION} DISABLE`)
-    psql(dst, `ALTER SUBSCRIPTION ${SUBSCRIPTION} SET (slot_name = NONE)`)
-    psql(dst, `DROP SUBSCRIPTION ${SUBSCRIPTION}`)
+    psql(dst, `ALTER SUBSCRIPTION ${subscription} DISABLE`)
+    psql(dst, `ALTER SUBSCRIPTION ${subscription} SET (slot_name = NONE)`)
+    psql(dst, `DROP SUBSCRIPTION ${subscription}`)
   }
   if (databaseExists(src)) dropSlots(src)
   dropPg(src, dst)
@@ -121,18 +121,27 @@ function conninfo(database: string): string {
 interface Databases {
   src: string
   dst: string
+  /** Native pairs: the subscription on `dst` (its slot on `src` has the same name). */
+  subscription?: string
 }
 
-const NATIVE: Databases = { src: 'syncline_bench_rt_native_src', dst: 'syncline_bench_rt_native_dst' }
+const NATIVE: Databases = { src: 'syncline_bench_rt_native_src', dst: 'syncline_bench_rt_native_dst', subscription: 'syncline_bench_native' }
+/** Native again with synchronous_commit = on, the commit a syncline destination makes: latency only. */
+const NATIVE_FLUSHED: Databases = { src: 'syncline_bench_rt_flushed_src', dst: 'syncline_bench_rt_flushed_dst', subscription: 'syncline_bench_flushed' }
 const SYNCLINE: Databases = { src: 'syncline_bench_rt_src', dst: 'syncline_bench_rt_dst' }
+const ALL = [NATIVE, NATIVE_FLUSHED, SYNCLINE]
 const urls = (d: Databases) => ({ src: pgUrl(d.src), dst: pgUrl(d.dst) })
 
 /** Native logical replication between two databases of one cluster; the initial copy starts at once. */
-function startNative({ src, dst }: Databases): void {
+function startNative({ src, dst, subscription }: Databases, synchronousCommit: 'off' | 'on' = 'off'): void {
   psql(src, `CREATE PUBLICATION syncline_bench_pub FOR TABLE items`)
   // Inside one cluster CREATE SUBSCRIPTION would wait for its own transaction while creating the slot: create it first.
-  psql(src, `SELECT pg_create_logical_replication_slot('${SLOT}', 'pgoutput')`)
-  psql(dst, `CREATE SUBSCRIPTION ${SUBSCRIPTION} CONNECTION '${conninfo(src)}' PUBLICATION syncline_bench_pub WITH (create_slot = false, slot_name = '${SLOT}')`)
+  psql(src, `SELECT pg_create_logical_replication_slot('${subscription}', 'pgoutput')`)
+  psql(
+    dst,
+    `CREATE SUBSCRIPTION ${subscription} CONNECTION '${conninfo(src)}' PUBLICATION syncline_bench_pub
+       WITH (create_slot = false, slot_name = '${subscription}', synchronous_commit = '${synchronousCommit}')`,
+  )
 }
 
 /**
@@ -140,9 +149,9 @@ function startNative({ src, dst }: Databases): void {
  * cluster's WAL, so while the other pipeline runs under load it would eat CPU
  * that belongs to the pipeline measured.
  */
-function setNativeEnabled({ src, dst }: Databases, enabled: boolean): void {
-  psql(dst, `ALTER SUBSCRIPTION ${SUBSCRIPTION} ${enabled ? 'ENABLE' : 'DISABLE'}`)
-  if (!enabled) for (let i = 0; i < 100 && psql(src, `SELECT active FROM pg_replication_slots WHERE slot_name = '${SLOT}'`).trim() === 't'; i++) sleepSync(100)
+function setNativeEnabled({ src, dst, subscription }: Databases, enabled: boolean): void {
+  psql(dst, `ALTER SUBSCRIPTION ${subscription} ${enabled ? 'ENABLE' : 'DISABLE'}`)
+  if (!enabled) for (let i = 0; i < 100 && psql(src, `SELECT active FROM pg_replication_slots WHERE slot_name = '${subscription}'`).trim() === 't'; i++) sleepSync(100)
 }
 
 /** syncline could not run the sync at all (realtime not built yet, refused): reported, not thrown. */
@@ -231,12 +240,12 @@ syncs:
  * other load on the machine hits both alike); the sustained load runs on
  * one at a time, the other stopped.
  */
-async function measureBoth(work: string): Promise<{ native: Figures; syncline?: Figures; unavailable?: string }> {
+async function measureBoth(work: string): Promise<{ native: Figures; flushed: LatencyResult; syncline?: Figures; unavailable?: string }> {
   let run: SynclineRun | undefined
   try {
-    prepare(NATIVE)
-    prepare(SYNCLINE)
+    for (const pair of ALL) prepare(pair)
     startNative(NATIVE)
+    startNative(NATIVE_FLUSHED, 'on')
     run = SynclineRun.start(work, SYNCLINE)
     let unavailable: string | undefined
     try {
@@ -248,12 +257,15 @@ async function measureBoth(work: string): Promise<{ native: Figures; syncline?: 
       run = undefined
     }
     await waitForCopy(NATIVE.dst, () => undefined)
+    await waitForCopy(NATIVE_FLUSHED.dst, () => undefined)
     const live = run
-    const pairs = [urls(NATIVE), ...(live ? [urls(SYNCLINE)] : [])]
+    const pairs = [urls(NATIVE), urls(NATIVE_FLUSHED), ...(live ? [urls(SYNCLINE)] : [])]
     // Warm-up: the first probes pay for connections, plans and caches on both sides.
     const during = <T>(phase: Promise<T>) => (live ? live.during(phase) : phase)
     await during(measureLatency(pairs, 50, { timeoutMs: 60_000 }))
-    const [nativeLatency, synclineLatency] = await during(measureLatency(pairs, CHANGES))
+    const [nativeLatency, flushed, synclineLatency] = await during(measureLatency(pairs, CHANGES))
+    // Its walsender would decode the load of the phases below.
+    teardown(NATIVE_FLUSHED)
     const load = { rate: RATE, seconds: SECONDS, rows: ROWS, writers: WRITERS }
 
     let syncline: Figures | undefined
@@ -293,13 +305,13 @@ async function measureBoth(work: string): Promise<{ native: Figures; syncline?: 
       pause: async () => setNativeEnabled(NATIVE, false),
       resume: async () => setNativeEnabled(NATIVE, true),
     })
-    return { native: { latency: nativeLatency!, sustained, backlog }, syncline, unavailable }
+    return { native: { latency: nativeLatency!, sustained, backlog }, flushed: flushed!, syncline, unavailable }
   } finally {
     await run?.stop()
   }
 }
 
-function rows(baseline: Figures, other?: Figures): ComparisonRow[] {
+function rows(baseline: Figures, flushed: LatencyResult, other?: Figures): ComparisonRow[] {
   const row = (what: string, pick: (f: Figures) => number | undefined, digits = 2, better: ComparisonRow['better'] = 'lower'): ComparisonRow => ({
     what,
     baseline: pick(baseline),
@@ -312,6 +324,9 @@ function rows(baseline: Figures, other?: Figures): ComparisonRow[] {
     row('latency p99 (ms)', (f) => f.latency.p99Ms),
     row('latency max (ms)', (f) => f.latency.maxMs),
     row('  trigger view p50 (ms, before dst commit)', (f) => f.latency.serverP50Ms),
+    // The same syncline figures against a subscription whose commits wait for the WAL flush, as syncline's do.
+    { what: 'latency p50 vs native synchronous_commit=on (ms)', baseline: flushed.p50Ms, other: other?.latency.p50Ms },
+    { what: 'latency p99 vs native synchronous_commit=on (ms)', baseline: flushed.p99Ms, other: other?.latency.p99Ms },
     row('sustained: writer changes/s', (f) => f.sustained.writeRate, 0, 'neither'),
     row('sustained: applied changes/s (while writing)', (f) => f.sustained.applyRateDuring, 0, 'higher'),
     row('sustained: applied changes/s (until caught up)', (f) => f.sustained.applyRateOverall, 0, 'higher'),
@@ -341,21 +356,19 @@ function lagVerdict(s: SustainedResult): string {
 
 /** Run the section in `work` (a temp directory). */
 export async function realtimePostgres(work: string): Promise<void> {
-  teardown(NATIVE)
-  teardown(SYNCLINE)
+  for (const pair of ALL) teardown(pair)
   let measured: Awaited<ReturnType<typeof measureBoth>>
   try {
     measured = await measureBoth(work)
   } finally {
-    teardown(NATIVE)
-    teardown(SYNCLINE)
+    for (const pair of ALL) teardown(pair)
   }
-  const { native, syncline, unavailable } = measured
+  const { native, flushed, syncline, unavailable } = measured
   printComparison(
     `Realtime PostgreSQL → PostgreSQL  (native logical replication vs a syncline realtime sync; ${ROWS.toLocaleString('en')} rows; ${CHANGES.toLocaleString('en')} single changes; ${SECONDS} s at ${RATE.toLocaleString('en')} changes/s over ${WRITERS} connections)`,
     'native',
     'syncline',
-    rows(native, syncline),
+    rows(native, flushed, syncline),
   )
   console.log(`\nnative:   ${lagVerdict(native.sustained)}`)
   if (syncline) console.log(`syncline: ${lagVerdict(syncline.sustained)}`)

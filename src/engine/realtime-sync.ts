@@ -12,9 +12,10 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { ChangeBatch, ChangeFeed, ChangeFeedOptions } from '../connectors/change-feed.js'
 import type { Connector } from '../connectors/connector.js'
 import { SynclineError } from '../errors.js'
-import type { FeedPosition } from '../state/state-store.js'
+import type { FeedPosition, SyncFacts } from '../state/state-store.js'
 import { changeMapping, changeOperations, type ChangeMapping } from './change-batches.js'
 import { consumerName } from './consumer-name.js'
+import { refillReason } from './delivery-facts.js'
 import { fullSync } from './full-sync.js'
 import { report, type RunContext } from './run-context.js'
 
@@ -29,7 +30,7 @@ const PROGRESS_INTERVAL_MS = 250
  * scanning, without opening a feed, which would create a consumer at the
  * source) and ends.
  */
-export async function realtimeSync(ctx: RunContext): Promise<void> {
+export async function realtimeSync(ctx: RunContext, facts?: SyncFacts): Promise<void> {
   const p = ctx.prepared
   requireBatchCommits(p.plan.id, p.destination)
   if (ctx.dryRun) return fullSync(ctx)
@@ -37,7 +38,7 @@ export async function realtimeSync(ctx: RunContext): Promise<void> {
   const consumer = consumerName(p.plan.id)
   const options: ChangeFeedOptions = { consumer, keys: p.keys, maxBatchSize: p.plan.batchSize, signal: ctx.signal }
 
-  let feed = await resume(ctx, open, options)
+  let feed = await resume(ctx, open, options, facts)
   const mapping = changeMapping(p)
   const health: StreamHealth = { applied: 0, outages: 0 }
   try {
@@ -139,11 +140,20 @@ function feedOpener(source: Connector, entity: string): OpenFeed {
   return (options) => open.call(source, entity, options)
 }
 
-/** Open the feed where the last run stopped, or start afresh (first run, `--full`, lost or moved position). */
-async function resume(ctx: RunContext, open: OpenFeed, options: ChangeFeedOptions): Promise<ChangeFeed> {
+/**
+ * Open the feed where the last run stopped, or start afresh (first run,
+ * `--full`, lost or moved position, and, with the facts of the last run, a
+ * destination that lost what was delivered: recreated, emptied, fewer rows).
+ */
+async function resume(ctx: RunContext, open: OpenFeed, options: ChangeFeedOptions, facts?: SyncFacts): Promise<ChangeFeed> {
   const p = ctx.prepared
   const saved = await ctx.state.getFeedPosition(p.plan.id)
   if (saved === undefined || ctx.full) return startAfresh(ctx, open, options)
+  const refill = facts && (await refillReason(ctx, saved, facts))
+  if (refill) {
+    ctx.notes.push(refill)
+    return startAfresh(ctx, open, options)
+  }
   if (saved.connection !== p.plan.source.connection || saved.entity !== p.plan.source.entity || saved.consumer !== options.consumer) {
     ctx.notes.push(
       `The sync's source was ${saved.connection}.${saved.entity} when its position was saved and is ${p.plan.source.connection}.${p.plan.source.entity} now; it started afresh with a snapshot comparison.`,

@@ -281,6 +281,38 @@ for (const [sourceKind, destinationKind] of PAIRS) {
       }
     })
 
+    it('refills a destination that lost its rows while the sync was stopped (dropped, emptied) by comparing, then streams', async () => {
+      await src.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)')
+      await src.exec(`INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'c')`)
+      const { manager, cleanup } = await openManager(src, dst, [itemsSync()])
+      try {
+        const first = startStreaming(manager, 'items-live')
+        await first.streaming
+        expect((await first.stop()).status).toBe('succeeded')
+
+        await dst.exec('DROP TABLE items')
+        await src.exec(`INSERT INTO items VALUES (4, 'd')`)
+        const second = startStreaming(manager, 'items-live')
+        await second.streaming
+        expect(await readAll(dst, 'items', ['id'])).toEqual(await readAll(src, 'items', ['id']))
+        const recreated = await second.stop()
+        expect(recreated.notes?.[0]).toMatch(/did not exist .*refilling it by a full compare/)
+
+        await dst.exec('DELETE FROM items WHERE id > 1')
+        const third = startStreaming(manager, 'items-live')
+        await third.streaming
+        expect(await readAll(dst, 'items', ['id'])).toEqual(await readAll(src, 'items', ['id']))
+        const refilled = await third.stop()
+        expect(refilled).toMatchObject({ created: 3, unchanged: 1 })
+        expect(refilled.notes?.[0]).toMatch(/holds 1 rows, but held 4 rows after the last run/)
+      } finally {
+        await manager.forget('items-live').catch(() => undefined)
+        await cleanup()
+        await src.exec('DROP TABLE IF EXISTS items')
+        await dst.exec('DROP TABLE IF EXISTS items')
+      }
+    })
+
     it('a dry run compares and ends, writing nothing and creating no consumer at the source', async () => {
       await src.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)')
       await src.exec(`INSERT INTO items VALUES (1, 'a'), (2, 'b')`)

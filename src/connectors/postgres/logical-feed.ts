@@ -42,6 +42,7 @@ import {
   resumableSlot,
   slotName,
   streamLost,
+  waitUntilInactive,
   type CreatedSlot,
 } from './replication-slot.js'
 import { lookupRows, scanRows, type PgContext } from './source.js'
@@ -220,7 +221,11 @@ class LogicalFeed implements ChangeFeed {
 
   /** Tell the server what the consumer has handled (pg-logical-replication adds 1 to what it is given). */
   #report(ping: boolean): void {
-    void this.#service?.acknowledge(formatLsn(this.#acked - 1n), ping).catch(() => undefined)
+    if (this.#service) this.#reportTo(this.#service, ping)
+  }
+
+  #reportTo(service: LogicalReplicationService, ping = false): void {
+    void service.acknowledge(formatLsn(this.#acked - 1n), ping).catch(() => undefined)
   }
 
   async *changes(): AsyncGenerator<ChangeBatch> {
@@ -282,10 +287,16 @@ class LogicalFeed implements ChangeFeed {
   }
 
   async #stopStream(): Promise<void> {
+    const wasStreaming = this.#streaming
     this.#streaming = false
     const service = this.#service
     this.#service = undefined
-    if (service) await service.destroy().catch(() => undefined)
+    if (!service) return
+    if (wasStreaming) this.#reportTo(service)
+    await service.destroy().catch(() => undefined)
+    // The walsender handles what was sent before it exits: once the slot is inactive, the last
+    // acknowledgement shows in pg_replication_slots, and the consumer can be reopened or dropped at once.
+    if (wasStreaming) await waitUntilInactive(this.s.ctx.pool(), this.s.slot).catch(() => undefined)
   }
 
   #push(event: StreamEvent): void {

@@ -4,6 +4,7 @@
  * REPLICATION attribute), each problem with its fix.
  */
 import type pg from 'pg'
+import { TRIGGERS_HINT } from './trigger-capture.js'
 
 /** What the server said, and what it means for change capture; undefined when it returned no row. */
 export interface ServerReport {
@@ -40,7 +41,7 @@ export async function checkServer(pool: pg.Pool): Promise<ServerReport | undefin
   if (!row.can_replicate) problems.push(`user '${row.user}' lacks the REPLICATION attribute: run ALTER ROLE "${row.user}" REPLICATION`)
   return {
     version: row.version,
-    cdc: problems.length === 0 ? { ready: true } : { ready: false, reason: `${problems.join('; ')}.` },
+    cdc: problems.length === 0 ? { ready: true } : { ready: false, reason: `${problems.join('; ')}. ${TRIGGERS_HINT}.` },
     details: { database: row.database, user: row.user, wal_level: row.wal_level, max_replication_slots: row.slots, replication: row.can_replicate },
   }
 }

@@ -22,6 +22,8 @@ import { applyBatch } from './sink.js'
 import { BULK_FORMAT, bulkExport, bulkImport } from './bulk.js'
 import { countRows, lookupRows, oldestOpenTransactionStart, scanRows, type PgContext } from './source.js'
 import { timestampSpellings } from './timestamp-spellings.js'
+import { TriggerCapture } from './trigger-capture.js'
+import type { ChangeFeed, ChangeFeedOptions, ChangeFeedStatus } from '../change-feed.js'
 
 /** What the PostgreSQL connector can do. CDC comes with change-capture.ts. */
 export const POSTGRES_CAPABILITIES: Capabilities = { cdc: false, transactions: true, bulkExport: true, bulkLoad: true, orderedKeyScan: true, staging: false }
@@ -30,13 +32,15 @@ export const POSTGRES_CAPABILITIES: Capabilities = { cdc: false, transactions: t
 
 class PostgresConnector implements Connector {
   readonly kind = 'postgres'
-  readonly capabilities = POSTGRES_CAPABILITIES
+  readonly capabilities: Capabilities
   readonly bulkFormats = [BULK_FORMAT]
   readonly name: string
   readonly endpoint: Endpoint
   #pool: pg.Pool | undefined
   readonly #tables = new TableCache<PgTable>((entity) => this.#describe(entity))
   readonly #context: PgContext
+  /** Trigger-based capture (`cdc: triggers`); logical replication is change-capture.ts. */
+  readonly #triggers: TriggerCapture
 
   constructor(
     private readonly config: ConnectionConfig,
@@ -49,6 +53,8 @@ class PostgresConnector implements Connector {
       table: (entity) => this.#tables.get(entity),
       errorContext: (entity) => this.#errorContext(entity),
     }
+    this.#triggers = new TriggerCapture(config, this.#context, this.endpoint)
+    this.capabilities = config.cdc === 'triggers' ? { ...POSTGRES_CAPABILITIES, cdc: true } : POSTGRES_CAPABILITIES
   }
 
   #getPool(): pg.Pool {
@@ -95,6 +101,14 @@ class PostgresConnector implements Connector {
       throw classifyPgError(error, this.#errorContext())
     }
     if (!report) throw new SynclineError('INTERNAL', 'internal', `PostgreSQL at ${this.#where()} returned no settings.`)
+    if (this.config.cdc === 'triggers') {
+      try {
+        const triggers = await this.#triggers.check()
+        report = { ...report, cdc: triggers.cdc, details: { ...report.details, ...triggers.details } }
+      } catch (error) {
+        throw classifyPgError(error, this.#errorContext())
+      }
+    }
     return {
       connection: this.name,
       kind: this.kind,
@@ -166,6 +180,21 @@ class PostgresConnector implements Connector {
   physicalIdentity(entity: string, opts: { signal?: AbortSignal } = {}): Promise<PhysicalIdentity | undefined> {
     throwIfAborted(opts.signal)
     return physicalIdentity(this.#context, entity)
+  }
+
+  openChangeFeed(entity: string, opts: ChangeFeedOptions): Promise<ChangeFeed> {
+    if (this.config.cdc === 'triggers') return this.#tables.withTable(entity, () => this.#triggers.openChangeFeed(entity, opts))
+    return Promise.reject(new SynclineError('CDC_NOT_READY', 'config', `Connection '${this.name}': capture by logical replication is not built yet. Set cdc: triggers on the connection.`))
+  }
+
+  dropChangeFeed(consumer: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    throwIfAborted(opts.signal)
+    return this.#triggers.dropChangeFeed(consumer)
+  }
+
+  listChangeFeeds(opts: { signal?: AbortSignal } = {}): Promise<ChangeFeedStatus[]> {
+    throwIfAborted(opts.signal)
+    return this.#triggers.listChangeFeeds()
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,308 @@
+/**
+ * PostgreSQL trigger-based change capture (`cdc: triggers`) against the real
+ * server: exact values whatever the writer's session, commit order under
+ * concurrent writers, a user without REPLICATION, pruning, teardown.
+ */
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { ChangeBatch, ChangeFeed, SourceChange } from '../../../src/connectors/change-feed.js'
+import type { Connector } from '../../../src/connectors/connector.js'
+import { createPostgresConnector } from '../../../src/connectors/postgres/connector.js'
+import type { Row } from '../../../src/values/canonical.js'
+import { createPgDatabase, hasPostgres, pgQuery } from '../../helpers/services.js'
+import { rejection, scanAll } from './fixture.js'
+
+const available = await hasPostgres()
+
+/** Reads a feed's batches one at a time, with a deadline. */
+class Reader {
+  readonly #iterator: AsyncIterator<ChangeBatch>
+  readonly changes: SourceChange[] = []
+  position: string | undefined
+  constructor(feed: ChangeFeed) {
+    this.#iterator = feed.changes()[Symbol.asyncIterator]()
+  }
+  /** Read batches until at least `count` changes arrived in all; fails after `ms`. */
+  async until(count: number, ms = 4000): Promise<SourceChange[]> {
+    const deadline = Date.now() + ms
+    while (this.changes.length < count) {
+      const left = deadline - Date.now()
+      if (left <= 0) throw new Error(`only ${this.changes.length} of ${count} changes arrived`)
+      let timer: NodeJS.Timeout | undefined
+      const next = await Promise.race([this.#iterator.next(), new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), left)))])
+      clearTimeout(timer)
+      if (next === 'timeout') throw new Error(`only ${this.changes.length} of ${count} changes arrived`)
+      if (next.done) throw new Error('the feed ended')
+      this.changes.push(...next.value.changes)
+      this.position = next.value.position
+    }
+    return this.changes
+  }
+}
+
+async function client(url: string, settings: string[] = []): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: url })
+  await c.connect()
+  for (const setting of settings) await c.query(`SET ${setting}`)
+  return c
+}
+
+/** A writer whose session prints every value differently from the connector's (UTC, ISO, all float digits, hex). */
+const ODD_SESSION = [`TimeZone = 'Europe/Paris'`, `DateStyle = 'SQL, DMY'`, 'extra_float_digits = -3', `bytea_output = 'escape'`, `IntervalStyle = 'sql_standard'`]
+
+describe.skipIf(!available)('PostgreSQL change capture with cdc: triggers', () => {
+  let database: Awaited<ReturnType<typeof createPgDatabase>>
+  let connector: Connector
+  const feeds: ChangeFeed[] = []
+  const sql = (text: string, params: unknown[] = []) => pgQuery(database.url, text, params)
+  const open = async (entity: string, consumer: string, from?: string) => {
+    const feed = await connector.openChangeFeed!(entity, { consumer, ...(from ? { from } : {}) })
+    feeds.push(feed)
+    return feed
+  }
+
+  beforeAll(async () => {
+    database = await createPgDatabase('syncline_trg')
+    connector = createPostgresConnector({ name: 'shop', url: database.url, cdc: 'triggers' })
+  })
+  afterAll(async () => {
+    for (const feed of feeds) await feed.close()
+    await connector?.close()
+    await database?.drop()
+  })
+
+  it('declares cdc and reports trigger readiness', async () => {
+    expect(connector.capabilities.cdc).toBe(true)
+    const report = await connector.check()
+    expect(report.cdc).toEqual({ ready: true })
+    expect(report.details.cdc_method).toBe('triggers')
+  })
+
+  it('delivers values exactly as scan reads them, whatever the writer session', async () => {
+    await sql(`CREATE TABLE exact (id bigint PRIMARY KEY, big bigint, amount numeric(30,10), at timestamptz, local timestamp,
+                 doc json, docb jsonb, data bytea, ratio float8, label text, tags text[], day date, span interval)`)
+    await sql(`INSERT INTO exact (id, label) VALUES (0, 'before the feed')`)
+    const feed = await open('exact', 'exact_values')
+    const reader = new Reader(feed)
+    // The snapshot holds what was there at start, and nothing written after it.
+    const paris = await client(database.url, ODD_SESSION)
+    try {
+      await paris.query(`INSERT INTO exact VALUES (1, 9007199254740993, 12345678901234567890.0123456789, '2026-11-21 10:00:00.123456',
+                           '2026-11-21 10:00:00.5', '{"b": 1, "a": [1.10, "x"]}', '{"z": 12345678901234567890.5}', '\\x00ff10', 1 / 3::float8, 'ü ☃', '{a,"b c"}', '2026-03-04', '1 day 02:03:04.5')`)
+      await paris.query(`UPDATE exact SET big = -9223372036854775808, amount = -0.0000000001, at = '1999-12-31 23:59:59.999999+14' WHERE id = 1`)
+      await paris.query(`INSERT INTO exact (id) VALUES (2)`)
+      await paris.query(`DELETE FROM exact WHERE id = 2`)
+    } finally {
+      await paris.end()
+    }
+    const snapshot: Row[] = []
+    for await (const rows of feed.snapshot({ fields: ['id', 'label'], keys: ['id'], batchSize: 10 })) snapshot.push(...rows)
+    expect(snapshot).toEqual([{ id: 0, label: 'before the feed' }])
+
+    const changes = await reader.until(4)
+    expect(changes.map((c) => c.type)).toEqual(['create', 'update', 'create', 'delete'])
+    const [created, updated, , deleted] = changes
+    expect(created!.record).toMatchObject({
+      id: 1,
+      big: 9007199254740993n,
+      amount: '12345678901234567890.0123456789',
+      // Written as Paris local time (UTC+1 in November) by a session that prints DMY dates.
+      at: '2026-11-21T09:00:00.123456Z',
+      local: '2026-11-21T10:00:00.500000Z',
+      ratio: 1 / 3,
+      label: 'ü ☃',
+      tags: '{a,"b c"}',
+      day: '2026-03-04',
+      span: '1 day 02:03:04.5',
+    })
+    expect(Buffer.from(created!.record!.data as Uint8Array).toString('hex')).toBe('00ff10')
+    expect(updated!.before).toEqual(created!.record)
+    expect(updated!.record).toMatchObject({ big: -9223372036854775808n, amount: '-0.0000000001', at: '1999-12-31T09:59:59.999999Z' })
+    expect(deleted!.record).toBeUndefined()
+    expect(deleted!.key).toEqual([2])
+    expect(deleted!.before).toMatchObject({ id: 2 })
+    // Every field equals what scan reads for the row now.
+    const fields = ['id', 'big', 'amount', 'at', 'local', 'doc', 'docb', 'data', 'ratio', 'label', 'tags', 'day', 'span']
+    const { rows } = await scanAll(connector, 'exact', { fields, keys: ['id'] })
+    expect(updated!.record).toEqual(rows.find((r) => r.id === 1))
+    expect(created!.committedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/)
+    expect(created!.transaction).not.toBe(updated!.transaction)
+  })
+
+  it('delivers concurrent transactions in commit order, and a resumed feed loses neither', async () => {
+    await sql('CREATE TABLE orders (id int PRIMARY KEY, note text)')
+    const feed = await open('orders', 'commit_order')
+    const reader = new Reader(feed)
+    const early = await client(database.url)
+    const late = await client(database.url)
+    try {
+      // The transaction that writes first (lower sequence numbers) commits last.
+      await early.query('BEGIN')
+      await early.query(`INSERT INTO orders VALUES (1, 'early, committed second')`)
+      await late.query('BEGIN')
+      await late.query(`INSERT INTO orders VALUES (2, 'late, committed first')`)
+      await late.query('COMMIT')
+      const first = await reader.until(1)
+      expect(first.map((c) => c.key)).toEqual([[2]])
+      const afterLate = reader.position!
+      await early.query(`INSERT INTO orders VALUES (3, 'early again')`)
+      await early.query('COMMIT')
+      const all = await reader.until(3)
+      expect(all.map((c) => c.key)).toEqual([[2], [1], [3]])
+      // The transaction's changes are contiguous and share its id.
+      expect(all[1]!.transaction).toBe(all[2]!.transaction)
+      await feed.close()
+      // Resuming after the late transaction still brings the early one, which committed after it.
+      const resumed = new Reader(await open('orders', 'commit_order', afterLate))
+      expect((await resumed.until(2)).map((c) => c.key)).toEqual([[1], [3]])
+    } finally {
+      await early.end()
+      await late.end()
+    }
+  })
+
+  it('orders two transactions on the same row as they committed, even when read together', async () => {
+    await sql('CREATE TABLE counters (id int PRIMARY KEY, n int)')
+    await sql('INSERT INTO counters VALUES (1, 0), (2, 0)')
+    const feed = await open('counters', 'same_row')
+    const a = await client(database.url)
+    const b = await client(database.url)
+    try {
+      await b.query('BEGIN')
+      await b.query('UPDATE counters SET n = 100 WHERE id = 2') // b's first change has the lowest sequence
+      await a.query('BEGIN')
+      await a.query('UPDATE counters SET n = 1 WHERE id = 1')
+      const waiting = b.query('UPDATE counters SET n = n + 10 WHERE id = 1') // waits for a's row lock
+      await a.query('COMMIT')
+      await waiting
+      await b.query('COMMIT')
+      const changes = await new Reader(feed).until(3)
+      const row1 = changes.filter((c) => c.key[0] === 1).map((c) => c.record!.n)
+      expect(row1).toEqual([1, 11])
+    } finally {
+      await a.end()
+      await b.end()
+    }
+  })
+
+  it('wakes on NOTIFY instead of waiting for the backstop poll', async () => {
+    await sql('CREATE TABLE pings (id int PRIMARY KEY)')
+    const feed = await open('pings', 'latency')
+    const reader = new Reader(feed)
+    await reader.until(0)
+    await new Promise((resolve) => setTimeout(resolve, 300)) // let the feed go to sleep
+    const started = Date.now()
+    await sql('INSERT INTO pings VALUES (1)')
+    await reader.until(1, 3000)
+    expect(Date.now() - started).toBeLessThan(1000)
+  })
+
+  it('prunes the change log after ack, up to the slowest consumer of the entity', async () => {
+    await sql('CREATE TABLE items (id int PRIMARY KEY)')
+    const fast = await open('items', 'prune_fast')
+    const slow = await open('items', 'prune_slow')
+    await sql('INSERT INTO items SELECT generate_series(1, 5)')
+    const fastReader = new Reader(fast)
+    const slowReader = new Reader(slow)
+    await fastReader.until(5)
+    await slowReader.until(5)
+    const logged = async () => Number((await sql(`SELECT count(*) AS n FROM syncline.changes WHERE entity = 'public.items'`))[0]!.n)
+    expect(await logged()).toBe(5)
+    await fast.ack(fastReader.position!)
+    expect(await logged()).toBe(5)
+    await slow.ack(slowReader.changes[2]!.position)
+    expect(await logged()).toBe(2)
+    await slow.ack(slowReader.position!)
+    expect(await logged()).toBe(0)
+    // A position before the acknowledged one can no longer be served.
+    const lost = await rejection(connector.openChangeFeed!('items', { consumer: 'prune_slow', from: slowReader.changes[0]!.position }))
+    expect(lost.code).toBe('POSITION_LOST')
+    const status = await connector.listChangeFeeds!()
+    expect(status.find((s) => s.consumer === 'prune_slow')).toMatchObject({ entity: 'public.items', pendingChanges: 0, position: slowReader.position })
+  })
+
+  it('dropChangeFeed removes the consumer, then the trigger, then the schema', async () => {
+    await sql('CREATE TABLE gone (id int PRIMARY KEY)')
+    const feed = await open('gone', 'drop_me')
+    await sql('INSERT INTO gone VALUES (1)')
+    const reader = new Reader(feed)
+    await reader.until(1)
+    await feed.close()
+    const triggers = async () => (await sql(`SELECT tgrelid::regclass::text AS t FROM pg_trigger WHERE tgname = 'syncline_capture' ORDER BY 1`)).map((r) => r.t)
+    expect(await triggers()).toContain('gone')
+    await connector.dropChangeFeed!('drop_me')
+    expect(await triggers()).not.toContain('gone')
+    expect(await triggers()).not.toHaveLength(0) // other tests' consumers keep theirs
+    const lost = await rejection(connector.openChangeFeed!('gone', { consumer: 'drop_me', from: reader.position! }))
+    expect(lost.code).toBe('POSITION_LOST')
+    await connector.dropChangeFeed!('drop_me') // idempotent
+    for (const consumer of (await connector.listChangeFeeds!()).map((s) => s.consumer)) await connector.dropChangeFeed!(consumer)
+    expect(await triggers()).toEqual([])
+    expect(await sql(`SELECT 1 FROM pg_namespace WHERE nspname = 'syncline'`)).toEqual([])
+  })
+})
+
+describe.skipIf(!available)('cdc: triggers for a user without REPLICATION', () => {
+  let database: Awaited<ReturnType<typeof createPgDatabase>>
+  const role = `syncline_trg_${process.pid}_${Math.random().toString(36).slice(2, 6)}`
+  let connector: Connector | undefined
+  let auto: Connector | undefined
+
+  beforeAll(async () => {
+    database = await createPgDatabase('syncline_trg_role')
+    await pgQuery(database.url, `CREATE ROLE "${role}" LOGIN PASSWORD 'pw-${role}' NOREPLICATION NOSUPERUSER`)
+    await pgQuery(database.url, 'CREATE TABLE accounts (id int PRIMARY KEY, balance numeric(12,2))')
+    await pgQuery(database.url, `GRANT SELECT ON accounts TO "${role}"`)
+    const url = new URL(database.url)
+    url.username = role
+    connector = createPostgresConnector({ name: 'limited', url: url.toString(), password: `pw-${role}`, cdc: 'triggers' })
+    auto = createPostgresConnector({ name: 'limited_auto', url: url.toString(), password: `pw-${role}` })
+  })
+  afterAll(async () => {
+    await connector?.close()
+    await auto?.close()
+    await database?.drop()
+    await pgQuery(database.url.replace(/\/[^/]*$/, '/postgres'), `DROP ROLE IF EXISTS "${role}"`)
+  })
+
+  it('says which GRANT is missing, then captures once granted', async () => {
+    const limited = connector!
+    const logical = await auto!.check()
+    expect(logical.cdc.ready).toBe(false)
+    expect(logical.cdc.reason).toMatch(/REPLICATION.*cdc: triggers/)
+
+    const before = await limited.check()
+    expect(before.cdc.ready).toBe(false)
+    expect(before.cdc.reason).toContain(`GRANT CREATE ON DATABASE "${database.name}" TO "${role}"`)
+    const noSchema = await rejection(limited.openChangeFeed!('accounts', { consumer: 'limited' }))
+    expect(noSchema.code).toBe('CDC_NOT_READY')
+    expect(noSchema.message).toContain(`GRANT CREATE ON DATABASE "${database.name}" TO "${role}"`)
+
+    await pgQuery(database.url, `GRANT CREATE ON DATABASE "${database.name}" TO "${role}"`)
+    expect((await limited.check()).cdc).toEqual({ ready: true })
+    expect((await limited.check()).details.trigger_privilege_fix).toContain(`GRANT TRIGGER ON public.accounts TO "${role}"`)
+    const noTrigger = await rejection(limited.openChangeFeed!('accounts', { consumer: 'limited' }))
+    expect(noTrigger.code).toBe('CDC_NOT_READY')
+    expect(noTrigger.message).toContain(`GRANT TRIGGER ON "public"."accounts" TO "${role}"`)
+
+    await pgQuery(database.url, `GRANT TRIGGER ON accounts TO "${role}"`)
+    const feed = await limited.openChangeFeed!('accounts', { consumer: 'limited' })
+    try {
+      // The application writes as the table's owner, who has no privilege on the change log.
+      await pgQuery(database.url, `INSERT INTO accounts VALUES (1, 10.50)`)
+      await pgQuery(database.url, `UPDATE accounts SET balance = 11.25 WHERE id = 1`)
+      const reader = new Reader(feed)
+      const changes = await reader.until(2)
+      expect(changes.map((c) => [c.type, c.record])).toEqual([
+        ['create', { id: 1, balance: '10.50' }],
+        ['update', { id: 1, balance: '11.25' }],
+      ])
+      await feed.ack(reader.position!)
+    } finally {
+      await feed.close()
+    }
+    // Not the table's owner, yet its last consumer takes the trigger with it.
+    await limited.dropChangeFeed!('limited')
+    expect(await pgQuery(database.url, `SELECT 1 FROM pg_trigger WHERE tgname = 'syncline_capture'`)).toEqual([])
+  })
+})

@@ -22,8 +22,11 @@ export const CHANGE_LOG_SCHEMA = 'syncline'
 /** The NOTIFY channel the trigger signals on (payload: the entity). */
 export const CHANGE_CHANNEL = 'syncline_changes'
 
-/** The name of the trigger syncline creates on each captured table. */
+/** The name of the row trigger syncline creates on each captured table. */
 export const TRIGGER_NAME = 'syncline_capture'
+
+/** The name of its statement trigger that turns a TRUNCATE into row deletes. */
+export const TRUNCATE_TRIGGER_NAME = 'syncline_capture_truncate'
 
 /** A `seq` beyond every real one: position `(pos, WHOLE)` is "after all of transaction pos". */
 export const WHOLE_TRANSACTION = '9223372036854775807'
@@ -91,6 +94,22 @@ BEGIN
           CASE WHEN TG_OP <> 'DELETE' THEN NEW::text END,
           CASE WHEN TG_OP <> 'INSERT' THEN OLD::text END);
   -- Delivered at commit; identical payloads of one transaction fold into one.
+  PERFORM pg_notify('${CHANGE_CHANNEL}', captured);
+  RETURN NULL;
+END
+$fn$;
+CREATE OR REPLACE FUNCTION syncline.capture_truncate() RETURNS trigger
+  LANGUAGE plpgsql SECURITY DEFINER
+  SET search_path = pg_catalog, pg_temp
+  SET "TimeZone" = 'UTC' SET "DateStyle" = 'ISO, YMD' SET "IntervalStyle" = 'postgres'
+  SET extra_float_digits = 3 SET bytea_output = 'hex'
+AS $fn$
+DECLARE
+  captured text := format('%I.%I', TG_TABLE_SCHEMA, TG_TABLE_NAME);
+BEGIN
+  -- TRUNCATE fires no row triggers: log a delete of every row it removes.
+  EXECUTE format('INSERT INTO syncline.changes (entity, op, old_row) SELECT $1, %L, t::text FROM %I.%I t', 'D', TG_TABLE_SCHEMA, TG_TABLE_NAME)
+    USING captured;
   PERFORM pg_notify('${CHANGE_CHANNEL}', captured);
   RETURN NULL;
 END

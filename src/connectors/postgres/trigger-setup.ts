@@ -7,7 +7,7 @@
 import type pg from 'pg'
 import { SynclineError } from '../../errors.js'
 import type { ChangeFeedStatus } from '../change-feed.js'
-import { INSTALL_CHANGE_LOG, TRIGGER_NAME, WHOLE_TRANSACTION } from './change-log-sql.js'
+import { INSTALL_CHANGE_LOG, TRIGGER_NAME, TRUNCATE_TRIGGER_NAME, WHOLE_TRANSACTION } from './change-log-sql.js'
 import { quoteIdent } from './dialect.js'
 import type { Endpoint } from './pool.js'
 import { formatLogPosition } from './trigger-position.js'
@@ -27,7 +27,8 @@ function pgCode(error: unknown): string | undefined {
 /** Whether the change-log schema is installed in this database. */
 export async function changeLogInstalled(db: Db): Promise<boolean> {
   const { rows } = await db.query<{ installed: boolean }>(
-    `SELECT to_regclass('syncline.consumers') IS NOT NULL AND to_regprocedure('syncline.capture()') IS NOT NULL AS installed`,
+    `SELECT to_regclass('syncline.consumers') IS NOT NULL AND to_regprocedure('syncline.capture()') IS NOT NULL
+            AND to_regprocedure('syncline.capture_truncate()') IS NOT NULL AS installed`,
   )
   return rows[0]?.installed ?? false
 }
@@ -59,21 +60,29 @@ export async function installChangeLog(db: Db, endpoint: Endpoint): Promise<void
   }
 }
 
+/** The capture triggers: the row trigger, and the statement trigger that logs a TRUNCATE as row deletes. */
+const TRIGGERS: ReadonlyArray<{ name: string; definition: string }> = [
+  { name: TRIGGER_NAME, definition: 'AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION syncline.capture()' },
+  { name: TRUNCATE_TRIGGER_NAME, definition: 'BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION syncline.capture_truncate()' },
+]
+
 /**
- * Create the capture trigger on a table if it has none. CREATE TRIGGER
+ * Create the capture triggers on a table where missing. CREATE TRIGGER
  * locks out writers until the caller's transaction commits, so every write
  * after that commit is captured and none before it is half-captured.
  */
 export async function ensureTrigger(db: Db, schema: string, table: string, endpoint: Endpoint): Promise<void> {
-  const { rows } = await db.query(
-    `SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND c.relname = $2 AND t.tgname = $3`,
-    [schema, table, TRIGGER_NAME],
+  const { rows } = await db.query<{ name: string }>(
+    `SELECT t.tgname AS name FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = $1 AND c.relname = $2`,
+    [schema, table],
   )
-  if (rows.length > 0) return
+  const present = new Set(rows.map((r) => r.name))
   const target = `${quoteIdent(schema)}.${quoteIdent(table)}`
   try {
-    await db.query(`CREATE TRIGGER ${quoteIdent(TRIGGER_NAME)} AFTER INSERT OR UPDATE OR DELETE ON ${target} FOR EACH ROW EXECUTE FUNCTION syncline.capture()`)
+    for (const trigger of TRIGGERS) {
+      if (!present.has(trigger.name)) await db.query(`CREATE TRIGGER ${quoteIdent(trigger.name)} ${trigger.definition.replace('%s', target)}`)
+    }
   } catch (error) {
     if (pgCode(error) === '42501') {
       throw new SynclineError(
@@ -158,7 +167,7 @@ async function releaseEntity(db: Db, entityKey: string): Promise<void> {
   if (!table) return
   await db.query('SAVEPOINT drop_trigger')
   try {
-    await db.query(`DROP TRIGGER IF EXISTS ${quoteIdent(TRIGGER_NAME)} ON ${quoteIdent(table.schema)}.${quoteIdent(table.table)}`)
+    for (const trigger of TRIGGERS) await db.query(`DROP TRIGGER IF EXISTS ${quoteIdent(trigger.name)} ON ${quoteIdent(table.schema)}.${quoteIdent(table.table)}`)
     await db.query('RELEASE SAVEPOINT drop_trigger')
   } catch (error) {
     // Only the table's owner may drop its triggers; pruning cleans up after one left behind.

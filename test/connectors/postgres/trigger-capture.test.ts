@@ -185,6 +185,37 @@ describe.skipIf(!available)('PostgreSQL change capture with cdc: triggers', () =
     }
   })
 
+  it('splits a transaction larger than maxBatchSize over batches, resumable inside it', async () => {
+    await sql('CREATE TABLE bulk (id int PRIMARY KEY)')
+    const feed = await connector.openChangeFeed!('bulk', { consumer: 'big_tx', maxBatchSize: 1000 })
+    feeds.push(feed)
+    await sql('INSERT INTO bulk SELECT generate_series(1, 2500)')
+    const sizes: number[] = []
+    const positions: string[] = []
+    for await (const batch of feed.changes()) {
+      sizes.push(batch.changes.length)
+      positions.push(batch.position)
+      if (sizes.reduce((a, b) => a + b, 0) >= 2500) break
+    }
+    expect(sizes).toEqual([1000, 1000, 500])
+    await feed.close()
+    const resumed = new Reader(await open('bulk', 'big_tx', positions[0]))
+    const rest = await resumed.until(1500)
+    expect(rest.map((c) => c.key[0])).toEqual(Array.from({ length: 1500 }, (_, i) => i + 1001))
+  })
+
+  it('captures a TRUNCATE as a delete of every row', async () => {
+    await sql('CREATE TABLE scratch (id int PRIMARY KEY, v text)')
+    await sql(`INSERT INTO scratch VALUES (1, 'a'), (2, 'b')`)
+    const reader = new Reader(await open('scratch', 'truncate'))
+    await sql('TRUNCATE scratch')
+    const changes = await reader.until(2)
+    expect(changes.map((c) => [c.type, c.key, c.before])).toEqual([
+      ['delete', [1], { id: 1, v: 'a' }],
+      ['delete', [2], { id: 2, v: 'b' }],
+    ])
+  })
+
   it('wakes on NOTIFY instead of waiting for the backstop poll', async () => {
     await sql('CREATE TABLE pings (id int PRIMARY KEY)')
     const feed = await open('pings', 'latency')
@@ -228,7 +259,7 @@ describe.skipIf(!available)('PostgreSQL change capture with cdc: triggers', () =
     const reader = new Reader(feed)
     await reader.until(1)
     await feed.close()
-    const triggers = async () => (await sql(`SELECT tgrelid::regclass::text AS t FROM pg_trigger WHERE tgname = 'syncline_capture' ORDER BY 1`)).map((r) => r.t)
+    const triggers = async () => (await sql(`SELECT DISTINCT tgrelid::regclass::text AS t FROM pg_trigger WHERE tgname LIKE 'syncline%' ORDER BY 1`)).map((r) => r.t)
     expect(await triggers()).toContain('gone')
     await connector.dropChangeFeed!('drop_me')
     expect(await triggers()).not.toContain('gone')
@@ -303,6 +334,6 @@ describe.skipIf(!available)('cdc: triggers for a user without REPLICATION', () =
     }
     // Not the table's owner, yet its last consumer takes the trigger with it.
     await limited.dropChangeFeed!('limited')
-    expect(await pgQuery(database.url, `SELECT 1 FROM pg_trigger WHERE tgname = 'syncline_capture'`)).toEqual([])
+    expect(await pgQuery(database.url, `SELECT 1 FROM pg_trigger WHERE tgname LIKE 'syncline%'`)).toEqual([])
   })
 })

@@ -69,7 +69,7 @@ export async function openTriggerFeed(ctx: TriggerContext, entity: string, opts:
     }
     await client.query('BEGIN')
     await registerConsumer(client, opts.consumer, entityKey)
-    await ensureTrigger(client, table.schema, table.table, ctx.endpoint)
+    await ensureTrigger(client, table.schema, table.table, entityKey, ctx.endpoint)
     await client.query('COMMIT')
     // The snapshot: everything visible in it is in the table as snapshot()
     // reads it; numbered transactions up to `top` are all visible in it, and
@@ -358,25 +358,36 @@ function rowOf(fields: PgTable['info']['fields'], values: unknown[], offset: num
 /**
  * The read of one batch, in one statement (one snapshot): the highest
  * numbered transaction, and the entity's changes after the position up to
- * it, in (pos, seq) order. The logged record text is cast back to the
- * table's row type in this session (UTC, ISO), so each column arrives with
- * its own type and goes through the same parsers as a scan: values equal
- * what `scan` reads. `OFFSET 0` keeps each cast from being repeated per column.
+ * it, in (pos, seq) order. The page of positions is chosen first, without
+ * touching the logged rows: the rest of the current transaction straight
+ * off the (xid, entity, seq) index, then the transactions after it. Only
+ * the page's rows are then decoded: the logged record text is cast back to
+ * the table's row type in this session (UTC, ISO), so each column arrives
+ * with its own type and goes through the same parsers as a scan: values
+ * equal what `scan` reads. `OFFSET 0` keeps each cast from being repeated
+ * per column.
  */
 function readQuery(table: PgTable): string {
   const names = table.info.fields.map((f) => quoteIdent(f.name))
   const newCols = names.map((n, i) => `(nr.r).${n} AS n${i}`)
   const oldCols = names.map((n, i) => `(orow.r).${n} AS o${i}`)
-  return `WITH hi AS (SELECT coalesce(max(pos), 0) AS top FROM syncline.commits)
+  const skip = 'AND ($5::pg_snapshot IS NULL OR NOT pg_visible_in_snapshot(m.xid, $5::pg_snapshot))'
+  return `WITH hi AS (SELECT coalesce(max(pos), 0) AS top FROM syncline.commits),
+page AS (
+  SELECT * FROM (
+    (SELECT m.pos, c.seq, m.xid, m.last_change_at FROM syncline.commits m JOIN syncline.changes c ON c.xid = m.xid AND c.entity = $1
+      WHERE m.pos = $2::bigint AND c.seq > $3::bigint ${skip} ORDER BY c.seq LIMIT $4)
+    UNION ALL
+    (SELECT m.pos, c.seq, m.xid, m.last_change_at FROM hi, syncline.commits m JOIN syncline.changes c ON c.xid = m.xid AND c.entity = $1
+      WHERE m.pos > $2::bigint AND m.pos <= hi.top ${skip} ORDER BY m.pos, c.seq LIMIT $4)
+  ) candidates ORDER BY pos, seq LIMIT $4
+)
 SELECT hi.top::text, ch.* FROM hi LEFT JOIN LATERAL (
-  SELECT m.pos::text AS pos, c.seq::text AS seq, c.op::text AS op, c.xid::text AS xid, m.last_change_at${[...newCols, ...oldCols].map((c) => `, ${c}`).join('')}
-    FROM syncline.commits m
-    JOIN syncline.changes c ON c.xid = m.xid AND c.entity = $1
+  SELECT p.pos::text AS pos, p.seq::text AS seq, c.op::text AS op, p.xid::text AS xid, p.last_change_at${[...newCols, ...oldCols].map((c) => `, ${c}`).join('')}
+    FROM page p JOIN syncline.changes c ON c.seq = p.seq
     LEFT JOIN LATERAL (SELECT c.new_row::${table.sql} AS r OFFSET 0) nr ON true
     LEFT JOIN LATERAL (SELECT c.old_row::${table.sql} AS r OFFSET 0) orow ON true
-   WHERE m.pos >= $2::bigint AND m.pos <= hi.top AND (m.pos, c.seq) > ($2::bigint, $3::bigint)
-     AND ($5::pg_snapshot IS NULL OR NOT pg_visible_in_snapshot(m.xid, $5::pg_snapshot))
-   ORDER BY m.pos, c.seq LIMIT $4) ch ON true`
+   ORDER BY p.pos, p.seq) ch ON true`
 }
 
 /** A logged row that no longer fits the table (a column added, dropped or retyped meanwhile). */

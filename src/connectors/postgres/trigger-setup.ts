@@ -7,7 +7,7 @@
 import type pg from 'pg'
 import { SynclineError } from '../../errors.js'
 import type { ChangeFeedStatus } from '../change-feed.js'
-import { INSTALL_CHANGE_LOG, TRIGGER_NAME, TRUNCATE_TRIGGER_NAME, WHOLE_TRANSACTION } from './change-log-sql.js'
+import { INSTALL_CHANGE_LOG, NOTIFY_TRIGGER_NAME, TRIGGER_NAME, TRUNCATE_TRIGGER_NAME, WHOLE_TRANSACTION } from './change-log-sql.js'
 import { quoteIdent } from './dialect.js'
 import type { Endpoint } from './pool.js'
 import { formatLogPosition } from './trigger-position.js'
@@ -28,7 +28,7 @@ function pgCode(error: unknown): string | undefined {
 export async function changeLogInstalled(db: Db): Promise<boolean> {
   const { rows } = await db.query<{ installed: boolean }>(
     `SELECT to_regclass('syncline.consumers') IS NOT NULL AND to_regprocedure('syncline.capture()') IS NOT NULL
-            AND to_regprocedure('syncline.capture_truncate()') IS NOT NULL AS installed`,
+            AND to_regprocedure('syncline.capture_truncate()') IS NOT NULL AND to_regprocedure('syncline.notify_changes()') IS NOT NULL AS installed`,
   )
   return rows[0]?.installed ?? false
 }
@@ -62,16 +62,23 @@ export async function installChangeLog(db: Db, endpoint: Endpoint): Promise<void
 
 /** The capture triggers: the row trigger, and the statement trigger that logs a TRUNCATE as row deletes. */
 const TRIGGERS: ReadonlyArray<{ name: string; definition: string }> = [
-  { name: TRIGGER_NAME, definition: 'AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION syncline.capture()' },
-  { name: TRUNCATE_TRIGGER_NAME, definition: 'BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION syncline.capture_truncate()' },
+  { name: TRIGGER_NAME, definition: 'AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW EXECUTE FUNCTION syncline.capture(%k)' },
+  { name: TRUNCATE_TRIGGER_NAME, definition: 'BEFORE TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION syncline.capture_truncate(%k)' },
+  { name: NOTIFY_TRIGGER_NAME, definition: 'AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION syncline.notify_changes(%k)' },
 ]
 
+/** A SQL string literal (trigger arguments cannot be parameters); E'' whatever standard_conforming_strings says. */
+function literal(text: string): string {
+  return `E'${text.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`
+}
+
 /**
- * Create the capture triggers on a table where missing. CREATE TRIGGER
+ * Create the capture triggers on a table where missing, each told the
+ * entity key it logs under. CREATE TRIGGER
  * locks out writers until the caller's transaction commits, so every write
  * after that commit is captured and none before it is half-captured.
  */
-export async function ensureTrigger(db: Db, schema: string, table: string, endpoint: Endpoint): Promise<void> {
+export async function ensureTrigger(db: Db, schema: string, table: string, entityKey: string, endpoint: Endpoint): Promise<void> {
   const { rows } = await db.query<{ name: string }>(
     `SELECT t.tgname AS name FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname = $1 AND c.relname = $2`,
@@ -81,7 +88,7 @@ export async function ensureTrigger(db: Db, schema: string, table: string, endpo
   const target = `${quoteIdent(schema)}.${quoteIdent(table)}`
   try {
     for (const trigger of TRIGGERS) {
-      if (!present.has(trigger.name)) await db.query(`CREATE TRIGGER ${quoteIdent(trigger.name)} ${trigger.definition.replace('%s', target)}`)
+      if (!present.has(trigger.name)) await db.query(`CREATE TRIGGER ${quoteIdent(trigger.name)} ${trigger.definition.replace('%s', target).replace('%k', literal(entityKey))}`)
     }
   } catch (error) {
     if (pgCode(error) === '42501') {

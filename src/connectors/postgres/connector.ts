@@ -53,7 +53,10 @@ class PostgresConnector implements Connector {
       table: (entity) => this.#tables.get(entity),
       errorContext: (entity) => this.#errorContext(entity),
     }
-    this.#triggers = new TriggerCapture(config, this.#context, this.endpoint)
+    this.#triggers = new TriggerCapture(config, this.#context, this.endpoint, (entity) => {
+      this.#tables.forget(entity)
+      return this.#tables.get(entity)
+    })
     this.capabilities = config.cdc === 'triggers' ? { ...POSTGRES_CAPABILITIES, cdc: true } : POSTGRES_CAPABILITIES
   }
 

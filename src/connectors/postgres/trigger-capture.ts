@@ -8,6 +8,7 @@ import type { ChangeFeed, ChangeFeedOptions, ChangeFeedStatus } from '../change-
 import type { ConnectionConfig } from '../connector.js'
 import { classifyPgError } from './errors.js'
 import { connectionString, holdClient, type Endpoint } from './pool.js'
+import type { PgTable } from './introspect.js'
 import type { PgContext } from './source.js'
 import { checkTriggerCapture, type TriggerCheck } from './trigger-check.js'
 import { openTriggerFeed, type TriggerContext } from './trigger-feed.js'
@@ -27,10 +28,12 @@ export class TriggerCapture {
     config: ConnectionConfig,
     private readonly source: PgContext,
     endpoint: Endpoint,
+    refreshTable: (entity: string) => Promise<PgTable>,
   ) {
     this.#ctx = {
       ...source,
       endpoint,
+      refreshTable,
       newClient: (applicationName) => new pg.Client({ connectionString: connectionString(config), application_name: applicationName, keepAlive: true }),
     }
   }

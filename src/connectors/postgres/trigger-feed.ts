@@ -31,6 +31,14 @@ export interface TriggerContext extends PgContext {
   endpoint: Endpoint
   /** A connection outside the pool, for LISTEN (the feed ends it). */
   newClient(applicationName: string): pg.Client
+  /** The entity described afresh (its columns changed), replacing the cached description. */
+  refreshTable(entity: string): Promise<PgTable>
+}
+
+/** The LISTEN connection and whether it has failed (then the feed opens a new one). */
+interface Listener {
+  client: pg.Client
+  lost: boolean
 }
 
 /** How long a feed sleeps without a notification before it looks anyway (a missed NOTIFY, a reconnect). */
@@ -62,7 +70,7 @@ export async function openTriggerFeed(ctx: TriggerContext, entity: string, opts:
     await installChangeLog(client, ctx.endpoint)
     const keyRows = await client.query<{ key: string }>(`SELECT ${ENTITY_KEY} AS key`, [table.schema, table.table])
     const entityKey = keyRows.rows[0]!.key
-    const feed = new TriggerFeed(ctx, table, entityKey, opts.consumer, keys, Math.max(1, Math.floor(opts.maxBatchSize ?? 1000)), opts.signal)
+    const feed = new TriggerFeed(ctx, entity, table, entityKey, opts.consumer, keys, Math.max(1, Math.floor(opts.maxBatchSize ?? 1000)), opts.signal)
     if (from) {
       await feed.resume(client, from, where)
       return feed
@@ -99,18 +107,21 @@ class TriggerFeed implements ChangeFeed {
   #closed = false
   #wake: (() => void) | undefined
   #pending = false
-  readonly #readSql: string
+  #table: PgTable
+  #readSql: string
   readonly #abort: () => void
 
   constructor(
     private readonly ctx: TriggerContext,
-    private readonly table: PgTable,
+    private readonly entity: string,
+    table: PgTable,
     private readonly entityKey: string,
     private readonly consumer: string,
     private readonly keys: string[],
     private readonly maxBatchSize: number,
     private readonly signal: AbortSignal | undefined,
   ) {
+    this.#table = table
     this.#readSql = readQuery(table)
     this.#abort = () => this.#notify()
     signal?.addEventListener('abort', this.#abort, { once: true })
@@ -151,10 +162,10 @@ class TriggerFeed implements ChangeFeed {
   async *snapshot(opts: Omit<ScanOptions, 'cursor' | 'after'>): AsyncGenerator<Row[]> {
     const held = this.#snapshotClient
     if (!held || this.#iterated) {
-      throw new SynclineError('INTERNAL', 'internal', `snapshot() of ${this.table.info.name}: only a feed opened without a position has one, and only before changes() is iterated.`)
+      throw new SynclineError('INTERNAL', 'internal', `snapshot() of ${this.#table.info.name}: only a feed opened without a position has one, and only before changes() is iterated.`)
     }
     throwIfAborted(opts.signal)
-    const { sql, params } = scanQuery(this.table, { fields: opts.fields, keys: opts.keys, ...(opts.filters ? { filters: opts.filters } : {}) })
+    const { sql, params } = scanQuery(this.#table, { fields: opts.fields, keys: opts.keys, ...(opts.filters ? { filters: opts.filters } : {}) })
     const batchSize = Math.max(1, Math.floor(opts.batchSize))
     const cursor = (held.client.query(new QueryStream(sql, params, { batchSize })) as QueryStream).cursor as { read(n: number): Promise<Row[]>; close(): Promise<void> }
     try {
@@ -165,7 +176,7 @@ class TriggerFeed implements ChangeFeed {
         throwIfAborted(opts.signal)
       }
     } catch (error) {
-      throw classifyPgError(error, this.ctx.errorContext(this.table.info.name))
+      throw classifyPgError(error, this.ctx.errorContext(this.#table.info.name))
     } finally {
       await cursor.close().catch(() => undefined)
       await this.#endSnapshot()
@@ -173,11 +184,11 @@ class TriggerFeed implements ChangeFeed {
   }
 
   async *changes(): AsyncGenerator<ChangeBatch> {
-    if (this.#iterated) throw new SynclineError('INTERNAL', 'internal', `changes() of ${this.table.info.name} is iterated once per feed.`)
+    if (this.#iterated) throw new SynclineError('INTERNAL', 'internal', `changes() of ${this.#table.info.name} is iterated once per feed.`)
     this.#iterated = true
     await this.#endSnapshot()
     let position = this.#start
-    let listener: pg.Client | undefined
+    let listener: Listener | undefined
     try {
       for (;;) {
         if (this.#closed || this.signal?.aborted) return
@@ -197,15 +208,15 @@ class TriggerFeed implements ChangeFeed {
           if (!full || this.#closed || this.signal?.aborted) break
         }
         if (!this.#pending) await this.#sleep()
-        if (listener && (listener as unknown as { lost?: unknown }).lost) {
-          await listener.end().catch(() => undefined)
+        if (listener?.lost) {
+          await listener.client.end().catch(() => undefined)
           listener = undefined
         }
       }
     } catch (error) {
-      throw classifyPgError(error, this.ctx.errorContext(this.table.info.name))
+      throw classifyPgError(error, this.ctx.errorContext(this.#table.info.name))
     } finally {
-      await listener?.end().catch(() => undefined)
+      await listener?.client.end().catch(() => undefined)
     }
   }
 
@@ -230,7 +241,7 @@ class TriggerFeed implements ChangeFeed {
          DELETE FROM syncline.commits m USING low WHERE m.pos < low.pos`,
       )
     } catch (error) {
-      throw classifyPgError(error, this.ctx.errorContext(this.table.info.name))
+      throw classifyPgError(error, this.ctx.errorContext(this.#table.info.name))
     }
   }
 
@@ -258,11 +269,11 @@ class TriggerFeed implements ChangeFeed {
   }
 
   /** A connection that LISTENs for the trigger's notifications; undefined when it cannot connect (the backstop still wakes the feed). */
-  async #listen(): Promise<pg.Client | undefined> {
+  async #listen(): Promise<Listener | undefined> {
     const client = this.ctx.newClient(feedApplicationName(this.consumer))
-    const state = client as unknown as { lost?: unknown }
-    client.on('error', (error) => {
-      state.lost = error
+    const listener: Listener = { client, lost: false }
+    client.on('error', () => {
+      listener.lost = true
       this.#notify()
     })
     client.on('notification', (message) => {
@@ -271,7 +282,7 @@ class TriggerFeed implements ChangeFeed {
     try {
       await client.connect()
       await client.query(`LISTEN ${quoteIdent(CHANGE_CHANNEL)}`)
-      return client
+      return listener
     } catch {
       await client.end().catch(() => undefined)
       return undefined
@@ -311,41 +322,53 @@ class TriggerFeed implements ChangeFeed {
 
   /** The next changes after `position`, and the highest numbered transaction in the same snapshot. */
   async #read(position: LogPosition): Promise<{ changes: SourceChange[]; top: string }> {
-    let result: pg.QueryArrayResult
-    try {
-      result = await this.ctx.pool().query({
-        text: this.#readSql,
-        values: [this.entityKey, position.pos, position.seq, this.maxBatchSize, this.#skipSnapshot],
-        rowMode: 'array',
-      })
-    } catch (error) {
-      throw driftError(error, this.table) ?? error
+    let result = await this.#query(position)
+    if (Number(result.rows[0]?.[1]) !== this.#table.info.fields.length) {
+      // Columns were added or dropped since the table was described: read
+      // with its columns now (a logged row that predates the change cannot
+      // fit them and fails as SCHEMA_DRIFT).
+      this.#table = await this.ctx.refreshTable(this.entity)
+      for (const key of this.keys) columnOf(this.#table, key)
+      this.#readSql = readQuery(this.#table)
+      result = await this.#query(position)
     }
-    const fields = this.table.info.fields
+    const fields = this.#table.info.fields
     const top = String(result.rows[0]?.[0] ?? position.pos)
     const changes: SourceChange[] = []
     for (const values of result.rows) {
-      if (values[1] === null || values[1] === undefined) continue
-      const op = String(values[3])
-      const record = op === 'D' ? undefined : rowOf(fields, values, 6)
-      const before = op === 'I' ? undefined : rowOf(fields, values, 6 + fields.length)
+      if (values[2] === null || values[2] === undefined) continue
+      const op = String(values[4])
+      const record = op === 'D' ? undefined : rowOf(fields, values, 7)
+      const before = op === 'I' ? undefined : rowOf(fields, values, 7 + fields.length)
       const key = keyOf((record ?? before)!, this.keys)
-      const change: SourceChange = { type: OPS[op] ?? 'update', key, position: formatLogPosition({ pos: String(values[1]), seq: String(values[2]) }) }
+      const change: SourceChange = { type: OPS[op] ?? 'update', key, position: formatLogPosition({ pos: String(values[2]), seq: String(values[3]) }) }
       if (record) change.record = record
       if (before) {
         change.before = before
         const previous = keyOf(before, this.keys)
         if (record && !this.#sameKey(previous, key)) change.previousKey = previous
       }
-      if (typeof values[5] === 'string') change.committedAt = values[5]
-      change.transaction = String(values[4])
+      if (typeof values[6] === 'string') change.committedAt = values[6]
+      change.transaction = String(values[5])
       changes.push(change)
     }
     return { changes, top }
   }
 
+  async #query(position: LogPosition): Promise<pg.QueryArrayResult> {
+    try {
+      return await this.ctx.pool().query({
+        text: this.#readSql,
+        values: [this.entityKey, position.pos, position.seq, this.maxBatchSize, this.#skipSnapshot, this.#table.sql],
+        rowMode: 'array',
+      })
+    } catch (error) {
+      throw driftError(error, this.#table) ?? error
+    }
+  }
+
   #sameKey(a: KeyValues, b: KeyValues): boolean {
-    return this.keys.every((name, i) => valuesEqual(this.table.fields.get(name)!.type, a[i] ?? null, b[i] ?? null))
+    return this.keys.every((name, i) => valuesEqual(this.#table.fields.get(name)!.type, a[i] ?? null, b[i] ?? null))
   }
 }
 
@@ -372,7 +395,9 @@ function readQuery(table: PgTable): string {
   const newCols = names.map((n, i) => `(nr.r).${n} AS n${i}`)
   const oldCols = names.map((n, i) => `(orow.r).${n} AS o${i}`)
   const skip = 'AND ($5::pg_snapshot IS NULL OR NOT pg_visible_in_snapshot(m.xid, $5::pg_snapshot))'
-  return `WITH hi AS (SELECT coalesce(max(pos), 0) AS top FROM syncline.commits),
+  return `WITH hi AS (SELECT coalesce(max(pos), 0) AS top,
+                  (SELECT count(*)::int FROM pg_attribute WHERE attrelid = $6::regclass AND attnum > 0 AND NOT attisdropped) AS width
+             FROM syncline.commits),
 page AS (
   SELECT * FROM (
     (SELECT m.pos, c.seq, m.xid, m.last_change_at FROM syncline.commits m JOIN syncline.changes c ON c.xid = m.xid AND c.entity = $1
@@ -382,7 +407,7 @@ page AS (
       WHERE m.pos > $2::bigint AND m.pos <= hi.top ${skip} ORDER BY m.pos, c.seq LIMIT $4)
   ) candidates ORDER BY pos, seq LIMIT $4
 )
-SELECT hi.top::text, ch.* FROM hi LEFT JOIN LATERAL (
+SELECT hi.top::text, hi.width, ch.* FROM hi LEFT JOIN LATERAL (
   SELECT p.pos::text AS pos, p.seq::text AS seq, c.op::text AS op, p.xid::text AS xid, p.last_change_at${[...newCols, ...oldCols].map((c) => `, ${c}`).join('')}
     FROM page p JOIN syncline.changes c ON c.seq = p.seq
     LEFT JOIN LATERAL (SELECT c.new_row::${table.sql} AS r OFFSET 0) nr ON true

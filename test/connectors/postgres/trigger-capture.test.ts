@@ -216,6 +216,26 @@ describe.skipIf(!available)('PostgreSQL change capture with cdc: triggers', () =
     ])
   })
 
+  it('a column change with changes pending is SCHEMA_DRIFT, not a wrong record', async () => {
+    await sql('CREATE TABLE drift (id int PRIMARY KEY, a text)')
+    const feed = await open('drift', 'drift')
+    await sql(`INSERT INTO drift VALUES (1, 'x')`)
+    await sql('ALTER TABLE drift ADD COLUMN b int')
+    const error = await rejection(new Reader(feed).until(1))
+    expect(error.code).toBe('SCHEMA_DRIFT')
+    expect(error.message).toMatch(/drift.*columns changed/)
+  })
+
+  it('a column added while nothing is pending appears in the next records', async () => {
+    await sql('CREATE TABLE grows (id int PRIMARY KEY, a text)')
+    const reader = new Reader(await open('grows', 'grows'))
+    await sql(`INSERT INTO grows VALUES (1, 'x')`)
+    await reader.until(1)
+    await sql('ALTER TABLE grows ADD COLUMN b int')
+    await sql(`INSERT INTO grows VALUES (2, 'y', 7)`)
+    expect((await reader.until(2))[1]!.record).toEqual({ id: 2, a: 'y', b: 7 })
+  })
+
   it('wakes on NOTIFY instead of waiting for the backstop poll', async () => {
     await sql('CREATE TABLE pings (id int PRIMARY KEY)')
     const feed = await open('pings', 'latency')

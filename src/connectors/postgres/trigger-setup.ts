@@ -149,8 +149,8 @@ export async function dropConsumer(db: Db, consumer: string): Promise<void> {
     await db.query('LOCK TABLE syncline.consumers IN EXCLUSIVE MODE')
     const removed = await db.query<{ entity: string }>('DELETE FROM syncline.consumers WHERE consumer = $1 RETURNING entity', [consumer])
     const left = await db.query<{ count: number }>('SELECT count(*)::int AS count FROM syncline.consumers')
-    if ((left.rows[0]?.count ?? 0) === 0) {
-      await db.query('DROP SCHEMA syncline CASCADE')
+    if ((left.rows[0]?.count ?? 0) === 0 && (await dropSchema(db))) {
+      // Everything went with the schema.
     } else {
       for (const { entity } of removed.rows) await releaseEntity(db, entity)
     }
@@ -158,6 +158,20 @@ export async function dropConsumer(db: Db, consumer: string): Promise<void> {
   } catch (error) {
     await db.query('ROLLBACK').catch(() => undefined)
     throw error
+  }
+}
+
+/** Drop the whole change log; false when the schema belongs to another user (then only this user's entities are released). */
+async function dropSchema(db: Db): Promise<boolean> {
+  await db.query('SAVEPOINT drop_schema')
+  try {
+    await db.query('DROP SCHEMA syncline CASCADE')
+    await db.query('RELEASE SAVEPOINT drop_schema')
+    return true
+  } catch (error) {
+    if (pgCode(error) !== '42501') throw error
+    await db.query('ROLLBACK TO SAVEPOINT drop_schema')
+    return false
   }
 }
 

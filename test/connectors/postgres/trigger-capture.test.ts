@@ -236,6 +236,17 @@ describe.skipIf(!available)('PostgreSQL change capture with cdc: triggers', () =
     expect((await reader.until(2))[1]!.record).toEqual({ id: 2, a: 'y', b: 7 })
   })
 
+  it('an update that changes the key carries the previous key', async () => {
+    await sql('CREATE TABLE renumbered (id int PRIMARY KEY, v text)')
+    await sql(`INSERT INTO renumbered VALUES (1, 'a')`)
+    const reader = new Reader(await open('renumbered', 'renumbered'))
+    await sql('UPDATE renumbered SET id = 5 WHERE id = 1')
+    await sql(`UPDATE renumbered SET v = 'b' WHERE id = 5`)
+    const [moved, edited] = await reader.until(2)
+    expect(moved).toMatchObject({ type: 'update', key: [5], previousKey: [1], record: { id: 5, v: 'a' }, before: { id: 1, v: 'a' } })
+    expect(edited!.previousKey).toBeUndefined()
+  })
+
   it('wakes on NOTIFY instead of waiting for the backstop poll', async () => {
     await sql('CREATE TABLE pings (id int PRIMARY KEY)')
     const feed = await open('pings', 'latency')

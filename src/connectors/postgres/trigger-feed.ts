@@ -107,6 +107,8 @@ class TriggerFeed implements ChangeFeed {
   #closed = false
   #wake: (() => void) | undefined
   #pending = false
+  /** The LISTEN connection while changes() runs; close() ends it even when the caller abandoned the iteration. */
+  #listener: Listener | undefined
   #table: PgTable
   #readSql: string
   readonly #abort: () => void
@@ -188,11 +190,11 @@ class TriggerFeed implements ChangeFeed {
     this.#iterated = true
     await this.#endSnapshot()
     let position = this.#start
-    let listener: Listener | undefined
     try {
       for (;;) {
         if (this.#closed || this.signal?.aborted) return
-        listener ??= await this.#listen()
+        this.#listener ??= await this.#listen()
+        if (this.#closed) return
         this.#pending = false
         await this.#numberCommits()
         for (;;) {
@@ -208,16 +210,19 @@ class TriggerFeed implements ChangeFeed {
           if (!full || this.#closed || this.signal?.aborted) break
         }
         if (!this.#pending) await this.#sleep()
-        if (listener?.lost) {
-          await listener.client.end().catch(() => undefined)
-          listener = undefined
-        }
+        if (this.#listener?.lost) await this.#endListener()
       }
     } catch (error) {
       throw classifyPgError(error, this.ctx.errorContext(this.#table.info.name))
     } finally {
-      await listener?.client.end().catch(() => undefined)
+      await this.#endListener()
     }
+  }
+
+  async #endListener(): Promise<void> {
+    const listener = this.#listener
+    this.#listener = undefined
+    await listener?.client.end().catch(() => undefined)
   }
 
   async ack(position: Position): Promise<void> {
@@ -250,6 +255,7 @@ class TriggerFeed implements ChangeFeed {
     this.signal?.removeEventListener('abort', this.#abort)
     this.#notify()
     await this.#endSnapshot()
+    await this.#endListener()
   }
 
   #notify(): void {

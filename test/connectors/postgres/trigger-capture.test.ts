@@ -312,6 +312,20 @@ describe.skipIf(!available)('PostgreSQL change capture with cdc: triggers', () =
     }
   }, 60_000)
 
+  it('listChangeFeeds tells an open feed from a closed one, even when its iteration was abandoned', async () => {
+    await sql('CREATE TABLE watched (id int PRIMARY KEY)')
+    const feed = await open('watched', 'watched')
+    const reader = new Reader(feed)
+    await sql('INSERT INTO watched VALUES (1)')
+    await reader.until(1) // the iterator stays suspended: nobody calls return()
+    const active = async () => (await connector.listChangeFeeds!()).find((s) => s.consumer === 'watched')?.active
+    expect(await active()).toBe(true)
+    await feed.close()
+    // The server forgets a closed connection a moment after it closed.
+    for (let i = 0; i < 20 && (await active()); i++) await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(await active()).toBe(false)
+  })
+
   it('wakes on NOTIFY instead of waiting for the backstop poll', async () => {
     await sql('CREATE TABLE pings (id int PRIMARY KEY)')
     const feed = await open('pings', 'latency')

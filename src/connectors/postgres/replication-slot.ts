@@ -18,6 +18,7 @@ import { classifyPgError, type ErrorContext } from './errors.js'
 import { formatLsn, parseLsn } from './logical-position.js'
 import { connectionString } from './pool.js'
 import type { PgTable } from './introspect.js'
+import { TRIGGERS_HINT } from './trigger-capture.js'
 
 const CONSUMER = /^[a-z0-9_]{1,40}$/
 
@@ -160,8 +161,8 @@ export function replicationError(error: unknown, context: ErrorContext, slot: st
   const message = error instanceof Error ? error.message : String(error)
   const at = `PostgreSQL at connection '${context.connection}' (${context.endpoint.label})`
   const notReady = (fix: string) => new SynclineError('CDC_NOT_READY', 'config', `${at} cannot capture changes for slot '${slot}': ${message}. ${fix}`, { cause: error })
-  if (code === '42501') return notReady(`Give the user replication rights: ALTER ROLE "${context.endpoint.user}" REPLICATION (or use cdc: triggers).`)
-  if (code === '55000' && /wal_level/.test(message)) return notReady('Run ALTER SYSTEM SET wal_level = logical and restart PostgreSQL.')
+  if (code === '42501') return notReady(`Give the user replication rights: ALTER ROLE "${context.endpoint.user}" REPLICATION. ${TRIGGERS_HINT}.`)
+  if (code === '55000' && /wal_level/.test(message)) return notReady(`Run ALTER SYSTEM SET wal_level = logical and restart PostgreSQL. ${TRIGGERS_HINT}.`)
   if (code === '53400') return notReady('All replication slots are in use: drop unused ones (SELECT pg_drop_replication_slot(name)) or raise max_replication_slots and restart.')
   if (code === '53300' && /wal.?sender/i.test(message)) return notReady('All WAL senders are in use: raise max_wal_senders and restart PostgreSQL.')
   return classifyPgError(error, context)

@@ -361,4 +361,41 @@ describe.skipIf(!(await hasPostgres()))('PostgreSQL change capture (logical repl
       await short.close()
     }
   })
+
+  it('a user without what logical replication needs gets CDC_NOT_READY with the fix; a publication made by the owner is used as it is', async () => {
+    const role = `syncline_cc_${unique}`
+    await pg_.sql(`CREATE ROLE "${role}" LOGIN NOSUPERUSER NOREPLICATION`)
+    const url = new URL(pg_.url())
+    url.username = role
+    const limited = createPostgresConnector({ name: 'limited', url: url.toString() })
+    const consumer = consumerName('limited')
+    consumers.add(consumer)
+    try {
+      await pg_.sql(`CREATE TABLE guarded (id int PRIMARY KEY)`)
+      await pg_.sql(`GRANT SELECT ON guarded TO "${role}"`)
+      await pg_.sql(`GRANT CREATE ON DATABASE "${new URL(pg_.url()).pathname.slice(1)}" TO "${role}"`)
+      // Not the table's owner: it cannot publish it.
+      const notOwner = await rejection(limited.openChangeFeed!('guarded', { consumer }))
+      expect(notOwner.code).toBe('CDC_NOT_READY')
+      expect(notOwner.message).toContain(`CREATE PUBLICATION "syncline_${consumer}" FOR TABLE`)
+      // The owner publishes it; then the missing REPLICATION attribute is what is left.
+      await pg_.sql(`CREATE PUBLICATION "syncline_${consumer}" FOR TABLE guarded`)
+      const noReplication = await rejection(limited.openChangeFeed!('guarded', { consumer }))
+      expect(noReplication.code).toBe('CDC_NOT_READY')
+      expect(noReplication.message).toContain(`ALTER ROLE "${role}" REPLICATION`)
+      expect(noReplication.message).toContain('cdc: triggers')
+      await pg_.sql(`ALTER ROLE "${role}" REPLICATION`)
+      const feed = await limited.openChangeFeed!('guarded', { consumer })
+      const reader = new Reader(feed)
+      await pg_.sql(`INSERT INTO guarded VALUES (1)`)
+      expect((await reader.take(1)).map((c) => c.key)).toEqual([[1]])
+      await feed.close()
+    } finally {
+      await limited.close()
+      await connector().dropChangeFeed!(consumer)
+      consumers.delete(consumer)
+      await pg_.sql(`DROP OWNED BY "${role}"`)
+      await pg_.sql(`DROP ROLE "${role}"`)
+    }
+  })
 })

@@ -390,6 +390,9 @@ describe.skipIf(!(await hasPostgres()))('PostgreSQL change capture (logical repl
       await pg_.sql(`INSERT INTO guarded VALUES (1)`)
       expect((await reader.take(1)).map((c) => c.key)).toEqual([[1]])
       await feed.close()
+      // Its slot goes; the owner's publication, which it may not drop, keeps no WAL.
+      await limited.dropChangeFeed!(consumer)
+      expect(await pg_.sql(`SELECT 1 FROM pg_replication_slots WHERE slot_name = $1`, [`syncline_${consumer}`])).toEqual([])
     } finally {
       await limited.close()
       await connector().dropChangeFeed!(consumer)

@@ -321,6 +321,23 @@ describe.skipIf(!(await hasPostgres()))('PostgreSQL change capture (logical repl
     expect(await pg_.sql(`SELECT 1 FROM pg_publication WHERE pubname = $1`, [name])).toEqual([])
   })
 
+  it("closing the connector closes its feeds: the slot is free at once for the consumer's next feed", async () => {
+    await pg_.sql(`CREATE TABLE closing (id int PRIMARY KEY)`)
+    const own = createPostgresConnector({ name: 'own', url: pg_.url() })
+    const consumer = consumerName('closing')
+    consumers.add(consumer)
+    const feed = await own.openChangeFeed!('closing', { consumer })
+    const reader = new Reader(feed)
+    await pg_.sql(`INSERT INTO closing VALUES (1)`)
+    const [first] = await reader.take(1)
+    await own.close()
+    const [slot] = await pg_.sql<{ active: boolean }>(`SELECT active FROM pg_replication_slots WHERE slot_name = $1`, [`syncline_${consumer}`])
+    expect(slot!.active).toBe(false)
+    await pg_.sql(`INSERT INTO closing VALUES (2)`)
+    const again = await open('closing', 'closing', { from: first!.position })
+    expect((await new Reader(again).take(1)).map((c) => c.key)).toEqual([[2]])
+  })
+
   it('refuses a table without replica identity, with the fix', async () => {
     await pg_.sql(`CREATE TABLE nokey (id int, v text)`)
     const error = await rejection(open('nokey', 'nokey', { keys: ['id'] }))

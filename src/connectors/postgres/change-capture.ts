@@ -1,22 +1,20 @@
 /**
  * Change capture for PostgreSQL: which mechanism serves a connection's
  * feeds. `cdc: auto` (the default) reads the WAL through logical
- * replication (logical-feed.ts, replication-slot.ts); `cdc: triggers` is
- * for servers where the user has no REPLICATION right.
+ * replication (logical-feed.ts, replication-slot.ts); `cdc: triggers`
+ * fills a change log with triggers (trigger-capture.ts), for servers where
+ * the user has no REPLICATION right. `auto` never switches by itself: its
+ * errors name `cdc: triggers` as the other way.
  */
-import { SynclineError } from '../../errors.js'
 import type { ChangeFeed, ChangeFeedOptions, ChangeFeedStatus } from '../change-feed.js'
+import { classifyPgError } from './errors.js'
 import { openLogicalFeed, type FeedContext } from './logical-feed.js'
 import { dropSlot, listSlots } from './replication-slot.js'
-import { classifyPgError } from './errors.js'
-
-function triggersUnsupported(ctx: FeedContext): SynclineError {
-  return new SynclineError('CAPABILITY_MISSING', 'config', `Connection '${ctx.config.name}' has cdc: triggers, which this build does not support for PostgreSQL yet. Remove cdc: triggers to use logical replication.`)
-}
+import type { TriggerCapture } from './trigger-capture.js'
 
 /** Open a change feed on an entity (see Connector.openChangeFeed). */
-export async function openChangeFeed(ctx: FeedContext, entity: string, opts: ChangeFeedOptions): Promise<ChangeFeed> {
-  if (ctx.config.cdc === 'triggers') throw triggersUnsupported(ctx)
+export async function openChangeFeed(ctx: FeedContext, triggers: TriggerCapture, entity: string, opts: ChangeFeedOptions): Promise<ChangeFeed> {
+  if (ctx.config.cdc === 'triggers') return triggers.openChangeFeed(entity, opts)
   try {
     return await openLogicalFeed(ctx, entity, opts)
   } catch (error) {
@@ -24,9 +22,9 @@ export async function openChangeFeed(ctx: FeedContext, entity: string, opts: Cha
   }
 }
 
-/** Forget a consumer: its slot (once no feed reads it) and its publication. */
-export async function dropChangeFeed(ctx: FeedContext, consumer: string, signal?: AbortSignal): Promise<void> {
-  if (ctx.config.cdc === 'triggers') throw triggersUnsupported(ctx)
+/** Forget a consumer: its slot (once no feed reads it) and publication, or its change-log position. */
+export async function dropChangeFeed(ctx: FeedContext, triggers: TriggerCapture, consumer: string, signal?: AbortSignal): Promise<void> {
+  if (ctx.config.cdc === 'triggers') return triggers.dropChangeFeed(consumer)
   try {
     await dropSlot(ctx.pool(), consumer, signal)
   } catch (error) {
@@ -34,9 +32,9 @@ export async function dropChangeFeed(ctx: FeedContext, consumer: string, signal?
   }
 }
 
-/** The consumers whose slots live in this database. */
-export async function listChangeFeeds(ctx: FeedContext): Promise<ChangeFeedStatus[]> {
-  if (ctx.config.cdc === 'triggers') return []
+/** The consumers this connection's mechanism keeps in this database. */
+export async function listChangeFeeds(ctx: FeedContext, triggers: TriggerCapture): Promise<ChangeFeedStatus[]> {
+  if (ctx.config.cdc === 'triggers') return triggers.listChangeFeeds()
   try {
     return await listSlots(ctx.pool())
   } catch (error) {

@@ -25,6 +25,7 @@ import { BULK_FORMAT, bulkExport, bulkImport } from './bulk.js'
 import type { FeedContext } from './logical-feed.js'
 import { countRows, lookupRows, oldestOpenTransactionStart, scanRows } from './source.js'
 import { timestampSpellings } from './timestamp-spellings.js'
+import { TriggerCapture } from './trigger-capture.js'
 
 /** What the PostgreSQL connector can do (change capture: change-capture.ts). */
 export const POSTGRES_CAPABILITIES: Capabilities = { cdc: true, transactions: true, bulkExport: true, bulkLoad: true, orderedKeyScan: true, staging: false }
@@ -33,13 +34,15 @@ export const POSTGRES_CAPABILITIES: Capabilities = { cdc: true, transactions: tr
 
 class PostgresConnector implements Connector {
   readonly kind = 'postgres'
-  readonly capabilities = POSTGRES_CAPABILITIES
+  readonly capabilities: Capabilities
   readonly bulkFormats = [BULK_FORMAT]
   readonly name: string
   readonly endpoint: Endpoint
   #pool: pg.Pool | undefined
   readonly #tables = new TableCache<PgTable>((entity) => this.#describe(entity))
   readonly #context: FeedContext
+  /** Trigger-based capture (`cdc: triggers`); the dispatch is change-capture.ts. */
+  readonly #triggers: TriggerCapture
 
   constructor(
     private readonly config: ConnectionConfig,
@@ -54,6 +57,11 @@ class PostgresConnector implements Connector {
       config,
       openFeeds: new Set(),
     }
+    this.#triggers = new TriggerCapture(config, this.#context, this.endpoint, (entity) => {
+      this.#tables.forget(entity)
+      return this.#tables.get(entity)
+    })
+    this.capabilities = POSTGRES_CAPABILITIES
   }
 
   #getPool(): pg.Pool {
@@ -100,6 +108,14 @@ class PostgresConnector implements Connector {
       throw classifyPgError(error, this.#errorContext())
     }
     if (!report) throw new SynclineError('INTERNAL', 'internal', `PostgreSQL at ${this.#where()} returned no settings.`)
+    if (this.config.cdc === 'triggers') {
+      try {
+        const triggers = await this.#triggers.check()
+        report = { ...report, cdc: triggers.cdc, details: { ...report.details, ...triggers.details } }
+      } catch (error) {
+        throw classifyPgError(error, this.#errorContext())
+      }
+    }
     return {
       connection: this.name,
       kind: this.kind,
@@ -174,16 +190,17 @@ class PostgresConnector implements Connector {
   }
 
   openChangeFeed(entity: string, opts: ChangeFeedOptions): Promise<ChangeFeed> {
-    return this.#tables.withTable(entity, () => openChangeFeed(this.#context, entity, opts))
+    return this.#tables.withTable(entity, () => openChangeFeed(this.#context, this.#triggers, entity, opts))
   }
 
   dropChangeFeed(consumer: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
-    return dropChangeFeed(this.#context, consumer, opts.signal)
+    throwIfAborted(opts.signal)
+    return dropChangeFeed(this.#context, this.#triggers, consumer, opts.signal)
   }
 
   listChangeFeeds(opts: { signal?: AbortSignal } = {}): Promise<ChangeFeedStatus[]> {
     throwIfAborted(opts.signal)
-    return listChangeFeeds(this.#context)
+    return listChangeFeeds(this.#context, this.#triggers)
   }
 
   async close(): Promise<void> {

@@ -18,6 +18,7 @@ import { classifyPgError, type ErrorContext } from './errors.js'
 import { formatLsn, parseLsn } from './logical-position.js'
 import { connectionString } from './pool.js'
 import type { PgTable } from './introspect.js'
+import { TRIGGERS_HINT } from './trigger-capture.js'
 
 const CONSUMER = /^[a-z0-9_]{1,40}$/
 
@@ -160,8 +161,14 @@ export function replicationError(error: unknown, context: ErrorContext, slot: st
   const message = error instanceof Error ? error.message : String(error)
   const at = `PostgreSQL at connection '${context.connection}' (${context.endpoint.label})`
   const notReady = (fix: string) => new SynclineError('CDC_NOT_READY', 'config', `${at} cannot capture changes for slot '${slot}': ${message}. ${fix}`, { cause: error })
-  if (code === '42501') return notReady(`Give the user replication rights: ALTER ROLE "${context.endpoint.user}" REPLICATION (or use cdc: triggers).`)
-  if (code === '55000' && /wal_level/.test(message)) return notReady('Run ALTER SYSTEM SET wal_level = logical and restart PostgreSQL.')
+  if (code === '42501' && /owner/i.test(message)) {
+    return notReady(
+      `Publishing a table takes its owner: have the owner (or a superuser) run CREATE PUBLICATION "${slot}" FOR TABLE ${context.entity ?? 'the table'}; the feed then uses it as it is, or ALTER TABLE … OWNER TO "${context.endpoint.user}".`,
+    )
+  }
+  if (code === '42501' && /for database/i.test(message)) return notReady(`Creating the publication needs CREATE on the database: GRANT CREATE ON DATABASE "${context.endpoint.database}" TO "${context.endpoint.user}".`)
+  if (code === '42501' && /replication/i.test(message)) return notReady(`Give the user replication rights: ALTER ROLE "${context.endpoint.user}" REPLICATION. ${TRIGGERS_HINT}.`)
+  if (code === '55000' && /wal_level/.test(message)) return notReady(`Run ALTER SYSTEM SET wal_level = logical and restart PostgreSQL. ${TRIGGERS_HINT}.`)
   if (code === '53400') return notReady('All replication slots are in use: drop unused ones (SELECT pg_drop_replication_slot(name)) or raise max_replication_slots and restart.')
   if (code === '53300' && /wal.?sender/i.test(message)) return notReady('All WAL senders are in use: raise max_wal_senders and restart PostgreSQL.')
   return classifyPgError(error, context)
@@ -210,7 +217,10 @@ export async function dropSlot(pool: pg.Pool, consumer: string, signal?: AbortSi
       }
     }
   }
-  await pool.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(slot)}`)
+  await pool.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(slot)}`).catch((error: { code?: string }) => {
+    // A publication the table's owner made for a user who may not drop it: it keeps no WAL, so it may stay.
+    if (error.code !== '42501') throw error
+  })
 }
 
 /** Drop a slot if it exists in this database (a fresh start). */

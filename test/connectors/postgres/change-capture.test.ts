@@ -321,6 +321,23 @@ describe.skipIf(!(await hasPostgres()))('PostgreSQL change capture (logical repl
     expect(await pg_.sql(`SELECT 1 FROM pg_publication WHERE pubname = $1`, [name])).toEqual([])
   })
 
+  it("closing the connector closes its feeds: the slot is free at once for the consumer's next feed", async () => {
+    await pg_.sql(`CREATE TABLE closing (id int PRIMARY KEY)`)
+    const own = createPostgresConnector({ name: 'own', url: pg_.url() })
+    const consumer = consumerName('closing')
+    consumers.add(consumer)
+    const feed = await own.openChangeFeed!('closing', { consumer })
+    const reader = new Reader(feed)
+    await pg_.sql(`INSERT INTO closing VALUES (1)`)
+    const [first] = await reader.take(1)
+    await own.close()
+    const [slot] = await pg_.sql<{ active: boolean }>(`SELECT active FROM pg_replication_slots WHERE slot_name = $1`, [`syncline_${consumer}`])
+    expect(slot!.active).toBe(false)
+    await pg_.sql(`INSERT INTO closing VALUES (2)`)
+    const again = await open('closing', 'closing', { from: first!.position })
+    expect((await new Reader(again).take(1)).map((c) => c.key)).toEqual([[2]])
+  })
+
   it('refuses a table without replica identity, with the fix', async () => {
     await pg_.sql(`CREATE TABLE nokey (id int, v text)`)
     const error = await rejection(open('nokey', 'nokey', { keys: ['id'] }))
@@ -359,6 +376,46 @@ describe.skipIf(!(await hasPostgres()))('PostgreSQL change capture (logical repl
     } finally {
       await feed.close()
       await short.close()
+    }
+  })
+
+  it('a user without what logical replication needs gets CDC_NOT_READY with the fix; a publication made by the owner is used as it is', async () => {
+    const role = `syncline_cc_${unique}`
+    await pg_.sql(`CREATE ROLE "${role}" LOGIN NOSUPERUSER NOREPLICATION`)
+    const url = new URL(pg_.url())
+    url.username = role
+    const limited = createPostgresConnector({ name: 'limited', url: url.toString() })
+    const consumer = consumerName('limited')
+    consumers.add(consumer)
+    try {
+      await pg_.sql(`CREATE TABLE guarded (id int PRIMARY KEY)`)
+      await pg_.sql(`GRANT SELECT ON guarded TO "${role}"`)
+      await pg_.sql(`GRANT CREATE ON DATABASE "${new URL(pg_.url()).pathname.slice(1)}" TO "${role}"`)
+      // Not the table's owner: it cannot publish it.
+      const notOwner = await rejection(limited.openChangeFeed!('guarded', { consumer }))
+      expect(notOwner.code).toBe('CDC_NOT_READY')
+      expect(notOwner.message).toContain(`CREATE PUBLICATION "syncline_${consumer}" FOR TABLE`)
+      // The owner publishes it; then the missing REPLICATION attribute is what is left.
+      await pg_.sql(`CREATE PUBLICATION "syncline_${consumer}" FOR TABLE guarded`)
+      const noReplication = await rejection(limited.openChangeFeed!('guarded', { consumer }))
+      expect(noReplication.code).toBe('CDC_NOT_READY')
+      expect(noReplication.message).toContain(`ALTER ROLE "${role}" REPLICATION`)
+      expect(noReplication.message).toContain('cdc: triggers')
+      await pg_.sql(`ALTER ROLE "${role}" REPLICATION`)
+      const feed = await limited.openChangeFeed!('guarded', { consumer })
+      const reader = new Reader(feed)
+      await pg_.sql(`INSERT INTO guarded VALUES (1)`)
+      expect((await reader.take(1)).map((c) => c.key)).toEqual([[1]])
+      await feed.close()
+      // Its slot goes; the owner's publication, which it may not drop, keeps no WAL.
+      await limited.dropChangeFeed!(consumer)
+      expect(await pg_.sql(`SELECT 1 FROM pg_replication_slots WHERE slot_name = $1`, [`syncline_${consumer}`])).toEqual([])
+    } finally {
+      await limited.close()
+      await connector().dropChangeFeed!(consumer)
+      consumers.delete(consumer)
+      await pg_.sql(`DROP OWNED BY "${role}"`)
+      await pg_.sql(`DROP ROLE "${role}"`)
     }
   })
 })

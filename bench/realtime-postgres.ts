@@ -18,7 +18,10 @@
  * next to the replicator). How the times are taken and
  * why: see realtime-load.ts. BENCH_REALTIME_ROWS sets the table size
  * (default 10,000), BENCH_REALTIME_WRITERS the writer's connections
- * (default 4, the fastest here); BENCH_REALTIME_CPU_PROF=DIR writes a CPU
+ * (default 4, the fastest here); BENCH_REALTIME_CDC=triggers runs the
+ * syncline half with `cdc: triggers` on its source (default auto: logical
+ * replication; the triggers' cost lands in the writer's transactions, not
+ * in the replication CPU row); BENCH_REALTIME_CPU_PROF=DIR writes a CPU
  * profile of the syncline process there.
  *
  * Reading the figures: a native subscription commits with
@@ -44,6 +47,8 @@ const RATE = Number(process.env.BENCH_REALTIME_RATE ?? 10_000)
 const SECONDS = Number(process.env.BENCH_REALTIME_SECONDS ?? 60)
 const WRITERS = Number(process.env.BENCH_REALTIME_WRITERS ?? 4)
 const BACKLOG = Number(process.env.BENCH_REALTIME_BACKLOG ?? 100_000)
+/** The syncline source's change capture: `auto` (logical replication, the default) or `triggers` (a change-log table). */
+const CDC = process.env.BENCH_REALTIME_CDC ?? 'auto'
 const CLI = resolve('dist/cli/index.js')
 const SYNC_ID = 'items_realtime'
 
@@ -193,7 +198,7 @@ class SynclineRun {
       config,
       `state: ./realtime-state.db
 connections:
-  src: { url: "${pgUrl(src)}" }
+  src: { url: "${pgUrl(src)}", cdc: ${CDC} }
   dst: { url: "${pgUrl(dst)}" }
 syncs:
   - { id: ${SYNC_ID}, source: { connection: src, entity: items }, destination: { connection: dst, entity: items }, mode: realtime }
@@ -365,7 +370,7 @@ export async function realtimePostgres(work: string): Promise<void> {
   }
   const { native, flushed, syncline, unavailable } = measured
   printComparison(
-    `Realtime PostgreSQL → PostgreSQL  (native logical replication vs a syncline realtime sync; ${ROWS.toLocaleString('en')} rows; ${CHANGES.toLocaleString('en')} single changes; ${SECONDS} s at ${RATE.toLocaleString('en')} changes/s over ${WRITERS} connections)`,
+    `Realtime PostgreSQL → PostgreSQL  (native logical replication vs a syncline realtime sync, cdc: ${CDC}; ${ROWS.toLocaleString('en')} rows; ${CHANGES.toLocaleString('en')} single changes; ${SECONDS} s at ${RATE.toLocaleString('en')} changes/s over ${WRITERS} connections)`,
     'native',
     'syncline',
     rows(native, flushed, syncline),

@@ -31,7 +31,11 @@
  * is saved only after that commit. That flush (~0.3 ms here) is part of the
  * latency gap by design, so a third pipeline, native with
  * synchronous_commit = on, takes part in the latency probes and syncline's
- * latency is shown against it too. The lag under load is the age of the newest change
+ * latency is shown against it too. Source and destination share one
+ * cluster, and so one WAL: syncline's flushed destination commits queue at
+ * the WAL flush with the writer's own (its sessions wait on LWLock:WALWrite
+ * and IO:WALSync), which is most of why the writer manages fewer changes/s
+ * while syncline streams; on two servers that would not be shared. The lag under load is the age of the newest change
  * visible, sampled every 250 ms, so it cannot show less than the gap between
  * two changes plus one round trip.
  */

@@ -16,8 +16,10 @@
  * (destination row write − source statement, both `clock_timestamp()` of
  * the one local cluster) as a cross-check.
  *
- * Under sustained load a NOTIFY per change would measure the notification
- * queue, so lag is sampled instead: every change sets `v` to its sequence
+ * A NOTIFY takes PostgreSQL's cluster-wide notify lock through its commit;
+ * the probes go one at a time, so it never waits, but under sustained load a
+ * NOTIFY per change would serialise the replicator's commits (and measure
+ * the notification queue), so lag is sampled instead: every change sets `v` to its sequence
  * number, and lag is the age of the newest change visible at the
  * destination (`max(v)`), sampled a few times per second.
  */

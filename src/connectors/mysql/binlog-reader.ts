@@ -231,7 +231,14 @@ export async function openBinlogReader(options: BinlogReaderOptions): Promise<Bi
     const onError = (error: unknown) => reject(error)
     zongji.once('ready', () => {
       zongji.off('error', onError)
+      // The control connection (table columns, the KILL on stop) idles between table maps:
+      // keep wait_timeout from closing it under a feed that waits for hours.
+      ;(zongji.ctrlConnection as unknown as { query(sql: string, cb: (error: unknown) => void): void } | null)?.query('SET SESSION wait_timeout = 31536000', () => undefined)
       const binlog = connection()
+      // Queued before the dump command (zongji adds it right after 'ready'): while the
+      // consumer is slow the socket stays paused, and the server would end the dump
+      // after net_write_timeout (60 s by default) of a blocked write.
+      ;(binlog as unknown as { query(sql: string, cb: (error: unknown) => void): void } | null)?.query('SET SESSION net_write_timeout = 86400', () => undefined)
       // A server that ends the dump without an error (shutdown) must not leave the reader waiting forever.
       binlog?.on('end', () => fail(Object.assign(new Error('the server closed the binlog connection'), { code: 'PROTOCOL_CONNECTION_LOST', fatal: true })))
       resolve()

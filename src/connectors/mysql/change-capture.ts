@@ -228,6 +228,15 @@ export async function openMysqlChangeFeed(ctx: FeedContext, entity: string, opts
 
   function binlogError(error: unknown): SynclineError {
     const e = error as { errno?: number; message?: string }
+    // MariaDB says ER_SLAVE_SAME_ID (4052), MySQL 1236 with this text.
+    if (/same server_uuid\/server_id/i.test(e.message ?? '')) {
+      return new SynclineError(
+        'CONNECTION_LOST',
+        'transient',
+        `${ctx.where}: the server dropped the binlog reader of '${entity}' because another replica connected with the same server id ${serverId}. syncline picks a new random id on every feed, so run again; if this repeats, another tool reuses ids (check SHOW SLAVE HOSTS).`,
+        { cause: error },
+      )
+    }
     if (e.errno === BINLOG_UNREADABLE) {
       return new SynclineError(
         'POSITION_LOST',

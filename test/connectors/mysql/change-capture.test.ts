@@ -148,6 +148,35 @@ describe.skipIf(!(await hasMysql()))('MySQL binlog change feed', () => {
     })
   })
 
+  it('opened while another connection commits, snapshot and stream hold every row exactly once', async () => {
+    await my.sql('CREATE TABLE racing (id INT PRIMARY KEY)')
+    const writer = await mysql.createConnection(MYSQL_URL.replace(/\/[^/]*$/, `/${my.name()}`))
+    let written = 0
+    let writing = true
+    const writes = (async () => {
+      while (writing || written < 50) await writer.query('INSERT INTO racing VALUES (?)', [++written])
+    })()
+    try {
+      while (written < 20) await new Promise((resolve) => setTimeout(resolve, 5))
+      const feed = await feedOf('racing')
+      writing = false
+      await writes
+      const snapshot: Row[] = []
+      for await (const rows of feed.snapshot({ fields: [], keys: ['id'], batchSize: 100 })) snapshot.push(...rows)
+      await withFeed(feed, async (iterator) => {
+        const inSnapshot = snapshot.map((r) => Number(r.id))
+        const { changes } = await collect(iterator, (c) => inSnapshot.length + c.length >= written)
+        const streamed = changes.map((c) => Number(c.key[0]))
+        expect(inSnapshot.length).toBeGreaterThan(0)
+        expect([...inSnapshot, ...streamed]).toEqual(Array.from({ length: written }, (_, i) => i + 1))
+      })
+    } finally {
+      writing = false
+      await writes.catch(() => undefined)
+      await writer.end()
+    }
+  })
+
   it('streams a huge transaction in bounded batches and resumes mid-transaction without loss or repeats', async () => {
     await my.sql('CREATE TABLE bulk (id INT PRIMARY KEY, v VARCHAR(20))')
     const feed = await feedOf('bulk', { maxBatchSize: 100 })
@@ -289,4 +318,3 @@ describe.skipIf(!(await hasMysql()))('MySQL binlog change feed', () => {
   })
 })
 
-void mysql

@@ -5,13 +5,15 @@
  * The reader connects as a replica (COM_BINLOG_DUMP from a file and
  * offset), lets through only the table's row events (zongji's
  * `includeSchema`: other tables' table maps and rows are dropped before
- * they are decoded), and turns the events into three kinds of items:
+ * they are decoded), and turns the events into four kinds of items:
  * `table` (a table map: the table's columns may have changed), `rows`
  * (one row event: up to binlog_row_event_max_size bytes of rows, with the
  * transaction it belongs to) and `boundary` (the stream is outside any
  * transaction at this file and offset: after a commit, a DDL statement or a
  * rotation to the next file; other tables' transactions yield these too,
- * so the position moves on while nothing of the table changes).
+ * so the position moves on while nothing of the table changes) and
+ * `statement` (a statement the binlog keeps as text even in ROW format:
+ * DDL, TRUNCATE).
  *
  * Memory stays bounded: items wait in a queue of at most
  * {@link HIGH_WATER} events; beyond that the binlog socket is paused (the
@@ -38,6 +40,8 @@ export type BinlogItem =
   | { kind: 'table'; tableId: number; schema: string; table: string }
   | { kind: 'rows'; type: 'create' | 'update' | 'delete'; tableId: number; rows: RowImage[] | Array<{ before: RowImage; after: RowImage }>; transaction: BinlogTransaction; timestamp: number }
   | { kind: 'boundary'; file: string; offset: number; timestamp: number }
+  /** A statement logged as text (DDL, TRUNCATE), just before the boundary after it; `schema` is its default database. */
+  | { kind: 'statement'; query: string; schema: string; file: string; offset: number }
 
 /** How to open a reader. */
 export interface BinlogReaderOptions {
@@ -80,6 +84,7 @@ interface ZongjiEvent {
   binlogName?: string
   position?: number
   query?: string
+  schema?: string
   rows?: RowImage[] | Array<{ before: RowImage; after: RowImage }>
 }
 
@@ -214,8 +219,14 @@ export async function openBinlogReader(options: BinlogReaderOptions): Promise<Bi
         return
       case 'Query': {
         const query = (event.query ?? '').trim().toUpperCase()
-        if (query === 'BEGIN' || query.startsWith('XA START') || query.startsWith('XA END') || query.startsWith('SAVEPOINT')) begin(event.gtid)
-        else end(event)
+        if (query === 'BEGIN' || query.startsWith('XA START') || query.startsWith('XA END') || query.startsWith('SAVEPOINT')) {
+          begin(event.gtid)
+          return
+        }
+        if (query !== 'COMMIT' && query !== 'ROLLBACK' && !query.startsWith('XA ')) {
+          push({ kind: 'statement', query: event.query ?? '', schema: event.schema ?? '', file, offset: transaction?.start ?? safe })
+        }
+        end(event)
         return
       }
       default:

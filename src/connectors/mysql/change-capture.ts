@@ -207,6 +207,11 @@ export async function openMysqlChangeFeed(ctx: FeedContext, entity: string, opts
           }
           continue
         }
+        if (item.kind === 'statement') {
+          const lost = lostBy(item.query, item.schema)
+          if (lost) throw new SynclineError('POSITION_LOST', 'config', `${ctx.where}: ${lost} on '${entity}' at ${formatPosition({ file: item.file, offset: item.offset, seen: 0 })} changed rows without row events in the binlog, so the feed cannot follow it. Start the feed without a position: a realtime sync then compares a fresh snapshot with the destination by key, which applies it there.`)
+          continue
+        }
         transaction = undefined
         const position = formatPosition({ file: item.file, offset: item.offset, seen: 0 })
         if (item.file === start.file && item.offset <= start.offset) continue
@@ -226,6 +231,22 @@ export async function openMysqlChangeFeed(ctx: FeedContext, entity: string, opts
     }
   }
 
+  /** `TRUNCATE TABLE`, `DROP TABLE` or `RENAME TABLE` of the feed's table in a logged statement, or undefined. */
+  function lostBy(query: string, schema: string): string | undefined {
+    const sql = query.replace(/\/\*.*?\*\//gs, ' ').trim()
+    const verb = /^(TRUNCATE|DROP|RENAME)\s+(?:TABLES?\s+)?(?:IF\s+EXISTS\s+)?(.*)$/is.exec(sql)
+    if (!verb) return undefined
+    const names = verb[2]!.split(/,|\s+TO\s+/i)
+    const isOurs = (raw: string) => {
+      const parts = raw.trim().split(/\s+/)[0]!.split('.').map((p) => p.replace(/^`|`$/g, '').replace(/``/g, '`'))
+      const [db, name] = parts.length === 2 ? parts : [schema, parts[0]]
+      return db === table.database && name === table.table
+    }
+    // RENAME a TO b, c TO d: only the names renamed away count.
+    const candidates = verb[1]!.toUpperCase() === 'RENAME' ? verb[2]!.split(',').map((pair) => pair.split(/\s+TO\s+/i)[0]!) : names
+    return candidates.some(isOurs) ? `${verb[1]!.toUpperCase()} TABLE` : undefined
+  }
+
   function binlogError(error: unknown): SynclineError {
     const e = error as { errno?: number; message?: string }
     // MariaDB says ER_SLAVE_SAME_ID (4052), MySQL 1236 with this text.
@@ -234,6 +255,14 @@ export async function openMysqlChangeFeed(ctx: FeedContext, entity: string, opts
         'CONNECTION_LOST',
         'transient',
         `${ctx.where}: the server dropped the binlog reader of '${entity}' because another replica connected with the same server id ${serverId}. syncline picks a new random id on every feed, so run again; if this repeats, another tool reuses ids (check SHOW SLAVE HOSTS).`,
+        { cause: error },
+      )
+    }
+    if (/schema changed between binlog event and metadata fetch/.test(e.message ?? '')) {
+      return new SynclineError(
+        'SCHEMA_DRIFT',
+        'config',
+        `${ctx.where}: the binlog after ${formatPosition(start)} holds rows of '${entity}' with more columns than the table has now (a column was dropped since), which the current columns cannot decode. Start the feed without a position (a fresh snapshot compared with the destination by key).`,
         { cause: error },
       )
     }

@@ -219,6 +219,50 @@ describe.skipIf(!(await hasMysql()))('MySQL binlog change feed', () => {
     })
   })
 
+  it('replays across an ADD COLUMN from an older position; a dropped column makes an old position SCHEMA_DRIFT', async () => {
+    await my.sql('CREATE TABLE shape (id INT PRIMARY KEY, v VARCHAR(10), gone INT)')
+    const feed = await feedOf('shape')
+    const start = feed.start
+    await withFeed(feed, async (iterator) => {
+      await my.sql("INSERT INTO shape VALUES (1, 'a', 5)")
+      await my.sql('ALTER TABLE shape ADD COLUMN extra INT NOT NULL DEFAULT 9')
+      await my.sql("INSERT INTO shape VALUES (2, 'b', 6, 7)")
+      await collect(iterator, (c) => c.length >= 2)
+    })
+    const replay = await feedOf('shape', { from: start })
+    await withFeed(replay, async (iterator) => {
+      const { changes } = await collect(iterator, (c) => c.length >= 2)
+      // Written before the ALTER: the columns of its time.
+      expect(changes.map((c) => c.record)).toEqual([
+        { id: 1, v: 'a', gone: 5 },
+        { id: 2, v: 'b', gone: 6, extra: 7 },
+      ])
+    })
+    await my.sql('ALTER TABLE shape DROP COLUMN gone')
+    const stale = await feedOf('shape', { from: start })
+    await withFeed(stale, async (iterator) => {
+      const error = await rejection(collect(iterator, () => false))
+      expect(error.code).toBe('SCHEMA_DRIFT')
+      expect(error.message).toMatch(/without a position/)
+    })
+  })
+
+  it('TRUNCATE TABLE on the watched table ends the feed with POSITION_LOST (the binlog has no row deletes for it)', async () => {
+    await my.sql('CREATE TABLE wiped (id INT PRIMARY KEY)')
+    await my.sql('CREATE TABLE bystander (id INT PRIMARY KEY)')
+    const feed = await feedOf('wiped')
+    await withFeed(feed, async (iterator) => {
+      await my.sql('INSERT INTO wiped VALUES (1)')
+      await my.sql('TRUNCATE TABLE bystander')
+      await my.sql('INSERT INTO wiped VALUES (2)')
+      expect((await collect(iterator, (c) => c.length >= 2)).changes.map((c) => c.key)).toEqual([[1], [2]])
+      await my.sql('TRUNCATE TABLE wiped')
+      const error = await rejection(collect(iterator, () => false))
+      expect(error.code).toBe('POSITION_LOST')
+      expect(error.message).toContain('TRUNCATE TABLE')
+    })
+  })
+
   it("moves the position with empty batches while only other tables change, and never shows their rows", async () => {
     await my.sql('CREATE TABLE watched (id INT PRIMARY KEY)')
     await my.sql('CREATE TABLE busy (id INT PRIMARY KEY)')

@@ -15,9 +15,9 @@
  * Two things the driver form would get wrong are fixed here and in the
  * reader: ENUM and SET members that contain a comma or a quote (the
  * reader parses the member list itself, see {@link enumMembers}), and
- * spatial values (the binlog carries WKB, which the reader turns into
- * points; here they become WKT as `ST_AsText` prints integral and short
- * coordinates; other coordinates may differ in their last digits).
+ * spatial values (the binlog carries WKB, which zongji turns into
+ * points without their geometry type; here they become WKT as `ST_AsText`
+ * prints them, where the column type says which geometry it is).
  */
 import { RecordError } from '../../errors.js'
 import type { Row, Value } from '../../values/canonical.js'
@@ -63,19 +63,29 @@ type Point = { x: number; y: number }
 const coordinate = (n: number) => String(n)
 const points = (list: Point[]) => list.map((p) => `${coordinate(p.x)} ${coordinate(p.y)}`).join(',')
 
-/** zongji's parsed WKB (a point, a list of points, a list of rings) as WKT. */
-function spatialText(value: unknown): string {
-  if (value && typeof value === 'object' && 'x' in value) return `POINT(${points([value as Point])})`
-  if (Array.isArray(value) && value.every((p) => p && typeof p === 'object' && 'x' in p)) return `LINESTRING(${points(value as Point[])})`
-  if (Array.isArray(value) && value.every(Array.isArray)) return `POLYGON(${(value as Point[][]).map((ring) => `(${points(ring)})`).join(',')})`
-  throw new DecodeProblem('a geometry collection, which the binlog reader cannot turn back into WKT')
+const isPoint = (v: unknown): v is Point => typeof v === 'object' && v !== null && 'x' in v && 'y' in v
+const isPoints = (v: unknown): v is Point[] => Array.isArray(v) && v.every(isPoint)
+
+/**
+ * zongji's parsed WKB (a point, a list of points, a list of rings) as WKT,
+ * for the column types whose shape says which geometry it is. A generic
+ * GEOMETRY column's list of points could be a line string or a multipoint
+ * (zongji keeps no type), so only its points are decoded.
+ */
+function spatialDecoder(dataType: string): (value: unknown) => Value {
+  return (value) => {
+    if (isPoint(value) && (dataType === 'point' || dataType === 'geometry')) return `POINT(${points([value])})`
+    if (isPoints(value) && dataType === 'linestring') return `LINESTRING(${points(value)})`
+    if (Array.isArray(value) && value.every(isPoints) && dataType === 'polygon') return `POLYGON(${value.map((ring) => `(${points(ring)})`).join(',')})`
+    throw new DecodeProblem(`a ${dataType} value that the binlog reader cannot turn back into WKT exactly (only POINT, LINESTRING and POLYGON columns, and points in GEOMETRY columns)`)
+  }
 }
 
 const SPATIAL = new Set(['geometry', 'point', 'linestring', 'polygon', 'multipoint', 'multilinestring', 'multipolygon', 'geometrycollection', 'geomcollection'])
 
 /** The function that turns one reader value of a column into the canonical value, as `scan` would read it. */
 function binlogDecoder(column: MyColumn): ((value: unknown) => Value) | undefined {
-  if (SPATIAL.has(column.dataType)) return spatialText
+  if (SPATIAL.has(column.dataType)) return spatialDecoder(column.dataType)
   return column.decode
 }
 

@@ -125,6 +125,22 @@ describe.skipIf(!(await hasMysql()))('MySQL binlog change feed', () => {
     })
   })
 
+  it('spatial columns arrive as the WKT scan reads; a geometry it cannot name exactly is a record error', async () => {
+    await my.sql('CREATE TABLE places (id INT PRIMARY KEY, p POINT, l LINESTRING, a POLYGON, g GEOMETRY, m MULTIPOINT)')
+    const feed = await feedOf('places')
+    await withFeed(feed, async (iterator) => {
+      await my.sql("INSERT INTO places VALUES (1, POINT(1.5, -2), ST_GeomFromText('LINESTRING(0 0,10 20.25,3 4)'), ST_GeomFromText('POLYGON((0 0,4 0,4 4,0 0),(1 1,2 1,2 2,1 1))'), POINT(7, 8), NULL)")
+      const scanned = (await scanAll(my.connector(), 'places', { fields: ['p', 'l', 'a', 'g', 'm'], keys: ['id'] })).rows
+      const { changes } = await collect(iterator, (c) => c.length >= 1)
+      expect(changes[0]!.record).toEqual(scanned[0])
+      expect(changes[0]!.record!.l).toBe('LINESTRING(0 0,10 20.25,3 4)')
+      await my.sql("INSERT INTO places (id, m) VALUES (2, ST_GeomFromText('MULTIPOINT(1 1,2 2)'))")
+      const error = await rejection(collect(iterator, () => false))
+      expect(error).toMatchObject({ code: 'VALUE_REJECTED', failure: 'data' })
+      expect(error.message).toContain('field m (multipoint)')
+    })
+  })
+
   it('reads the snapshot as of its start, and streams what committed after it', async () => {
     await my.sql('CREATE TABLE snap (id INT PRIMARY KEY, v VARCHAR(10))')
     await my.sql("INSERT INTO snap VALUES (1, 'a'), (2, 'b'), (3, 'c')")

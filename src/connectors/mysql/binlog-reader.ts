@@ -55,6 +55,12 @@ export interface BinlogReaderOptions {
   /** The one table to read. */
   schema: string
   table: string
+  /**
+   * The server sends a heartbeat after this many seconds without events;
+   * a connection silent for three of them (a network that dropped it without
+   * a word) fails with a lost connection. Default 10.
+   */
+  heartbeatSeconds?: number
 }
 
 /** A binlog stream. */
@@ -71,6 +77,7 @@ export interface BinlogReader {
 
 /** Items queued before the socket is paused. */
 const HIGH_WATER = 64
+const DEFAULT_HEARTBEAT_SECONDS = 10
 
 /** zongji's event objects, as far as the reader reads them. */
 interface ZongjiEvent {
@@ -97,7 +104,9 @@ interface ColumnSchemaRow {
 interface MysqlConnectionLike {
   pause(): void
   resume(): void
+  query(sql: string, callback: (error: unknown) => void): void
   threadId?: number | null
+  stream?: { on(event: 'data', listener: () => void): unknown }
   on(event: string, listener: (...args: unknown[]) => void): unknown
 }
 
@@ -137,6 +146,9 @@ export async function openBinlogReader(options: BinlogReaderOptions): Promise<Bi
   let wake: (() => void) | undefined
   let stopped = false
   let paused = false
+  const heartbeat = options.heartbeatSeconds ?? DEFAULT_HEARTBEAT_SECONDS
+  let lastActivity = Date.now()
+  let liveness: NodeJS.Timeout | undefined
 
   // The position bookkeeping is the reader's own: zongji's resume position
   // is for zongji's consumers and stays frozen inside transactions.
@@ -213,6 +225,9 @@ export async function openBinlogReader(options: BinlogReaderOptions): Promise<Bi
         begin(event.gtid)
         push({ kind: 'rows', type: ROWS_TYPES[type]!, tableId: event.tableId!, rows: event.rows ?? [], transaction: transaction!, timestamp: event.timestamp })
         return
+      case 'Heartbeat':
+        // Liveness only (see the timer): its offset is the server's, not a boundary the reader saw.
+        return
       case 'Xid':
       case 'XaPrepare':
         end(event)
@@ -248,8 +263,19 @@ export async function openBinlogReader(options: BinlogReaderOptions): Promise<Bi
       const binlog = connection()
       // Queued before the dump command (zongji adds it right after 'ready'): while the
       // consumer is slow the socket stays paused, and the server would end the dump
-      // after net_write_timeout (60 s by default) of a blocked write.
-      ;(binlog as unknown as { query(sql: string, cb: (error: unknown) => void): void } | null)?.query('SET SESSION net_write_timeout = 86400', () => undefined)
+      // after net_write_timeout (60 s by default) of a blocked write. The heartbeat
+      // period (in nanoseconds) makes an idle server speak, so silence means a dead link.
+      binlog?.query('SET SESSION net_write_timeout = 86400', () => undefined)
+      binlog?.query(`SET @master_heartbeat_period = ${heartbeat * 1_000_000_000}`, () => undefined)
+      binlog?.stream?.on('data', () => (lastActivity = Date.now()))
+      liveness = setInterval(() => {
+        // Paused by the reader: the server is not silent, the reader is not listening.
+        if (paused) lastActivity = Date.now()
+        else if (Date.now() - lastActivity > 3 * heartbeat * 1000 + 500) {
+          fail(Object.assign(new Error(`no binlog event nor heartbeat for ${3 * heartbeat} s: the connection is dead`), { code: 'PROTOCOL_CONNECTION_LOST', fatal: true }))
+        }
+      }, Math.min(5000, heartbeat * 1000))
+      liveness.unref()
       // A server that ends the dump without an error (shutdown) must not leave the reader waiting forever.
       binlog?.on('end', () => fail(Object.assign(new Error('the server closed the binlog connection'), { code: 'PROTOCOL_CONNECTION_LOST', fatal: true })))
       resolve()
@@ -271,6 +297,7 @@ export async function openBinlogReader(options: BinlogReaderOptions): Promise<Bi
   async function stop(): Promise<void> {
     if (stopped) return
     stopped = true
+    clearInterval(liveness)
     notify()
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, 2000)

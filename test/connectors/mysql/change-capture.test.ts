@@ -279,6 +279,26 @@ describe.skipIf(!(await hasMysql()))('MySQL binlog change feed', () => {
     })
   })
 
+  it('follows the binlog into its next file, and resumes from a position in the previous one', async () => {
+    await my.sql('CREATE TABLE rotating (id INT PRIMARY KEY)')
+    const feed = await feedOf('rotating')
+    let first = ''
+    await withFeed(feed, async (iterator) => {
+      await my.sql('INSERT INTO rotating VALUES (1)')
+      first = (await collect(iterator, (c) => c.length >= 1)).changes[0]!.position
+      // Rotation only (a new file); never PURGE a shared server's logs.
+      await mysqlQuery(MYSQL_URL, 'FLUSH BINARY LOGS')
+      await my.sql('INSERT INTO rotating VALUES (2)')
+      const { changes } = await collect(iterator, (c) => c.length >= 1)
+      expect(changes.map((c) => c.key)).toEqual([[2]])
+      expect(parsePosition(changes[0]!.position, 'test').file > parsePosition(first, 'test').file).toBe(true)
+    })
+    const resumed = await feedOf('rotating', { from: first })
+    await withFeed(resumed, async (iterator) => {
+      expect((await collect(iterator, (c) => c.length >= 1)).changes.map((c) => c.key)).toEqual([[2]])
+    })
+  })
+
   it("moves the position with empty batches while only other tables change, and never shows their rows", async () => {
     await my.sql('CREATE TABLE watched (id INT PRIMARY KEY)')
     await my.sql('CREATE TABLE busy (id INT PRIMARY KEY)')

@@ -40,6 +40,8 @@ export type BinlogItem =
   | { kind: 'table'; tableId: number; schema: string; table: string }
   | { kind: 'rows'; type: 'create' | 'update' | 'delete'; tableId: number; rows: RowImage[] | Array<{ before: RowImage; after: RowImage }>; transaction: BinlogTransaction; timestamp: number }
   | { kind: 'boundary'; file: string; offset: number; timestamp: number }
+  /** The server had nothing to send for a while (a heartbeat). */
+  | { kind: 'idle' }
   /** A statement logged as text (DDL, TRUNCATE), just before the boundary after it; `schema` is its default database. */
   | { kind: 'statement'; query: string; schema: string; file: string; offset: number }
 
@@ -226,7 +228,8 @@ export async function openBinlogReader(options: BinlogReaderOptions): Promise<Bi
         push({ kind: 'rows', type: ROWS_TYPES[type]!, tableId: event.tableId!, rows: event.rows ?? [], transaction: transaction!, timestamp: event.timestamp })
         return
       case 'Heartbeat':
-        // Liveness only (see the timer): its offset is the server's, not a boundary the reader saw.
+        // Liveness (see the timer) and quiet; its offset is the server's, not a boundary the reader saw.
+        push({ kind: 'idle' })
         return
       case 'Xid':
       case 'XaPrepare':

@@ -48,8 +48,14 @@ export interface FeedContext extends MyContext {
 
 const CONSUMER = /^[a-z0-9_]{1,40}$/
 const DEFAULT_BATCH = 1000
-/** While other events keep coming, a batch (or an empty one that only moves the position) waits at most this long. */
+/** While other events keep coming, a batch waits at most this long for more transactions to join it. */
 const MAX_BATCH_DELAY_MS = 200
+/**
+ * Batches that only move the position (other tables' transactions) come at
+ * most this often, and when the server falls quiet (its heartbeat): a busy
+ * server must not make a consumer save a position per foreign commit.
+ */
+const POSITION_ONLY_INTERVAL_MS = 1000
 /** ER_MASTER_FATAL_ERROR_READING_BINLOG: the file or offset cannot be read (purged, or beyond its end). */
 const BINLOG_UNREADABLE = 1236
 
@@ -168,16 +174,32 @@ export async function openMysqlChangeFeed(ctx: FeedContext, entity: string, opts
     let decode = binlogRowDecoder(table, keys)
     let pending: SourceChange[] = []
     let lastYielded = formatPosition(start)
+    /** The last boundary passed: where a batch that ends now leaves the consumer. */
+    let moved = lastYielded
     let lastYieldAt = Date.now()
     let transaction: BinlogTransaction | undefined
     let seen = 0
     try {
       reader = await openBinlogReader({ connection: readerConnection(ctx.config), serverId, file: start.file, offset: start.offset, schema: table.database, table: table.table })
+      let next: Promise<BinlogItem> | undefined
       for (;;) {
-        const next = reader.next()
-        next.catch(() => undefined)
-        const item = await Promise.race([next, stopped])
+        if (!next) {
+          next = reader.next()
+          next.catch(() => undefined)
+        }
+        // A position-only move waits at most the interval for company, then goes alone.
+        const due = pending.length === 0 && moved !== lastYielded ? lastYieldAt + POSITION_ONLY_INTERVAL_MS - Date.now() : undefined
+        let timer: NodeJS.Timeout | undefined
+        const item = await Promise.race([next, stopped, ...(due === undefined ? [] : [new Promise<'due'>((resolve) => (timer = setTimeout(() => resolve('due'), Math.max(0, due))))])])
+        clearTimeout(timer)
         if (item === 'stop') return
+        if (item === 'due') {
+          yield { changes: [], position: moved }
+          lastYielded = moved
+          lastYieldAt = Date.now()
+          continue
+        }
+        next = undefined
         if (item.kind === 'table') {
           // A new table id: the table was opened afresh, perhaps after an ALTER TABLE.
           if (!tables.has(item.tableId)) {
@@ -212,14 +234,19 @@ export async function openMysqlChangeFeed(ctx: FeedContext, entity: string, opts
           if (lost) throw new SynclineError('POSITION_LOST', 'config', `${ctx.where}: ${lost} on '${entity}' at ${formatPosition({ file: item.file, offset: item.offset, seen: 0 })} changed rows without row events in the binlog, so the feed cannot follow it. Start the feed without a position: a realtime sync then compares a fresh snapshot with the destination by key, which applies it there.`)
           continue
         }
-        transaction = undefined
-        const position = formatPosition({ file: item.file, offset: item.offset, seen: 0 })
-        if (item.file === start.file && item.offset <= start.offset) continue
-        if (pending.length === 0 && position === lastYielded) continue
-        if (reader.buffered > 0 && Date.now() - lastYieldAt < MAX_BATCH_DELAY_MS && pending.length < maxBatchSize) continue
-        yield { changes: pending, position }
+        if (item.kind === 'idle') {
+          // Quiet: hand over what waits, unless a transaction is still open (its rest is coming).
+          if (transaction || (pending.length === 0 && moved === lastYielded)) continue
+        } else {
+          transaction = undefined
+          if (item.file === start.file && item.offset <= start.offset) continue
+          moved = formatPosition({ file: item.file, offset: item.offset, seen: 0 })
+          const waited = Date.now() - lastYieldAt
+          if (pending.length === 0 ? moved === lastYielded || waited < POSITION_ONLY_INTERVAL_MS : reader.buffered > 0 && waited < MAX_BATCH_DELAY_MS) continue
+        }
+        yield { changes: pending, position: moved }
         pending = []
-        lastYielded = position
+        lastYielded = moved
         lastYieldAt = Date.now()
       }
     } catch (error) {

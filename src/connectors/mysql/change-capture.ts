@@ -30,6 +30,7 @@ import { keyText } from '../sql/key-rows.js'
 import { formatPosition, parsePosition, replicationServerId, type BinlogPosition } from './binlog-position.js'
 import { openBinlogReader, type BinlogItem, type BinlogReader, type BinlogTransaction, type RowImage } from './binlog-reader.js'
 import { beginSnapshot, type SnapshotSession } from './binlog-snapshot.js'
+import { rowsLostBy } from './binlog-statements.js'
 import { binlogRowDecoder } from './binlog-values.js'
 import { checkServer } from './check.js'
 import { classifyMysqlError } from './errors.js'
@@ -230,7 +231,7 @@ export async function openMysqlChangeFeed(ctx: FeedContext, entity: string, opts
           continue
         }
         if (item.kind === 'statement') {
-          const lost = lostBy(item.query, item.schema)
+          const lost = rowsLostBy(item.query, item.schema, table.database, table.table)
           if (lost) throw new SynclineError('POSITION_LOST', 'config', `${ctx.where}: ${lost} on '${entity}' at ${formatPosition({ file: item.file, offset: item.offset, seen: 0 })} changed rows without row events in the binlog, so the feed cannot follow it. Start the feed without a position: a realtime sync then compares a fresh snapshot with the destination by key, which applies it there.`)
           continue
         }
@@ -256,22 +257,6 @@ export async function openMysqlChangeFeed(ctx: FeedContext, entity: string, opts
       await reader?.close()
       reader = undefined
     }
-  }
-
-  /** `TRUNCATE TABLE`, `DROP TABLE` or `RENAME TABLE` of the feed's table in a logged statement, or undefined. */
-  function lostBy(query: string, schema: string): string | undefined {
-    const sql = query.replace(/\/\*.*?\*\//gs, ' ').trim()
-    const verb = /^(TRUNCATE|DROP|RENAME)\s+(?:TABLES?\s+)?(?:IF\s+EXISTS\s+)?(.*)$/is.exec(sql)
-    if (!verb) return undefined
-    const names = verb[2]!.split(/,|\s+TO\s+/i)
-    const isOurs = (raw: string) => {
-      const parts = raw.trim().split(/\s+/)[0]!.split('.').map((p) => p.replace(/^`|`$/g, '').replace(/``/g, '`'))
-      const [db, name] = parts.length === 2 ? parts : [schema, parts[0]]
-      return db === table.database && name === table.table
-    }
-    // RENAME a TO b, c TO d: only the names renamed away count.
-    const candidates = verb[1]!.toUpperCase() === 'RENAME' ? verb[2]!.split(',').map((pair) => pair.split(/\s+TO\s+/i)[0]!) : names
-    return candidates.some(isOurs) ? `${verb[1]!.toUpperCase()} TABLE` : undefined
   }
 
   function binlogError(error: unknown): SynclineError {

@@ -167,10 +167,11 @@ export async function openMysqlChangeFeed(ctx: FeedContext, entity: string, opts
     // The snapshot's read view is not needed once the stream runs.
     await session?.release()
     if (stop.signal.aborted) return
-    const stopped = new Promise<'stop'>((resolve) => {
-      if (stop.signal.aborted) resolve('stop')
-      stop.signal.addEventListener('abort', () => resolve('stop'), { once: true })
-    })
+    // Stopping closes the reader, which ends a pending next(). (Not a race with a
+    // long-lived "stopped" promise: every race would leave a reaction on it that
+    // keeps its item, and so every row read, alive until the feed ends.)
+    const closeReader = () => void reader?.close()
+    stop.signal.addEventListener('abort', closeReader, { once: true })
     const tables = new Map<number, (image: RowImage) => Row>()
     let decode = binlogRowDecoder(table, keys)
     let pending: SourceChange[] = []
@@ -182,6 +183,7 @@ export async function openMysqlChangeFeed(ctx: FeedContext, entity: string, opts
     let seen = 0
     try {
       reader = await openBinlogReader({ connection: readerConnection(ctx.config), serverId, file: start.file, offset: start.offset, schema: table.database, table: table.table })
+      if (stop.signal.aborted) return
       let next: Promise<BinlogItem> | undefined
       for (;;) {
         if (!next) {
@@ -191,9 +193,8 @@ export async function openMysqlChangeFeed(ctx: FeedContext, entity: string, opts
         // A position-only move waits at most the interval for company, then goes alone.
         const due = pending.length === 0 && moved !== lastYielded ? lastYieldAt + POSITION_ONLY_INTERVAL_MS - Date.now() : undefined
         let timer: NodeJS.Timeout | undefined
-        const item = await Promise.race([next, stopped, ...(due === undefined ? [] : [new Promise<'due'>((resolve) => (timer = setTimeout(() => resolve('due'), Math.max(0, due))))])])
+        const item = due === undefined ? await next : await Promise.race([next, new Promise<'due'>((resolve) => (timer = setTimeout(() => resolve('due'), Math.max(0, due))))])
         clearTimeout(timer)
-        if (item === 'stop') return
         if (item === 'due') {
           yield { changes: [], position: moved }
           lastYielded = moved
@@ -254,6 +255,7 @@ export async function openMysqlChangeFeed(ctx: FeedContext, entity: string, opts
       if (stop.signal.aborted) return
       throw binlogError(error)
     } finally {
+      stop.signal.removeEventListener('abort', closeReader)
       await reader?.close()
       reader = undefined
     }

@@ -71,8 +71,6 @@ export interface BinlogReader {
   next(): Promise<BinlogItem>
   /** Items already received and not yet taken. */
   readonly buffered: number
-  /** The binlog connection's thread id on the server, once connected. */
-  readonly threadId: number | undefined
   /** Stop reading and close both connections. */
   close(): Promise<void>
 }
@@ -107,7 +105,6 @@ interface MysqlConnectionLike {
   pause(): void
   resume(): void
   query(sql: string, callback: (error: unknown) => void): void
-  threadId?: number | null
   stream?: { on(event: 'data', listener: () => void): unknown }
   on(event: string, listener: (...args: unknown[]) => void): unknown
 }
@@ -315,9 +312,6 @@ export async function openBinlogReader(options: BinlogReaderOptions): Promise<Bi
   return {
     get buffered() {
       return queue.length
-    },
-    get threadId() {
-      return connection()?.threadId ?? undefined
     },
     async next() {
       for (;;) {

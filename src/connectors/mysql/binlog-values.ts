@@ -86,6 +86,8 @@ const SPATIAL = new Set(['geometry', 'point', 'linestring', 'polygon', 'multipoi
 /** The function that turns one reader value of a column into the canonical value, as `scan` would read it. */
 function binlogDecoder(column: MyColumn): ((value: unknown) => Value) | undefined {
   if (SPATIAL.has(column.dataType)) return spatialDecoder(column.dataType)
+  // zongji adds 1900 to the stored byte, and YEAR stores 0000 as 0 (its range is otherwise 1901-2155).
+  if (column.dataType === 'year') return (value) => (value === 1900 ? 0 : (value as number))
   return column.decode
 }
 

@@ -126,6 +126,24 @@ describe.skipIf(!(await hasMysql()))('MySQL binlog change feed', () => {
     })
   })
 
+  it('every fraction precision, YEAR, BIT(64) and small unsigned integers read as scan reads them', async () => {
+    await my.sql(`CREATE TABLE precise (id INT PRIMARY KEY, d0 DATETIME, d3 DATETIME(3), t1 TIMESTAMP(1) NULL, t5 TIMESTAMP(5) NULL, c3 TIME(3), c0 TIME,
+      y YEAR, b64 BIT(64), u8 TINYINT UNSIGNED, m24 MEDIUMINT, u32 INT UNSIGNED)`)
+    const feed = await feedOf('precise')
+    await withFeed(feed, async (iterator) => {
+      await my.sql(`INSERT INTO precise VALUES
+        (1, '2026-01-02 03:04:05', '2026-01-02 03:04:05.123', '2026-01-02 03:04:05.9', '2026-01-02 03:04:05.12345', '12:34:56.789', '23:59:59', 2026, b'1111111111111111111111111111111111111111111111111111111111111111', 255, -8388608, 4294967295),
+        (2, '2026-01-02 03:04:05', '2026-01-02 03:04:05.001', '2026-01-02 03:04:05.0', '2026-01-02 03:04:05.00001', '00:00:00.001', '00:00:00', 0, b'0', 0, 8388607, 0)`)
+      const fields = (await my.connector().describe('precise')).fields.map((f) => f.name)
+      const scanned = (await scanAll(my.connector(), 'precise', { fields, keys: ['id'] })).rows
+      const { changes } = await collect(iterator, (c) => c.length >= 2)
+      const records = changes.map((c) => c.record!)
+      expect(records).toEqual(scanned)
+      expect(records[0]).toMatchObject({ d3: '2026-01-02T03:04:05.123000Z', t5: '2026-01-02T03:04:05.123450Z', y: 2026, b64: 18446744073709551615n })
+      expect(records[1]).toMatchObject({ y: 0, d3: '2026-01-02T03:04:05.001000Z' })
+    })
+  })
+
   it('spatial columns arrive as the WKT scan reads; a geometry it cannot name exactly is a record error', async () => {
     await my.sql('CREATE TABLE places (id INT PRIMARY KEY, p POINT, l LINESTRING, a POLYGON, g GEOMETRY, m MULTIPOINT)')
     const feed = await feedOf('places')

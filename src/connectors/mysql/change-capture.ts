@@ -159,6 +159,7 @@ export async function openMysqlChangeFeed(ctx: FeedContext, entity: string, opts
   const onAbort = () => stop.abort()
   opts.signal?.addEventListener('abort', onAbort, { once: true })
   let iterated = false
+  let snapshotRead = false
   let reader: BinlogReader | undefined
 
   async function* changes(): AsyncGenerator<ChangeBatch> {
@@ -296,6 +297,8 @@ export async function openMysqlChangeFeed(ctx: FeedContext, entity: string, opts
     snapshot(scan: Omit<ScanOptions, 'cursor' | 'after'>): AsyncIterable<Row[]> {
       if (!session) throw new SynclineError('INTERNAL', 'internal', `change feed on '${entity}': snapshot() is only for a feed opened without a position`)
       if (iterated) throw new SynclineError('INTERNAL', 'internal', `change feed on '${entity}': snapshot() must be read before changes()`)
+      if (snapshotRead) throw new SynclineError('INTERNAL', 'internal', `change feed on '${entity}': snapshot() can be read once (its consistent read ends with it)`)
+      snapshotRead = true
       return session.scan(table, { ...scan, keys: scan.keys.length > 0 ? scan.keys : keys })
     },
     changes,

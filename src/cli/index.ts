@@ -14,6 +14,7 @@ import { EXIT, quietOnClosedPipes, reportError, setDebug, type GlobalOptions } f
 import { runCommand } from './run.js'
 import { statusCommand } from './status.js'
 import { validateCommand } from './validate.js'
+import { watchCommand } from './watch.js'
 
 quietOnClosedPipes()
 // Errors can escape before commander hands over the options (and from
@@ -79,6 +80,13 @@ program
   .argument('[sync]')
   .option('-n, --limit <n>', 'runs to show', positiveInteger, 20)
   .action(action(historyCommand))
+program
+  .command('watch')
+  .description('print change events as they commit (NDJSON with --json) until Ctrl-C')
+  .argument('<connection>')
+  .argument('<entity>')
+  .option('--since <position>', 'resume after this position (an event\'s, or the one printed when a watch stopped)')
+  .action(action(watchCommand))
 
 // Options like --config and --json may come after the command name too.
 for (const command of program.commands) {

@@ -1,0 +1,144 @@
+/**
+ * `syncline watch` as a user runs it: a child process whose "watching"
+ * line on stderr means capture is active (a change committed after it is
+ * printed), human lines and NDJSON on stdout, Ctrl-C or SIGTERM ending it
+ * with exit 0 and the position to resume from, `--since` resuming exactly
+ * there, and a reader that goes away (`| head -n 1`) ending it quietly.
+ */
+import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { BUILD_TIMEOUT_MS, CLI, ensureBuilt } from './build.js'
+import { jsonLines, startCli, STACK_FRAME, type RunningCli } from './cli.js'
+import { workspace, type Workspace } from './workspace.js'
+
+beforeAll(ensureBuilt, BUILD_TIMEOUT_MS)
+
+let ws: Workspace
+const running: RunningCli[] = []
+afterEach(async () => {
+  for (const r of running.splice(0)) {
+    r.child.kill('SIGKILL')
+    await r.done
+  }
+  ws?.remove()
+})
+
+const READY = /watching shop items\n/
+const RESUME = /resume with: syncline watch shop items --since (\S+)/
+
+function shop(): void {
+  ws = workspace('syncline-watch-cli-')
+  ws.sqlite('shop.db', 'PRAGMA journal_mode = WAL; CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, big INTEGER, data BLOB)')
+  ws.write('syncline.yaml', 'connections:\n  shop: { url: sqlite:./shop.db }\n')
+}
+
+function watch(args: string[] = [], env: Record<string, string> = {}): RunningCli {
+  const r = startCli(['watch', 'shop', 'items', ...args], { cwd: ws.dir, env })
+  running.push(r)
+  return r
+}
+
+async function stdoutLines(r: RunningCli, count: number, timeoutMs = 10_000): Promise<string[]> {
+  const started = Date.now()
+  for (;;) {
+    const lines = r.stdout.split('\n').filter(Boolean)
+    if (lines.length >= count) return lines
+    if (Date.now() - started > timeoutMs) throw new Error(`stdout has ${lines.length} of ${count} lines:\n${r.stdout}\nstderr:\n${r.stderr}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
+async function ended(r: RunningCli) {
+  const result = await r.done
+  running.splice(running.indexOf(r), 1)
+  return result
+}
+
+describe('syncline watch', () => {
+  it('prints a change made after the ready line, stops on Ctrl-C with exit 0, and --since resumes exactly after it', async () => {
+    shop()
+    const first = watch()
+    await first.waitForStderr(READY)
+    expect(first.stdout).toBe('')
+    ws.sqlite('shop.db', `INSERT INTO items VALUES (1, 'first', 9007199254740993, X'00ff')`)
+    ws.sqlite('shop.db', `UPDATE items SET name = 'renamed' WHERE id = 1`)
+    const lines = await stdoutLines(first, 2)
+    expect(lines[0]).toMatch(/^\S+Z create 1 id=1 name="first" big="9007199254740993" data="AP8=" position watch_[0-9a-f]{8}\.\S+$/)
+    expect(lines[1]).toMatch(/^\S+Z update 1 name="renamed" position watch_[0-9a-f]{8}\.\S+$/)
+    const lastPosition = lines[1]!.split(' position ')[1]
+
+    first.child.kill('SIGINT')
+    const result = await ended(first)
+    expect(result.code, result.stderr).toBe(0)
+    expect(result.stderr).not.toMatch(STACK_FRAME)
+    expect(result.stderr.match(RESUME)?.[1]).toBe(lastPosition)
+
+    // Changes while stopped, then a resume with --json.
+    ws.sqlite('shop.db', `DELETE FROM items WHERE id = 1`)
+    ws.sqlite('shop.db', `INSERT INTO items VALUES (2, 'second', NULL, NULL)`)
+    const second = watch(['--since', lastPosition!, '--json'])
+    await second.waitForStderr(READY)
+    ws.sqlite('shop.db', `UPDATE items SET big = -9007199254740993 WHERE id = 2`)
+    const events = jsonLines((await stdoutLines(second, 3)).join('\n'))
+    expect(events.map((e) => `${e.type} ${e.recordId}`)).toEqual(['delete 1', 'create 2', 'update 2'])
+    expect(events[0]).toMatchObject({ connection: 'shop', entity: 'items', key: { id: 1 }, changes: {}, before: { id: 1, name: 'renamed', big: '9007199254740993', data: 'AP8=' } })
+    expect(events[0]).not.toHaveProperty('record')
+    expect(events[1]).toMatchObject({ record: { id: 2, name: 'second', big: null, data: null } })
+    expect(events[2]).toMatchObject({ changes: { big: '-9007199254740993' }, record: { id: 2, name: 'second', big: '-9007199254740993', data: null } })
+    for (const e of events) expect(String(e.position)).toMatch(new RegExp(`^${lastPosition!.split('.')[0]}\\.`))
+
+    second.child.kill('SIGTERM')
+    const stopped = await ended(second)
+    expect(stopped.code, stopped.stderr).toBe(0)
+    expect(stopped.stderr.match(RESUME)?.[1]).toBe(events[2]!.position)
+  })
+
+  it('ends quietly with exit 0 when its reader goes away (| head -n 1)', async () => {
+    shop()
+    const script = `{ "${process.execPath}" "${CLI}" watch shop items 2>&3; echo $? > status; } | head -n 1`
+    const child = spawn('sh', ['-c', script], { cwd: ws.dir, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout!.setEncoding('utf8').on('data', (c: string) => (stdout += c))
+    ;(child.stdio[3] as NodeJS.ReadableStream).setEncoding('utf8').on('data', (c: string) => (stderr += c))
+    const closed = new Promise<void>((resolve) => child.on('close', () => resolve()))
+    try {
+      for (let waited = 0; !READY.test(stderr); waited += 20) {
+        if (waited > 20_000) throw new Error(`no ready line: ${stderr}`)
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+      // head exits after the first line; the next event's write finds the pipe closed.
+      for (let id = 1; id <= 3; id++) ws.sqlite('shop.db', `INSERT INTO items (id, name) VALUES (${id}, 'n')`)
+      await closed
+    } finally {
+      child.kill('SIGKILL')
+    }
+    expect(stdout.split('\n').filter(Boolean)).toHaveLength(1)
+    expect(stdout).toMatch(/ create 1 /)
+    expect(Number(readFileSync(ws.path('status'), 'utf8').trim()), stderr).toBe(0)
+    expect(stderr).not.toMatch(STACK_FRAME)
+    expect(stderr).not.toContain('EPIPE')
+    expect(stderr).not.toMatch(/error:/)
+  })
+
+  it('refuses a source without change capture (exit 2) and a bad position (exit 2); an unreachable server exits 1', async () => {
+    ws = workspace('syncline-watch-cli-')
+    ws.write('items.csv', 'id,name\n1,a\n')
+    ws.write('syncline.yaml', 'connections:\n  files: { url: "csv:." }\n  gone: { url: "postgres://nobody@127.0.0.1:1/none" }\n  shop: { url: sqlite:./shop.db }\n')
+    ws.sqlite('shop.db', 'CREATE TABLE items (id INTEGER PRIMARY KEY)')
+
+    const csv = await ws.run(['watch', 'files', 'items'])
+    expect(csv.code).toBe(2)
+    expect(csv.stderr).toMatch(/Connection 'files' \(csv\) cannot be watched: it has no change capture/)
+    expect(csv.stderr).not.toMatch(/watching/)
+
+    const bad = await ws.run(['watch', 'shop', 'items', '--since', 'nonsense'])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toMatch(/'nonsense' is not a position a watch handed out/)
+
+    const gone = await ws.run(['watch', 'gone', 'items'])
+    expect(gone.code, gone.stderr).toBe(1)
+    expect(gone.stderr).not.toMatch(STACK_FRAME)
+  })
+})

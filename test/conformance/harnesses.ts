@@ -25,6 +25,13 @@ export interface OpenedConnector {
   staged?: Connector
   /** Every file of the datasource with its bytes (staging connectors), to prove a rollback changed nothing. */
   snapshot?(): Map<string, Buffer>
+  /**
+   * A second, independent connector on the same datasource (its own
+   * connection or file handle), closed by `cleanup`. The change-capture
+   * cases write through it: a feed must see writes from any connection,
+   * not only its own connector's.
+   */
+  another?(): Promise<Connector>
   cleanup(): Promise<void>
 }
 
@@ -50,9 +57,16 @@ export const HARNESSES: ConnectorHarness[] = [
       // An empty file is an empty SQLite database: the datasource exists, as a server's would.
       writeFileSync(path, '')
       const connector = createSqliteConnector({ name: 'conformance', url: `sqlite:${path}` })
+      const others: Connector[] = []
       return {
         connector,
+        another: async () => {
+          const other = createSqliteConnector({ name: 'conformance_other', url: `sqlite:${path}` })
+          others.push(other)
+          return other
+        },
         cleanup: async () => {
+          for (const other of others) await other.close()
           await connector.close()
           dir.remove()
         },
@@ -73,9 +87,16 @@ export const HARNESSES: ConnectorHarness[] = [
       const database = await createPgDatabase('syncline_conformance')
       // Through the registry, which lazy-loads createPostgresConnector.
       const connector = await createConnector({ name: 'conformance', url: database.url })
+      const others: Connector[] = []
       return {
         connector,
+        another: async () => {
+          const other = await createConnector({ name: 'conformance_other', url: database.url })
+          others.push(other)
+          return other
+        },
         cleanup: async () => {
+          for (const other of others) await other.close()
           await connector.close()
           await database.drop()
         },

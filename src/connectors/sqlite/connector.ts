@@ -7,6 +7,7 @@
  */
 import { SynclineError, throwIfAborted } from '../../errors.js'
 import type { EntityInfo, FieldInfo, KeyValues, Row } from '../../values/canonical.js'
+import type { ChangeFeed, ChangeFeedOptions, ChangeFeedStatus } from '../change-feed.js'
 import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, DiscoverOptions, Filter, PhysicalIdentity, ScanOptions, TimestampSpellings } from '../connector.js'
 import { fileIdentity } from '../file-identity.js'
 import { SqliteFile, BUSY_TIMEOUT_MS, MEMORY } from './database.js'
@@ -17,10 +18,11 @@ import { applyBatch, createTable, tableNameOf } from './sink.js'
 import { SQLITE_BULK_FORMATS, bulkExport } from './bulk.js'
 import { comparedFields, comparedFilterFields, countRows, lookupRows, scanRows } from './source.js'
 import { sqliteTimestampSpellings } from './timestamp-spellings.js'
+import { cdcDetails, cdcUnavailable, dropSqliteChangeFeed, listSqliteChangeFeeds, openSqliteChangeFeed, type CaptureContext } from './change-capture.js'
 import type Database from 'better-sqlite3'
 
 /** What the SQLite connector can do. */
-export const SQLITE_CAPABILITIES: Capabilities = { cdc: false, transactions: true, bulkExport: true, bulkLoad: false, orderedKeyScan: true, staging: false }
+export const SQLITE_CAPABILITIES: Capabilities = { cdc: true, transactions: true, bulkExport: true, bulkLoad: false, orderedKeyScan: true, staging: false }
 
 /**
  * A connector for a SQLite file.
@@ -37,27 +39,31 @@ class SqliteConnector implements Connector {
   readonly bulkFormats = SQLITE_BULK_FORMATS
   private readonly file: SqliteFile
   private readonly modes = new CompareModes()
+  private readonly capture: CaptureContext
 
   constructor(config: ConnectionConfig) {
     this.name = config.name
     this.file = new SqliteFile(config)
+    this.capture = { config, file: this.file, active: new Set() }
   }
 
   async check(opts: { signal?: AbortSignal } = {}): Promise<CheckReport> {
     throwIfAborted(opts.signal)
     const db = this.file.read()
     const version = db.prepare('SELECT sqlite_version()').pluck().get() as string
+    const unavailable = cdcUnavailable(this.file.path)
     return {
       connection: this.name,
       kind: this.kind,
       version,
       capabilities: this.capabilities,
-      cdc: { ready: false, reason: 'change capture for SQLite (triggers) is not built yet' },
+      cdc: unavailable ? { ready: false, reason: unavailable } : { ready: true },
       details: {
         path: this.file.path,
         journalMode: String(db.pragma('journal_mode', { simple: true })),
         busyTimeoutMs: BUSY_TIMEOUT_MS,
         foreignKeys: true,
+        ...(unavailable ? {} : cdcDetails(db)),
       },
     }
   }
@@ -182,6 +188,18 @@ class SqliteConnector implements Connector {
     // SQLite folds ASCII letters in table names (only those): `Items` and `items` are one table.
     const folded = table.name.replace(/[A-Z]/g, (c) => c.toLowerCase())
     return { key: JSON.stringify(['sqlite', file.key, folded]), label: `table ${table.name} in ${file.realPath}` }
+  }
+
+  openChangeFeed(entity: string, opts: ChangeFeedOptions): Promise<ChangeFeed> {
+    return openSqliteChangeFeed(this.capture, entity, opts)
+  }
+
+  dropChangeFeed(consumer: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    return dropSqliteChangeFeed(this.capture, consumer, opts)
+  }
+
+  listChangeFeeds(opts: { signal?: AbortSignal } = {}): Promise<ChangeFeedStatus[]> {
+    return listSqliteChangeFeeds(this.capture, opts)
   }
 
   async close(): Promise<void> {

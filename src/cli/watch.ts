@@ -22,14 +22,17 @@ export interface WatchCommandOptions extends GlobalOptions {
 /** Characters of one human event line (long values are cut, the position never). */
 const CHANGES_CHARACTERS = 400
 
-/** Watch until stopped; 0 when stopped by a signal or a closed stdout, the error's exit code when it fails. */
+/**
+ * Watch until stopped; 0 when stopped by a signal or a closed stdout (a
+ * second Ctrl-C: 130 at once), the error's exit code when it fails.
+ */
 export async function watchCommand(connection: string, entity: string, opts: WatchCommandOptions): Promise<number> {
   return withManager(opts, async (manager) => {
     let stopping = false
     let stop: (() => void) | undefined
     const onSignal = () => {
-      // A second Ctrl-C does not wait for the acknowledgement.
-      if (stopping) process.exit(EXIT.ok)
+      // A second Ctrl-C quits at once, without acknowledging what was printed since the last batch.
+      if (stopping) process.exit(EXIT.cancelled)
       stopping = true
       stop?.()
     }

@@ -94,6 +94,30 @@ describe('syncline watch', () => {
     expect(stopped.stderr.match(RESUME)?.[1]).toBe(events[2]!.position)
   })
 
+  it('syncline check lists the stopped watch as released, and drops it after the retention', async () => {
+    shop()
+    const w = watch()
+    await w.waitForStderr(READY)
+    w.child.kill('SIGINT')
+    const stopped = await ended(w)
+    const consumer = stopped.stderr.match(RESUME)![1]!.split('.')[0]!
+
+    const kept = await ws.run(['check', 'shop'])
+    expect(kept.code, kept.stderr).toBe(0)
+    expect(kept.stdout).toMatch(new RegExp(`\\n    ${consumer} \\(items\\): inactive, .*released watch \\(ended \\S+Z, dropped after \\S+Z\\)`))
+    const json = jsonLines((await ws.run(['check', 'shop', '--json'])).stdout)[0]!
+    expect(json.changeFeeds).toEqual([expect.objectContaining({ consumer, active: false, watch: { releasedAt: expect.any(String), dropsAfter: expect.any(String) } })])
+
+    const dropped = await ws.run(['check', 'shop'], { env: { SYNCLINE_WATCH_RETENTION: '0' } })
+    expect(dropped.code, dropped.stderr).toBe(0)
+    expect(dropped.stdout).toContain(`dropped ${consumer}: its watch ended longer ago than the retention`)
+    expect(dropped.stdout).toContain('change feeds: none')
+
+    const lost = await ws.run(['watch', 'shop', 'items', '--since', stopped.stderr.match(RESUME)![1]!])
+    expect(lost.code).toBe(2)
+    expect(lost.stderr).toMatch(new RegExp(`Cannot resume watch consumer ${consumer}.*Start afresh without --since`))
+  })
+
   it('ends quietly with exit 0 when its reader goes away (| head -n 1)', async () => {
     shop()
     const script = `{ "${process.execPath}" "${CLI}" watch shop items 2>&3; echo $? > status; } | head -n 1`
@@ -108,9 +132,15 @@ describe('syncline watch', () => {
         if (waited > 20_000) throw new Error(`no ready line: ${stderr}`)
         await new Promise((resolve) => setTimeout(resolve, 20))
       }
-      // head exits after the first line; the next event's write finds the pipe closed.
-      for (let id = 1; id <= 3; id++) ws.sqlite('shop.db', `INSERT INTO items (id, name) VALUES (${id}, 'n')`)
-      await closed
+      // head exits after the first line; the next event written after that finds the pipe closed
+      // (lines written before head is gone only fill the pipe), so keep changing until syncline ends.
+      let ended = false
+      void closed.then(() => (ended = true))
+      for (let id = 1; !ended; id++) {
+        if (id > 100) throw new Error(`syncline did not end after ${id} changes: ${stderr}`)
+        ws.sqlite('shop.db', `INSERT INTO items (id, name) VALUES (${id}, 'n')`)
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
     } finally {
       child.kill('SIGKILL')
     }

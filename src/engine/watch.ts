@@ -143,7 +143,7 @@ export function startWatch(context: WatchContext, callback: WatchCallback, opts:
       started = true
       resolveReady(position)
       const eventContext = { connection: context.connection, entity: context.entity, keys, types }
-      batches: for await (const batch of feed.changes()) {
+      batches: for await (const batch of untilAborted(feed.changes(), controller.signal)) {
         for (const change of batch.changes) {
           if (controller.signal.aborted) break batches
           const eventPosition = encodeWatchPosition(name, change.position)
@@ -158,8 +158,8 @@ export function startWatch(context: WatchContext, callback: WatchCallback, opts:
         acknowledged = batch.position
       }
     } catch (error) {
-      // A feed that reports its stop as a cancellation has simply ended.
-      if (!(controller.signal.aborted && isCancellation(error))) throw error
+      // Once stopping, whatever the feed says while it winds down (a cancellation, its connection closed under it) is its end.
+      if (!controller.signal.aborted) throw error
     } finally {
       // Each step runs even when one before it failed: the consumer is released whatever happened to the feed.
       await allSteps([
@@ -218,7 +218,8 @@ async function checkResumable(context: WatchContext, connector: Connector, state
   const feeds = await connector.listChangeFeeds?.()
   const feed = feeds?.find((f) => f.consumer === consumer)
   if (feeds !== undefined && feed === undefined) throw positionLost(context, consumer, retentionMs)
-  const entity = known?.entity ?? feed?.entity
+  // Only the state store spells the entity as the user did (a connector may say `public.items` for `items`).
+  const entity = known?.entity
   if (entity !== undefined && entity !== context.entity) {
     throw new SynclineError(
       'POSITION_INVALID',
@@ -239,6 +240,45 @@ function positionLost(context: WatchContext, consumer: string, retentionMs: numb
       `Start afresh without --since / since: the new watch sees the changes committed from then on (read the current rows with syncline run or a query first if you need them).`,
     { cause, details: { consumer, connection: context.connection } },
   )
+}
+
+/**
+ * The batches of a feed until the signal aborts, then no more, even when
+ * the feed's own iterator has not ended yet: a stop must not wait on a
+ * connector that is slow to notice it (its `close` runs in the watch's
+ * cleanup either way). A read still pending then is left to settle alone.
+ */
+async function* untilAborted<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
+  const iterator = source[Symbol.asyncIterator]()
+  let onAbort: (() => void) | undefined
+  const aborted = new Promise<'aborted'>((resolve) => {
+    onAbort = () => resolve('aborted')
+    if (signal.aborted) resolve('aborted')
+    else signal.addEventListener('abort', onAbort, { once: true })
+  })
+  let finished = false
+  try {
+    while (!signal.aborted) {
+      const next = iterator.next()
+      next.catch(() => undefined)
+      const result = await Promise.race([next, aborted])
+      if (result === 'aborted') return
+      if (result.done) {
+        finished = true
+        return
+      }
+      yield result.value
+    }
+  } finally {
+    signal.removeEventListener('abort', onAbort!)
+    // Ending early (a stop, a failing callback) tells the source; after an abort it may still be
+    // busy with the read left pending, so that is not awaited.
+    if (!finished) {
+      const ending = iterator.return?.()
+      if (signal.aborted) void ending?.catch(() => undefined)
+      else await ending
+    }
+  }
 }
 
 /** Run every step; then throw the first error, if any. */

@@ -66,13 +66,14 @@ describe('syncline watch', () => {
     const lines = await stdoutLines(first, 2)
     expect(lines[0]).toMatch(/^\S+Z create 1 id=1 name="first" big="9007199254740993" data="AP8=" position watch_[0-9a-f]{8}\.\S+$/)
     expect(lines[1]).toMatch(/^\S+Z update 1 name="renamed" position watch_[0-9a-f]{8}\.\S+$/)
-    const lastPosition = lines[1]!.split(' position ')[1]
+    const consumer = lines[1]!.split(' position ')[1]!.split('.')[0]!
 
     first.child.kill('SIGINT')
     const result = await ended(first)
     expect(result.code, result.stderr).toBe(0)
     expect(result.stderr).not.toMatch(STACK_FRAME)
-    expect(result.stderr.match(RESUME)?.[1]).toBe(lastPosition)
+    const lastPosition = result.stderr.match(RESUME)?.[1]
+    expect(lastPosition?.startsWith(`${consumer}.`)).toBe(true)
 
     // Changes while stopped, then a resume with --json.
     ws.sqlite('shop.db', `DELETE FROM items WHERE id = 1`)
@@ -86,12 +87,12 @@ describe('syncline watch', () => {
     expect(events[0]).not.toHaveProperty('record')
     expect(events[1]).toMatchObject({ record: { id: 2, name: 'second', big: null, data: null } })
     expect(events[2]).toMatchObject({ changes: { big: '-9007199254740993' }, record: { id: 2, name: 'second', big: '-9007199254740993', data: null } })
-    for (const e of events) expect(String(e.position)).toMatch(new RegExp(`^${lastPosition!.split('.')[0]}\\.`))
+    for (const e of events) expect(String(e.position).startsWith(`${consumer}.`)).toBe(true)
 
     second.child.kill('SIGTERM')
     const stopped = await ended(second)
     expect(stopped.code, stopped.stderr).toBe(0)
-    expect(stopped.stderr.match(RESUME)?.[1]).toBe(events[2]!.position)
+    expect(stopped.stderr.match(RESUME)?.[1]?.startsWith(`${consumer}.`)).toBe(true)
   })
 
   it('syncline check lists the stopped watch as released, and drops it after the retention', async () => {

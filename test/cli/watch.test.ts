@@ -8,11 +8,13 @@
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { createPgDatabase, hasPostgres, pgQuery } from '../helpers/services.js'
 import { BUILD_TIMEOUT_MS, CLI, ensureBuilt } from './build.js'
 import { jsonLines, startCli, STACK_FRAME, type RunningCli } from './cli.js'
 import { workspace, type Workspace } from './workspace.js'
 
 beforeAll(ensureBuilt, BUILD_TIMEOUT_MS)
+const pgAvailable = await hasPostgres()
 
 let ws: Workspace
 const running: RunningCli[] = []
@@ -171,5 +173,28 @@ describe('syncline watch', () => {
     const gone = await ws.run(['watch', 'gone', 'items'])
     expect(gone.code, gone.stderr).toBe(1)
     expect(gone.stderr).not.toMatch(STACK_FRAME)
+  })
+
+  it.skipIf(!pgAvailable)('--json renders PostgreSQL values exactly: decimals and bigints as digit strings, bytes as base64, timestamps with microseconds', async () => {
+    const db = await createPgDatabase('syncline_watch_cli')
+    try {
+      await pgQuery(db.url, 'CREATE TABLE prices (id bigint PRIMARY KEY, amount numeric(30,10), raw bytea, at timestamptz)')
+      ws = workspace('syncline-watch-cli-')
+      ws.write('syncline.yaml', `connections:\n  pg: { url: "${db.url}" }\n`)
+      const w = startCli(['watch', 'pg', 'prices', '--json'], { cwd: ws.dir })
+      running.push(w)
+      await w.waitForStderr(/watching pg prices\n/)
+      await pgQuery(db.url, `INSERT INTO prices VALUES (9223372036854775807, 12345678901234567890.0123456789, '\\x00ff10', '2026-11-21 10:00:00.123456+00')`)
+      const [event] = jsonLines((await stdoutLines(w, 1)).join('\n'))
+      expect(event).toMatchObject({
+        type: 'create', connection: 'pg', entity: 'prices', recordId: '9223372036854775807', key: { id: '9223372036854775807' },
+        record: { id: '9223372036854775807', amount: '12345678901234567890.0123456789', raw: 'AP8Q', at: '2026-11-21T10:00:00.123456Z' },
+      })
+      expect(event!.committedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/)
+      w.child.kill('SIGINT')
+      expect((await ended(w)).code).toBe(0)
+    } finally {
+      await db.drop()
+    }
   })
 })

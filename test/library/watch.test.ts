@@ -243,8 +243,36 @@ for (const source of KINDS) {
 
       // The consumer is a released watch again, kept for the retention.
       const feeds = await manager.changeFeeds('shop')
-      const releasedAt = feeds?.feeds.find((f) => f.consumer === stop.consumer)?.watch?.releasedAt
-      expect(Date.now() - Date.parse(releasedAt!)).toBeLessThan(60_000)
+      const feed = feeds?.feeds.find((f) => f.consumer === stop.consumer)
+      expect(Date.now() - Date.parse(feed!.watch!.releasedAt!)).toBeLessThan(60_000)
+      expect(Date.parse(feed!.watch!.dropsAfter!) - Date.parse(feed!.watch!.releasedAt!)).toBe(3600_000)
+      expect(feed!.active).toBe(false)
+      if (source.kind === 'postgres') {
+        expect(feed!.lagBytes).toEqual(expect.any(Number))
+        expect(feed!.retainedBytes).toEqual(expect.any(Number))
+      }
+    })
+
+    it('ends with the error of a callback that throws; resuming delivers that event again, and nothing before it', async () => {
+      const manager = await open()
+      const failure = new Error('handler failed')
+      const errors: Error[] = []
+      const handled: ChangeEvent[] = []
+      const stop = manager.watch('shop', 'items', (event) => {
+        if (event.recordId === '3') throw failure
+        handled.push(event)
+      }, { onError: (e) => errors.push(e) })
+      watches.push(stop)
+      await stop.ready
+      for (let id = 1; id <= 4; id++) await db.exec(`INSERT INTO items (id, name) VALUES (${id}, 'n${id}')`)
+      await expect(stop.done).rejects.toBe(failure)
+      await expect(stop()).rejects.toBe(failure)
+      expect(errors).toEqual([failure])
+      expect(handled.map((e) => e.recordId)).toEqual(['1', '2'])
+
+      const rest = new Received()
+      await watch(manager, rest, { since: stop.position! })
+      expect((await rest.until(2)).map((e) => e.recordId)).toEqual(['3', '4'])
     })
 
     it('drops a released consumer after the retention; since it then fails with POSITION_LOST', async () => {

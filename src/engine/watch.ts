@@ -126,6 +126,11 @@ export function startWatch(context: WatchContext, callback: WatchCallback, opts:
     let feed: ChangeFeed | undefined
     let handled: Position | undefined
     let acknowledged: Position | undefined
+    // The feed's own signal aborts only a stop while it opens; a stop later acknowledges first and then
+    // closes it (a PostgreSQL slot cannot be moved for a moment after its reader closed).
+    const opening = new AbortController()
+    const abortOpening = () => opening.abort()
+    controller.signal.addEventListener('abort', abortOpening, { once: true })
     try {
       try {
         feed = await openChangeFeed(context.entity, {
@@ -133,11 +138,14 @@ export function startWatch(context: WatchContext, callback: WatchCallback, opts:
           ...(from === undefined ? {} : { from }),
           keys,
           maxBatchSize: opts.batchSize ?? 1000,
-          signal: controller.signal,
+          signal: opening.signal,
         })
       } catch (error) {
         throw from !== undefined && error instanceof SynclineError && error.code === 'POSITION_LOST' ? positionLost(context, name, retentionMs, error) : error
+      } finally {
+        controller.signal.removeEventListener('abort', abortOpening)
       }
+      if (controller.signal.aborted) return
       handled = acknowledged = feed.start
       position = encodeWatchPosition(name, feed.start)
       started = true

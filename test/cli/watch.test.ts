@@ -194,6 +194,11 @@ describe('syncline watch', () => {
       w.child.kill('SIGINT')
       expect((await ended(w)).code).toBe(0)
     } finally {
+      // The ended process's slot stays active for a moment, and DROP DATABASE refuses it then.
+      for (let waited = 0; waited < 10_000; waited += 50) {
+        if ((await pgQuery(db.url, 'SELECT 1 FROM pg_replication_slots WHERE database = current_database() AND active')).length === 0) break
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
       await db.drop()
     }
   })

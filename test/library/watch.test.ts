@@ -95,6 +95,12 @@ for (const source of KINDS) {
     afterEach(async () => {
       for (const stop of watches.splice(0)) await stop().catch(() => undefined)
       for (const manager of managers.splice(0)) await manager.close()
+      // A slot stays active for a moment after its reader closed, and DROP DATABASE refuses it then.
+      for (let waited = 0; source.kind === 'postgres' && waited < 10_000; waited += 50) {
+        const active = await db.query("SELECT 1 FROM pg_replication_slots WHERE database = current_database() AND active")
+        if (active.length === 0) break
+        await sleep(50)
+      }
       await db.cleanup()
       state.remove()
     })

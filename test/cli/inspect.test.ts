@@ -37,7 +37,7 @@ describe('check, discover and automap on SQLite', () => {
     const json = await ws.run(['check', 'music', '--json'])
     expect(json.code).toBe(0)
     const [report] = jsonLines(json.stdout)
-    expect(report).toMatchObject({ ok: true, connection: 'music', kind: 'sqlite', version: expect.stringMatching(/^3\.\d+/), capabilities: { transactions: true, orderedKeyScan: true }, cdc: { ready: false } })
+    expect(report).toMatchObject({ ok: true, connection: 'music', kind: 'sqlite', version: expect.stringMatching(/^3\.\d+/), capabilities: { transactions: true, orderedKeyScan: true, cdc: true }, cdc: { ready: true } })
   })
 
   it('check of an unknown connection suggests the closest one (exit 2)', async () => {

@@ -105,7 +105,7 @@ describe('capability flags the engine reads', () => {
 
   it('refuses realtime mode on a source without change capture, naming the source', async () => {
     const { source, destination, plan, state } = await setup({ mode: 'realtime' })
-    const result = await runSync({ plan, index: 0, source, destination, state })
+    const result = await runSync({ plan, index: 0, source: declaring(source, { cdc: false }), destination, state })
     expect(result).toMatchObject({ status: 'failed', errorCode: 'CAPABILITY_MISSING' })
     expect(result.error).toContain("source connection 'src' (sqlite) has none (capabilities.cdc is false")
   })

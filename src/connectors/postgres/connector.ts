@@ -52,6 +52,7 @@ class PostgresConnector implements Connector {
       table: (entity) => this.#tables.get(entity),
       errorContext: (entity) => this.#errorContext(entity),
       config,
+      openFeeds: new Set(),
     }
   }
 
@@ -186,6 +187,7 @@ class PostgresConnector implements Connector {
   }
 
   async close(): Promise<void> {
+    await Promise.all([...this.#context.openFeeds].map((feed) => feed.close()))
     const pool = this.#pool
     this.#pool = undefined
     this.#tables.clear()

@@ -27,6 +27,7 @@ import { microsToTimestamp } from '../../values/temporal.js'
 import type { ChangeBatch, ChangeFeed, ChangeFeedOptions, Position, SourceChange } from '../change-feed.js'
 import { keyOf, type ConnectionConfig, type ScanOptions } from '../connector.js'
 import { columnOf } from '../sql/key-rows.js'
+import { pgErrorKind } from './errors.js'
 import type { PgTable } from './introspect.js'
 import { comparePositions, confirmLsn, formatLsn, formatPosition, parseLsn, parsePosition, type LogicalPosition } from './logical-position.js'
 import { PgoutputTextPlugin, type PgoutputMessage, type RelationMessage } from './pgoutput-messages.js'
@@ -48,10 +49,12 @@ import { lookupRows, scanRows, type PgContext } from './source.js'
 /** What the feed needs from the connector beyond the source's context. */
 export interface FeedContext extends PgContext {
   config: ConnectionConfig
+  /** The connector's open feeds: closing the connector closes them (their replication connections are their own). */
+  openFeeds: Set<ChangeFeed>
 }
 
 /** How often an idle feed asks the server where the WAL is, so its position moves on and WAL is released. */
-const PROGRESS_INTERVAL_MS = 2_000
+const PROGRESS_INTERVAL_MS = 5_000
 
 /** How long `changes()` retries a slot another reader still holds (55006) right after it disconnected. */
 const SLOT_BUSY_WAIT_MS = 15_000
@@ -63,6 +66,8 @@ interface PendingChange {
   change: SourceChange
   /** Fields pgoutput left out (unchanged TOAST, generated columns): read by key before the batch goes out. */
   missing?: string[]
+  /** Its transaction's commit LSN. */
+  commitLsn?: bigint
 }
 
 /** Open a logical-replication feed for one entity (see the file comment). */
@@ -76,7 +81,7 @@ export async function openLogicalFeed(ctx: FeedContext, entity: string, opts: Ch
   for (const key of keys) columnOf(table, key)
   const pool = ctx.pool()
   const context = ctx.errorContext(entity)
-  const identity = await replicaIdentity(pool, table, keys, entity)
+  const { identity, generated } = await replicaIdentity(pool, table, keys, entity)
   const maxBatchSize = Math.max(1, Math.floor(opts.maxBatchSize ?? 1000))
 
   let created: CreatedSlot | undefined
@@ -96,7 +101,7 @@ export async function openLogicalFeed(ctx: FeedContext, entity: string, opts: Ch
       await dropSlotIfPresent(pool, slot, opts.signal)
       // The publication first: pgoutput reads it as of each change's LSN.
       await ensurePublication(pool, slot, table)
-      created = await createSlot(ctx.config, slot, context)
+      created = await createSlot(ctx.config, slot, context, opts.signal)
       start = { lsn: created.consistentPoint, index: -1 }
       confirmed = created.consistentPoint
     }
@@ -104,7 +109,7 @@ export async function openLogicalFeed(ctx: FeedContext, entity: string, opts: Ch
     throw replicationError(error, context, slot)
   }
   const types = keys.map((k) => columnOf(table, k).field.type)
-  return new LogicalFeed({ ctx, entity, table, keys, types, slot, consumer: opts.consumer, start, confirmed, created, maxBatchSize, fullIdentity: identity === 'f', signal: opts.signal })
+  return new LogicalFeed({ ctx, entity, table, keys, types, slot, consumer: opts.consumer, start, confirmed, created, maxBatchSize, fullIdentity: identity === 'f', generated, signal: opts.signal })
 }
 
 /**
@@ -113,9 +118,10 @@ export async function openLogicalFeed(ctx: FeedContext, entity: string, opts: Ch
  * PostgreSQL rejects UPDATE and DELETE on a published table; with keys the
  * identity does not cover, deletes would not say which row went.
  */
-async function replicaIdentity(pool: pg.Pool, table: PgTable, keys: readonly string[], entity: string): Promise<string> {
-  const { rows } = await pool.query<{ identity: string; columns: string }>(
+async function replicaIdentity(pool: pg.Pool, table: PgTable, keys: readonly string[], entity: string): Promise<{ identity: string; generated: string[] }> {
+  const { rows } = await pool.query<{ identity: string; columns: string; generated: string }>(
     `SELECT c.relreplident AS identity,
+            coalesce((SELECT json_agg(a.attname::text) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attgenerated <> '' AND NOT a.attisdropped), '[]')::text AS generated,
             coalesce((SELECT json_agg(a.attname::text) FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
                        WHERE i.indrelid = c.oid AND CASE c.relreplident WHEN 'd' THEN i.indisprimary WHEN 'i' THEN i.indisreplident ELSE false END), '[]')::text AS columns
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
@@ -131,7 +137,7 @@ async function replicaIdentity(pool: pg.Pool, table: PgTable, keys: readonly str
   if (identity !== 'f' && uncovered.length > 0) {
     throw new SynclineError('CDC_NOT_READY', 'config', `Entity '${entity}': key field(s) ${uncovered.join(', ')} are not in its replica identity (${columns.join(', ')}), so deletes would not name the row. ${fix}, or use the primary key as the keys.`)
   }
-  return identity
+  return { identity, generated: JSON.parse(rows[0]?.generated ?? '[]') as string[] }
 }
 
 async function publicationCovers(pool: pg.Pool, publication: string, table: PgTable): Promise<boolean> {
@@ -153,6 +159,8 @@ interface FeedSetup {
   created: CreatedSlot | undefined
   maxBatchSize: number
   fullIdentity: boolean
+  /** Stored generated columns: pgoutput (before PostgreSQL 18) leaves them out, so they are read by key. */
+  generated: string[]
   signal: AbortSignal | undefined
 }
 
@@ -172,6 +180,7 @@ class LogicalFeed implements ChangeFeed {
     this.start = formatPosition(s.start)
     this.#acked = s.confirmed
     s.signal?.addEventListener('abort', this.#onAbort, { once: true })
+    s.ctx.openFeeds.add(this)
   }
 
   snapshot(opts: Omit<ScanOptions, 'cursor' | 'after'>): AsyncIterable<Row[]> {
@@ -263,7 +272,7 @@ class LogicalFeed implements ChangeFeed {
           await new Promise((resolve) => setTimeout(resolve, 200))
           continue
         }
-        throw replicationError(error, this.s.ctx.errorContext(this.s.entity), this.s.slot)
+        throw this.#streamError(error)
       }
       this.#streaming = true
       // The consumer may have acknowledged before the stream began.
@@ -280,6 +289,14 @@ class LogicalFeed implements ChangeFeed {
   }
 
   #push(event: StreamEvent): void {
+    // PostgreSQL sends a keepalive for each transaction it skips (other tables'): while the consumer is
+    // busy they pile up, and a queue full of them would pause the socket and leave the server's
+    // reply requests unread. Only the latest matters.
+    const last = this.#queue[this.#queue.length - 1]
+    if (event.kind === 'keepalive' && last?.kind === 'keepalive') {
+      if (event.lsn > last.lsn) last.lsn = event.lsn
+      return
+    }
     this.#queue.push(event)
     // Hold the socket while the consumer is behind: TCP keeps the rest at the server.
     if (!this.#paused && this.#queue.length > this.s.maxBatchSize) {
@@ -318,7 +335,9 @@ class LogicalFeed implements ChangeFeed {
     let tx: { lsn: bigint; xid: string; committedAt: string; index: number } | undefined
     for (;;) {
       if (this.#closed) return
-      const due = batch.length >= maxBatchSize || (this.#queue.length === 0 && (batch.length > 0 || comparePositions(reached, emitted) > 0))
+      // Inside a transaction the rest is on its way (pgoutput sends a transaction once it committed): a
+      // partial batch goes out only when full, so its last change can still take the commit's position.
+      const due = batch.length >= maxBatchSize || (!tx && this.#queue.length === 0 && (batch.length > 0 || comparePositions(reached, emitted) > 0))
       if (due) {
         const changes = await this.#complete(batch)
         batch = []
@@ -329,7 +348,7 @@ class LogicalFeed implements ChangeFeed {
       const event = await this.#next()
       if (event.kind === 'end') {
         if (event.error === undefined || this.#closed) return
-        throw streamLost(this.s.ctx.errorContext(this.s.entity), this.s.slot, event.error)
+        throw this.#streamError(event.error)
       }
       if (event.kind === 'keepalive') {
         // Between transactions the server's sent position covers every commit before it.
@@ -345,6 +364,10 @@ class LogicalFeed implements ChangeFeed {
           tx = undefined
           const after = { lsn: message.endLsn, index: -1 }
           if (comparePositions(after, reached) > 0) reached = after
+          // The transaction's last change says "all of it": acknowledging it releases the whole transaction,
+          // and the slot's confirmed position then reads back as this very position.
+          const last = batch[batch.length - 1]
+          if (last?.commitLsn === message.commitLsn) last.change.position = formatPosition(after)
           break
         }
         case 'relation':
@@ -362,6 +385,7 @@ class LogicalFeed implements ChangeFeed {
           if (!this.#isOurs(decoder.relation)) break
           const pending = this.#change(decoder, message, keys)
           Object.assign(pending.change, { position: formatPosition(position), committedAt: tx.committedAt, transaction: tx.xid })
+          pending.commitLsn = tx.lsn
           batch.push(pending)
           reached = position
           break
@@ -374,6 +398,23 @@ class LogicalFeed implements ChangeFeed {
           break
       }
     }
+  }
+
+  /**
+   * Why the stream ended: the slot dropped or invalidated under it is
+   * POSITION_LOST; a server error is what it says; anything else is a lost
+   * connection (transient: the engine reopens from its saved position).
+   */
+  #streamError(error: unknown): SynclineError {
+    const code = (error as { code?: string }).code
+    const message = error instanceof Error ? error.message : String(error)
+    if (code === '42704' && /replication slot/.test(message)) return positionLost(this.s.slot, this.s.consumer, `its replication slot '${this.s.slot}' was dropped`, error)
+    if (code === '55000' && /invalidated|no longer get changes/i.test(message)) {
+      return positionLost(this.s.slot, this.s.consumer, `its replication slot '${this.s.slot}' was invalidated (it fell behind max_slot_wal_keep_size)`, error)
+    }
+    const context = this.s.ctx.errorContext(this.s.entity)
+    if (code === undefined || pgErrorKind(error) === 'lost') return streamLost(context, this.s.slot, error)
+    return replicationError(error, context, this.s.slot)
   }
 
   #isOurs(relation: RelationMessage): boolean {
@@ -400,7 +441,7 @@ class LogicalFeed implements ChangeFeed {
       if (old && name in old) row[name] = old[name]!
       else missing.push(name)
     }
-    for (const field of this.s.table.info.fields) if (!(field.name in row) && !unchanged.includes(field.name)) missing.push(field.name)
+    for (const name of this.s.generated) if (!(name in row) && !unchanged.includes(name)) missing.push(name)
     const key = keyOf(row, keys)
     const change: SourceChange = { type: message.tag === 'insert' ? 'create' : 'update', key, record: row, position: '' }
     if (before) change.before = before
@@ -451,6 +492,7 @@ class LogicalFeed implements ChangeFeed {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    this.s.ctx.openFeeds.delete(this)
     this.s.signal?.removeEventListener('abort', this.#onAbort)
     this.#wake?.()
     await this.#releaseSnapshot()

@@ -12,6 +12,8 @@
  * the snapshot is the table exactly as of `start`: a change committed later
  * is in the log after `start`, and not in the snapshot.
  */
+import { accessSync, constants, existsSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { SynclineError, throwIfAborted } from '../../errors.js'
 import type { EntityInfo, FieldInfo, KeyValues, Row } from '../../values/canonical.js'
 import { compareKeys } from '../../values/compare.js'
@@ -63,6 +65,15 @@ const TYPES: Record<Operation, SourceChange['type']> = { insert: 'create', updat
 export function cdcUnavailable(path: string): string | undefined {
   if (path === MEMORY) {
     return 'an in-memory database (sqlite::memory:) lives only inside one connection, so no change feed can read it; use a database file'
+  }
+  // Capture writes triggers and its change log into the file, and WAL files beside it.
+  for (const target of [path, dirname(path)]) {
+    if (!existsSync(target)) continue
+    try {
+      accessSync(target, constants.W_OK)
+    } catch {
+      return `${target} is not writable, and change capture installs triggers and a change log in the database (and WAL files beside it); give this user write access`
+    }
   }
   return undefined
 }
@@ -205,6 +216,7 @@ class SqliteChangeFeed implements ChangeFeed {
   private schemaVersion: bigint
   private readonly waker: ChangeWaker
   private readonly activeKey: string
+  private select: Database.Statement | undefined
 
   private constructor(
     private readonly ctx: CaptureContext,
@@ -256,8 +268,9 @@ class SqliteChangeFeed implements ChangeFeed {
     try {
       const modes = new CompareModes().of(this.db, this.info, comparedFields(opts), true)
       for await (const rows of scanRows({ db: this.db, entity: this.info, modes }, opts)) {
-        if (this.closed) return
         yield rows
+        // Closed while the consumer held the batch: the connection is gone, read no further page.
+        if (this.closed) return
       }
     } catch (error) {
       throw sqliteFailure(error, `reading the snapshot of '${this.info.name}'`)
@@ -300,11 +313,11 @@ class SqliteChangeFeed implements ChangeFeed {
     try {
       this.refreshSchema()
       this.checkStillServed()
-      const rows = db
-        .prepare(`SELECT seq, op, new_row, old_row, committed_at FROM ${CHANGES_TABLE} WHERE entity = ? AND seq > ? ORDER BY seq LIMIT ?`)
-        .all(this.info.name, this.position, BigInt(this.maxBatchSize)) as LoggedChange[]
+      this.select ??= db.prepare(`SELECT seq, op, new_row, old_row, committed_at FROM ${CHANGES_TABLE} WHERE entity = ? AND seq > ? ORDER BY seq LIMIT ?`)
+      const rows = this.select.all(this.info.name, this.position, BigInt(this.maxBatchSize)) as LoggedChange[]
       if (rows.length === 0) return undefined
-      const changes = rows.map((row) => this.toChange(row))
+      const decode = rowDecoder(this.info.name, this.info.fields)
+      const changes = rows.map((row) => this.toChange(row, decode))
       this.position = rows[rows.length - 1]!.seq
       return { changes, position: String(this.position) }
     } catch (error) {
@@ -313,8 +326,7 @@ class SqliteChangeFeed implements ChangeFeed {
     }
   }
 
-  private toChange(row: LoggedChange): SourceChange {
-    const decode = rowDecoder(this.info.name, this.info.fields)
+  private toChange(row: LoggedChange, decode: (cells: readonly unknown[]) => Row): SourceChange {
     const record = row.new_row === null ? undefined : decode(loggedCells(row.new_row, this.info))
     const before = row.old_row === null ? undefined : decode(loggedCells(row.old_row, this.info))
     const key = keyOf((record ?? before)!, this.keys)

@@ -85,7 +85,7 @@ describe('opening files', () => {
     }
   })
 
-  it('check reports version, path, WAL journal, capabilities and why change capture is not ready', async () => {
+  it('check reports version, path, WAL journal, capabilities and that change capture (triggers) is ready', async () => {
     const path = join(dir.path, 'shop.db')
     writeFileSync(path, '')
     const connector = createSqliteConnector({ name: 'shop', url: `sqlite:${path}` })
@@ -93,9 +93,9 @@ describe('opening files', () => {
     expect(report).toMatchObject({
       connection: 'shop',
       kind: 'sqlite',
-      capabilities: { cdc: false, transactions: true, bulkExport: true, bulkLoad: false, orderedKeyScan: true, staging: false },
-      cdc: { ready: false, reason: 'change capture for SQLite (triggers) is not built yet' },
-      details: { path, journalMode: 'wal' },
+      capabilities: { cdc: true, transactions: true, bulkExport: true, bulkLoad: false, orderedKeyScan: true, staging: false },
+      cdc: { ready: true },
+      details: { path, journalMode: 'wal', cdcMethod: 'triggers', cdcCaptured: 'none yet' },
     })
     expect(report.version).toMatch(/^3\.\d+\.\d+$/)
     await connector.close()

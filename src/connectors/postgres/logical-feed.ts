@@ -20,18 +20,17 @@
 import { LogicalReplicationService } from 'pg-logical-replication'
 import type pg from 'pg'
 import { SynclineError, throwIfAborted } from '../../errors.js'
-import type { CanonicalType, KeyValues, Row } from '../../values/canonical.js'
-import { valuesEqual } from '../../values/compare.js'
-import { recordId } from '../../values/record-id.js'
+import type { Row } from '../../values/canonical.js'
 import { microsToTimestamp } from '../../values/temporal.js'
-import type { ChangeBatch, ChangeFeed, ChangeFeedOptions, Position, SourceChange } from '../change-feed.js'
-import { keyOf, type ConnectionConfig, type ScanOptions } from '../connector.js'
+import type { ChangeBatch, ChangeFeed, ChangeFeedOptions, Position } from '../change-feed.js'
+import type { ConnectionConfig, ScanOptions } from '../connector.js'
 import { columnOf } from '../sql/key-rows.js'
 import { pgErrorKind } from './errors.js'
 import type { PgTable } from './introspect.js'
 import { comparePositions, confirmLsn, formatLsn, formatPosition, parseLsn, parsePosition, type LogicalPosition } from './logical-position.js'
 import { PgoutputTextPlugin, type PgoutputMessage, type RelationMessage } from './pgoutput-messages.js'
-import { decodeTuple, relationDecoder, type RelationDecoder } from './pgoutput-values.js'
+import { completeChanges, rowChange, type ChangeShape, type PendingChange } from './logical-changes.js'
+import { relationDecoder, type RelationDecoder } from './pgoutput-values.js'
 import {
   createSlot,
   dropSlotIfPresent,
@@ -42,9 +41,10 @@ import {
   resumableSlot,
   slotName,
   streamLost,
+  waitUntilInactive,
   type CreatedSlot,
 } from './replication-slot.js'
-import { lookupRows, scanRows, type PgContext } from './source.js'
+import { scanRows, type PgContext } from './source.js'
 
 /** What the feed needs from the connector beyond the source's context. */
 export interface FeedContext extends PgContext {
@@ -60,15 +60,6 @@ const PROGRESS_INTERVAL_MS = 5_000
 const SLOT_BUSY_WAIT_MS = 15_000
 
 type StreamEvent = { kind: 'message'; message: PgoutputMessage } | { kind: 'keepalive'; lsn: bigint } | { kind: 'end'; error?: unknown }
-
-/** A change being assembled, with what is still to be read from the table. */
-interface PendingChange {
-  change: SourceChange
-  /** Fields pgoutput left out (unchanged TOAST, generated columns): read by key before the batch goes out. */
-  missing?: string[]
-  /** Its transaction's commit LSN. */
-  commitLsn?: bigint
-}
 
 /** Open a logical-replication feed for one entity (see the file comment). */
 export async function openLogicalFeed(ctx: FeedContext, entity: string, opts: ChangeFeedOptions): Promise<ChangeFeed> {
@@ -145,12 +136,10 @@ async function publicationCovers(pool: pg.Pool, publication: string, table: PgTa
   return rows.length === 1 && rows[0]!.schemaname === table.schema && rows[0]!.tablename === table.table
 }
 
-interface FeedSetup {
+interface FeedSetup extends ChangeShape {
   ctx: FeedContext
   entity: string
   table: PgTable
-  keys: string[]
-  types: CanonicalType[]
   slot: string
   consumer: string
   start: LogicalPosition
@@ -158,9 +147,6 @@ interface FeedSetup {
   confirmed: bigint
   created: CreatedSlot | undefined
   maxBatchSize: number
-  fullIdentity: boolean
-  /** Stored generated columns: pgoutput (before PostgreSQL 18) leaves them out, so they are read by key. */
-  generated: string[]
   signal: AbortSignal | undefined
 }
 
@@ -220,7 +206,11 @@ class LogicalFeed implements ChangeFeed {
 
   /** Tell the server what the consumer has handled (pg-logical-replication adds 1 to what it is given). */
   #report(ping: boolean): void {
-    void this.#service?.acknowledge(formatLsn(this.#acked - 1n), ping).catch(() => undefined)
+    if (this.#service) this.#reportTo(this.#service, ping)
+  }
+
+  #reportTo(service: LogicalReplicationService, ping = false): void {
+    void service.acknowledge(formatLsn(this.#acked - 1n), ping).catch(() => undefined)
   }
 
   async *changes(): AsyncGenerator<ChangeBatch> {
@@ -282,10 +272,16 @@ class LogicalFeed implements ChangeFeed {
   }
 
   async #stopStream(): Promise<void> {
+    const wasStreaming = this.#streaming
     this.#streaming = false
     const service = this.#service
     this.#service = undefined
-    if (service) await service.destroy().catch(() => undefined)
+    if (!service) return
+    if (wasStreaming) this.#reportTo(service)
+    await service.destroy().catch(() => undefined)
+    // The walsender handles what was sent before it exits: once the slot is inactive, the last
+    // acknowledgement shows in pg_replication_slots, and the consumer can be reopened or dropped at once.
+    if (wasStreaming) await waitUntilInactive(this.s.ctx.pool(), this.s.slot).catch(() => undefined)
   }
 
   #push(event: StreamEvent): void {
@@ -326,7 +322,7 @@ class LogicalFeed implements ChangeFeed {
   }
 
   async *#read(): AsyncGenerator<ChangeBatch> {
-    const { keys, maxBatchSize } = this.s
+    const { maxBatchSize } = this.s
     const from = this.s.start
     const decoders = new Map<number, RelationDecoder>()
     let batch: PendingChange[] = []
@@ -339,7 +335,7 @@ class LogicalFeed implements ChangeFeed {
       // partial batch goes out only when full, so its last change can still take the commit's position.
       const due = batch.length >= maxBatchSize || (!tx && this.#queue.length === 0 && (batch.length > 0 || comparePositions(reached, emitted) > 0))
       if (due) {
-        const changes = await this.#complete(batch)
+        const changes = await completeChanges(this.s.ctx, this.s.entity, this.s.keys, batch, this.s.signal)
         batch = []
         emitted = reached
         yield { changes, position: formatPosition(reached) }
@@ -383,7 +379,7 @@ class LogicalFeed implements ChangeFeed {
           const decoder = decoders.get(message.relation)
           if (!decoder) throw this.#protocolError(`a change of relation ${message.relation} before its description`)
           if (!this.#isOurs(decoder.relation)) break
-          const pending = this.#change(decoder, message, keys)
+          const pending = rowChange(this.s, decoder, message)
           Object.assign(pending.change, { position: formatPosition(position), committedAt: tx.committedAt, transaction: tx.xid })
           pending.commitLsn = tx.lsn
           batch.push(pending)
@@ -426,69 +422,6 @@ class LogicalFeed implements ChangeFeed {
   }
 
   /** A change from a row message, without position (the caller adds it). */
-  #change(decoder: RelationDecoder, message: Extract<PgoutputMessage, { tag: 'insert' | 'update' | 'delete' }>, keys: readonly string[]): PendingChange {
-    const old = message.tag !== 'insert' && message.old ? decodeTuple(decoder, message.old).row : undefined
-    const identityKey = message.tag !== 'insert' && message.key ? decodeTuple(decoder, message.key).row : undefined
-    const before = this.s.fullIdentity ? old : undefined
-    if (message.tag === 'delete') {
-      const key = keyOf(old ?? identityKey ?? {}, keys)
-      return { change: { type: 'delete', key, ...(before ? { before } : {}), position: '' } }
-    }
-    const { row, unchanged } = decodeTuple(decoder, message.new)
-    const missing: string[] = []
-    for (const name of unchanged) {
-      // FULL identity logs the old row whole (detoasted); otherwise the value is read from the table.
-      if (old && name in old) row[name] = old[name]!
-      else missing.push(name)
-    }
-    for (const name of this.s.generated) if (!(name in row) && !unchanged.includes(name)) missing.push(name)
-    const key = keyOf(row, keys)
-    const change: SourceChange = { type: message.tag === 'insert' ? 'create' : 'update', key, record: row, position: '' }
-    if (before) change.before = before
-    const oldKey = old ?? identityKey
-    if (message.tag === 'update' && oldKey) {
-      const previous = keyOf(oldKey, keys)
-      if (!this.#sameKey(previous, key)) change.previousKey = previous
-    }
-    return missing.length > 0 ? { change, missing } : { change }
-  }
-
-  #sameKey(a: KeyValues, b: KeyValues): boolean {
-    return a.every((v, i) => valuesEqual(this.s.types[i]!, v, b[i] ?? null))
-  }
-
-  /**
-   * Fill in what pgoutput left out by reading the rows by key, one query per
-   * batch. A row gone since then was deleted or re-keyed later in the
-   * stream, and that later change supersedes this one: a plain update is
-   * left out (its values can no longer be known, and a placeholder could
-   * break a NOT NULL column at the destination), a key change becomes the
-   * delete of its old key, so the old row still goes.
-   */
-  async #complete(batch: PendingChange[]): Promise<SourceChange[]> {
-    const needing = batch.filter((p) => p.missing)
-    if (needing.length === 0) return batch.map((p) => p.change)
-    const fields = [...new Set(needing.flatMap((p) => p.missing!))]
-    const rows = await lookupRows(this.s.ctx, this.s.entity, this.s.keys, needing.map((p) => p.change.key), fields, this.s.signal)
-    const byKey = new Map(rows.map((r) => [recordId(keyOf(r, this.s.keys)), r]))
-    const out: SourceChange[] = []
-    for (const { change, missing } of batch) {
-      if (!missing) {
-        out.push(change)
-        continue
-      }
-      const current = byKey.get(recordId(change.key))
-      if (current) {
-        for (const name of missing) change.record![name] = current[name] ?? null
-        out.push(change)
-      } else if (change.previousKey) {
-        const { record: _record, previousKey, ...rest } = change
-        out.push({ ...rest, type: 'delete', key: previousKey })
-      }
-    }
-    return out
-  }
-
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true

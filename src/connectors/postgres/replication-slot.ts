@@ -128,9 +128,12 @@ export function replicationClientConfig(config: ConnectionConfig): pg.ClientConf
  * (`SNAPSHOT 'export'` from PostgreSQL 15 on, `EXPORT_SNAPSHOT` before).
  * The snapshot lives only while the returned client stays open and idle.
  */
-export async function createSlot(config: ConnectionConfig, slot: string, context: ErrorContext): Promise<CreatedSlot> {
+export async function createSlot(config: ConnectionConfig, slot: string, context: ErrorContext, signal?: AbortSignal): Promise<CreatedSlot> {
   const client = new pg.Client(replicationClientConfig(config))
   client.on('error', () => undefined)
+  // Creation waits until the transactions open on the server at that moment end (to find a consistent start): the signal cuts the wait short.
+  const onAbort = () => void client.end().catch(() => undefined)
+  signal?.addEventListener('abort', onAbort, { once: true })
   try {
     await client.connect()
     const version = Number((await client.query<{ server_version_num: string }>('SHOW server_version_num')).rows[0]?.server_version_num ?? 0)
@@ -141,7 +144,10 @@ export async function createSlot(config: ConnectionConfig, slot: string, context
     return { client, consistentPoint: parseLsn(row.consistent_point), snapshotName: row.snapshot_name }
   } catch (error) {
     await client.end().catch(() => undefined)
+    throwIfAborted(signal)
     throw replicationError(error, context, slot)
+  } finally {
+    signal?.removeEventListener('abort', onAbort)
   }
 }
 
@@ -207,7 +213,7 @@ export async function dropSlot(pool: pg.Pool, consumer: string, signal?: AbortSi
   await pool.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(slot)}`)
 }
 
-/** Drop a slot if it exists in this database (a fresh start); returns whether one was there. */
+/** Drop a slot if it exists in this database (a fresh start). */
 export async function dropSlotIfPresent(pool: pg.Pool, slot: string, signal?: AbortSignal): Promise<void> {
   const row = await readSlot(pool, slot)
   if (!row) return

@@ -258,8 +258,9 @@ describe.skipIf(!(await hasPostgres()))('PostgreSQL change capture (logical repl
     await new Promise((resolve) => setTimeout(resolve, 500))
     const [status] = (await connector().listChangeFeeds!()).filter((s) => s.consumer === consumerName('quiet'))
     expect(status).toMatchObject({ consumer: consumerName('quiet'), entity: 'public.quiet', active: true, position: batch.position })
-    expect(status!.lagBytes).toBeLessThan(1_000_000)
-    expect(typeof status!.retainedBytes).toBe('number')
+    // Other sessions on the server keep writing WAL, so the lag is only known to be a byte count.
+    expect(status!.lagBytes).toBeGreaterThanOrEqual(0)
+    expect(status!.retainedBytes).toBeGreaterThanOrEqual(0)
   })
 
   it('a dropped connection is a transient CONNECTION_LOST error', async () => {
@@ -287,6 +288,24 @@ describe.skipIf(!(await hasPostgres()))('PostgreSQL change capture (logical repl
     expect(error.message).toMatch(/without a position/)
   })
 
+  it('a slot dropped before the stream starts is POSITION_LOST from changes()', async () => {
+    await pg_.sql(`CREATE TABLE lost_late (id int PRIMARY KEY)`)
+    const feed = await open('lost_late', 'lost_late')
+    await pgQuery(PG_URL, `SELECT pg_drop_replication_slot($1)`, [`syncline_${consumerName('lost_late')}`])
+    const error = await rejection(new Reader(feed).take(1))
+    expect(error.code).toBe('POSITION_LOST')
+    expect(error.message).toContain(`syncline_${consumerName('lost_late')}`)
+  })
+
+  it('stored generated columns, which pgoutput leaves out, are in the record as scan reads them', async () => {
+    await pg_.sql(`CREATE TABLE generated (id int PRIMARY KEY, qty int, total int GENERATED ALWAYS AS (qty * 2) STORED)`)
+    const feed = await open('generated', 'generated')
+    const reader = new Reader(feed)
+    await pg_.sql(`INSERT INTO generated (id, qty) VALUES (1, 21)`)
+    const [change] = await reader.take(1)
+    expect(change!.record).toEqual({ id: 1, qty: 21, total: 42 })
+  })
+
   it('dropChangeFeed removes slot and publication, and is idempotent', async () => {
     await pg_.sql(`CREATE TABLE gone (id int PRIMARY KEY)`)
     const feed = await open('gone', 'gone')
@@ -309,11 +328,12 @@ describe.skipIf(!(await hasPostgres()))('PostgreSQL change capture (logical repl
     expect(error.message).toContain('REPLICA IDENTITY FULL')
   })
 
-  it('answers keepalives: a feed idle longer than wal_sender_timeout stays connected', async () => {
+  it('answers keepalives: a feed not read for longer than wal_sender_timeout, while other tables are written, stays connected', { timeout: 30_000 }, async () => {
     await pg_.sql(`CREATE TABLE idle (id int PRIMARY KEY)`)
     // wal_sender_timeout is settable per connection (PostgreSQL 12+): a short one for this feed only, not server-wide.
     const url = new URL(pg_.url())
-    url.searchParams.set('options', '-c wal_sender_timeout=1000')
+    // 3 s: the server asks for a reply after 1.5 s and gives up at 3 s, before the feed's own 5 s progress ping.
+    url.searchParams.set('options', '-c wal_sender_timeout=3000')
     const short = createPostgresConnector({ name: 'short', url: url.toString() })
     const consumer = consumerName('idle')
     consumers.add(consumer)
@@ -324,7 +344,13 @@ describe.skipIf(!(await hasPostgres()))('PostgreSQL change capture (logical repl
       await pg_.sql(`INSERT INTO idle VALUES (1)`)
       await reader.take(1)
       const [before] = await pgQuery<{ pid: number }>(PG_URL, `SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1`, [slot])
-      await new Promise((resolve) => setTimeout(resolve, 3_500))
+      // Meanwhile other tables' transactions, each one a keepalive the server sends while this consumer is not reading.
+      await pg_.sql(`CREATE TABLE elsewhere (id int PRIMARY KEY)`)
+      const until = Date.now() + 7_000
+      for (let id = 1; Date.now() < until; id++) {
+        if (id <= 1500) await pg_.sql(`INSERT INTO elsewhere VALUES ($1)`, [id])
+        else await new Promise((resolve) => setTimeout(resolve, 100))
+      }
       await pg_.sql(`INSERT INTO idle VALUES (2)`)
       const [change] = await reader.take(1)
       expect(change!.key).toEqual([2])

@@ -53,9 +53,9 @@ export class FeedReader {
     const deadline = Date.now() + timeoutMs
     while (this.received.length - this.taken < n) {
       const result = await this.next(deadline - Date.now())
-      const got = this.received.slice(this.taken).map(summary)
-      if (result === 'timeout') throw new Error(`expected ${n} changes within ${timeoutMs} ms, got ${got.length}: ${JSON.stringify(got)}`)
-      if (result.done) throw new Error(`changes() ended after ${got.length} of ${n} changes: ${JSON.stringify(got)}`)
+      const got = () => JSON.stringify(this.received.slice(this.taken).map(summary))
+      if (result === 'timeout') throw new Error(`expected ${n} changes within ${timeoutMs} ms, got ${this.received.length - this.taken}: ${got()}`)
+      if (result.done) throw new Error(`changes() ended after ${this.received.length - this.taken} of ${n} changes: ${got()}`)
     }
     const out = this.received.slice(this.taken, this.taken + n)
     this.taken += n

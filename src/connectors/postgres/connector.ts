@@ -9,9 +9,11 @@
 import type pg from 'pg'
 import { SynclineError, throwIfAborted } from '../../errors.js'
 import type { EntityInfo, FieldInfo, KeyValues, Row } from '../../values/canonical.js'
+import type { ChangeFeed, ChangeFeedOptions, ChangeFeedStatus } from '../change-feed.js'
 import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, BulkImportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, PhysicalIdentity, ScanOptions, TimestampSpellings } from '../connector.js'
 import { urlScheme } from '../registry.js'
 import { TableCache } from '../sql/table-cache.js'
+import { dropChangeFeed, listChangeFeeds, openChangeFeed, type CaptureContext } from './change-capture.js'
 import { checkServer, type ServerReport } from './check.js'
 import { createTable } from './create-table.js'
 import { classifyPgError, type ErrorContext } from './errors.js'
@@ -20,27 +22,24 @@ import { entityNotFound, findTable, loadTables, type PgTable } from './introspec
 import { createPool, displayUrl, endpointOf, type Endpoint, type PoolSettings } from './pool.js'
 import { applyBatch } from './sink.js'
 import { BULK_FORMAT, bulkExport, bulkImport } from './bulk.js'
-import { countRows, lookupRows, oldestOpenTransactionStart, scanRows, type PgContext } from './source.js'
+import { countRows, lookupRows, oldestOpenTransactionStart, scanRows } from './source.js'
 import { timestampSpellings } from './timestamp-spellings.js'
 import { TriggerCapture } from './trigger-capture.js'
-import type { ChangeFeed, ChangeFeedOptions, ChangeFeedStatus } from '../change-feed.js'
 
-/** What the PostgreSQL connector can do. CDC comes with change-capture.ts. */
-export const POSTGRES_CAPABILITIES: Capabilities = { cdc: false, transactions: true, bulkExport: true, bulkLoad: true, orderedKeyScan: true, staging: false }
+/** What the PostgreSQL connector can do (change capture: change-capture.ts). */
+export const POSTGRES_CAPABILITIES: Capabilities = { cdc: true, transactions: true, bulkExport: true, bulkLoad: true, orderedKeyScan: true, staging: false }
 
 
 
 class PostgresConnector implements Connector {
   readonly kind = 'postgres'
-  readonly capabilities: Capabilities
+  readonly capabilities = POSTGRES_CAPABILITIES
   readonly bulkFormats = [BULK_FORMAT]
   readonly name: string
   readonly endpoint: Endpoint
   #pool: pg.Pool | undefined
   readonly #tables = new TableCache<PgTable>((entity) => this.#describe(entity))
-  readonly #context: PgContext
-  /** Trigger-based capture (`cdc: triggers`); logical replication is change-capture.ts. */
-  readonly #triggers: TriggerCapture
+  readonly #context: CaptureContext
 
   constructor(
     private readonly config: ConnectionConfig,
@@ -48,16 +47,18 @@ class PostgresConnector implements Connector {
   ) {
     this.name = config.name
     this.endpoint = endpointOf(config.url)
-    this.#context = {
+    const context = {
       pool: () => this.#getPool(),
-      table: (entity) => this.#tables.get(entity),
-      errorContext: (entity) => this.#errorContext(entity),
+      table: (entity: string) => this.#tables.get(entity),
+      errorContext: (entity?: string) => this.#errorContext(entity),
+      config,
+      openFeeds: new Set<ChangeFeed>(),
     }
-    this.#triggers = new TriggerCapture(config, this.#context, this.endpoint, (entity) => {
+    const refreshTable = (entity: string) => {
       this.#tables.forget(entity)
       return this.#tables.get(entity)
-    })
-    this.capabilities = config.cdc === 'triggers' ? { ...POSTGRES_CAPABILITIES, cdc: true } : POSTGRES_CAPABILITIES
+    }
+    this.#context = { ...context, triggers: new TriggerCapture(config, context, this.endpoint, refreshTable) }
   }
 
   #getPool(): pg.Pool {
@@ -106,7 +107,7 @@ class PostgresConnector implements Connector {
     if (!report) throw new SynclineError('INTERNAL', 'internal', `PostgreSQL at ${this.#where()} returned no settings.`)
     if (this.config.cdc === 'triggers') {
       try {
-        const triggers = await this.#triggers.check()
+        const triggers = await this.#context.triggers.check()
         report = { ...report, cdc: triggers.cdc, details: { ...report.details, ...triggers.details } }
       } catch (error) {
         throw classifyPgError(error, this.#errorContext())
@@ -186,21 +187,20 @@ class PostgresConnector implements Connector {
   }
 
   openChangeFeed(entity: string, opts: ChangeFeedOptions): Promise<ChangeFeed> {
-    if (this.config.cdc === 'triggers') return this.#tables.withTable(entity, () => this.#triggers.openChangeFeed(entity, opts))
-    return Promise.reject(new SynclineError('CDC_NOT_READY', 'config', `Connection '${this.name}': capture by logical replication is not built yet. Set cdc: triggers on the connection.`))
+    return this.#tables.withTable(entity, () => openChangeFeed(this.#context, entity, opts))
   }
 
   dropChangeFeed(consumer: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
-    throwIfAborted(opts.signal)
-    return this.#triggers.dropChangeFeed(consumer)
+    return dropChangeFeed(this.#context, consumer, opts.signal)
   }
 
   listChangeFeeds(opts: { signal?: AbortSignal } = {}): Promise<ChangeFeedStatus[]> {
     throwIfAborted(opts.signal)
-    return this.#triggers.listChangeFeeds()
+    return listChangeFeeds(this.#context)
   }
 
   async close(): Promise<void> {
+    await Promise.all([...this.#context.openFeeds].map((feed) => feed.close()))
     const pool = this.#pool
     this.#pool = undefined
     this.#tables.clear()

@@ -216,6 +216,7 @@ class SqliteChangeFeed implements ChangeFeed {
   private schemaVersion: bigint
   private readonly waker: ChangeWaker
   private readonly activeKey: string
+  private select: Database.Statement | undefined
 
   private constructor(
     private readonly ctx: CaptureContext,
@@ -267,8 +268,9 @@ class SqliteChangeFeed implements ChangeFeed {
     try {
       const modes = new CompareModes().of(this.db, this.info, comparedFields(opts), true)
       for await (const rows of scanRows({ db: this.db, entity: this.info, modes }, opts)) {
-        if (this.closed) return
         yield rows
+        // Closed while the consumer held the batch: the connection is gone, read no further page.
+        if (this.closed) return
       }
     } catch (error) {
       throw sqliteFailure(error, `reading the snapshot of '${this.info.name}'`)
@@ -311,9 +313,8 @@ class SqliteChangeFeed implements ChangeFeed {
     try {
       this.refreshSchema()
       this.checkStillServed()
-      const rows = db
-        .prepare(`SELECT seq, op, new_row, old_row, committed_at FROM ${CHANGES_TABLE} WHERE entity = ? AND seq > ? ORDER BY seq LIMIT ?`)
-        .all(this.info.name, this.position, BigInt(this.maxBatchSize)) as LoggedChange[]
+      this.select ??= db.prepare(`SELECT seq, op, new_row, old_row, committed_at FROM ${CHANGES_TABLE} WHERE entity = ? AND seq > ? ORDER BY seq LIMIT ?`)
+      const rows = this.select.all(this.info.name, this.position, BigInt(this.maxBatchSize)) as LoggedChange[]
       if (rows.length === 0) return undefined
       const decode = rowDecoder(this.info.name, this.info.fields)
       const changes = rows.map((row) => this.toChange(row, decode))

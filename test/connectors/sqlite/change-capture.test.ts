@@ -11,6 +11,7 @@ import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { ChangeFeed, ChangeFeedOptions } from '../../../src/connectors/change-feed.js'
 import type { Connector } from '../../../src/connectors/connector.js'
+import { ChangeWaker } from '../../../src/connectors/sqlite/change-waker.js'
 import { createSqliteConnector } from '../../../src/connectors/sqlite/connector.js'
 import { SynclineError } from '../../../src/errors.js'
 import type { Row } from '../../../src/values/canonical.js'
@@ -99,6 +100,72 @@ describe('SQLite change capture', () => {
     raw.exec(`UPDATE items SET id = 10 WHERE id = 1`)
     const [change] = await reader.take(1)
     expect(change).toMatchObject({ type: 'update', key: [10], previousKey: [1], record: { id: 10, t: 'one' }, before: { id: 1, t: 'one' } })
+  })
+
+  it('captures a WITHOUT ROWID table; INSERT OR REPLACE over an existing key comes as a create (docs/realtime.md)', async () => {
+    raw.exec(`CREATE TABLE codes (code TEXT PRIMARY KEY, label TEXT) WITHOUT ROWID; INSERT INTO codes VALUES ('a', 'one')`)
+    const reader = new FeedReader(await open({ consumer: 'codes' }, 'codes'))
+    raw.exec(`INSERT OR REPLACE INTO codes VALUES ('a', 'uno'); UPDATE codes SET label = 'eins' WHERE code = 'a'`)
+    expect((await reader.take(2)).map(shape)).toEqual([
+      { type: 'create', key: ['a'], record: { code: 'a', label: 'uno' } },
+      { type: 'update', key: ['a'], record: { code: 'a', label: 'eins' } },
+    ])
+  })
+
+  it('a table without a primary key, captured by the keys given, with an odd name; its snapshot is sorted in key order', async () => {
+    const table = 'order "lines"'
+    const quoted = `"order ""lines"""`
+    raw.exec(`CREATE TABLE ${quoted} (sku TEXT, qty INTEGER); INSERT INTO ${quoted} VALUES ('b', 2), ('😀', 3), ('a', 1), ('\uFFFD', 4)`)
+    const feed = await open({ consumer: 'lines', keys: ['sku'] }, table)
+    const snapshot: Row[] = []
+    for await (const batch of feed.snapshot({ fields: ['qty'], keys: ['sku'], batchSize: 3 })) snapshot.push(...batch)
+    expect(snapshot.map((r) => r.sku)).toEqual(['a', 'b', '\uFFFD', '😀'])
+    const reader = new FeedReader(feed)
+    raw.exec(`DELETE FROM ${quoted} WHERE sku = 'a'`)
+    expect((await reader.take(1)).map(shape)).toEqual([{ type: 'delete', key: ['a'] }])
+  })
+
+  it('the snapshot holds back WAL checkpoints only until it has been read; closing mid-snapshot ends it quietly', async () => {
+    raw.exec(`INSERT INTO items (id) VALUES (1), (2), (3)`)
+    const feed = await open({ consumer: 'wal' })
+    raw.exec(`INSERT INTO items (id) VALUES (4)`)
+    // Without a busy timeout, a checkpoint that a reader blocks answers at once instead of after 5 s.
+    raw.pragma('busy_timeout = 0')
+    const checkpoint = () => (raw.pragma('wal_checkpoint(TRUNCATE)') as { busy: bigint }[])[0]!.busy
+    expect(checkpoint()).toBe(1n) // the snapshot's read transaction still needs the older pages
+    const ids: unknown[] = []
+    for await (const batch of feed.snapshot({ fields: [], keys: ['id'], batchSize: 2 })) ids.push(...batch.map((r) => r.id))
+    expect(ids).toEqual([1, 2, 3])
+    expect(checkpoint()).toBe(0n)
+
+    const second = await open({ consumer: 'wal_closed' })
+    const seen: unknown[] = []
+    for await (const batch of second.snapshot({ fields: [], keys: ['id'], batchSize: 1 })) {
+      seen.push(...batch.map((r) => r.id))
+      await second.close()
+    }
+    expect(seen).toEqual([1])
+  })
+
+  it('without file events, the data_version backstop still wakes a waiting feed', async () => {
+    const db = new Database(path)
+    const elsewhere = tempDir('syncline-sqlite-cdc-other-')
+    try {
+      // Watching another folder: no file event for this database ever arrives.
+      const waker = new ChangeWaker(join(elsewhere.path, 'other.db'), db, 100)
+      let woken = false
+      const wait = waker.wait().then(() => (woken = true))
+      await new Promise((resolve) => setTimeout(resolve, 250))
+      expect(woken).toBe(false)
+      const started = performance.now()
+      raw.exec(`INSERT INTO items (id) VALUES (1)`)
+      await wait
+      expect(performance.now() - started).toBeLessThan(500)
+      waker.stop()
+    } finally {
+      db.close()
+      elsewhere.remove()
+    }
   })
 
   it('after ALTER TABLE ADD COLUMN the triggers are rewritten and changes carry the new column', async () => {

@@ -8,12 +8,14 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { automapCommand } from './automap.js'
 import { checkCommand } from './check.js'
 import { discoverCommand } from './discover.js'
+import { forgetCommand } from './forget.js'
 import { historyCommand } from './history.js'
 import { initCommand } from './init.js'
 import { EXIT, quietOnClosedPipes, reportError, setDebug, type GlobalOptions } from './output.js'
 import { runCommand } from './run.js'
 import { statusCommand } from './status.js'
 import { validateCommand } from './validate.js'
+import { watchCommand } from './watch.js'
 
 quietOnClosedPipes()
 // Errors can escape before commander hands over the options (and from
@@ -79,6 +81,18 @@ program
   .argument('[sync]')
   .option('-n, --limit <n>', 'runs to show', positiveInteger, 20)
   .action(action(historyCommand))
+program
+  .command('forget')
+  .description("forget a sync's state (watermark, history, stream position) and drop its change-feed consumer at the source")
+  .argument('<sync>')
+  .action(action(forgetCommand))
+program
+  .command('watch')
+  .description('print change events as they commit (NDJSON with --json) until Ctrl-C')
+  .argument('<connection>')
+  .argument('<entity>')
+  .option('--since <position>', 'resume after this position (an event\'s, or the one printed when a watch stopped)')
+  .action(action(watchCommand))
 
 // Options like --config and --json may come after the command name too.
 for (const command of program.commands) {

@@ -111,11 +111,43 @@ export interface RunLock {
   heartbeatAt: string
 }
 
+/**
+ * Where a realtime sync's change stream resumes: the position of the last
+ * batch the destination committed, under the consumer that reads it.
+ */
+export interface FeedPosition {
+  syncId: string
+  /** The consumer name at the source (its slot, change-log reader…). */
+  consumer: string
+  /** The source connection and entity, as the plan named them when it was saved. */
+  connection: string
+  entity: string
+  /** The connector's opaque resume token. */
+  position: string
+  /** Source commit time of the last change applied; absent before the first change. */
+  committedAt?: string
+  updatedAt: string
+}
+
 /** Per-sync state summarised for `syncline status`. */
 export interface SyncState {
   syncId: string
   watermark?: Watermark
   lastRun?: RunRecord
+}
+
+/**
+ * A watch's change-feed consumer (`watch_<8 hex>`) as the state store keeps
+ * it, so ended watches do not make a source keep its log forever
+ * (docs/realtime.md "Decisions").
+ */
+export interface WatchConsumer {
+  /** The connection (plan name) whose datasource keeps the consumer. */
+  connection: string
+  consumer: string
+  entity: string
+  /** When its last watch ended; absent while a watch reads it (or one ended without saying so). */
+  releasedAt?: string
 }
 
 /** Storage for everything syncline must remember between runs. */
@@ -162,10 +194,30 @@ export interface StateStore {
   /** Replace a sync's facts (after the destination committed). */
   setSyncFacts(syncId: string, facts: SyncFacts): Promise<void>
 
+  /** A realtime sync's saved stream position. */
+  getFeedPosition(syncId: string): Promise<FeedPosition | undefined>
+  /** Save after the destination committed everything up to `position`. */
+  setFeedPosition(position: FeedPosition): Promise<void>
+  /** Every saved stream position, by sync id. */
+  listFeedPositions(): Promise<FeedPosition[]>
+  /**
+   * Record that a watch reads this consumer now (a resumed consumer is no
+   * longer released), creating its row on first use.
+   */
+  claimWatchConsumer(consumer: Omit<WatchConsumer, 'releasedAt'>): Promise<void>
+  /** Record that the consumer's watch ended at `releasedAt`. */
+  releaseWatchConsumer(connection: string, consumer: string, releasedAt: string): Promise<void>
+  /** One watch consumer, if the store knows it. */
+  getWatchConsumer(connection: string, consumer: string): Promise<WatchConsumer | undefined>
+  /** The watch consumers of one connection (or of all), by connection and consumer name. */
+  listWatchConsumers(connection?: string): Promise<WatchConsumer[]>
+  /** Forget a consumer (after its feed was dropped at the source). */
+  forgetWatchConsumer(connection: string, consumer: string): Promise<void>
+
   /** Every sync that has state, with its watermark and last run. */
   listSyncStates(): Promise<SyncState[]>
 
-  /** Forget everything about a sync (watermark, runs, errors, facts, its lock). */
+  /** Forget everything about a sync (watermark, runs, errors, facts, its lock, its stream position). */
   forgetSync(syncId: string): Promise<void>
 
   close(): Promise<void>

@@ -11,6 +11,7 @@ import type { ConnectorHarness } from './harnesses.js'
 export const MYSQL_HARNESS: ConnectorHarness = {
   kind: 'mysql',
   available: () => hasMysql(),
+  statelessFeeds: true,
   open: async () => {
     const database = await createMysqlDatabase('syncline_conformance')
     const connector = await createConnector({ name: 'conformance', url: database.url })

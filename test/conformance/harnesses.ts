@@ -44,6 +44,13 @@ export interface ConnectorHarness {
   available(): Promise<boolean>
   /** A connector on a new, empty datasource (a temp file, a new database). */
   open(): Promise<OpenedConnector>
+  /**
+   * The datasource keeps no state per change-feed consumer (the MariaDB/MySQL
+   * binlog: a position is a place in the server's log, valid for any reader
+   * while its file exists), so `dropChangeFeed` has nothing to drop and an
+   * old position stays valid after it.
+   */
+  statelessFeeds?: boolean
 }
 
 const only = process.env.SYNCLINE_CONFORMANCE?.split(',').map((s) => s.trim())

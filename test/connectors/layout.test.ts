@@ -20,13 +20,16 @@ describe('connector layout', () => {
 
 describe('connector folders are parallel', () => {
   const CONNECTORS_DIR = join(import.meta.dirname, '../../src/connectors')
-  const SHARED = ['connector.ts', 'introspect.ts', 'codec.ts', 'errors.ts', 'url.ts']
+  const SHARED = ['connector.ts', 'source.ts', 'sink.ts', 'introspect.ts', 'codec.ts', 'errors.ts', 'url.ts']
   for (const folder of ['postgres', 'mysql', 'sqlite', 'file']) {
     it(`${folder}/ has the shared files (${SHARED.join(', ')})`, () => {
       const files = readdirSync(join(CONNECTORS_DIR, folder))
       expect(SHARED.filter((f) => !files.includes(f))).toEqual([])
     })
   }
+  it('file/connector.ts is wiring only: reads and writes of the staging database live in source.ts and sink.ts', () => {
+    expect(readFileSync(join(CONNECTORS_DIR, 'file', 'connector.ts'), 'utf8')).not.toMatch(/from '\.\.\/sqlite\//)
+  })
   for (const folder of ['postgres', 'mysql']) {
     it(`${folder}/ keeps its check SQL in check.ts, not in connector.ts`, () => {
       expect(readdirSync(join(CONNECTORS_DIR, folder))).toContain('check.ts')

@@ -1,7 +1,7 @@
 /**
  * `check` for MySQL/MariaDB: the server version and flavour, whether binlog
  * change capture could run (log_bin, ROW format, FULL row images, a
- * server_id, the user's REPLICATION SLAVE and REPLICATION CLIENT grants),
+ * server_id, the user's REPLICATION SLAVE, REPLICATION CLIENT and SELECT grants),
  * and character sets that cannot hold every text (anything but utf8mb4),
  * each problem with its fix.
  */
@@ -47,6 +47,24 @@ export function replicationGrants(lines: readonly string[]): { slave: boolean; c
   return { slave, client }
 }
 
+/**
+ * Whether `SHOW GRANTS` lines give SELECT on every table of `database`
+ * (on `*.*` or on the database itself; table-level grants are not counted).
+ * @example selectGrant(['GRANT SELECT ON `shop`.* TO `sync`@`%`'], 'shop') // true
+ */
+export function selectGrant(lines: readonly string[], database: string): boolean {
+  for (const line of lines) {
+    const match = /^GRANT (.+?) ON (\S+) TO /i.exec(line)
+    if (!match) continue
+    const on = match[2]!
+    const target = on === '*.*' || on.replace(/`/g, '').replace(/\\_/g, '_') === `${database}.*`
+    if (!target) continue
+    const privileges = match[1]!.split(',').map((p) => p.trim().toUpperCase())
+    if (privileges.includes('ALL PRIVILEGES') || privileges.includes('ALL') || privileges.includes('SELECT')) return true
+  }
+  return false
+}
+
 /** The user part of CURRENT_USER() (`sync@%` → `'sync'@'%'`), for GRANT statements in fixes. */
 function grantee(user: string): string {
   const at = user.lastIndexOf('@')
@@ -62,7 +80,9 @@ export async function checkServer(pool: Pool, database: string): Promise<ServerR
   )
   const row = settings[0]!
   const [grantRows] = await pool.query<RowDataPacket[]>('SHOW GRANTS')
-  const grants = replicationGrants(grantRows.map((g) => String(Object.values(g)[0])))
+  const grantLines = grantRows.map((g) => String(Object.values(g)[0]))
+  const grants = replicationGrants(grantLines)
+  const select = database ? selectGrant(grantLines, database) : true
   let databaseCharset: { charset: string; collation: string } | undefined
   if (database) {
     const [schemata] = await pool.query<RowDataPacket[]>(
@@ -85,6 +105,7 @@ export async function checkServer(pool: Pool, database: string): Promise<ServerR
   if (!(serverId > 0)) problems.push('server_id is 0: set server_id to a unique non-zero number in the option file')
   const missing = [...(grants.slave ? [] : ['REPLICATION SLAVE']), ...(grants.client ? [] : ['REPLICATION CLIENT'])]
   if (missing.length > 0) problems.push(`user ${row.user} lacks ${missing.join(' and ')}: run GRANT ${missing.join(', ')} ON *.* TO ${grantee(row.user)}`)
+  if (!select) problems.push(`user ${row.user} lacks SELECT on database ${database} (the snapshot and the table's columns need it): run GRANT SELECT ON \`${database.replace(/`/g, '``')}\`.* TO ${grantee(row.user)}`)
 
   const details: Record<string, string | number | boolean> = {
     flavor,
@@ -95,6 +116,7 @@ export async function checkServer(pool: Pool, database: string): Promise<ServerR
     server_id: serverId,
     replication_slave: grants.slave,
     replication_client: grants.client,
+    select,
     character_set_server: row.charset_server,
     collation_server: row.collation_server,
     max_allowed_packet: Number(row.max_allowed_packet),

@@ -9,10 +9,12 @@
 import type { Pool } from 'mysql2/promise'
 import { SynclineError, throwIfAborted } from '../../errors.js'
 import type { EntityInfo, FieldInfo, KeyValues, Row } from '../../values/canonical.js'
+import type { ChangeFeed, ChangeFeedOptions, ChangeFeedStatus } from '../change-feed.js'
 import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, PhysicalIdentity, ScanOptions, TimestampSpellings } from '../connector.js'
 import { urlScheme } from '../registry.js'
 import { TableCache } from '../sql/table-cache.js'
 import { bulkExport, MYSQL_BULK_FORMATS } from './bulk.js'
+import { openMysqlChangeFeed, type FeedContext } from './change-capture.js'
 import { checkServer } from './check.js'
 import { createTable } from './create-table.js'
 import { classifyMysqlError, type ErrorContext } from './errors.js'
@@ -25,8 +27,8 @@ import { applyBatch } from './sink.js'
 import { countRows, lookupRows, oldestOpenTransactionStart, scanRows, type MyContext } from './source.js'
 import { timestampSpellings } from './timestamp-spellings.js'
 
-/** What the MySQL connector can do. CDC (binlog) comes with change-capture.ts. */
-export const MYSQL_CAPABILITIES: Capabilities = { cdc: false, transactions: true, bulkExport: true, bulkLoad: false, orderedKeyScan: true, staging: false }
+/** What the MySQL connector can do. CDC reads the binlog (change-capture.ts). */
+export const MYSQL_CAPABILITIES: Capabilities = { cdc: true, transactions: true, bulkExport: true, bulkLoad: false, orderedKeyScan: true, staging: false }
 
 
 
@@ -184,6 +186,31 @@ class MysqlConnector implements Connector {
   physicalIdentity(entity: string, opts: { signal?: AbortSignal } = {}): Promise<PhysicalIdentity | undefined> {
     throwIfAborted(opts.signal)
     return physicalIdentity(this.#context, entity)
+  }
+
+  /** A binlog change feed (change-capture.ts); nothing is created on the server. */
+  openChangeFeed(entity: string, opts: ChangeFeedOptions): Promise<ChangeFeed> {
+    const context: FeedContext = {
+      ...this.#context,
+      config: this.config,
+      refresh: async (name) => {
+        this.#tables.forget(name)
+        return this.#tables.get(name)
+      },
+      where: this.#where(),
+    }
+    return openMysqlChangeFeed(context, entity, opts)
+  }
+
+  /** MariaDB/MySQL keep no state per binlog reader: nothing to drop (idempotent, never an error). */
+  async dropChangeFeed(_consumer: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    throwIfAborted(opts.signal)
+  }
+
+  /** Always empty: the server keeps no consumer state (positions live in syncline's state store). */
+  async listChangeFeeds(opts: { signal?: AbortSignal } = {}): Promise<ChangeFeedStatus[]> {
+    throwIfAborted(opts.signal)
+    return []
   }
 
   async close(): Promise<void> {

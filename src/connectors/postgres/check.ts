@@ -5,7 +5,6 @@
  * advice on bounding the WAL a stopped feed's slot may keep.
  */
 import type pg from 'pg'
-import { TRIGGERS_HINT } from './trigger-capture.js'
 
 /** What the server said, and what it means for change capture; undefined when it returned no row. */
 export interface ServerReport {
@@ -44,7 +43,7 @@ export async function checkServer(pool: pg.Pool): Promise<ServerReport | undefin
   const row = result.rows[0]
   if (!row) return undefined
   const problems: string[] = []
-  if (row.wal_level !== 'logical') problems.push(`wal_level is '${row.wal_level}': run ALTER SYSTEM SET wal_level = logical and restart PostgreSQL`)
+  if (row.wal_level !== 'logical') problems.push(`wal_level is '${row.wal_level}': run ALTER SYSTEM SET wal_level = logical and restart PostgreSQL (or set cdc: triggers on the connection)`)
   if (row.slots < 1) problems.push('max_replication_slots is 0: set it to at least 1 (ALTER SYSTEM SET max_replication_slots = 10) and restart')
   else if (row.slots_used >= row.slots) {
     problems.push(
@@ -53,7 +52,7 @@ export async function checkServer(pool: pg.Pool): Promise<ServerReport | undefin
   }
   if (row.senders < 1) problems.push('max_wal_senders is 0: set it to at least 1 (ALTER SYSTEM SET max_wal_senders = 10) and restart')
   else if (row.senders_used >= row.senders) problems.push(`all ${row.senders} WAL senders are busy: raise max_wal_senders (ALTER SYSTEM SET max_wal_senders = ${row.senders + 10}) and restart`)
-  if (!row.can_replicate) problems.push(`user '${row.user}' lacks the REPLICATION attribute: run ALTER ROLE "${row.user}" REPLICATION`)
+  if (!row.can_replicate) problems.push(`user '${row.user}' lacks the REPLICATION attribute: run ALTER ROLE "${row.user}" REPLICATION (or set cdc: triggers on the connection)`)
   const details: Record<string, string | number | boolean> = {
     database: row.database,
     user: row.user,
@@ -71,7 +70,7 @@ export async function checkServer(pool: pg.Pool): Promise<ServerReport | undefin
   }
   return {
     version: row.version,
-    cdc: problems.length === 0 ? { ready: true } : { ready: false, reason: `${problems.join('; ')}. ${TRIGGERS_HINT}.` },
+    cdc: problems.length === 0 ? { ready: true } : { ready: false, reason: `${problems.join('; ')}.` },
     details,
   }
 }

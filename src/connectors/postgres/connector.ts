@@ -13,7 +13,7 @@ import type { ChangeFeed, ChangeFeedOptions, ChangeFeedStatus } from '../change-
 import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, BulkImportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, PhysicalIdentity, ScanOptions, TimestampSpellings } from '../connector.js'
 import { urlScheme } from '../registry.js'
 import { TableCache } from '../sql/table-cache.js'
-import { dropChangeFeed, listChangeFeeds, openChangeFeed } from './change-capture.js'
+import { dropChangeFeed, listChangeFeeds, openChangeFeed, type CaptureContext } from './change-capture.js'
 import { checkServer, type ServerReport } from './check.js'
 import { createTable } from './create-table.js'
 import { classifyPgError, type ErrorContext } from './errors.js'
@@ -22,7 +22,6 @@ import { entityNotFound, findTable, loadTables, type PgTable } from './introspec
 import { createPool, displayUrl, endpointOf, type Endpoint, type PoolSettings } from './pool.js'
 import { applyBatch } from './sink.js'
 import { BULK_FORMAT, bulkExport, bulkImport } from './bulk.js'
-import type { FeedContext } from './logical-feed.js'
 import { countRows, lookupRows, oldestOpenTransactionStart, scanRows } from './source.js'
 import { timestampSpellings } from './timestamp-spellings.js'
 import { TriggerCapture } from './trigger-capture.js'
@@ -34,15 +33,13 @@ export const POSTGRES_CAPABILITIES: Capabilities = { cdc: true, transactions: tr
 
 class PostgresConnector implements Connector {
   readonly kind = 'postgres'
-  readonly capabilities: Capabilities
+  readonly capabilities = POSTGRES_CAPABILITIES
   readonly bulkFormats = [BULK_FORMAT]
   readonly name: string
   readonly endpoint: Endpoint
   #pool: pg.Pool | undefined
   readonly #tables = new TableCache<PgTable>((entity) => this.#describe(entity))
-  readonly #context: FeedContext
-  /** Trigger-based capture (`cdc: triggers`); the dispatch is change-capture.ts. */
-  readonly #triggers: TriggerCapture
+  readonly #context: CaptureContext
 
   constructor(
     private readonly config: ConnectionConfig,
@@ -50,18 +47,18 @@ class PostgresConnector implements Connector {
   ) {
     this.name = config.name
     this.endpoint = endpointOf(config.url)
-    this.#context = {
+    const context = {
       pool: () => this.#getPool(),
-      table: (entity) => this.#tables.get(entity),
-      errorContext: (entity) => this.#errorContext(entity),
+      table: (entity: string) => this.#tables.get(entity),
+      errorContext: (entity?: string) => this.#errorContext(entity),
       config,
-      openFeeds: new Set(),
+      openFeeds: new Set<ChangeFeed>(),
     }
-    this.#triggers = new TriggerCapture(config, this.#context, this.endpoint, (entity) => {
+    const refreshTable = (entity: string) => {
       this.#tables.forget(entity)
       return this.#tables.get(entity)
-    })
-    this.capabilities = POSTGRES_CAPABILITIES
+    }
+    this.#context = { ...context, triggers: new TriggerCapture(config, context, this.endpoint, refreshTable) }
   }
 
   #getPool(): pg.Pool {
@@ -110,7 +107,7 @@ class PostgresConnector implements Connector {
     if (!report) throw new SynclineError('INTERNAL', 'internal', `PostgreSQL at ${this.#where()} returned no settings.`)
     if (this.config.cdc === 'triggers') {
       try {
-        const triggers = await this.#triggers.check()
+        const triggers = await this.#context.triggers.check()
         report = { ...report, cdc: triggers.cdc, details: { ...report.details, ...triggers.details } }
       } catch (error) {
         throw classifyPgError(error, this.#errorContext())
@@ -190,17 +187,16 @@ class PostgresConnector implements Connector {
   }
 
   openChangeFeed(entity: string, opts: ChangeFeedOptions): Promise<ChangeFeed> {
-    return this.#tables.withTable(entity, () => openChangeFeed(this.#context, this.#triggers, entity, opts))
+    return this.#tables.withTable(entity, () => openChangeFeed(this.#context, entity, opts))
   }
 
   dropChangeFeed(consumer: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
-    throwIfAborted(opts.signal)
-    return dropChangeFeed(this.#context, this.#triggers, consumer, opts.signal)
+    return dropChangeFeed(this.#context, consumer, opts.signal)
   }
 
   listChangeFeeds(opts: { signal?: AbortSignal } = {}): Promise<ChangeFeedStatus[]> {
     throwIfAborted(opts.signal)
-    return listChangeFeeds(this.#context, this.#triggers)
+    return listChangeFeeds(this.#context)
   }
 
   async close(): Promise<void> {

@@ -56,6 +56,9 @@ export interface FeedContext extends PgContext {
 /** How often an idle feed asks the server where the WAL is, so its position moves on and WAL is released. */
 const PROGRESS_INTERVAL_MS = 5_000
 
+/** Least time between two batches that carry no change, only a new position. */
+const POSITION_ONLY_INTERVAL_MS = 1_000
+
 /** How long `changes()` retries a slot another reader still holds (55006) right after it disconnected. */
 const SLOT_BUSY_WAIT_MS = 15_000
 
@@ -327,17 +330,22 @@ class LogicalFeed implements ChangeFeed {
     const decoders = new Map<number, RelationDecoder>()
     let batch: PendingChange[] = []
     let emitted = from
+    let lastMove = -Infinity
     let reached = from
     let tx: { lsn: bigint; xid: string; committedAt: string; index: number } | undefined
     for (;;) {
       if (this.#closed) return
       // Inside a transaction the rest is on its way (pgoutput sends a transaction once it committed): a
       // partial batch goes out only when full, so its last change can still take the commit's position.
-      const due = batch.length >= maxBatchSize || (!tx && this.#queue.length === 0 && (batch.length > 0 || comparePositions(reached, emitted) > 0))
+      // A batch that only moves the position goes out at most once a second: a busy server sends a
+      // keepalive for every transaction of other tables, and a batch for each would keep the consumer busy.
+      const moved = comparePositions(reached, emitted) > 0 && performance.now() - lastMove >= POSITION_ONLY_INTERVAL_MS
+      const due = batch.length >= maxBatchSize || (!tx && this.#queue.length === 0 && (batch.length > 0 || moved))
       if (due) {
         const changes = await completeChanges(this.s.ctx, this.s.entity, this.s.keys, batch, this.s.signal)
         batch = []
         emitted = reached
+        if (changes.length === 0) lastMove = performance.now()
         yield { changes, position: formatPosition(reached) }
         continue
       }

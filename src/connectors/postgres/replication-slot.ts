@@ -18,7 +18,6 @@ import { classifyPgError, type ErrorContext } from './errors.js'
 import { formatLsn, parseLsn } from './logical-position.js'
 import { connectionString } from './pool.js'
 import type { PgTable } from './introspect.js'
-import { TRIGGERS_HINT } from './trigger-capture.js'
 
 const CONSUMER = /^[a-z0-9_]{1,40}$/
 
@@ -167,8 +166,8 @@ export function replicationError(error: unknown, context: ErrorContext, slot: st
     )
   }
   if (code === '42501' && /for database/i.test(message)) return notReady(`Creating the publication needs CREATE on the database: GRANT CREATE ON DATABASE "${context.endpoint.database}" TO "${context.endpoint.user}".`)
-  if (code === '42501' && /replication/i.test(message)) return notReady(`Give the user replication rights: ALTER ROLE "${context.endpoint.user}" REPLICATION. ${TRIGGERS_HINT}.`)
-  if (code === '55000' && /wal_level/.test(message)) return notReady(`Run ALTER SYSTEM SET wal_level = logical and restart PostgreSQL. ${TRIGGERS_HINT}.`)
+  if (code === '42501' && /replication/i.test(message)) return notReady(`Give the user replication rights: ALTER ROLE "${context.endpoint.user}" REPLICATION (or set cdc: triggers on the connection to capture with triggers instead).`)
+  if (code === '55000' && /wal_level/.test(message)) return notReady(`Run ALTER SYSTEM SET wal_level = logical and restart PostgreSQL (or set cdc: triggers on the connection to capture with triggers instead).`)
   if (code === '53400') return notReady('All replication slots are in use: drop unused ones (SELECT pg_drop_replication_slot(name)) or raise max_replication_slots and restart.')
   if (code === '53300' && /wal.?sender/i.test(message)) return notReady('All WAL senders are in use: raise max_wal_senders and restart PostgreSQL.')
   return classifyPgError(error, context)

@@ -10,15 +10,12 @@ import { classifyPgError } from './errors.js'
 import { connectionString, holdClient, type Endpoint } from './pool.js'
 import type { PgTable } from './introspect.js'
 import type { PgContext } from './source.js'
+
+/** The connector's context, with the set of its open feeds (closing the connector closes them). */
+type ConnectorContext = PgContext & { openFeeds?: Set<ChangeFeed> }
 import { checkTriggerCapture, type TriggerCheck } from './trigger-check.js'
 import { openTriggerFeed, type TriggerContext } from './trigger-feed.js'
 import { dropConsumer, listConsumers } from './trigger-setup.js'
-
-/**
- * The fix to offer when logical replication cannot run (for `check` and
- * for `openChangeFeed` under `cdc: auto`, which never switches by itself).
- */
-export const TRIGGERS_HINT = 'Or set cdc: triggers on the connection to capture changes with triggers instead (needs CREATE on the database and TRIGGER on the table, no REPLICATION)'
 
 /** The trigger change log of one connection. */
 export class TriggerCapture {
@@ -26,7 +23,7 @@ export class TriggerCapture {
 
   constructor(
     config: ConnectionConfig,
-    private readonly source: PgContext,
+    private readonly source: ConnectorContext,
     endpoint: Endpoint,
     refreshTable: (entity: string) => Promise<PgTable>,
   ) {

@@ -33,6 +33,8 @@ export interface TriggerContext extends PgContext {
   newClient(applicationName: string): pg.Client
   /** The entity described afresh (its columns changed), replacing the cached description. */
   refreshTable(entity: string): Promise<PgTable>
+  /** The connector's open feeds: a feed is in it from open to close, so closing the connector closes it. */
+  openFeeds?: Set<ChangeFeed>
 }
 
 /** The LISTEN connection and whether it has failed (then the feed opens a new one). */
@@ -73,6 +75,7 @@ export async function openTriggerFeed(ctx: TriggerContext, entity: string, opts:
     const feed = new TriggerFeed(ctx, entity, table, entityKey, opts.consumer, keys, Math.max(1, Math.floor(opts.maxBatchSize ?? 1000)), opts.signal)
     if (from) {
       await feed.resume(client, from, where)
+      ctx.openFeeds?.add(feed)
       return feed
     }
     await client.query('BEGIN')
@@ -89,6 +92,7 @@ export async function openTriggerFeed(ctx: TriggerContext, entity: string, opts:
     await ctx.pool().query(`UPDATE syncline.consumers SET pos = $3, seq = ${WHOLE_TRANSACTION}, skip_snapshot = $4::pg_snapshot WHERE consumer = $1 AND entity = $2`, [opts.consumer, entityKey, top, snap])
     feed.begin({ pos: top, seq: WHOLE_TRANSACTION }, snap, held)
     keep = true
+    ctx.openFeeds?.add(feed)
     return feed
   } catch (error) {
     await held.client.query('ROLLBACK').catch(() => undefined)
@@ -251,6 +255,7 @@ class TriggerFeed implements ChangeFeed {
   }
 
   async close(): Promise<void> {
+    this.ctx.openFeeds?.delete(this)
     this.#closed = true
     this.signal?.removeEventListener('abort', this.#abort)
     this.#notify()

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest'
 import { createMysqlConnector } from '../../../src/connectors/mysql/connector.js'
-import { replicationGrants } from '../../../src/connectors/mysql/check.js'
+import { replicationGrants, selectGrant } from '../../../src/connectors/mysql/check.js'
 import { endpointOf, poolOptions } from '../../../src/connectors/mysql/pool.js'
 import { createConnector } from '../../../src/connectors/registry.js'
 import { ConnectionError } from '../../../src/errors.js'
@@ -38,6 +38,14 @@ describe('MySQL connection settings', () => {
     expect(replicationGrants(['GRANT REPLICATION SLAVE ADMIN ON *.* TO `sync`@`%`', 'GRANT ALL PRIVILEGES ON `shop`.* TO `sync`@`%`'])).toEqual({ slave: false, client: false })
   })
 
+  it('reads the SELECT grant a snapshot needs, on *.* or the database', () => {
+    expect(selectGrant(['GRANT SELECT, REPLICATION SLAVE ON *.* TO `sync`@`%`'], 'shop')).toBe(true)
+    expect(selectGrant(['GRANT USAGE ON *.* TO `sync`@`%`', 'GRANT ALL PRIVILEGES ON `shop`.* TO `sync`@`%`'], 'shop')).toBe(true)
+    expect(selectGrant(['GRANT SELECT ON `my\\_shop`.* TO `sync`@`%`'], 'my_shop')).toBe(true)
+    expect(selectGrant(['GRANT SELECT ON `other`.* TO `sync`@`%`', 'GRANT INSERT ON `shop`.* TO `sync`@`%`'], 'shop')).toBe(false)
+    expect(selectGrant(['GRANT SELECT ON `shop`.`orders` TO `sync`@`%`'], 'shop')).toBe(false)
+  })
+
   it('connection refused is a transient ConnectionError naming host:port and the fix, without the password', async () => {
     for (const config of [
       { name: 'shop', url: `mysql://sync:${SECRET}@127.0.0.1:1/shop` },
@@ -67,11 +75,11 @@ describe.skipIf(!(await hasMysql()))('MySQL check', () => {
 
   it('reports the server, binlog settings and whether CDC could run, with the fix when not', async () => {
     const report = await my.connector().check()
-    expect(report).toMatchObject({ connection: 'shop', kind: 'mysql', capabilities: { cdc: false, transactions: true, bulkExport: true, bulkLoad: false, orderedKeyScan: true, staging: false } })
+    expect(report).toMatchObject({ connection: 'shop', kind: 'mysql', capabilities: { cdc: true, transactions: true, bulkExport: true, bulkLoad: false, orderedKeyScan: true, staging: false } })
     expect(report.version).toMatch(/^(MariaDB|MySQL) \d+\.\d+\.\d+$/)
-    const { log_bin, binlog_format, binlog_row_image, server_id, replication_slave, replication_client } = report.details
-    expect(report.cdc.ready).toBe(log_bin === true && binlog_format === 'ROW' && binlog_row_image === 'FULL' && Number(server_id) > 0 && replication_slave === true && replication_client === true)
-    if (!report.cdc.ready) expect(report.cdc.reason).toMatch(/log_bin|binlog_format|binlog_row_image|server_id|REPLICATION/)
+    const { log_bin, binlog_format, binlog_row_image, server_id, replication_slave, replication_client, select } = report.details
+    expect(report.cdc.ready).toBe(log_bin === true && binlog_format === 'ROW' && binlog_row_image === 'FULL' && Number(server_id) > 0 && replication_slave === true && replication_client === true && select === true)
+    if (!report.cdc.ready) expect(report.cdc.reason).toMatch(/log_bin|binlog_format|binlog_row_image|server_id|REPLICATION|SELECT/)
     expect(report.details.database).toBe(my.name())
     expect(report.details.character_set_database).toBe('utf8mb4')
   })

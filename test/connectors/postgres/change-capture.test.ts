@@ -6,7 +6,7 @@
  */
 import v8 from 'node:v8'
 import vm from 'node:vm'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import type { ChangeBatch, ChangeFeed, ChangeFeedOptions, SourceChange } from '../../../src/connectors/change-feed.js'
 import { createPostgresConnector } from '../../../src/connectors/postgres/connector.js'
 import type { Row } from '../../../src/values/canonical.js'
@@ -61,10 +61,11 @@ describe.skipIf(!(await hasPostgres()))('PostgreSQL change capture (logical repl
     return feed
   }
 
-  afterAll(async () => {
-    for (const feed of feeds) await feed.close()
-    // The database cannot be dropped while it has slots.
+  // After each case: replication slots are few and shared by the whole server (and the database cannot be dropped while it has any).
+  afterEach(async () => {
+    for (const feed of feeds.splice(0)) await feed.close()
     for (const consumer of consumers) await connector().dropChangeFeed!(consumer)
+    consumers.clear()
   })
 
   it('declares cdc and delivers exact values equal to what scan reads', async () => {

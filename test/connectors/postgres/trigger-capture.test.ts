@@ -326,6 +326,21 @@ describe.skipIf(!available)('PostgreSQL change capture with cdc: triggers', () =
     expect(await active()).toBe(false)
   })
 
+  it('closing the connector closes its open feeds and their connections', async () => {
+    await sql('CREATE TABLE closing (id int PRIMARY KEY)')
+    const own = createPostgresConnector({ name: 'own', url: database.url, cdc: 'triggers' })
+    const feed = await own.openChangeFeed!('closing', { consumer: 'closing' })
+    const iterator = feed.changes()[Symbol.asyncIterator]()
+    const pending = iterator.next()
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    await own.close()
+    expect((await pending).done).toBe(true)
+    const listening = async () => (await sql(`SELECT 1 FROM pg_stat_activity WHERE application_name = 'syncline feed closing'`)).length
+    for (let i = 0; i < 20 && (await listening()); i++) await new Promise((resolve) => setTimeout(resolve, 100))
+    expect(await listening()).toBe(0)
+    await connector.dropChangeFeed!('closing')
+  })
+
   it('wakes on NOTIFY instead of waiting for the backstop poll', async () => {
     await sql('CREATE TABLE pings (id int PRIMARY KEY)')
     const feed = await open('pings', 'latency')

@@ -11,6 +11,7 @@ import { EventEmitter } from 'node:events'
 import { resolve } from 'node:path'
 import { keyOf, type CheckReport, type Connector, type DiscoverOptions } from './connectors/connector.js'
 import { createConnector } from './connectors/registry.js'
+import { consumerName } from './engine/consumer-name.js'
 import { runSyncs } from './engine/run-syncs.js'
 import type { RunOptions, RunTarget, SyncResult } from './engine/run-sync.js'
 import { NotFoundError, PlanError, SynclineError, didYouMean, type PlanIssue } from './errors.js'
@@ -21,7 +22,7 @@ import { savePlanFile } from './plan/save.js'
 import type { Plan, PlanInput, SyncPlan, SyncPlanInput } from './plan/schema.js'
 import { markInterruptedRuns } from './state/interrupted-runs.js'
 import { openStateStore } from './state/open-state-store.js'
-import type { RecordErrorEntry, RunLock, RunRecord, StateStore, SyncState } from './state/state-store.js'
+import type { FeedPosition, RecordErrorEntry, RunLock, RunRecord, StateStore, SyncState } from './state/state-store.js'
 import type { EntityInfo, KeyValues } from './values/canonical.js'
 import { compareKeys } from './values/compare.js'
 
@@ -39,6 +40,35 @@ export interface OpenOptions {
 export interface SyncStatus extends SyncState {
   /** Who runs it now: present while a run holds its lock. */
   lock?: RunLock
+  /** A realtime sync's stream: present once it saved a position. */
+  stream?: StreamStatus
+}
+
+/** Where a realtime sync's stream is, from the state store and (where reachable) its source. */
+export interface StreamStatus {
+  /** Its consumer at the source (slot, change-log reader). */
+  consumer: string
+  /** The position saved last (after the destination committed up to it). */
+  position: string
+  /** Source commit time of the last change applied, or when the stream last found nothing new. */
+  committedAt?: string
+  /** When the position was saved. */
+  updatedAt: string
+  /**
+   * Seconds the destination is behind: 0 when the source reports nothing
+   * pending for the consumer, otherwise now − `committedAt`.
+   */
+  lagSeconds?: number
+  /** From the source, where it tells (`Connector.listChangeFeeds`). */
+  lagBytes?: number
+  retainedBytes?: number
+  pendingChanges?: number
+  /** Whether a feed reads the consumer right now. */
+  active?: boolean
+  /** Why the consumer can no longer resume; the next run repairs by comparing. */
+  lost?: string
+  /** Why the source could not be asked (then only the saved facts are shown). */
+  sourceError?: string
 }
 
 /** Result of {@link SyncManager.validate}. */
@@ -120,6 +150,10 @@ export class SyncManager extends EventEmitter {
       countDuplicateKeys: (connection, entity, keys) => this.countDuplicateKeys(connection, entity, keys),
       physicalIdentity: async (connection, entity) => (await this.connector(connection)).physicalIdentity?.(entity),
       timestampSpellings: async (connection, entity, field) => (await this.connector(connection)).timestampSpellings?.(entity, field),
+      changeCapture: async (connection) => {
+        const connector = await this.connector(connection)
+        return { cdc: connector.capabilities.cdc, kind: connector.kind }
+      },
     }, syncIds ? { syncIds } : undefined)
   }
 
@@ -266,10 +300,42 @@ export class SyncManager extends EventEmitter {
   async status(): Promise<SyncStatus[]> {
     const state = await this.checkedState()
     const locks = new Map((await state.listRunLocks()).map((lock) => [lock.syncId, lock]))
-    return (await state.listSyncStates()).map((s) => {
+    const statuses: SyncStatus[] = (await state.listSyncStates()).map((s) => {
       const lock = locks.get(s.syncId)
       return lock ? { ...s, lock } : s
     })
+    for (const saved of await state.listFeedPositions()) {
+      let status = statuses.find((s) => s.syncId === saved.syncId)
+      if (!status) statuses.push((status = { syncId: saved.syncId }))
+      status.stream = await this.streamStatus(saved)
+    }
+    return statuses
+  }
+
+  /** A saved stream position, completed by what the source says about its consumer. */
+  private async streamStatus(saved: FeedPosition): Promise<StreamStatus> {
+    const stream: StreamStatus = { consumer: saved.consumer, position: saved.position, updatedAt: saved.updatedAt }
+    if (saved.committedAt !== undefined) stream.committedAt = saved.committedAt
+    const behind = saved.committedAt === undefined ? undefined : Math.max(0, (Date.now() - Date.parse(saved.committedAt)) / 1000)
+    if (this.plan.connections[saved.connection] === undefined) {
+      if (behind !== undefined) stream.lagSeconds = behind
+      return stream
+    }
+    try {
+      const source = await this.connector(saved.connection)
+      const feed = (await source.listChangeFeeds?.())?.find((f) => f.consumer === saved.consumer)
+      if (feed) {
+        for (const field of ['lagBytes', 'retainedBytes', 'pendingChanges', 'lost'] as const) if (feed[field] !== undefined) Object.assign(stream, { [field]: feed[field] })
+        stream.active = feed.active
+      }
+      const caughtUp = feed !== undefined && feed.lost === undefined && (feed.lagBytes === 0 || feed.pendingChanges === 0)
+      if (caughtUp) stream.lagSeconds = 0
+      else if (behind !== undefined) stream.lagSeconds = behind
+    } catch (error) {
+      stream.sourceError = error instanceof Error ? error.message : String(error)
+      if (behind !== undefined) stream.lagSeconds = behind
+    }
+    return stream
   }
 
   /** Run history, newest first; a run whose process died shows as `failed` (interrupted). */
@@ -287,9 +353,23 @@ export class SyncManager extends EventEmitter {
     return (await this.state()).countRecordErrors(opts)
   }
 
-    /** Forget a sync's watermark, history and errors (the next run starts over). */
+  /**
+   * Forget a sync's watermark, history, errors and stream position (the next
+   * run starts over), and drop a realtime sync's consumer at its source (its
+   * slot and publication, or change-log position), so the source stops
+   * keeping its log for it. The consumer is dropped first: a source that
+   * cannot be reached now fails this, and the state stays for another try.
+   */
   async forget(syncId: string): Promise<void> {
-    await (await this.state()).forgetSync(syncId)
+    const state = await this.state()
+    const saved = await state.getFeedPosition(syncId)
+    const sync = this.plan.syncs.find((s) => s.id === syncId)
+    const connection = saved?.connection ?? (sync?.mode === 'realtime' ? sync.source.connection : undefined)
+    if (connection !== undefined && this.plan.connections[connection] !== undefined) {
+      const source = await this.connector(connection)
+      await source.dropChangeFeed?.(saved?.consumer ?? consumerName(syncId))
+    }
+    await state.forgetSync(syncId)
   }
 
   /** Close connections and the state store. */

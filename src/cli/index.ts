@@ -8,6 +8,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { automapCommand } from './automap.js'
 import { checkCommand } from './check.js'
 import { discoverCommand } from './discover.js'
+import { forgetCommand } from './forget.js'
 import { historyCommand } from './history.js'
 import { initCommand } from './init.js'
 import { EXIT, quietOnClosedPipes, reportError, setDebug, type GlobalOptions } from './output.js'
@@ -79,6 +80,11 @@ program
   .argument('[sync]')
   .option('-n, --limit <n>', 'runs to show', positiveInteger, 20)
   .action(action(historyCommand))
+program
+  .command('forget')
+  .description("forget a sync's state (watermark, history, stream position) and drop its change-feed consumer at the source")
+  .argument('<sync>')
+  .action(action(forgetCommand))
 
 // Options like --config and --json may come after the command name too.
 for (const command of program.commands) {

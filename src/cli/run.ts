@@ -1,8 +1,10 @@
 /**
  * `syncline run [SYNC…] [--full] [--dry-run]`: run syncs once with progress.
- * Ctrl-C stops at the next batch boundary, keeps the last committed
- * watermark and exits 130; a second Ctrl-C exits at once, its runs marked
- * failed (interrupted). A sync another run is running fails (exit 1).
+ * Ctrl-C (or SIGTERM) stops at the next batch boundary, keeps the last
+ * committed watermark and exits 130; a second one exits at once, its runs
+ * marked failed (interrupted). Realtime syncs stream until stopped that way;
+ * for them a stop is their normal end (exit 0, position saved). A sync
+ * another run is running fails (exit 1).
  */
 import type { Operation } from '../engine/batch-writer.js'
 import type { SyncResult } from '../engine/run-sync.js'
@@ -41,6 +43,8 @@ export async function runCommand(ids: string[], opts: RunCommandOptions): Promis
     controller.abort()
   }
   process.on('SIGINT', onSigint)
+  // A service manager stops with SIGTERM: the same orderly stop as Ctrl-C.
+  process.on('SIGTERM', onSigint)
   const display = createProgressDisplay(opts)
   const planned = new Map<string, { create: string[]; update: string[]; delete: string[]; total: Record<string, number> }>()
 
@@ -64,6 +68,7 @@ export async function runCommand(ids: string[], opts: RunCommandOptions): Promis
   } finally {
     display.stop()
     process.off('SIGINT', onSigint)
+    process.off('SIGTERM', onSigint)
   }
 }
 

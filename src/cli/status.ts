@@ -1,4 +1,5 @@
 /** `syncline status`: every sync's watermark and last run. */
+import type { StreamStatus } from '../sync-manager.js'
 import { withManager } from './context.js'
 import { jsonReplacer, print, printJson, type GlobalOptions } from './output.js'
 
@@ -19,6 +20,7 @@ export async function statusCommand(opts: GlobalOptions): Promise<number> {
         watermark: state?.watermark,
         lastRun: state?.lastRun,
         lock: state?.lock,
+        stream: state?.stream,
       }
       if (opts.json) {
         printJson(row)
@@ -30,8 +32,23 @@ export async function statusCommand(opts: GlobalOptions): Promise<number> {
       if (sync) print(`  ${row.source} → ${row.destination}, ${sync.mode}`)
       if (state?.lock) print(`  running now: pid ${state.lock.pid} on host ${state.lock.host} since ${state.lock.acquiredAt} (last heartbeat ${state.lock.heartbeatAt})`)
       if (state?.watermark) print(`  watermark: ${JSON.stringify(state.watermark, jsonReplacer)}`)
+      if (state?.stream) print(`  stream: ${streamLine(state.stream)}`)
     }
     if (ids.length === 0 && !opts.json) print('No syncs in the plan yet.')
     return 0
   })
+}
+
+/** A realtime sync's stream in one line: position, lag, what the source keeps for it. */
+function streamLine(stream: StreamStatus): string {
+  const parts = [`position ${stream.position}`]
+  if (stream.lagSeconds !== undefined) parts.push(`lag ${stream.lagSeconds.toFixed(1)} s`)
+  if (stream.lagBytes !== undefined) parts.push(`${stream.lagBytes} bytes behind`)
+  if (stream.retainedBytes !== undefined) parts.push(`${stream.retainedBytes} bytes of log retained`)
+  if (stream.pendingChanges !== undefined) parts.push(`${stream.pendingChanges} changes pending`)
+  parts.push(`consumer ${stream.consumer}${stream.active ? ' (reading now)' : ''}`)
+  let line = parts.join(', ')
+  if (stream.lost) line += `\n  stream position lost: ${stream.lost}; the next run compares source and destination and streams again`
+  if (stream.sourceError) line += `\n  source not asked: ${stream.sourceError}`
+  return line
 }

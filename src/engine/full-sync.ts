@@ -15,8 +15,10 @@ async function* nothing(): AsyncGenerator<Row[]> {}
 /**
  * Run a full merge. With a tracker, the highest `(cursor, key)` read is kept
  * in it, so an incremental sync can continue from there after `run --full`.
+ * With `sourceRows` (a realtime sync's feed snapshot, filtered and in key
+ * order) those rows are compared instead of a scan of the source.
  */
-export async function fullSync(ctx: RunContext, tracker?: WatermarkTracker): Promise<void> {
+export async function fullSync(ctx: RunContext, tracker?: WatermarkTracker, sourceRows?: AsyncIterable<Row[]>): Promise<void> {
   requireKeyOrder(ctx, 'a full sync')
   const p = ctx.prepared
   const { batchSize } = p.plan
@@ -27,10 +29,11 @@ export async function fullSync(ctx: RunContext, tracker?: WatermarkTracker): Pro
   ctx.writer.allNew = destinationRows === 0
   report(ctx, 'copy', 0, total, `Comparing ${p.sourceEntity.name} with ${p.destinationEntity.name}`)
   // A first copy into an empty table may skip decoding altogether.
-  if (destinationRows === 0 && (await tryBulkCopy(ctx, total, tracker))) return
+  // (Not a snapshot: the bulk path reads the source itself, outside the feed's snapshot.)
+  if (destinationRows === 0 && sourceRows === undefined && (await tryBulkCopy(ctx, total, tracker))) return
 
   const types = destinationTypes(p)
-  const source = p.source.scan(p.sourceEntity.name, { fields: p.mapper.sourceFields, keys: p.keys, filters: p.filters, batchSize, signal })
+  const source = sourceRows ?? p.source.scan(p.sourceEntity.name, { fields: p.mapper.sourceFields, keys: p.keys, filters: p.filters, batchSize, signal })
   const destination = p.destinationExists
     ? p.destination.scan(p.destinationEntity.name, { fields: destinationFields(p), keys: p.destinationKeys, batchSize, signal })
     : nothing()

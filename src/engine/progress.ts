@@ -7,8 +7,11 @@ import type { RunCounts } from '../state/state-store.js'
 /** One progress report. */
 export interface Progress {
   syncId: string
-  /** `prepare`, `copy` (full sync), `changes` (incremental), `nulls` (rows with a NULL cursor), `deletes` (key reconciliation), `done`. */
-  phase: 'prepare' | 'copy' | 'changes' | 'nulls' | 'deletes' | 'done'
+  /**
+   * `prepare`, `copy` (full sync, and a realtime sync's snapshot comparison), `changes` (incremental),
+   * `nulls` (rows with a NULL cursor), `deletes` (key reconciliation), `stream` (realtime), `done`.
+   */
+  phase: 'prepare' | 'copy' | 'changes' | 'nulls' | 'deletes' | 'stream' | 'done'
   /** Source rows read so far in this phase. */
   current: number
   /** Rows expected in this phase, when the source could count them. */
@@ -17,6 +20,8 @@ export interface Progress {
   percent?: number
   message: string
   counts: RunCounts
+  /** `stream` only: seconds between the source commit of the last change applied and now (0 when caught up). */
+  lagSeconds?: number
 }
 
 /** Receives progress reports; must not throw. */

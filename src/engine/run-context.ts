@@ -36,6 +36,8 @@ export interface RunContext {
   notes: string[]
   /** Destination rows when the run began, counted once by {@link destinationRowsAtStart}. */
   startRows?: { rows: number | undefined }
+  /** A realtime sync that stopped streaming on request (its signal): a normal end, not a cancellation. */
+  stoppedStreaming?: boolean
 }
 
 /**
@@ -62,10 +64,12 @@ export async function saveWatermark(ctx: RunContext, watermark: Watermark): Prom
 }
 
 /** Report progress (listener errors never break a run). */
-export function report(ctx: RunContext, phase: Progress['phase'], current: number, total: number | undefined, message: string): void {
+export function report(ctx: RunContext, phase: Progress['phase'], current: number, total: number | undefined, message: string, lagSeconds?: number): void {
   if (!ctx.onProgress) return
   try {
-    ctx.onProgress(progressReport(ctx.prepared.plan.id, phase, current, total, ctx.counts, message))
+    const progress = progressReport(ctx.prepared.plan.id, phase, current, total, ctx.counts, message)
+    if (lagSeconds !== undefined) progress.lagSeconds = lagSeconds
+    ctx.onProgress(progress)
   } catch {
     // A broken progress listener must not fail the sync.
   }

@@ -16,6 +16,7 @@ import { reconcileDeletes } from './delete-reconciliation.js'
 import { deliveredFacts, refillReason } from './delivery-facts.js'
 import { fullSync } from './full-sync.js'
 import { incrementalSync } from './incremental-sync.js'
+import { realtimeSync } from './realtime-sync.js'
 import { prepareSync, type PreparedSync } from './prepare-sync.js'
 import { emptyCounts, type ProgressListener } from './progress.js'
 import { destinationRowsAtStart, report, saveWatermark, type RunContext } from './run-context.js'
@@ -133,7 +134,8 @@ async function runHolding(target: RunTarget, userOpts: RunSyncOptions, record: R
       counts,
       maxErrors: plan.maxErrors,
       dryRun: opts.dryRun ?? false,
-      signal: opts.signal,
+      // A realtime stream stops after the batch in flight committed, so its writes are never interrupted.
+      signal: plan.mode === 'realtime' ? undefined : opts.signal,
       onRejected: (entries) => state.addRecordErrors(entries),
       onPlanned: opts.onPlanned ? (ops) => opts.onPlanned?.(plan.id, ops) : undefined,
     })
@@ -168,9 +170,11 @@ async function runHolding(target: RunTarget, userOpts: RunSyncOptions, record: R
 
   const finishedAt = new Date()
   // A run stopped because it lost its lock is not cancelled but failed: another run took over.
-  const lostLock = failure !== undefined && lock.lost.aborted && userOpts.signal?.aborted !== true
+  const lostLock = (failure !== undefined || ctx?.stoppedStreaming === true) && lock.lost.aborted && userOpts.signal?.aborted !== true
   if (lostLock) failure = lock.lost.reason
-  const cancelled = !lostLock && (userOpts.signal?.aborted === true || failure instanceof CancelledError)
+  // A realtime sync stopped on request ends normally (its position is saved).
+  const stopped = !lostLock && failure === undefined && ctx?.stoppedStreaming === true
+  const cancelled = !lostLock && !stopped && (userOpts.signal?.aborted === true || failure instanceof CancelledError)
   const status: RunStatus = cancelled ? 'cancelled' : failure !== undefined ? 'failed' : counts.failed > 0 ? 'partial' : 'succeeded'
   Object.assign(record, counts, { status, finishedAt: finishedAt.toISOString(), durationMs: finishedAt.getTime() - startedAt.getTime() })
   const result: SyncResult = { id: plan.id, runId: record.runId, status, mode: record.mode, dryRun: record.dryRun, durationMs: record.durationMs ?? 0, ...counts }
@@ -206,7 +210,7 @@ async function runMode(ctx: RunContext, facts: SyncFacts | undefined): Promise<v
   }
   if (plan.mode === 'realtime') {
     requireChangeCapture(plan.id, ctx.prepared.source)
-    throw new SynclineError('PLAN_INVALID', 'config', `Sync '${plan.id}': realtime mode (change capture) is not available in this version yet; use mode: incremental with a cursor meanwhile.`)
+    return realtimeSync(ctx)
   }
   if (plan.mode === 'incremental' && !ctx.full) {
     const refill = await refillReason(ctx, await ctx.state.getWatermark(plan.id), facts)

@@ -33,8 +33,27 @@ export function parentsFirst(prepared: readonly PreparedSync[]): { order: number
   return { order, linked }
 }
 
-/** Run the given syncs once, in foreign-key order where that matters. */
+/**
+ * Run the given syncs once, in foreign-key order where that matters.
+ * Realtime syncs (not dry runs) stream until the signal stops them, so they
+ * run beside the others, concurrently, rather than in that order; results
+ * come in the order of `targets`.
+ */
 export async function runSyncs(targets: readonly RunTarget[], opts: RunOptions = {}): Promise<SyncResult[]> {
+  const streams = targets.filter((t) => t.plan.mode === 'realtime' && !opts.dryRun)
+  if (streams.length === 0) return runBatchSyncs(targets, opts)
+  const batch = targets.filter((t) => !streams.includes(t))
+  const streaming = Promise.all(streams.map((t) => runSync(t, opts)))
+  // Both awaited together, so a failure of either is never left unhandled.
+  const [batchResults, streamResults] = await Promise.all([runBatchSyncs(batch, opts), streaming])
+  // Syncs skipped after a stop have no result.
+  const byId = new Map([...batchResults, ...streamResults].map((r) => [r.id, r]))
+  return targets.map((t) => byId.get(t.plan.id)).filter((r): r is SyncResult => r !== undefined)
+}
+
+/** Syncs that end by themselves, one after another, parents first. */
+async function runBatchSyncs(targets: readonly RunTarget[], opts: RunOptions): Promise<SyncResult[]> {
+  if (targets.length === 0) return []
   if (targets.length === 1) return [await runSync(targets[0]!, opts)]
 
   // Prepare every sync first to learn the destinations' foreign keys; a sync

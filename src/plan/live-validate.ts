@@ -31,6 +31,8 @@ export interface LiveValidationDeps {
   physicalIdentity?(connection: string, entity: string): Promise<PhysicalIdentity | undefined>
   /** Samples of a text field's timestamps in several spellings, if the connector can tell (`Connector.timestampSpellings`). */
   timestampSpellings?(connection: string, entity: string, field: string): Promise<TimestampSpellings | undefined>
+  /** Whether a connection's connector captures changes (`capabilities.cdc`), and its kind for messages; absent: not checked. */
+  changeCapture?(connection: string): Promise<{ cdc: boolean; kind: string }>
 }
 
 /** Canonical types a cursor can be: their values order the way time or a counter does. */
@@ -78,6 +80,15 @@ async function validateSyncLive(sync: SyncPlan, at: string, deps: LiveValidation
     return issues // Nothing else can be checked without the source.
   }
   const sourceEntity = source.entity
+  if (sync.mode === 'realtime' && deps.changeCapture) {
+    const capture = await deps.changeCapture(sync.source.connection)
+    if (!capture.cdc) {
+      issues.push({
+        path: `${at}.mode`,
+        message: `mode: realtime needs change capture, but the source connection '${sync.source.connection}' (${capture.kind}) has none; use mode: incremental with a cursor (or mode: full), or a source that captures changes (PostgreSQL, MariaDB, SQLite)`,
+      })
+    }
+  }
 
   let destinationEntity: EntityInfo | undefined
   const destination = await cache.describe(sync.destination.connection, sync.destination.entity)

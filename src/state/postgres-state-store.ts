@@ -38,8 +38,9 @@ import {
   type WatermarkRow,
 } from './state-rows.js'
 import { openError, operationError, passwordOf, scrub } from './postgres-state-errors.js'
+import { FEED_POSITION_COLUMNS, feedPositionFromRow, feedPositionParams, feedPositionUpdates, type FeedPositionRow } from './feed-position-rows.js'
 import { SCHEMA_VERSION_TABLE, STATE_MIGRATIONS, SYNC_SCOPED_TABLES } from './state-schema.js'
-import type { RecordErrorEntry, RunLock, RunRecord, RunStatus, StateStore, SyncFacts, SyncState, Watermark } from './state-store.js'
+import type { FeedPosition, RecordErrorEntry, RunLock, RunRecord, RunStatus, StateStore, SyncFacts, SyncState, Watermark } from './state-store.js'
 
 /** Options for {@link openPostgresStateStore}. */
 export interface PostgresStateStoreOptions {
@@ -254,6 +255,24 @@ export class PostgresStateStore implements StateStore {
       params,
     )
     return Number(rows[0]?.n ?? 0)
+  }
+
+  async getFeedPosition(syncId: string): Promise<FeedPosition | undefined> {
+    const rows = await this.query<FeedPositionRow>(`SELECT ${FEED_POSITION_COLUMNS.join(', ')} FROM ${this.schema}.feed_positions WHERE sync_id = $1`, [syncId])
+    return rows[0] === undefined ? undefined : feedPositionFromRow(rows[0])
+  }
+
+  async setFeedPosition(position: FeedPosition): Promise<void> {
+    await this.query(
+      `INSERT INTO ${this.schema}.feed_positions AS f (${FEED_POSITION_COLUMNS.join(', ')}) VALUES (${FEED_POSITION_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})
+       ON CONFLICT (sync_id) DO UPDATE SET ${feedPositionUpdates('f')}`,
+      feedPositionParams(position),
+    )
+  }
+
+  async listFeedPositions(): Promise<FeedPosition[]> {
+    const rows = await this.query<FeedPositionRow>(`SELECT ${FEED_POSITION_COLUMNS.join(', ')} FROM ${this.schema}.feed_positions ORDER BY sync_id`)
+    return rows.map(feedPositionFromRow)
   }
 
   async listSyncStates(): Promise<SyncState[]> {

@@ -36,8 +36,9 @@ import {
   type SyncStateRow,
   type WatermarkRow,
 } from './state-rows.js'
+import { FEED_POSITION_COLUMNS, feedPositionFromRow, feedPositionParams, feedPositionUpdates, type FeedPositionRow } from './feed-position-rows.js'
 import { SCHEMA_VERSION_TABLE, STATE_MIGRATIONS, SYNC_SCOPED_TABLES } from './state-schema.js'
-import type { RecordErrorEntry, RunLock, RunRecord, RunStatus, StateStore, SyncFacts, SyncState, Watermark } from './state-store.js'
+import type { FeedPosition, RecordErrorEntry, RunLock, RunRecord, RunStatus, StateStore, SyncFacts, SyncState, Watermark } from './state-store.js'
 
 /** How long a writer waits for another process's write to finish before giving up. */
 export const SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -198,6 +199,21 @@ export class SqliteStateStore implements StateStore {
     })
   }
 
+  async getFeedPosition(syncId: string): Promise<FeedPosition | undefined> {
+    return this.use(() => {
+      const row = this.statements.getFeedPosition.get(syncId) as FeedPositionRow | undefined
+      return row === undefined ? undefined : feedPositionFromRow(row)
+    })
+  }
+
+  async setFeedPosition(position: FeedPosition): Promise<void> {
+    this.use(() => this.statements.setFeedPosition.run(feedPositionParams(position)))
+  }
+
+  async listFeedPositions(): Promise<FeedPosition[]> {
+    return this.use(() => (this.statements.listFeedPositions.all() as FeedPositionRow[]).map(feedPositionFromRow))
+  }
+
   async listSyncStates(): Promise<SyncState[]> {
     return this.use(() => {
       const rows = this.statements.listSyncStates.all() as SyncStateRow[]
@@ -250,6 +266,12 @@ function prepareStatements(db: Database.Database) {
          .map((c) => `${c} = excluded.${c}`)
          .join(', ')}`,
     ),
+    getFeedPosition: db.prepare(`SELECT ${FEED_POSITION_COLUMNS.join(', ')} FROM feed_positions WHERE sync_id = ?`),
+    setFeedPosition: db.prepare(
+      `INSERT INTO feed_positions (${FEED_POSITION_COLUMNS.join(', ')}) VALUES (${FEED_POSITION_COLUMNS.map(() => '?').join(', ')})
+       ON CONFLICT (sync_id) DO UPDATE SET ${feedPositionUpdates('feed_positions')}`,
+    ),
+    listFeedPositions: db.prepare(`SELECT ${FEED_POSITION_COLUMNS.join(', ')} FROM feed_positions ORDER BY sync_id`),
     startRun: db.prepare(RUN_INSERT),
     // An upsert, so a run whose start was never recorded (a crash between
     // start and the first write) still lands in history.

@@ -170,13 +170,42 @@ export const STATE_MIGRATIONS: readonly StateMigration[] = [
       `CREATE INDEX IF NOT EXISTS runs_by_status ON ${s}.runs (status)`,
     ],
   },
+  {
+    version: 4,
+    description: 'change-feed positions of realtime syncs',
+    // One row per realtime sync: where its stream resumes, saved only after
+    // the destination committed everything up to it. `committed_at` is the
+    // source commit time of the last change applied (for lag in status).
+    sqlite: [
+      `CREATE TABLE IF NOT EXISTS feed_positions (
+        sync_id TEXT PRIMARY KEY,
+        consumer TEXT NOT NULL,
+        connection TEXT NOT NULL,
+        entity TEXT NOT NULL,
+        position TEXT NOT NULL,
+        committed_at TEXT,
+        updated_at TEXT NOT NULL
+      )`,
+    ],
+    postgres: (s) => [
+      `CREATE TABLE IF NOT EXISTS ${s}.feed_positions (
+        sync_id text COLLATE "C" PRIMARY KEY,
+        consumer text NOT NULL,
+        connection text NOT NULL,
+        entity text NOT NULL,
+        position text NOT NULL,
+        committed_at text,
+        updated_at text NOT NULL
+      )`,
+    ],
+  },
 ]
 
 /** The newest schema version this build knows. */
 export const STATE_SCHEMA_VERSION = STATE_MIGRATIONS[STATE_MIGRATIONS.length - 1]!.version
 
 /** Tables with a `sync_id` column: `forgetSync` deletes a sync's rows from each. */
-export const SYNC_SCOPED_TABLES: readonly string[] = ['watermarks', 'runs', 'record_errors', 'sync_facts', 'run_locks']
+export const SYNC_SCOPED_TABLES: readonly string[] = ['watermarks', 'runs', 'record_errors', 'sync_facts', 'run_locks', 'feed_positions']
 
 /** The version bookkeeping table, created before any migration runs. */
 export const SCHEMA_VERSION_TABLE = {

@@ -111,6 +111,24 @@ export interface RunLock {
   heartbeatAt: string
 }
 
+/**
+ * Where a realtime sync's change stream resumes: the position of the last
+ * batch the destination committed, under the consumer that reads it.
+ */
+export interface FeedPosition {
+  syncId: string
+  /** The consumer name at the source (its slot, change-log reader…). */
+  consumer: string
+  /** The source connection and entity, as the plan named them when it was saved. */
+  connection: string
+  entity: string
+  /** The connector's opaque resume token. */
+  position: string
+  /** Source commit time of the last change applied; absent before the first change. */
+  committedAt?: string
+  updatedAt: string
+}
+
 /** Per-sync state summarised for `syncline status`. */
 export interface SyncState {
   syncId: string
@@ -162,10 +180,17 @@ export interface StateStore {
   /** Replace a sync's facts (after the destination committed). */
   setSyncFacts(syncId: string, facts: SyncFacts): Promise<void>
 
+  /** A realtime sync's saved stream position. */
+  getFeedPosition(syncId: string): Promise<FeedPosition | undefined>
+  /** Save after the destination committed everything up to `position`. */
+  setFeedPosition(position: FeedPosition): Promise<void>
+  /** Every saved stream position, by sync id. */
+  listFeedPositions(): Promise<FeedPosition[]>
+
   /** Every sync that has state, with its watermark and last run. */
   listSyncStates(): Promise<SyncState[]>
 
-  /** Forget everything about a sync (watermark, runs, errors, facts, its lock). */
+  /** Forget everything about a sync (watermark, runs, errors, facts, its lock, its stream position). */
   forgetSync(syncId: string): Promise<void>
 
   close(): Promise<void>

@@ -93,6 +93,16 @@ describe('validatePlanLive', () => {
     expect(deps.duplicateCalls).toEqual([])
   })
 
+  it('reports a realtime sync whose source captures no changes at its mode, with the fix; a capturing source passes', async () => {
+    const plan = planWith({ mode: 'realtime' })
+    const withCapture = (cdc: boolean): LiveValidationDeps => ({ ...fakeDeps(), changeCapture: async () => ({ cdc, kind: 'csv' }) })
+    const issues = await validatePlanLive(plan, withCapture(false))
+    expect(issues).toEqual([{ path: 'syncs[0].mode', message: expect.stringContaining("the source connection 'shop' (csv) has none; use mode: incremental with a cursor") }])
+    expect(await validatePlanLive(plan, withCapture(true))).toEqual([])
+    // Other modes never ask.
+    expect(await validatePlanLive(planWith({ mode: 'full' }), withCapture(false))).toEqual([])
+  })
+
   it('reports a missing source entity with the connector message, and checks nothing else for that sync', async () => {
     const plan = planWith({ source: { connection: 'shop', entity: 'Customers' }, keys: ['nope'] })
     expect(await validatePlanLive(plan, fakeDeps())).toEqual([{ path: 'syncs[0].source.entity', message: "No entity 'Customers' in 'shop'." }])

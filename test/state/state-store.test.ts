@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import type { KeyValues, Value } from '../../src/values/canonical.js'
 import { openSqliteStateStore } from '../../src/state/sqlite-state-store.js'
 import { openPostgresStateStore } from '../../src/state/postgres-state-store.js'
-import type { RecordErrorEntry, RunLock, RunRecord, StateStore, SyncFacts } from '../../src/state/state-store.js'
+import type { FeedPosition, RecordErrorEntry, RunLock, RunRecord, StateStore, SyncFacts } from '../../src/state/state-store.js'
 import { createPgDatabase, hasPostgres, tempDir } from '../helpers/services.js'
 
 const pgAvailable = await hasPostgres()
@@ -468,6 +468,48 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         await store.forgetSync('orders')
         expect(await store.getSyncFacts('orders')).toBeUndefined()
         expect(await store.getSyncFacts('customers')).toEqual(facts())
+      })
+    })
+
+    describe('feed positions', () => {
+      const position = (overrides: Partial<FeedPosition> = {}): FeedPosition => ({
+        syncId: 'orders',
+        consumer: 'sync_orders_1a2b3c',
+        connection: 'shop',
+        entity: 'orders',
+        position: '0/16B3748',
+        committedAt: '2026-11-21T10:00:00.123456Z',
+        updatedAt: at(0),
+        ...overrides,
+      })
+
+      it('round-trips, moves on, keeps the last commit time over an empty batch, and survives a reopen', async () => {
+        const { store, name } = await fresh()
+        expect(await store.getFeedPosition('orders')).toBeUndefined()
+        await store.setFeedPosition(position())
+        expect(await store.getFeedPosition('orders')).toEqual(position())
+        // An empty batch only moves the position: the last change's commit time stays.
+        const { committedAt: _, ...moved } = position({ position: '0/16B3790', updatedAt: at(1) })
+        await store.setFeedPosition(moved)
+        expect(await store.getFeedPosition('orders')).toEqual(position({ position: '0/16B3790', updatedAt: at(1) }))
+        await store.setFeedPosition(position({ syncId: 'customers', consumer: 'sync_customers_ffffff' }))
+
+        await store.close()
+        const reopened = await backend.open(name)
+        opened.push(reopened)
+        expect((await reopened.listFeedPositions()).map((p) => [p.syncId, p.position])).toEqual([
+          ['customers', '0/16B3748'],
+          ['orders', '0/16B3790'],
+        ])
+      })
+
+      it('are forgotten with their sync only', async () => {
+        const { store } = await fresh()
+        await store.setFeedPosition(position())
+        await store.setFeedPosition(position({ syncId: 'customers' }))
+        await store.forgetSync('orders')
+        expect(await store.getFeedPosition('orders')).toBeUndefined()
+        expect(await store.getFeedPosition('customers')).toEqual(position({ syncId: 'customers' }))
       })
     })
 

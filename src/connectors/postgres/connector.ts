@@ -9,9 +9,11 @@
 import type pg from 'pg'
 import { SynclineError, throwIfAborted } from '../../errors.js'
 import type { EntityInfo, FieldInfo, KeyValues, Row } from '../../values/canonical.js'
+import type { ChangeFeed, ChangeFeedOptions, ChangeFeedStatus } from '../change-feed.js'
 import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, BulkImportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, PhysicalIdentity, ScanOptions, TimestampSpellings } from '../connector.js'
 import { urlScheme } from '../registry.js'
 import { TableCache } from '../sql/table-cache.js'
+import { dropChangeFeed, listChangeFeeds, openChangeFeed } from './change-capture.js'
 import { checkServer, type ServerReport } from './check.js'
 import { createTable } from './create-table.js'
 import { classifyPgError, type ErrorContext } from './errors.js'
@@ -20,11 +22,12 @@ import { entityNotFound, findTable, loadTables, type PgTable } from './introspec
 import { createPool, displayUrl, endpointOf, type Endpoint, type PoolSettings } from './pool.js'
 import { applyBatch } from './sink.js'
 import { BULK_FORMAT, bulkExport, bulkImport } from './bulk.js'
-import { countRows, lookupRows, oldestOpenTransactionStart, scanRows, type PgContext } from './source.js'
+import type { FeedContext } from './logical-feed.js'
+import { countRows, lookupRows, oldestOpenTransactionStart, scanRows } from './source.js'
 import { timestampSpellings } from './timestamp-spellings.js'
 
-/** What the PostgreSQL connector can do. CDC comes with change-capture.ts. */
-export const POSTGRES_CAPABILITIES: Capabilities = { cdc: false, transactions: true, bulkExport: true, bulkLoad: true, orderedKeyScan: true, staging: false }
+/** What the PostgreSQL connector can do (change capture: change-capture.ts). */
+export const POSTGRES_CAPABILITIES: Capabilities = { cdc: true, transactions: true, bulkExport: true, bulkLoad: true, orderedKeyScan: true, staging: false }
 
 
 
@@ -36,7 +39,7 @@ class PostgresConnector implements Connector {
   readonly endpoint: Endpoint
   #pool: pg.Pool | undefined
   readonly #tables = new TableCache<PgTable>((entity) => this.#describe(entity))
-  readonly #context: PgContext
+  readonly #context: FeedContext
 
   constructor(
     private readonly config: ConnectionConfig,
@@ -48,6 +51,8 @@ class PostgresConnector implements Connector {
       pool: () => this.#getPool(),
       table: (entity) => this.#tables.get(entity),
       errorContext: (entity) => this.#errorContext(entity),
+      config,
+      openFeeds: new Set(),
     }
   }
 
@@ -168,7 +173,21 @@ class PostgresConnector implements Connector {
     return physicalIdentity(this.#context, entity)
   }
 
+  openChangeFeed(entity: string, opts: ChangeFeedOptions): Promise<ChangeFeed> {
+    return this.#tables.withTable(entity, () => openChangeFeed(this.#context, entity, opts))
+  }
+
+  dropChangeFeed(consumer: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
+    return dropChangeFeed(this.#context, consumer, opts.signal)
+  }
+
+  listChangeFeeds(opts: { signal?: AbortSignal } = {}): Promise<ChangeFeedStatus[]> {
+    throwIfAborted(opts.signal)
+    return listChangeFeeds(this.#context)
+  }
+
   async close(): Promise<void> {
+    await Promise.all([...this.#context.openFeeds].map((feed) => feed.close()))
     const pool = this.#pool
     this.#pool = undefined
     this.#tables.clear()

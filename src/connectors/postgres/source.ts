@@ -92,8 +92,10 @@ interface PgCursor {
  * Scan an entity in key order (or `(cursor, key)` order), `batchSize` rows
  * per yielded batch. The connection goes back to the pool when the loop
  * ends, breaks or throws; the signal is checked between batches.
+ * `begin` replaces the statements that open the read's transaction (a
+ * change feed's snapshot: REPEATABLE READ and SET TRANSACTION SNAPSHOT).
  */
-export async function* scanRows(ctx: PgContext, entity: string, opts: ScanOptions): AsyncGenerator<Row[]> {
+export async function* scanRows(ctx: PgContext, entity: string, opts: ScanOptions, begin: readonly string[] = ['BEGIN TRANSACTION READ ONLY']): AsyncGenerator<Row[]> {
   throwIfAborted(opts.signal)
   if (!(opts.batchSize >= 1)) throw new SynclineError('INTERNAL', 'internal', `scan of '${entity}': batchSize must be at least 1 (got ${opts.batchSize})`)
   const table = await ctx.table(entity)
@@ -107,7 +109,7 @@ export async function* scanRows(ctx: PgContext, entity: string, opts: ScanOption
   try {
     held = await holdClient(ctx.pool())
     const { client } = held
-    await client.query('BEGIN TRANSACTION READ ONLY')
+    for (const statement of begin) await client.query(statement)
     await client.query(`SET LOCAL application_name = '${SCAN_APPLICATION_NAME}'`)
     cursor = (client.query(new QueryStream(sql, params, { batchSize })) as QueryStream).cursor as PgCursor
     let next = prefetch(cursor, batchSize)

@@ -69,12 +69,16 @@ describe.skipIf(!(await hasPostgres()))('PostgreSQL check', () => {
 
   it('reports version, WAL settings and whether CDC could run, with the fix when not', async () => {
     const report = await pg.connector().check()
-    expect(report).toMatchObject({ connection: 'warehouse', kind: 'postgres', capabilities: { cdc: false, transactions: true, bulkExport: true, bulkLoad: true, orderedKeyScan: true, staging: false } })
+    expect(report).toMatchObject({ connection: 'warehouse', kind: 'postgres', capabilities: { cdc: true, transactions: true, bulkExport: true, bulkLoad: true, orderedKeyScan: true, staging: false } })
     expect(report.version).toMatch(/^PostgreSQL \d+/)
     const { wal_level, replication, max_replication_slots } = report.details
     expect(typeof wal_level).toBe('string')
     expect(report.cdc.ready).toBe(wal_level === 'logical' && replication === true && Number(max_replication_slots) > 0)
-    if (!report.cdc.ready) expect(report.cdc.reason).toMatch(/wal_level|REPLICATION|max_replication_slots/)
+    if (!report.cdc.ready) expect(report.cdc.reason).toMatch(/wal_level|REPLICATION|max_replication_slots|max_wal_senders/)
+    expect(typeof report.details.replication_slots_used).toBe('number')
+    expect(typeof report.details.max_wal_senders).toBe('number')
+    // The test server keeps WAL without limit: check advises a bound.
+    if (report.details.max_slot_wal_keep_size === '-1') expect(report.details.advice).toMatch(/ALTER SYSTEM SET max_slot_wal_keep_size/)
   })
 
   it('never shows a password given in the URL', async () => {

@@ -39,6 +39,8 @@ export interface RunOptions {
   runId?: string
   /** Before each retry of a transient failure: the attempt that failed and the wait before the next. */
   onRetry?: (failed: SyncResult, delayMs: number) => void
+  /** As each attempt starts (before its run lock is taken): its number and run id. */
+  onAttempt?: (attempt: { syncId: string; attempt: number; runId: string }) => void
 }
 
 /** The outcome of one run (also the `run --json` line). */

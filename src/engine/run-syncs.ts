@@ -4,13 +4,18 @@
  * deleted children first: every sync runs with its deletes deferred, then a
  * deletes-only pass runs in reverse order.
  */
+import { randomUUID } from 'node:crypto'
 import { runWithRetries } from '../scheduler/retry.js'
 import { prepareSync, type PreparedSync } from './prepare-sync.js'
 import { runSync, type RunOptions, type RunSyncOptions, type RunTarget, type SyncResult } from './run-sync.js'
 
 /** One sync's run, retried after transient failures as its plan says (`retries`, `retryDelay`). */
 function runRetrying(target: RunTarget, opts: RunSyncOptions): Promise<SyncResult> {
-  return runWithRetries(target.plan, (attempt) => runSync(target, { ...opts, attempt, runId: attempt === 1 ? opts.runId : undefined }), {
+  return runWithRetries(target.plan, (attempt) => {
+    const runId = (attempt === 1 ? opts.runId : undefined) ?? randomUUID()
+    opts.onAttempt?.({ syncId: target.plan.id, attempt, runId })
+    return runSync(target, { ...opts, attempt, runId })
+  }, {
     signal: opts.signal,
     onRetry: opts.onRetry,
   })

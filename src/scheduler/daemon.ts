@@ -78,6 +78,26 @@ export class Daemon {
     this.logger.info({ syncs: this.slots.size, scheduled: this.jobs.size, realtime: this.streaming.size }, 'daemon started')
   }
 
+  /**
+   * Set the gauges only the sources know (log retained for realtime syncs,
+   * e.g. a PostgreSQL slot's WAL); for `/metrics`, at most `timeoutMs`.
+   */
+  async refreshStreamMetrics(timeoutMs = 2000): Promise<void> {
+    if (!this.manager.plan.syncs.some((s) => s.mode === 'realtime')) return
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs)))
+    try {
+      const statuses = await Promise.race([this.manager.status(), timeout])
+      for (const s of statuses ?? []) {
+        if (s.stream?.retainedBytes !== undefined) this.metrics.slotRetained.set({ sync: s.syncId }, s.stream.retainedBytes)
+      }
+    } catch (error) {
+      this.logger.debug({ error: error instanceof Error ? error.message : String(error) }, 'stream metrics unavailable')
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
   /** When the sync's schedule fires next, if it has one. */
   nextRunAt(syncId: string): string | undefined {
     return this.jobs.get(syncId)?.nextRun()?.toISOString()

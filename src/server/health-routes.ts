@@ -26,6 +26,7 @@ export function registerHealthRoutes(app: FastifyInstance, daemon: Daemon): void
   })
 
   app.get('/metrics', async (_request, reply) => {
+    await daemon.refreshStreamMetrics()
     reply.type(daemon.metrics.registry.contentType)
     return daemon.metrics.text()
   })

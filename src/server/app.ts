@@ -9,6 +9,7 @@
  * await app.listen({ port: 7070, host: '127.0.0.1' })
  */
 import Fastify, { type FastifyInstance } from 'fastify'
+import { redact } from '../cli/output.js'
 import type { Daemon } from '../scheduler/daemon.js'
 import { sendError } from './api-errors.js'
 import { requireToken } from './auth.js'
@@ -31,6 +32,8 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   app.addHook('onResponse', async (request, reply) => {
     daemon.logger.debug({ method: request.method, path: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
   })
+  // Second line of defence: no answer carries a secret of the plan (messages are written not to).
+  app.addHook('onSend', async (_request, _reply, payload) => (typeof payload === 'string' ? redact(payload) : payload))
   app.setNotFoundHandler((request, reply) => sendError(reply, 404, 'NOT_FOUND', `No such API path: ${request.method} ${request.url.split('?')[0]}. See docs/daemon.md for the API.`))
   app.setErrorHandler((error: { statusCode?: number; message?: string }, request, reply) => {
     const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500

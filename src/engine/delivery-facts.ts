@@ -6,18 +6,18 @@
  * last run left there would otherwise stay short for good, since the
  * watermark never reads those rows again.
  */
-import type { SyncFacts, Watermark } from '../state/state-store.js'
+import type { FeedPosition, SyncFacts, Watermark } from '../state/state-store.js'
 import { destinationRowsAtStart, type RunContext } from './run-context.js'
 
 /**
  * Why this incremental run must compare in full instead of reading from its
- * watermark, as a sentence for the run's notes; undefined when the
+ * watermark (a realtime run: instead of streaming from its saved position), as a sentence for the run's notes; undefined when the
  * destination holds what was delivered (as far as a row count can tell: the
  * key pass of `deletes: propagate` finds single missing rows). Rows another
  * writer adds can hide a loss from the count, never cause a false refill;
  * rows another writer deletes are refilled, since the sync owns its destination.
  */
-export async function refillReason(ctx: RunContext, saved: Watermark | undefined, facts: SyncFacts | undefined): Promise<string | undefined> {
+export async function refillReason(ctx: RunContext, saved: Watermark | FeedPosition | undefined, facts: SyncFacts | undefined): Promise<string | undefined> {
   // Without a watermark the run reads everything anyway.
   if (!saved) return undefined
   const p = ctx.prepared

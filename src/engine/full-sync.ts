@@ -12,13 +12,24 @@ import { sortedMerge } from './sorted-merge.js'
 
 async function* nothing(): AsyncGenerator<Row[]> {}
 
+/** Source rows a caller already has (a change feed's snapshot) instead of a scan. */
+export interface SnapshotSource {
+  rows: AsyncIterable<Row[]>
+  /**
+   * False when this run may have written to the destination already (a
+   * realtime sync repairing a lost position): the destination's row count
+   * at the start no longer says it is empty.
+   */
+  mayBeEmpty: boolean
+}
+
 /**
  * Run a full merge. With a tracker, the highest `(cursor, key)` read is kept
  * in it, so an incremental sync can continue from there after `run --full`.
- * With `sourceRows` (a realtime sync's feed snapshot, filtered and in key
- * order) those rows are compared instead of a scan of the source.
+ * With `snapshot` (a realtime sync's feed snapshot, filtered and in key
+ * order) its rows are compared instead of a scan of the source.
  */
-export async function fullSync(ctx: RunContext, tracker?: WatermarkTracker, sourceRows?: AsyncIterable<Row[]>): Promise<void> {
+export async function fullSync(ctx: RunContext, tracker?: WatermarkTracker, snapshot?: SnapshotSource): Promise<void> {
   requireKeyOrder(ctx, 'a full sync')
   const p = ctx.prepared
   const { batchSize } = p.plan
@@ -26,14 +37,14 @@ export async function fullSync(ctx: RunContext, tracker?: WatermarkTracker, sour
   const total = await p.source.count(p.sourceEntity.name, p.filters)
   const destinationRows = await destinationRowsAtStart(ctx)
   // An empty destination takes only creates: let the sink use its bulk path.
-  ctx.writer.allNew = destinationRows === 0
+  ctx.writer.allNew = destinationRows === 0 && (snapshot?.mayBeEmpty ?? true)
   report(ctx, 'copy', 0, total, `Comparing ${p.sourceEntity.name} with ${p.destinationEntity.name}`)
   // A first copy into an empty table may skip decoding altogether.
   // (Not a snapshot: the bulk path reads the source itself, outside the feed's snapshot.)
-  if (destinationRows === 0 && sourceRows === undefined && (await tryBulkCopy(ctx, total, tracker))) return
+  if (destinationRows === 0 && snapshot === undefined && (await tryBulkCopy(ctx, total, tracker))) return
 
   const types = destinationTypes(p)
-  const source = sourceRows ?? p.source.scan(p.sourceEntity.name, { fields: p.mapper.sourceFields, keys: p.keys, filters: p.filters, batchSize, signal })
+  const source = snapshot?.rows ?? p.source.scan(p.sourceEntity.name, { fields: p.mapper.sourceFields, keys: p.keys, filters: p.filters, batchSize, signal })
   const destination = p.destinationExists
     ? p.destination.scan(p.destinationEntity.name, { fields: destinationFields(p), keys: p.destinationKeys, batchSize, signal })
     : nothing()

@@ -8,12 +8,14 @@
  * A crash anywhere in between replays the batch on restart, and replaying
  * whole-row upserts and deletes lands the same rows (docs/realtime.md).
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { ChangeBatch, ChangeFeed, ChangeFeedOptions } from '../connectors/change-feed.js'
 import type { Connector } from '../connectors/connector.js'
 import { SynclineError } from '../errors.js'
-import type { FeedPosition } from '../state/state-store.js'
+import type { FeedPosition, SyncFacts } from '../state/state-store.js'
 import { changeMapping, changeOperations, type ChangeMapping } from './change-batches.js'
 import { consumerName } from './consumer-name.js'
+import { refillReason } from './delivery-facts.js'
 import { fullSync } from './full-sync.js'
 import { report, type RunContext } from './run-context.js'
 
@@ -28,7 +30,7 @@ const PROGRESS_INTERVAL_MS = 250
  * scanning, without opening a feed, which would create a consumer at the
  * source) and ends.
  */
-export async function realtimeSync(ctx: RunContext): Promise<void> {
+export async function realtimeSync(ctx: RunContext, facts?: SyncFacts): Promise<void> {
   const p = ctx.prepared
   requireBatchCommits(p.plan.id, p.destination)
   if (ctx.dryRun) return fullSync(ctx)
@@ -36,22 +38,81 @@ export async function realtimeSync(ctx: RunContext): Promise<void> {
   const consumer = consumerName(p.plan.id)
   const options: ChangeFeedOptions = { consumer, keys: p.keys, maxBatchSize: p.plan.batchSize, signal: ctx.signal }
 
-  let feed = await resume(ctx, open, options)
+  let feed = await resume(ctx, open, options, facts)
   const mapping = changeMapping(p)
+  const health: StreamHealth = { applied: 0, outages: 0 }
   try {
     for (;;) {
       try {
-        await stream(ctx, feed, mapping, consumer)
+        await stream(ctx, feed, mapping, consumer, health)
         return
       } catch (error) {
-        if (!isPositionLost(error)) throw error
-        await feed.close()
-        ctx.notes.push(lostNote(error))
-        feed = await startAfresh(ctx, open, options)
+        await feed.close().catch(() => undefined)
+        if (isPositionLost(error)) {
+          ctx.notes.push(lostNote(error))
+          feed = await startAfresh(ctx, open, options)
+          continue
+        }
+        if (!(error instanceof SynclineError && error.failure === 'transient') || ctx.signal?.aborted) throw error
+        const reopened = await reconnect(ctx, open, options, error, health)
+        if (!reopened) return
+        feed = reopened
       }
     }
   } finally {
-    await feed.close()
+    await feed.close().catch(() => undefined)
+  }
+}
+
+/** How the stream fares across reconnections. */
+interface StreamHealth {
+  /** Batches received in this run. */
+  applied: number
+  /** Reconnections after transient errors in this run. */
+  outages: number
+  /** `applied` when the current outage began: batches landing since mean a new outage, with a fresh retry budget. */
+  appliedAtOutage?: number
+  /** Failed attempts in the current outage. */
+  attempts?: number
+  /** Index in `ctx.notes` of the note about reconnections. */
+  note?: number
+}
+
+/** The first reconnection waits this long; each further attempt in one outage twice as long, up to {@link RECONNECT_MAX_MS}. */
+const RECONNECT_FIRST_MS = 500
+const RECONNECT_MAX_MS = 30_000
+
+/**
+ * After a transient error (a connection lost), open the feed again from the
+ * saved position: up to the plan's `retries` attempts per outage, with
+ * exponential backoff and jitter. Past them the error ends the run (the
+ * daemon restarts it). Undefined when the run was stopped meanwhile.
+ */
+async function reconnect(ctx: RunContext, open: OpenFeed, options: ChangeFeedOptions, first: SynclineError, health: StreamHealth): Promise<ChangeFeed | undefined> {
+  if (health.appliedAtOutage !== health.applied) health.attempts = 0
+  health.appliedAtOutage = health.applied
+  let error: unknown = first
+  for (;;) {
+    const attempt = (health.attempts = (health.attempts ?? 0) + 1)
+    if (attempt > ctx.prepared.plan.retries) throw error
+    const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_FIRST_MS * 2 ** (attempt - 1))
+    try {
+      await sleep(delay / 2 + Math.random() * (delay / 2), undefined, { signal: ctx.signal })
+    } catch {
+      ctx.stoppedStreaming = true
+      return undefined
+    }
+    try {
+      const feed = await resume(ctx, open, options)
+      health.outages++
+      const text = `The stream reconnected ${health.outages} time(s) after transient errors (last: ${(first.message.split('\n')[0] ?? '').slice(0, 300)}); it resumed from its saved position each time.`
+      if (health.note === undefined) health.note = ctx.notes.push(text) - 1
+      else ctx.notes[health.note] = text
+      return feed
+    } catch (retryError) {
+      if (!(retryError instanceof SynclineError && retryError.failure === 'transient')) throw retryError
+      error = retryError
+    }
   }
 }
 
@@ -79,11 +140,20 @@ function feedOpener(source: Connector, entity: string): OpenFeed {
   return (options) => open.call(source, entity, options)
 }
 
-/** Open the feed where the last run stopped, or start afresh (first run, `--full`, lost or moved position). */
-async function resume(ctx: RunContext, open: OpenFeed, options: ChangeFeedOptions): Promise<ChangeFeed> {
+/**
+ * Open the feed where the last run stopped, or start afresh (first run,
+ * `--full`, lost or moved position, and, with the facts of the last run, a
+ * destination that lost what was delivered: recreated, emptied, fewer rows).
+ */
+async function resume(ctx: RunContext, open: OpenFeed, options: ChangeFeedOptions, facts?: SyncFacts): Promise<ChangeFeed> {
   const p = ctx.prepared
   const saved = await ctx.state.getFeedPosition(p.plan.id)
   if (saved === undefined || ctx.full) return startAfresh(ctx, open, options)
+  const refill = facts && (await refillReason(ctx, saved, facts))
+  if (refill) {
+    ctx.notes.push(refill)
+    return startAfresh(ctx, open, options)
+  }
   if (saved.connection !== p.plan.source.connection || saved.entity !== p.plan.source.entity || saved.consumer !== options.consumer) {
     ctx.notes.push(
       `The sync's source was ${saved.connection}.${saved.entity} when its position was saved and is ${p.plan.source.connection}.${p.plan.source.entity} now; it started afresh with a snapshot comparison.`,
@@ -110,8 +180,9 @@ async function startAfresh(ctx: RunContext, open: OpenFeed, options: ChangeFeedO
   await p.source.dropChangeFeed?.(options.consumer, { signal: ctx.signal })
   const feed = await open(options)
   try {
-    const snapshot = feed.snapshot({ fields: p.mapper.sourceFields, keys: p.keys, filters: p.filters, batchSize: p.plan.batchSize, signal: ctx.signal })
-    await fullSync(ctx, undefined, snapshot)
+    const rows = feed.snapshot({ fields: p.mapper.sourceFields, keys: p.keys, filters: p.filters, batchSize: p.plan.batchSize, signal: ctx.signal })
+    const { created, updated, deleted } = ctx.counts
+    await fullSync(ctx, undefined, { rows, mayBeEmpty: created + updated + deleted === 0 })
     // Streamed changes may touch rows that exist: never the bulk path now.
     ctx.writer.allNew = false
     await savePosition(ctx, options.consumer, feed.start, undefined)
@@ -124,7 +195,7 @@ async function startAfresh(ctx: RunContext, open: OpenFeed, options: ChangeFeedO
 }
 
 /** Apply batches as they arrive until the signal stops the feed. */
-async function stream(ctx: RunContext, feed: ChangeFeed, mapping: ChangeMapping, consumer: string): Promise<void> {
+async function stream(ctx: RunContext, feed: ChangeFeed, mapping: ChangeMapping, consumer: string, health: StreamHealth): Promise<void> {
   const p = ctx.prepared
   const changes = feed.changes()[Symbol.asyncIterator]()
   // One checkpoint (save, then ack) runs while the next batch is applied.
@@ -149,6 +220,7 @@ async function stream(ctx: RunContext, feed: ChangeFeed, mapping: ChangeMapping,
         throw new SynclineError('CONNECTION_LOST', 'transient', `The change feed of ${p.source.name}.${p.sourceEntity.name} ended without being stopped; run the sync again to resume from its saved position.`)
       }
       const batch = next.value
+      health.applied++
       if (batch.changes.length === 0) {
         unsaved = batch
         if (Date.now() - lastSaved >= IDLE_CHECKPOINT_MS) {

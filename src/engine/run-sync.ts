@@ -232,7 +232,7 @@ async function runMode(ctx: RunContext, facts: SyncFacts | undefined): Promise<v
   }
   if (plan.mode === 'realtime') {
     requireChangeCapture(plan.id, ctx.prepared.source)
-    return realtimeSync(ctx)
+    return realtimeSync(ctx, facts)
   }
   if (plan.mode === 'incremental' && !ctx.full) {
     const refill = await refillReason(ctx, await ctx.state.getWatermark(plan.id), facts)

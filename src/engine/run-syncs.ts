@@ -9,9 +9,15 @@ import { runWithRetries } from '../scheduler/retry.js'
 import { prepareSync, type PreparedSync } from './prepare-sync.js'
 import { runSync, type RunOptions, type RunSyncOptions, type RunTarget, type SyncResult } from './run-sync.js'
 
-/** One sync's run, retried after transient failures as its plan says (`retries`, `retryDelay`). */
+/**
+ * One sync's run, retried after transient failures as its plan says
+ * (`retries`, `retryDelay`). A realtime stream is not: it reconnects within
+ * its run, up to `retries` per outage (realtime-sync.ts), and the daemon
+ * restarts a stream that ended.
+ */
 function runRetrying(target: RunTarget, opts: RunSyncOptions): Promise<SyncResult> {
-  return runWithRetries(target.plan, (attempt) => {
+  const streams = target.plan.mode === 'realtime' && !opts.dryRun && !opts.deletesOnly
+  return runWithRetries(streams ? { ...target.plan, retries: 0 } : target.plan, (attempt) => {
     const runId = (attempt === 1 ? opts.runId : undefined) ?? randomUUID()
     opts.onAttempt?.({ syncId: target.plan.id, attempt, runId })
     return runSync(target, { ...opts, attempt, runId })

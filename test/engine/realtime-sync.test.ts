@@ -245,6 +245,91 @@ for (const [sourceKind, destinationKind] of PAIRS) {
       }
     })
 
+    it.runIf(sourceKind === 'postgres' && destinationKind === 'sqlite')('reconnects after the replication connection is lost (within retries), and fails with the code past them', async () => {
+      await src.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)')
+      await src.exec(`INSERT INTO items VALUES (1, 'a')`)
+      // Once the feed streams (its slot active), end its server process.
+      const cut = () =>
+        eventually(async () => {
+          const ended = await src.query(`SELECT pg_terminate_backend(active_pid) AS ok FROM pg_replication_slots WHERE slot_name LIKE '%' || ? AND active_pid IS NOT NULL`, [consumerName('items-live')])
+          expect(ended).toEqual([{ ok: true }])
+        })
+      const { manager, cleanup } = await openManager(src, dst, [itemsSync({ retries: 2 })])
+      try {
+        const run = startStreaming(manager, 'items-live')
+        await run.streaming
+        await cut()
+        await src.exec(`INSERT INTO items VALUES (2, 'b')`)
+        await eventually(async () => expect(await readAll(dst, 'items', ['id'])).toHaveLength(2))
+        const result = await run.stop()
+        expect(result).toMatchObject({ status: 'succeeded', created: 2 })
+        expect(result.notes?.join('\n')).toMatch(/reconnected 1 time\(s\) after transient errors \(last: Lost the replication connection.*resumed from its saved position/)
+      } finally {
+        await cleanup()
+      }
+      const strict = await openManager(src, dst, [itemsSync({ retries: 0 })])
+      try {
+        const run = startStreaming(strict.manager, 'items-live')
+        await run.streaming
+        await cut()
+        expect(await run.result).toMatchObject({ status: 'failed', errorCode: 'CONNECTION_LOST', failure: 'transient' })
+        await strict.manager.forget('items-live')
+      } finally {
+        await strict.cleanup()
+        await src.exec('DROP TABLE IF EXISTS items')
+        await dst.exec('DROP TABLE IF EXISTS items')
+      }
+    })
+
+    it('refills a destination that lost its rows while the sync was stopped (dropped, emptied) by comparing, then streams', async () => {
+      await src.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)')
+      await src.exec(`INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'c')`)
+      const { manager, cleanup } = await openManager(src, dst, [itemsSync()])
+      try {
+        const first = startStreaming(manager, 'items-live')
+        await first.streaming
+        expect((await first.stop()).status).toBe('succeeded')
+
+        await dst.exec('DROP TABLE items')
+        await src.exec(`INSERT INTO items VALUES (4, 'd')`)
+        const second = startStreaming(manager, 'items-live')
+        await second.streaming
+        expect(await readAll(dst, 'items', ['id'])).toEqual(await readAll(src, 'items', ['id']))
+        const recreated = await second.stop()
+        expect(recreated.notes?.[0]).toMatch(/did not exist .*refilling it by a full compare/)
+
+        await dst.exec('DELETE FROM items WHERE id > 1')
+        const third = startStreaming(manager, 'items-live')
+        await third.streaming
+        expect(await readAll(dst, 'items', ['id'])).toEqual(await readAll(src, 'items', ['id']))
+        const refilled = await third.stop()
+        expect(refilled).toMatchObject({ created: 3, unchanged: 1 })
+        expect(refilled.notes?.[0]).toMatch(/holds 1 rows, but held 4 rows after the last run/)
+      } finally {
+        await manager.forget('items-live').catch(() => undefined)
+        await cleanup()
+        await src.exec('DROP TABLE IF EXISTS items')
+        await dst.exec('DROP TABLE IF EXISTS items')
+      }
+    })
+
+    it('a dry run compares and ends, writing nothing and creating no consumer at the source', async () => {
+      await src.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL)')
+      await src.exec(`INSERT INTO items VALUES (1, 'a'), (2, 'b')`)
+      const { manager, cleanup } = await openManager(src, dst, [itemsSync()])
+      try {
+        const result = await manager.run('items-live', { dryRun: true })
+        expect(result).toMatchObject({ status: 'succeeded', dryRun: true, created: 2 })
+        const other = await createConnector({ name: 'other', url: src.url })
+        const feeds = await other.listChangeFeeds!().finally(() => other.close())
+        expect(feeds.map((f) => f.consumer)).not.toContain(consumerName('items-live'))
+        expect((await manager.status()).find((s) => s.syncId === 'items-live')?.stream).toBeUndefined()
+      } finally {
+        await cleanup()
+        await src.exec('DROP TABLE IF EXISTS items')
+      }
+    })
+
     it('applies mapping, transforms, filters (a row that stops matching is deleted) and the soft-delete field to streamed changes', async () => {
       await src.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, status TEXT, deleted_at TEXT)')
       await src.exec(`INSERT INTO items VALUES (1, 'apple', 'active', NULL), (2, 'pear', 'hidden', NULL), (3, 'plum', 'active', NULL)`)

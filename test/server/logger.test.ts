@@ -38,6 +38,6 @@ describe('createLogger', () => {
     const logger = createLogger({ stream: out.stream, pretty: true, level: 'warn' })
     logger.child({ syncId: 'orders', runId: '1f2e3d4c-aaaa-bbbb' }).warn({ delayMs: 500 }, 'attempt failed, retrying')
     logger.info('not shown')
-    expect(out.lines()).toEqual([expect.stringMatching(/^\d\d:\d\d:\d\d WARN  orders 1f2e3d4c attempt failed, retrying delayMs=500$/)])
+    expect(out.lines()).toEqual([expect.stringMatching(/^\d\d:\d\d:\d\d WARN {2}orders 1f2e3d4c attempt failed, retrying delayMs=500$/)])
   })
 })

@@ -9,7 +9,7 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { BUILD_TIMEOUT_MS, ensureBuilt } from '../cli/build.js'
-import { cli, jsonLines } from '../cli/cli.js'
+import { cli, jsonLines, startCli } from '../cli/cli.js'
 import { fillItems, workspace, type Workspace } from '../cli/workspace.js'
 import { createPgDatabase, hasPostgres, pgQuery } from '../helpers/services.js'
 import { freePort, startProxy, type TcpProxy } from '../helpers/tcp-proxy.js'
@@ -141,6 +141,21 @@ describe('syncline serve: runs through the API', () => {
     await waitFor(async () => (await daemon!.api<Array<{ runId: string; status: string }>>('/api/syncs/items/runs')).body.find((r) => r.runId === next.body.runId && r.status === 'succeeded'), 60_000, 'the second run')
     expect(Number(ws.sqliteRows<{ n: number }>('dst.db', 'SELECT count(*) AS n FROM items')[0]!.n)).toBe(ROWS)
     expect((await daemon.stop()).code).toBe(0)
+  }, 120_000)
+
+  it('answers 409 naming the process while a `syncline run` elsewhere holds the sync', async () => {
+    ws = itemsWorkspace()
+    const other = startCli(['run'], { cwd: ws.dir })
+    cleanups.push(async () => {
+      other.child.kill('SIGKILL')
+      await other.done
+    })
+    await other.waitForStderr(/^items: changes /m)
+    daemon = await startDaemon(ws.dir)
+    const refused = await daemon.api<{ error: { code: string; message: string } }>('/api/syncs/items/run', { method: 'POST' })
+    expect(refused.status).toBe(409)
+    expect(refused.body.error).toMatchObject({ code: 'RUNNING', message: expect.stringContaining(`running in another process (pid ${other.child.pid}`) })
+    expect((await daemon.api<{ running: boolean }>('/api/syncs/items')).body.running).toBe(false)
   }, 120_000)
 
   it('exits 0 on SIGTERM during a run, with the run recorded and its watermark saved', async () => {

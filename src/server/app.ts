@@ -29,6 +29,16 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   // Requests are logged by our own logger (with secrets redacted), at debug.
   const app = Fastify({ logger: false, bodyLimit: 64 * 1024 })
   if (opts.token !== undefined) requireToken(app, opts.token)
+  // `Content-Type: application/json` with no body (many HTTP clients send it on a bare POST) means "no options".
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
+    const text = String(body)
+    if (text.trim() === '') return done(null, undefined)
+    try {
+      done(null, JSON.parse(text))
+    } catch {
+      done(Object.assign(new Error('The request body is not valid JSON.'), { statusCode: 400 }), undefined)
+    }
+  })
   app.addHook('onResponse', async (request, reply) => {
     daemon.logger.debug({ method: request.method, path: request.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request')
   })

@@ -48,6 +48,8 @@ export interface SyncView {
   /** The attempt in flight: its run id, attempt number, and when a retry is due. */
   run: { runId: string; firstRunId: string; attempt: number; trigger: string; startedAt: string; retryAt?: string } | null
   problem: { code: string; message: string; at: string; failure: string } | null
+  /** A run of this sync in another process (a `syncline run`, another daemon): who holds its run lock. */
+  runningElsewhere: { pid: number; host: string; runId: string; since: string } | null
   lastRun: RunView | null
   nextRunAt: string | null
   watermark: unknown
@@ -109,6 +111,7 @@ export function syncView(daemon: Daemon, slot: SyncSlot, status: SyncStatus | un
     status: activity,
     run,
     problem: slot.problem ?? null,
+    runningElsewhere: status?.lock && !active ? { pid: status.lock.pid, host: status.lock.host, runId: status.lock.runId, since: status.lock.acquiredAt } : null,
     lastRun: status?.lastRun ? runView(status.lastRun) : null,
     nextRunAt: daemon.nextRunAt(plan.id) ?? null,
     watermark: status?.watermark ? toJson(status.watermark) : null,

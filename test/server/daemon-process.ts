@@ -42,7 +42,7 @@ export async function startDaemon(cwd: string, opts: { args?: string[]; env?: Re
       const headers: Record<string, string> = {}
       const token = o.token === undefined ? TEST_TOKEN : o.token
       if (token !== null) headers.authorization = `Bearer ${token}`
-      if (o.body !== undefined) headers['content-type'] = 'application/json'
+      if (o.body !== undefined || o.method === 'POST') headers['content-type'] = 'application/json'
       const response = await fetch(`${url}${path}`, { method: o.method ?? 'GET', headers, ...(o.body !== undefined ? { body: JSON.stringify(o.body) } : {}) })
       const text = await response.text()
       let body: unknown = text

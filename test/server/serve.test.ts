@@ -113,7 +113,8 @@ describe('syncline serve: runs through the API', () => {
     expect(started.status).toBe(202)
     const runId = started.body.runId
     expect(runId).toMatch(/^[0-9a-f-]{36}$/)
-    const again = await daemon.api<{ error: { code: string } }>('/api/syncs/items/run', { method: 'POST' })
+    // A JSON content type with no body is a run without options, like no body at all.
+    const again = await daemon.api<{ error: { code: string } }>('/api/syncs/items/run', { method: 'POST', body: undefined })
     expect(again.status).toBe(409)
     expect(again.body.error.code).toBe('RUNNING')
     const listed = await daemon.api<{ running: boolean; status: string; run: { runId: string } }>('/api/syncs/items')
@@ -155,7 +156,7 @@ describe('syncline serve: runs through the API', () => {
     const refused = await daemon.api<{ error: { code: string; message: string } }>('/api/syncs/items/run', { method: 'POST' })
     expect(refused.status).toBe(409)
     expect(refused.body.error).toMatchObject({ code: 'RUNNING', message: expect.stringContaining(`running in another process (pid ${other.child.pid}`) })
-    expect((await daemon.api<{ running: boolean }>('/api/syncs/items')).body.running).toBe(false)
+    expect((await daemon.api('/api/syncs/items')).body).toMatchObject({ running: false, runningElsewhere: { pid: other.child.pid } })
   }, 120_000)
 
   it('exits 0 on SIGTERM during a run, with the run recorded and its watermark saved', async () => {

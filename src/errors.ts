@@ -36,6 +36,7 @@ export type ErrorCode =
   | 'CAPABILITY_MISSING'
   | 'CDC_NOT_READY'
   | 'POSITION_LOST'
+  | 'POSITION_INVALID'
   | 'INTERNAL'
 
 /** Options shared by every syncline error. */

@@ -13,6 +13,8 @@ import { keyOf, type CheckReport, type Connector, type DiscoverOptions } from '.
 import { createConnector } from './connectors/registry.js'
 import { consumerName } from './engine/consumer-name.js'
 import { runSyncs } from './engine/run-syncs.js'
+import { startWatch, type WatchCallback, type WatchHandle, type WatchOptions } from './engine/watch.js'
+import { reportChangeFeeds, watchRetentionMs, type ChangeFeedReport, type DroppedWatches } from './engine/watch-retention.js'
 import type { RunOptions, RunTarget, SyncResult } from './engine/run-sync.js'
 import { NotFoundError, PlanError, SynclineError, didYouMean, type PlanIssue } from './errors.js'
 import { autoMap } from './mapping/auto-map.js'
@@ -84,6 +86,7 @@ export class SyncManager extends EventEmitter {
   private readonly connectors = new Map<string, Promise<Connector>>()
   private statePromise: Promise<StateStore> | undefined
   private readonly env: NodeJS.ProcessEnv
+  private readonly watches = new Set<WatchHandle>()
 
   private constructor(loaded: LoadedPlan, env: NodeJS.ProcessEnv) {
     super()
@@ -295,6 +298,38 @@ export class SyncManager extends EventEmitter {
   }
 
   /**
+   * Watch an entity's changes (DESIGN §1.3 events), in commit order, until
+   * stopped; the callback may be async (the next event waits for it). The
+   * handle is the stop function and carries `ready`, `done` and `position`
+   * (see {@link WatchHandle}); `since` resumes after a position.
+   * @example
+   * const stop = manager.watch('shop', 'Customer', (event) => console.log(event.type, event.recordId, event.changes))
+   * await stop.ready
+   * // …later
+   * await stop()
+   */
+  watch(connection: string, entity: string, callback: WatchCallback, opts: WatchOptions = {}): WatchHandle {
+    const handle = startWatch(
+      { connection, entity, connector: () => this.connector(connection), state: () => this.state(), retentionMs: () => watchRetentionMs(this.env) },
+      callback,
+      opts,
+    )
+    this.watches.add(handle)
+    void handle.done.catch(() => undefined).finally(() => this.watches.delete(handle))
+    return handle
+  }
+
+  /**
+   * The change-feed consumers a connection's datasource keeps (slots,
+   * change-log readers), with lag and retained log, and for watches when
+   * they ended; first drops the watches released longer ago than the
+   * retention. Undefined when the connection keeps no change feeds.
+   */
+  async changeFeeds(connection: string): Promise<{ feeds: ChangeFeedReport[]; dropped: DroppedWatches } | undefined> {
+    return reportChangeFeeds(connection, await this.connector(connection), await this.state(), watchRetentionMs(this.env))
+  }
+
+  /**
    * Watermark, last run and run lock of every sync that has state; a run
    * whose process died shows as `failed` (interrupted).
    */
@@ -384,6 +419,8 @@ export class SyncManager extends EventEmitter {
 
   /** Close connections and the state store. */
   async close(): Promise<void> {
+    // Watches first: they acknowledge and release their consumers through the connectors and the state store.
+    await Promise.all([...this.watches].map((stop) => stop().catch(() => undefined)))
     const connectors = [...this.connectors.values()]
     this.connectors.clear()
     await Promise.all(connectors.map(async (c) => (await c.catch(() => undefined))?.close()))

@@ -17,6 +17,7 @@ import { serveCommand } from './serve.js'
 import { LOG_LEVELS } from '../server/logger.js'
 import { statusCommand } from './status.js'
 import { validateCommand } from './validate.js'
+import { watchCommand } from './watch.js'
 
 quietOnClosedPipes()
 // Errors can escape before commander hands over the options (and from
@@ -102,6 +103,13 @@ program
   .description("forget a sync's state (watermark, history, stream position) and drop its change-feed consumer at the source")
   .argument('<sync>')
   .action(action(forgetCommand))
+program
+  .command('watch')
+  .description('print change events as they commit (NDJSON with --json) until Ctrl-C')
+  .argument('<connection>')
+  .argument('<entity>')
+  .option('--since <position>', 'resume after this position (an event\'s, or the one printed when a watch stopped)')
+  .action(action(watchCommand))
 
 // Options like --config and --json may come after the command name too.
 for (const command of program.commands) {

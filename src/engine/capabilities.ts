@@ -34,6 +34,23 @@ export function requireChangeCapture(syncId: string, source: Connector): void {
   )
 }
 
+/**
+ * Refuse a watch on a connection that emits no change events; otherwise the
+ * connector's `openChangeFeed`, bound to it.
+ */
+export function requireWatchable(connector: Connector): NonNullable<Connector['openChangeFeed']> {
+  const open = connector.capabilities.cdc ? connector.openChangeFeed : undefined
+  if (open === undefined) {
+    throw new SynclineError(
+      'CAPABILITY_MISSING',
+      'config',
+      `Connection '${connector.name}' (${connector.kind}) cannot be watched: it has no change capture (capabilities.cdc is false; 'syncline check ${connector.name}' shows it). ` +
+        `Watch a PostgreSQL, MySQL/MariaDB or SQLite connection, or poll this one with a mode: incremental sync.`,
+    )
+  }
+  return open.bind(connector)
+}
+
 /** The commit and rollback of a staging destination; undefined when `apply` commits by itself. */
 export function stagingOf(destination: Connector): { commit(entity: string): Promise<void>; rollback(entity: string): Promise<void> } | undefined {
   if (!destination.capabilities.staging) return undefined

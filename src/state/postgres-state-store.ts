@@ -18,6 +18,7 @@ import {
   RUN_COLUMNS,
   RUN_LOCK_COLUMNS,
   SYNC_FACTS_COLUMNS,
+  WATCH_CONSUMER_COLUMNS,
   checkLimit,
   recordErrorFromRow,
   recordErrorParams,
@@ -28,6 +29,7 @@ import {
   syncFactsFromRow,
   syncFactsParams,
   syncStateFromRow,
+  watchConsumerFromRow,
   watermarkFromRow,
   watermarkParams,
   type RecordErrorRow,
@@ -35,12 +37,13 @@ import {
   type RunRow,
   type SyncFactsRow,
   type SyncStateRow,
+  type WatchConsumerRow,
   type WatermarkRow,
 } from './state-rows.js'
 import { openError, operationError, passwordOf, scrub } from './postgres-state-errors.js'
 import { FEED_POSITION_COLUMNS, feedPositionFromRow, feedPositionParams, feedPositionUpdates, type FeedPositionRow } from './feed-position-rows.js'
 import { SCHEMA_VERSION_TABLE, STATE_MIGRATIONS, SYNC_SCOPED_TABLES } from './state-schema.js'
-import type { FeedPosition, RecordErrorEntry, RunLock, RunRecord, RunStatus, StateStore, SyncFacts, SyncState, Watermark } from './state-store.js'
+import type { FeedPosition, RecordErrorEntry, RunLock, RunRecord, RunStatus, StateStore, SyncFacts, SyncState, WatchConsumer, Watermark } from './state-store.js'
 
 /** Options for {@link openPostgresStateStore}. */
 export interface PostgresStateStoreOptions {
@@ -273,6 +276,38 @@ export class PostgresStateStore implements StateStore {
   async listFeedPositions(): Promise<FeedPosition[]> {
     const rows = await this.query<FeedPositionRow>(`SELECT ${FEED_POSITION_COLUMNS.join(', ')} FROM ${this.schema}.feed_positions ORDER BY sync_id`)
     return rows.map(feedPositionFromRow)
+  }
+
+  async claimWatchConsumer(consumer: Omit<WatchConsumer, 'releasedAt'>): Promise<void> {
+    await this.query(
+      `INSERT INTO ${this.schema}.watch_consumers (connection, consumer, entity, released_at) VALUES ($1, $2, $3, NULL)
+       ON CONFLICT (connection, consumer) DO UPDATE SET entity = excluded.entity, released_at = NULL`,
+      [consumer.connection, consumer.consumer, consumer.entity],
+    )
+  }
+
+  async releaseWatchConsumer(connection: string, consumer: string, releasedAt: string): Promise<void> {
+    await this.query(`UPDATE ${this.schema}.watch_consumers SET released_at = $3 WHERE connection = $1 AND consumer = $2`, [connection, consumer, releasedAt])
+  }
+
+  async getWatchConsumer(connection: string, consumer: string): Promise<WatchConsumer | undefined> {
+    const rows = await this.query<WatchConsumerRow>(
+      `SELECT ${WATCH_CONSUMER_COLUMNS.join(', ')} FROM ${this.schema}.watch_consumers WHERE connection = $1 AND consumer = $2`,
+      [connection, consumer],
+    )
+    return rows[0] === undefined ? undefined : watchConsumerFromRow(rows[0])
+  }
+
+  async listWatchConsumers(connection?: string): Promise<WatchConsumer[]> {
+    const rows = await this.query<WatchConsumerRow>(
+      `SELECT ${WATCH_CONSUMER_COLUMNS.join(', ')} FROM ${this.schema}.watch_consumers WHERE $1::text IS NULL OR connection = $1 ORDER BY connection, consumer`,
+      [connection ?? null],
+    )
+    return rows.map(watchConsumerFromRow)
+  }
+
+  async forgetWatchConsumer(connection: string, consumer: string): Promise<void> {
+    await this.query(`DELETE FROM ${this.schema}.watch_consumers WHERE connection = $1 AND consumer = $2`, [connection, consumer])
   }
 
   async listSyncStates(): Promise<SyncState[]> {

@@ -17,6 +17,7 @@ import {
   RUN_COLUMNS,
   RUN_LOCK_COLUMNS,
   SYNC_FACTS_COLUMNS,
+  WATCH_CONSUMER_COLUMNS,
   checkLimit,
   recordErrorFromRow,
   recordErrorParams,
@@ -27,6 +28,7 @@ import {
   syncFactsFromRow,
   syncFactsParams,
   syncStateFromRow,
+  watchConsumerFromRow,
   watermarkFromRow,
   watermarkParams,
   type RecordErrorRow,
@@ -34,11 +36,12 @@ import {
   type RunRow,
   type SyncFactsRow,
   type SyncStateRow,
+  type WatchConsumerRow,
   type WatermarkRow,
 } from './state-rows.js'
 import { FEED_POSITION_COLUMNS, feedPositionFromRow, feedPositionParams, feedPositionUpdates, type FeedPositionRow } from './feed-position-rows.js'
 import { SCHEMA_VERSION_TABLE, STATE_MIGRATIONS, SYNC_SCOPED_TABLES } from './state-schema.js'
-import type { FeedPosition, RecordErrorEntry, RunLock, RunRecord, RunStatus, StateStore, SyncFacts, SyncState, Watermark } from './state-store.js'
+import type { FeedPosition, RecordErrorEntry, RunLock, RunRecord, RunStatus, StateStore, SyncFacts, SyncState, WatchConsumer, Watermark } from './state-store.js'
 
 /** How long a writer waits for another process's write to finish before giving up. */
 export const SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -214,6 +217,32 @@ export class SqliteStateStore implements StateStore {
     return this.use(() => (this.statements.listFeedPositions.all() as FeedPositionRow[]).map(feedPositionFromRow))
   }
 
+  async claimWatchConsumer(consumer: Omit<WatchConsumer, 'releasedAt'>): Promise<void> {
+    this.use(() => this.statements.claimWatchConsumer.run(consumer.connection, consumer.consumer, consumer.entity))
+  }
+
+  async releaseWatchConsumer(connection: string, consumer: string, releasedAt: string): Promise<void> {
+    this.use(() => this.statements.releaseWatchConsumer.run(releasedAt, connection, consumer))
+  }
+
+  async getWatchConsumer(connection: string, consumer: string): Promise<WatchConsumer | undefined> {
+    return this.use(() => {
+      const row = this.statements.getWatchConsumer.get(connection, consumer) as WatchConsumerRow | undefined
+      return row === undefined ? undefined : watchConsumerFromRow(row)
+    })
+  }
+
+  async listWatchConsumers(connection?: string): Promise<WatchConsumer[]> {
+    return this.use(() => {
+      const rows = (connection === undefined ? this.statements.listAllWatchConsumers.all() : this.statements.listWatchConsumers.all(connection)) as WatchConsumerRow[]
+      return rows.map(watchConsumerFromRow)
+    })
+  }
+
+  async forgetWatchConsumer(connection: string, consumer: string): Promise<void> {
+    this.use(() => this.statements.forgetWatchConsumer.run(connection, consumer))
+  }
+
   async listSyncStates(): Promise<SyncState[]> {
     return this.use(() => {
       const rows = this.statements.listSyncStates.all() as SyncStateRow[]
@@ -301,6 +330,15 @@ function prepareStatements(db: Database.Database) {
     addRecordError: db.prepare(
       `INSERT INTO record_errors (${RECORD_ERROR_COLUMNS.join(', ')}) VALUES (${RECORD_ERROR_COLUMNS.map(() => '?').join(', ')})`,
     ),
+    claimWatchConsumer: db.prepare(
+      `INSERT INTO watch_consumers (connection, consumer, entity, released_at) VALUES (?, ?, ?, NULL)
+       ON CONFLICT (connection, consumer) DO UPDATE SET entity = excluded.entity, released_at = NULL`,
+    ),
+    releaseWatchConsumer: db.prepare('UPDATE watch_consumers SET released_at = ? WHERE connection = ? AND consumer = ?'),
+    getWatchConsumer: db.prepare(`SELECT ${WATCH_CONSUMER_COLUMNS.join(', ')} FROM watch_consumers WHERE connection = ? AND consumer = ?`),
+    listWatchConsumers: db.prepare(`SELECT ${WATCH_CONSUMER_COLUMNS.join(', ')} FROM watch_consumers WHERE connection = ? ORDER BY consumer`),
+    listAllWatchConsumers: db.prepare(`SELECT ${WATCH_CONSUMER_COLUMNS.join(', ')} FROM watch_consumers ORDER BY connection, consumer`),
+    forgetWatchConsumer: db.prepare('DELETE FROM watch_consumers WHERE connection = ? AND consumer = ?'),
     listSyncStates: db.prepare(
       `WITH ids AS (SELECT sync_id FROM watermarks UNION SELECT sync_id FROM runs)
        SELECT ids.sync_id AS state_sync_id, w.cursor_value, w.key_values, ${RUN_COLUMNS.map((c) => `last.${c}`).join(', ')}

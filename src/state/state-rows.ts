@@ -7,7 +7,7 @@ import type { KeyValues, Value } from '../values/canonical.js'
 import { SynclineError } from '../errors.js'
 import { boundedRecord, boundedText } from './record-excerpt.js'
 import { decodeStateValue, encodeStateValue, toReadableJson } from './serialize-value.js'
-import type { RecordErrorEntry, RunLock, RunRecord, RunStatus, SyncFacts, SyncState, Watermark } from './state-store.js'
+import type { RecordErrorEntry, RunLock, RunRecord, RunStatus, SyncFacts, SyncState, WatchConsumer, Watermark } from './state-store.js'
 
 /** The `runs` columns written by `startRun` / `finishRun`, in parameter order. */
 export const RUN_COLUMNS = [
@@ -37,6 +37,24 @@ export const RECORD_ERROR_COLUMNS = ['run_id', 'sync_id', 'operation', 'record_i
 
 /** The `run_locks` columns, in parameter order. */
 export const RUN_LOCK_COLUMNS = ['sync_id', 'run_id', 'pid', 'host', 'acquired_at', 'heartbeat_at'] as const
+
+/** The `watch_consumers` columns, in parameter order. */
+export const WATCH_CONSUMER_COLUMNS = ['connection', 'consumer', 'entity', 'released_at'] as const
+
+/** A `watch_consumers` row. */
+export interface WatchConsumerRow {
+  connection: string
+  consumer: string
+  entity: string
+  released_at: string | null
+}
+
+/** A stored watch consumer as a {@link WatchConsumer}. */
+export function watchConsumerFromRow(row: WatchConsumerRow): WatchConsumer {
+  const consumer: WatchConsumer = { connection: row.connection, consumer: row.consumer, entity: row.entity }
+  if (row.released_at !== null) consumer.releasedAt = row.released_at
+  return consumer
+}
 
 /** A `run_locks` row. */
 export interface RunLockRow {

@@ -200,6 +200,32 @@ export const STATE_MIGRATIONS: readonly StateMigration[] = [
     ],
   },
   {
+    version: 5,
+    description: 'watch consumers: which ended watches keep a change feed, and since when',
+    // One row per watch consumer (docs/realtime.md "Decisions"): `released_at`
+    // is NULL while a watch reads it and the time it ended otherwise; a
+    // consumer released longer than the retention is dropped at the source.
+    // Keyed by connection, not by sync: watches belong to no sync.
+    sqlite: [
+      `CREATE TABLE IF NOT EXISTS watch_consumers (
+        connection TEXT NOT NULL,
+        consumer TEXT NOT NULL,
+        entity TEXT NOT NULL,
+        released_at TEXT,
+        PRIMARY KEY (connection, consumer)
+      )`,
+    ],
+    postgres: (s) => [
+      `CREATE TABLE IF NOT EXISTS ${s}.watch_consumers (
+        connection text COLLATE "C" NOT NULL,
+        consumer text COLLATE "C" NOT NULL,
+        entity text NOT NULL,
+        released_at text COLLATE "C",
+        PRIMARY KEY (connection, consumer)
+      )`,
+    ],
+  },
+  {
     version: 7,
     description: 'run attempts (retries of transient failures) and error codes',
     // Each attempt of a run is its own row; `attempt` counts them from 1.
@@ -212,7 +238,7 @@ export const STATE_MIGRATIONS: readonly StateMigration[] = [
   },
 ]
 
-/** The newest schema version this build knows. */
+/** The newest schema version this build knows (the highest, not the last: branches append versions in whatever order they merge). */
 export const STATE_SCHEMA_VERSION = Math.max(...STATE_MIGRATIONS.map((m) => m.version))
 
 /** Tables with a `sync_id` column: `forgetSync` deletes a sync's rows from each. */

@@ -144,6 +144,20 @@ export interface SyncState {
   lastRun?: RunRecord
 }
 
+/**
+ * A watch's change-feed consumer (`watch_<8 hex>`) as the state store keeps
+ * it, so ended watches do not make a source keep its log forever
+ * (docs/realtime.md "Decisions").
+ */
+export interface WatchConsumer {
+  /** The connection (plan name) whose datasource keeps the consumer. */
+  connection: string
+  consumer: string
+  entity: string
+  /** When its last watch ended; absent while a watch reads it (or one ended without saying so). */
+  releasedAt?: string
+}
+
 /** Storage for everything syncline must remember between runs. */
 export interface StateStore {
   getWatermark(syncId: string): Promise<Watermark | undefined>
@@ -194,6 +208,19 @@ export interface StateStore {
   setFeedPosition(position: FeedPosition): Promise<void>
   /** Every saved stream position, by sync id. */
   listFeedPositions(): Promise<FeedPosition[]>
+  /**
+   * Record that a watch reads this consumer now (a resumed consumer is no
+   * longer released), creating its row on first use.
+   */
+  claimWatchConsumer(consumer: Omit<WatchConsumer, 'releasedAt'>): Promise<void>
+  /** Record that the consumer's watch ended at `releasedAt`. */
+  releaseWatchConsumer(connection: string, consumer: string, releasedAt: string): Promise<void>
+  /** One watch consumer, if the store knows it. */
+  getWatchConsumer(connection: string, consumer: string): Promise<WatchConsumer | undefined>
+  /** The watch consumers of one connection (or of all), by connection and consumer name. */
+  listWatchConsumers(connection?: string): Promise<WatchConsumer[]>
+  /** Forget a consumer (after its feed was dropped at the source). */
+  forgetWatchConsumer(connection: string, consumer: string): Promise<void>
 
   /** Every sync that has state, with its watermark and last run. */
   listSyncStates(): Promise<SyncState[]>

@@ -30,7 +30,7 @@ for (const harness of HARNESSES) {
 
     it('check reports the kind, a version and capabilities', async () => {
       const report = await connector().check()
-      expect(report.kind).toBe(harness.kind)
+      expect(report.kind).toBe(harness.connectorKind ?? harness.kind)
       expect(report.connection).toBe('conformance')
       expect(report.version).toMatch(/\d/)
       expect(typeof report.cdc.ready).toBe('boolean')

@@ -38,6 +38,8 @@ export interface OpenedConnector {
 /** How to get a fresh, empty datasource of one kind. */
 export interface ConnectorHarness {
   kind: string
+  /** The connector's own `kind` when the harness runs it in another setting (`postgres-triggers` runs `postgres`); default `kind`. */
+  connectorKind?: string
   /** Whether it can run here; prints why not. */
   available(): Promise<boolean>
   /** A connector on a new, empty datasource (a temp file, a new database). */

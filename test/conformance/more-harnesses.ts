@@ -5,5 +5,6 @@
 import type { ConnectorHarness } from './harnesses.js'
 import { FILE_HARNESSES } from './harness-file.js'
 import { MYSQL_HARNESS } from './harness-mysql.js'
+import { POSTGRES_TRIGGERS_HARNESS } from './harness-postgres-triggers.js'
 
-export const EXTRA_HARNESSES: ConnectorHarness[] = [MYSQL_HARNESS, ...FILE_HARNESSES]
+export const EXTRA_HARNESSES: ConnectorHarness[] = [MYSQL_HARNESS, ...FILE_HARNESSES, POSTGRES_TRIGGERS_HARNESS]

@@ -513,6 +513,40 @@ for (const kind of ['sqlite', 'postgres'] as const) {
       })
     })
 
+    describe('watch consumers', () => {
+      it('records a consumer in use, released, and in use again when resumed, across a reopen', async () => {
+        const { store, name } = await fresh()
+        expect(await store.getWatchConsumer('shop', 'watch_0a1b2c3d')).toBeUndefined()
+        await store.claimWatchConsumer({ connection: 'shop', consumer: 'watch_0a1b2c3d', entity: 'items' })
+        expect(await store.getWatchConsumer('shop', 'watch_0a1b2c3d')).toEqual({ connection: 'shop', consumer: 'watch_0a1b2c3d', entity: 'items' })
+        await store.releaseWatchConsumer('shop', 'watch_0a1b2c3d', at(10))
+        expect(await store.getWatchConsumer('shop', 'watch_0a1b2c3d')).toEqual({ connection: 'shop', consumer: 'watch_0a1b2c3d', entity: 'items', releasedAt: at(10) })
+
+        await store.close()
+        const reopened = await backend.open(name)
+        opened.push(reopened)
+        expect((await reopened.getWatchConsumer('shop', 'watch_0a1b2c3d'))?.releasedAt).toBe(at(10))
+        await reopened.claimWatchConsumer({ connection: 'shop', consumer: 'watch_0a1b2c3d', entity: 'items' })
+        expect(await reopened.getWatchConsumer('shop', 'watch_0a1b2c3d')).toEqual({ connection: 'shop', consumer: 'watch_0a1b2c3d', entity: 'items' })
+      })
+
+      it('lists per connection in name order, and forgets one consumer only', async () => {
+        const { store } = await fresh()
+        await store.claimWatchConsumer({ connection: 'shop', consumer: 'watch_ffffffff', entity: 'items' })
+        await store.claimWatchConsumer({ connection: 'shop', consumer: 'watch_00000000', entity: 'orders' })
+        await store.claimWatchConsumer({ connection: 'crm', consumer: 'watch_00000000', entity: 'people' })
+        await store.releaseWatchConsumer('shop', 'watch_ffffffff', at(1))
+        expect((await store.listWatchConsumers('shop')).map((c) => [c.consumer, c.entity, c.releasedAt])).toEqual([
+          ['watch_00000000', 'orders', undefined],
+          ['watch_ffffffff', 'items', at(1)],
+        ])
+        expect((await store.listWatchConsumers()).map((c) => `${c.connection}/${c.consumer}`)).toEqual(['crm/watch_00000000', 'shop/watch_00000000', 'shop/watch_ffffffff'])
+        await store.forgetWatchConsumer('shop', 'watch_00000000')
+        await store.forgetWatchConsumer('shop', 'never_existed')
+        expect((await store.listWatchConsumers()).map((c) => `${c.connection}/${c.consumer}`)).toEqual(['crm/watch_00000000', 'shop/watch_ffffffff'])
+      })
+    })
+
     describe('sync states', () => {
       it('lists every sync with a watermark or a run, with its last run', async () => {
         const { store } = await fresh()

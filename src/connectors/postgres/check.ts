@@ -43,7 +43,7 @@ export async function checkServer(pool: pg.Pool): Promise<ServerReport | undefin
   const row = result.rows[0]
   if (!row) return undefined
   const problems: string[] = []
-  if (row.wal_level !== 'logical') problems.push(`wal_level is '${row.wal_level}': run ALTER SYSTEM SET wal_level = logical and restart PostgreSQL`)
+  if (row.wal_level !== 'logical') problems.push(`wal_level is '${row.wal_level}': run ALTER SYSTEM SET wal_level = logical and restart PostgreSQL (or set cdc: triggers on the connection)`)
   if (row.slots < 1) problems.push('max_replication_slots is 0: set it to at least 1 (ALTER SYSTEM SET max_replication_slots = 10) and restart')
   else if (row.slots_used >= row.slots) {
     problems.push(

@@ -13,7 +13,7 @@ import type { ChangeFeed, ChangeFeedOptions, ChangeFeedStatus } from '../change-
 import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, BulkImportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, PhysicalIdentity, ScanOptions, TimestampSpellings } from '../connector.js'
 import { urlScheme } from '../registry.js'
 import { TableCache } from '../sql/table-cache.js'
-import { dropChangeFeed, listChangeFeeds, openChangeFeed } from './change-capture.js'
+import { dropChangeFeed, listChangeFeeds, openChangeFeed, type CaptureContext } from './change-capture.js'
 import { checkServer, type ServerReport } from './check.js'
 import { createTable } from './create-table.js'
 import { classifyPgError, type ErrorContext } from './errors.js'
@@ -22,9 +22,9 @@ import { entityNotFound, findTable, loadTables, type PgTable } from './introspec
 import { createPool, displayUrl, endpointOf, type Endpoint, type PoolSettings } from './pool.js'
 import { applyBatch } from './sink.js'
 import { BULK_FORMAT, bulkExport, bulkImport } from './bulk.js'
-import type { FeedContext } from './logical-feed.js'
 import { countRows, lookupRows, oldestOpenTransactionStart, scanRows } from './source.js'
 import { timestampSpellings } from './timestamp-spellings.js'
+import { TriggerCapture } from './trigger-capture.js'
 
 /** What the PostgreSQL connector can do (change capture: change-capture.ts). */
 export const POSTGRES_CAPABILITIES: Capabilities = { cdc: true, transactions: true, bulkExport: true, bulkLoad: true, orderedKeyScan: true, staging: false }
@@ -39,7 +39,7 @@ class PostgresConnector implements Connector {
   readonly endpoint: Endpoint
   #pool: pg.Pool | undefined
   readonly #tables = new TableCache<PgTable>((entity) => this.#describe(entity))
-  readonly #context: FeedContext
+  readonly #context: CaptureContext
 
   constructor(
     private readonly config: ConnectionConfig,
@@ -47,13 +47,18 @@ class PostgresConnector implements Connector {
   ) {
     this.name = config.name
     this.endpoint = endpointOf(config.url)
-    this.#context = {
+    const context = {
       pool: () => this.#getPool(),
-      table: (entity) => this.#tables.get(entity),
-      errorContext: (entity) => this.#errorContext(entity),
+      table: (entity: string) => this.#tables.get(entity),
+      errorContext: (entity?: string) => this.#errorContext(entity),
       config,
-      openFeeds: new Set(),
+      openFeeds: new Set<ChangeFeed>(),
     }
+    const refreshTable = (entity: string) => {
+      this.#tables.forget(entity)
+      return this.#tables.get(entity)
+    }
+    this.#context = { ...context, triggers: new TriggerCapture(config, context, this.endpoint, refreshTable) }
   }
 
   #getPool(): pg.Pool {
@@ -100,6 +105,14 @@ class PostgresConnector implements Connector {
       throw classifyPgError(error, this.#errorContext())
     }
     if (!report) throw new SynclineError('INTERNAL', 'internal', `PostgreSQL at ${this.#where()} returned no settings.`)
+    if (this.config.cdc === 'triggers') {
+      try {
+        const triggers = await this.#context.triggers.check()
+        report = { ...report, cdc: triggers.cdc, details: { ...report.details, ...triggers.details } }
+      } catch (error) {
+        throw classifyPgError(error, this.#errorContext())
+      }
+    }
     return {
       connection: this.name,
       kind: this.kind,

@@ -20,17 +20,17 @@
 import { LogicalReplicationService } from 'pg-logical-replication'
 import type pg from 'pg'
 import { SynclineError, throwIfAborted } from '../../errors.js'
-import type { CanonicalType, KeyValues, Row } from '../../values/canonical.js'
-import { valuesEqual } from '../../values/compare.js'
-import { recordId } from '../../values/record-id.js'
+import type { Row } from '../../values/canonical.js'
 import { microsToTimestamp } from '../../values/temporal.js'
-import type { ChangeBatch, ChangeFeed, ChangeFeedOptions, Position, SourceChange } from '../change-feed.js'
-import { keyOf, type ConnectionConfig, type ScanOptions } from '../connector.js'
+import type { ChangeBatch, ChangeFeed, ChangeFeedOptions, Position } from '../change-feed.js'
+import type { ConnectionConfig, ScanOptions } from '../connector.js'
 import { columnOf } from '../sql/key-rows.js'
+import { pgErrorKind } from './errors.js'
 import type { PgTable } from './introspect.js'
 import { comparePositions, confirmLsn, formatLsn, formatPosition, parseLsn, parsePosition, type LogicalPosition } from './logical-position.js'
 import { PgoutputTextPlugin, type PgoutputMessage, type RelationMessage } from './pgoutput-messages.js'
-import { decodeTuple, relationDecoder, type RelationDecoder } from './pgoutput-values.js'
+import { completeChanges, rowChange, type ChangeShape, type PendingChange } from './logical-changes.js'
+import { relationDecoder, type RelationDecoder } from './pgoutput-values.js'
 import {
   createSlot,
   dropSlotIfPresent,
@@ -41,9 +41,10 @@ import {
   resumableSlot,
   slotName,
   streamLost,
+  waitUntilInactive,
   type CreatedSlot,
 } from './replication-slot.js'
-import { lookupRows, scanRows, type PgContext } from './source.js'
+import { scanRows, type PgContext } from './source.js'
 
 /** What the feed needs from the connector beyond the source's context. */
 export interface FeedContext extends PgContext {
@@ -53,19 +54,15 @@ export interface FeedContext extends PgContext {
 }
 
 /** How often an idle feed asks the server where the WAL is, so its position moves on and WAL is released. */
-const PROGRESS_INTERVAL_MS = 2_000
+const PROGRESS_INTERVAL_MS = 5_000
+
+/** Least time between two batches that carry no change, only a new position. */
+const POSITION_ONLY_INTERVAL_MS = 1_000
 
 /** How long `changes()` retries a slot another reader still holds (55006) right after it disconnected. */
 const SLOT_BUSY_WAIT_MS = 15_000
 
 type StreamEvent = { kind: 'message'; message: PgoutputMessage } | { kind: 'keepalive'; lsn: bigint } | { kind: 'end'; error?: unknown }
-
-/** A change being assembled, with what is still to be read from the table. */
-interface PendingChange {
-  change: SourceChange
-  /** Fields pgoutput left out (unchanged TOAST, generated columns): read by key before the batch goes out. */
-  missing?: string[]
-}
 
 /** Open a logical-replication feed for one entity (see the file comment). */
 export async function openLogicalFeed(ctx: FeedContext, entity: string, opts: ChangeFeedOptions): Promise<ChangeFeed> {
@@ -78,7 +75,7 @@ export async function openLogicalFeed(ctx: FeedContext, entity: string, opts: Ch
   for (const key of keys) columnOf(table, key)
   const pool = ctx.pool()
   const context = ctx.errorContext(entity)
-  const identity = await replicaIdentity(pool, table, keys, entity)
+  const { identity, generated } = await replicaIdentity(pool, table, keys, entity)
   const maxBatchSize = Math.max(1, Math.floor(opts.maxBatchSize ?? 1000))
 
   let created: CreatedSlot | undefined
@@ -98,7 +95,7 @@ export async function openLogicalFeed(ctx: FeedContext, entity: string, opts: Ch
       await dropSlotIfPresent(pool, slot, opts.signal)
       // The publication first: pgoutput reads it as of each change's LSN.
       await ensurePublication(pool, slot, table)
-      created = await createSlot(ctx.config, slot, context)
+      created = await createSlot(ctx.config, slot, context, opts.signal)
       start = { lsn: created.consistentPoint, index: -1 }
       confirmed = created.consistentPoint
     }
@@ -106,7 +103,7 @@ export async function openLogicalFeed(ctx: FeedContext, entity: string, opts: Ch
     throw replicationError(error, context, slot)
   }
   const types = keys.map((k) => columnOf(table, k).field.type)
-  return new LogicalFeed({ ctx, entity, table, keys, types, slot, consumer: opts.consumer, start, confirmed, created, maxBatchSize, fullIdentity: identity === 'f', signal: opts.signal })
+  return new LogicalFeed({ ctx, entity, table, keys, types, slot, consumer: opts.consumer, start, confirmed, created, maxBatchSize, fullIdentity: identity === 'f', generated, signal: opts.signal })
 }
 
 /**
@@ -115,9 +112,10 @@ export async function openLogicalFeed(ctx: FeedContext, entity: string, opts: Ch
  * PostgreSQL rejects UPDATE and DELETE on a published table; with keys the
  * identity does not cover, deletes would not say which row went.
  */
-async function replicaIdentity(pool: pg.Pool, table: PgTable, keys: readonly string[], entity: string): Promise<string> {
-  const { rows } = await pool.query<{ identity: string; columns: string }>(
+async function replicaIdentity(pool: pg.Pool, table: PgTable, keys: readonly string[], entity: string): Promise<{ identity: string; generated: string[] }> {
+  const { rows } = await pool.query<{ identity: string; columns: string; generated: string }>(
     `SELECT c.relreplident AS identity,
+            coalesce((SELECT json_agg(a.attname::text) FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attgenerated <> '' AND NOT a.attisdropped), '[]')::text AS generated,
             coalesce((SELECT json_agg(a.attname::text) FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
                        WHERE i.indrelid = c.oid AND CASE c.relreplident WHEN 'd' THEN i.indisprimary WHEN 'i' THEN i.indisreplident ELSE false END), '[]')::text AS columns
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2`,
@@ -133,7 +131,7 @@ async function replicaIdentity(pool: pg.Pool, table: PgTable, keys: readonly str
   if (identity !== 'f' && uncovered.length > 0) {
     throw new SynclineError('CDC_NOT_READY', 'config', `Entity '${entity}': key field(s) ${uncovered.join(', ')} are not in its replica identity (${columns.join(', ')}), so deletes would not name the row. ${fix}, or use the primary key as the keys.`)
   }
-  return identity
+  return { identity, generated: JSON.parse(rows[0]?.generated ?? '[]') as string[] }
 }
 
 async function publicationCovers(pool: pg.Pool, publication: string, table: PgTable): Promise<boolean> {
@@ -141,12 +139,10 @@ async function publicationCovers(pool: pg.Pool, publication: string, table: PgTa
   return rows.length === 1 && rows[0]!.schemaname === table.schema && rows[0]!.tablename === table.table
 }
 
-interface FeedSetup {
+interface FeedSetup extends ChangeShape {
   ctx: FeedContext
   entity: string
   table: PgTable
-  keys: string[]
-  types: CanonicalType[]
   slot: string
   consumer: string
   start: LogicalPosition
@@ -154,7 +150,6 @@ interface FeedSetup {
   confirmed: bigint
   created: CreatedSlot | undefined
   maxBatchSize: number
-  fullIdentity: boolean
   signal: AbortSignal | undefined
 }
 
@@ -214,7 +209,11 @@ class LogicalFeed implements ChangeFeed {
 
   /** Tell the server what the consumer has handled (pg-logical-replication adds 1 to what it is given). */
   #report(ping: boolean): void {
-    void this.#service?.acknowledge(formatLsn(this.#acked - 1n), ping).catch(() => undefined)
+    if (this.#service) this.#reportTo(this.#service, ping)
+  }
+
+  #reportTo(service: LogicalReplicationService, ping = false): void {
+    void service.acknowledge(formatLsn(this.#acked - 1n), ping).catch(() => undefined)
   }
 
   async *changes(): AsyncGenerator<ChangeBatch> {
@@ -266,7 +265,7 @@ class LogicalFeed implements ChangeFeed {
           await new Promise((resolve) => setTimeout(resolve, 200))
           continue
         }
-        throw replicationError(error, this.s.ctx.errorContext(this.s.entity), this.s.slot)
+        throw this.#streamError(error)
       }
       this.#streaming = true
       // The consumer may have acknowledged before the stream began.
@@ -276,13 +275,27 @@ class LogicalFeed implements ChangeFeed {
   }
 
   async #stopStream(): Promise<void> {
+    const wasStreaming = this.#streaming
     this.#streaming = false
     const service = this.#service
     this.#service = undefined
-    if (service) await service.destroy().catch(() => undefined)
+    if (!service) return
+    if (wasStreaming) this.#reportTo(service)
+    await service.destroy().catch(() => undefined)
+    // The walsender handles what was sent before it exits: once the slot is inactive, the last
+    // acknowledgement shows in pg_replication_slots, and the consumer can be reopened or dropped at once.
+    if (wasStreaming) await waitUntilInactive(this.s.ctx.pool(), this.s.slot).catch(() => undefined)
   }
 
   #push(event: StreamEvent): void {
+    // PostgreSQL sends a keepalive for each transaction it skips (other tables'): while the consumer is
+    // busy they pile up, and a queue full of them would pause the socket and leave the server's
+    // reply requests unread. Only the latest matters.
+    const last = this.#queue[this.#queue.length - 1]
+    if (event.kind === 'keepalive' && last?.kind === 'keepalive') {
+      if (event.lsn > last.lsn) last.lsn = event.lsn
+      return
+    }
     this.#queue.push(event)
     // Hold the socket while the consumer is behind: TCP keeps the rest at the server.
     if (!this.#paused && this.#queue.length > this.s.maxBatchSize) {
@@ -312,27 +325,34 @@ class LogicalFeed implements ChangeFeed {
   }
 
   async *#read(): AsyncGenerator<ChangeBatch> {
-    const { keys, maxBatchSize } = this.s
+    const { maxBatchSize } = this.s
     const from = this.s.start
     const decoders = new Map<number, RelationDecoder>()
     let batch: PendingChange[] = []
     let emitted = from
+    let lastMove = -Infinity
     let reached = from
     let tx: { lsn: bigint; xid: string; committedAt: string; index: number } | undefined
     for (;;) {
       if (this.#closed) return
-      const due = batch.length >= maxBatchSize || (this.#queue.length === 0 && (batch.length > 0 || comparePositions(reached, emitted) > 0))
+      // Inside a transaction the rest is on its way (pgoutput sends a transaction once it committed): a
+      // partial batch goes out only when full, so its last change can still take the commit's position.
+      // A batch that only moves the position goes out at most once a second: a busy server sends a
+      // keepalive for every transaction of other tables, and a batch for each would keep the consumer busy.
+      const moved = comparePositions(reached, emitted) > 0 && performance.now() - lastMove >= POSITION_ONLY_INTERVAL_MS
+      const due = batch.length >= maxBatchSize || (!tx && this.#queue.length === 0 && (batch.length > 0 || moved))
       if (due) {
-        const changes = await this.#complete(batch)
+        const changes = await completeChanges(this.s.ctx, this.s.entity, this.s.keys, batch, this.s.signal)
         batch = []
         emitted = reached
+        if (changes.length === 0) lastMove = performance.now()
         yield { changes, position: formatPosition(reached) }
         continue
       }
       const event = await this.#next()
       if (event.kind === 'end') {
         if (event.error === undefined || this.#closed) return
-        throw streamLost(this.s.ctx.errorContext(this.s.entity), this.s.slot, event.error)
+        throw this.#streamError(event.error)
       }
       if (event.kind === 'keepalive') {
         // Between transactions the server's sent position covers every commit before it.
@@ -348,6 +368,10 @@ class LogicalFeed implements ChangeFeed {
           tx = undefined
           const after = { lsn: message.endLsn, index: -1 }
           if (comparePositions(after, reached) > 0) reached = after
+          // The transaction's last change says "all of it": acknowledging it releases the whole transaction,
+          // and the slot's confirmed position then reads back as this very position.
+          const last = batch[batch.length - 1]
+          if (last?.commitLsn === message.commitLsn) last.change.position = formatPosition(after)
           break
         }
         case 'relation':
@@ -363,8 +387,9 @@ class LogicalFeed implements ChangeFeed {
           const decoder = decoders.get(message.relation)
           if (!decoder) throw this.#protocolError(`a change of relation ${message.relation} before its description`)
           if (!this.#isOurs(decoder.relation)) break
-          const pending = this.#change(decoder, message, keys)
+          const pending = rowChange(this.s, decoder, message)
           Object.assign(pending.change, { position: formatPosition(position), committedAt: tx.committedAt, transaction: tx.xid })
+          pending.commitLsn = tx.lsn
           batch.push(pending)
           reached = position
           break
@@ -379,6 +404,23 @@ class LogicalFeed implements ChangeFeed {
     }
   }
 
+  /**
+   * Why the stream ended: the slot dropped or invalidated under it is
+   * POSITION_LOST; a server error is what it says; anything else is a lost
+   * connection (transient: the engine reopens from its saved position).
+   */
+  #streamError(error: unknown): SynclineError {
+    const code = (error as { code?: string }).code
+    const message = error instanceof Error ? error.message : String(error)
+    if (code === '42704' && /replication slot/.test(message)) return positionLost(this.s.slot, this.s.consumer, `its replication slot '${this.s.slot}' was dropped`, error)
+    if (code === '55000' && /invalidated|no longer get changes/i.test(message)) {
+      return positionLost(this.s.slot, this.s.consumer, `its replication slot '${this.s.slot}' was invalidated (it fell behind max_slot_wal_keep_size)`, error)
+    }
+    const context = this.s.ctx.errorContext(this.s.entity)
+    if (code === undefined || pgErrorKind(error) === 'lost') return streamLost(context, this.s.slot, error)
+    return replicationError(error, context, this.s.slot)
+  }
+
   #isOurs(relation: RelationMessage): boolean {
     return relation.schema === this.s.table.schema && relation.name === this.s.table.table
   }
@@ -388,69 +430,6 @@ class LogicalFeed implements ChangeFeed {
   }
 
   /** A change from a row message, without position (the caller adds it). */
-  #change(decoder: RelationDecoder, message: Extract<PgoutputMessage, { tag: 'insert' | 'update' | 'delete' }>, keys: readonly string[]): PendingChange {
-    const old = message.tag !== 'insert' && message.old ? decodeTuple(decoder, message.old).row : undefined
-    const identityKey = message.tag !== 'insert' && message.key ? decodeTuple(decoder, message.key).row : undefined
-    const before = this.s.fullIdentity ? old : undefined
-    if (message.tag === 'delete') {
-      const key = keyOf(old ?? identityKey ?? {}, keys)
-      return { change: { type: 'delete', key, ...(before ? { before } : {}), position: '' } }
-    }
-    const { row, unchanged } = decodeTuple(decoder, message.new)
-    const missing: string[] = []
-    for (const name of unchanged) {
-      // FULL identity logs the old row whole (detoasted); otherwise the value is read from the table.
-      if (old && name in old) row[name] = old[name]!
-      else missing.push(name)
-    }
-    for (const field of this.s.table.info.fields) if (!(field.name in row) && !unchanged.includes(field.name)) missing.push(field.name)
-    const key = keyOf(row, keys)
-    const change: SourceChange = { type: message.tag === 'insert' ? 'create' : 'update', key, record: row, position: '' }
-    if (before) change.before = before
-    const oldKey = old ?? identityKey
-    if (message.tag === 'update' && oldKey) {
-      const previous = keyOf(oldKey, keys)
-      if (!this.#sameKey(previous, key)) change.previousKey = previous
-    }
-    return missing.length > 0 ? { change, missing } : { change }
-  }
-
-  #sameKey(a: KeyValues, b: KeyValues): boolean {
-    return a.every((v, i) => valuesEqual(this.s.types[i]!, v, b[i] ?? null))
-  }
-
-  /**
-   * Fill in what pgoutput left out by reading the rows by key, one query per
-   * batch. A row gone since then was deleted or re-keyed later in the
-   * stream, and that later change supersedes this one: a plain update is
-   * left out (its values can no longer be known, and a placeholder could
-   * break a NOT NULL column at the destination), a key change becomes the
-   * delete of its old key, so the old row still goes.
-   */
-  async #complete(batch: PendingChange[]): Promise<SourceChange[]> {
-    const needing = batch.filter((p) => p.missing)
-    if (needing.length === 0) return batch.map((p) => p.change)
-    const fields = [...new Set(needing.flatMap((p) => p.missing!))]
-    const rows = await lookupRows(this.s.ctx, this.s.entity, this.s.keys, needing.map((p) => p.change.key), fields, this.s.signal)
-    const byKey = new Map(rows.map((r) => [recordId(keyOf(r, this.s.keys)), r]))
-    const out: SourceChange[] = []
-    for (const { change, missing } of batch) {
-      if (!missing) {
-        out.push(change)
-        continue
-      }
-      const current = byKey.get(recordId(change.key))
-      if (current) {
-        for (const name of missing) change.record![name] = current[name] ?? null
-        out.push(change)
-      } else if (change.previousKey) {
-        const { record: _record, previousKey, ...rest } = change
-        out.push({ ...rest, type: 'delete', key: previousKey })
-      }
-    }
-    return out
-  }
-
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true

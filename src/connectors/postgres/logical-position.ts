@@ -3,8 +3,9 @@
  *
  * A position says how far a consumer got, in one of two forms:
  * - `0/16B3748` (an LSN alone): every transaction whose commit record starts
- *   before this LSN is handled. Given after a commit (its end LSN) and after
- *   keepalives (the server's sent position while no transaction is open).
+ *   before this LSN is handled. Given to a transaction's last change and
+ *   after its commit (the commit's end LSN), and after keepalives (the
+ *   server's sent position while no transaction is open).
  * - `0/16B3700:3` (commit LSN and index): inside the transaction that
  *   commits at `0/16B3700`, its changes 0…3 are handled. Every change carries
  *   one, so a resume from the middle of a large transaction skips exactly the

@@ -128,9 +128,12 @@ export function replicationClientConfig(config: ConnectionConfig): pg.ClientConf
  * (`SNAPSHOT 'export'` from PostgreSQL 15 on, `EXPORT_SNAPSHOT` before).
  * The snapshot lives only while the returned client stays open and idle.
  */
-export async function createSlot(config: ConnectionConfig, slot: string, context: ErrorContext): Promise<CreatedSlot> {
+export async function createSlot(config: ConnectionConfig, slot: string, context: ErrorContext, signal?: AbortSignal): Promise<CreatedSlot> {
   const client = new pg.Client(replicationClientConfig(config))
   client.on('error', () => undefined)
+  // Creation waits until the transactions open on the server at that moment end (to find a consistent start): the signal cuts the wait short.
+  const onAbort = () => void client.end().catch(() => undefined)
+  signal?.addEventListener('abort', onAbort, { once: true })
   try {
     await client.connect()
     const version = Number((await client.query<{ server_version_num: string }>('SHOW server_version_num')).rows[0]?.server_version_num ?? 0)
@@ -141,7 +144,10 @@ export async function createSlot(config: ConnectionConfig, slot: string, context
     return { client, consistentPoint: parseLsn(row.consistent_point), snapshotName: row.snapshot_name }
   } catch (error) {
     await client.end().catch(() => undefined)
+    throwIfAborted(signal)
     throw replicationError(error, context, slot)
+  } finally {
+    signal?.removeEventListener('abort', onAbort)
   }
 }
 
@@ -154,8 +160,14 @@ export function replicationError(error: unknown, context: ErrorContext, slot: st
   const message = error instanceof Error ? error.message : String(error)
   const at = `PostgreSQL at connection '${context.connection}' (${context.endpoint.label})`
   const notReady = (fix: string) => new SynclineError('CDC_NOT_READY', 'config', `${at} cannot capture changes for slot '${slot}': ${message}. ${fix}`, { cause: error })
-  if (code === '42501') return notReady(`Give the user replication rights: ALTER ROLE "${context.endpoint.user}" REPLICATION (or use cdc: triggers).`)
-  if (code === '55000' && /wal_level/.test(message)) return notReady('Run ALTER SYSTEM SET wal_level = logical and restart PostgreSQL.')
+  if (code === '42501' && /owner/i.test(message)) {
+    return notReady(
+      `Publishing a table takes its owner: have the owner (or a superuser) run CREATE PUBLICATION "${slot}" FOR TABLE ${context.entity ?? 'the table'}; the feed then uses it as it is, or ALTER TABLE … OWNER TO "${context.endpoint.user}".`,
+    )
+  }
+  if (code === '42501' && /for database/i.test(message)) return notReady(`Creating the publication needs CREATE on the database: GRANT CREATE ON DATABASE "${context.endpoint.database}" TO "${context.endpoint.user}".`)
+  if (code === '42501' && /replication/i.test(message)) return notReady(`Give the user replication rights: ALTER ROLE "${context.endpoint.user}" REPLICATION (or set cdc: triggers on the connection to capture with triggers instead).`)
+  if (code === '55000' && /wal_level/.test(message)) return notReady(`Run ALTER SYSTEM SET wal_level = logical and restart PostgreSQL (or set cdc: triggers on the connection to capture with triggers instead).`)
   if (code === '53400') return notReady('All replication slots are in use: drop unused ones (SELECT pg_drop_replication_slot(name)) or raise max_replication_slots and restart.')
   if (code === '53300' && /wal.?sender/i.test(message)) return notReady('All WAL senders are in use: raise max_wal_senders and restart PostgreSQL.')
   return classifyPgError(error, context)
@@ -204,10 +216,13 @@ export async function dropSlot(pool: pg.Pool, consumer: string, signal?: AbortSi
       }
     }
   }
-  await pool.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(slot)}`)
+  await pool.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(slot)}`).catch((error: { code?: string }) => {
+    // A publication the table's owner made for a user who may not drop it: it keeps no WAL, so it may stay.
+    if (error.code !== '42501') throw error
+  })
 }
 
-/** Drop a slot if it exists in this database (a fresh start); returns whether one was there. */
+/** Drop a slot if it exists in this database (a fresh start). */
 export async function dropSlotIfPresent(pool: pg.Pool, slot: string, signal?: AbortSignal): Promise<void> {
   const row = await readSlot(pool, slot)
   if (!row) return

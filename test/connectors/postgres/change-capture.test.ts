@@ -6,7 +6,7 @@
  */
 import v8 from 'node:v8'
 import vm from 'node:vm'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import type { ChangeBatch, ChangeFeed, ChangeFeedOptions, SourceChange } from '../../../src/connectors/change-feed.js'
 import { createPostgresConnector } from '../../../src/connectors/postgres/connector.js'
 import type { Row } from '../../../src/values/canonical.js'
@@ -61,10 +61,11 @@ describe.skipIf(!(await hasPostgres()))('PostgreSQL change capture (logical repl
     return feed
   }
 
-  afterAll(async () => {
-    for (const feed of feeds) await feed.close()
-    // The database cannot be dropped while it has slots.
+  // After each case: replication slots are few and shared by the whole server (and the database cannot be dropped while it has any).
+  afterEach(async () => {
+    for (const feed of feeds.splice(0)) await feed.close()
     for (const consumer of consumers) await connector().dropChangeFeed!(consumer)
+    consumers.clear()
   })
 
   it('declares cdc and delivers exact values equal to what scan reads', async () => {
@@ -258,8 +259,9 @@ describe.skipIf(!(await hasPostgres()))('PostgreSQL change capture (logical repl
     await new Promise((resolve) => setTimeout(resolve, 500))
     const [status] = (await connector().listChangeFeeds!()).filter((s) => s.consumer === consumerName('quiet'))
     expect(status).toMatchObject({ consumer: consumerName('quiet'), entity: 'public.quiet', active: true, position: batch.position })
-    expect(status!.lagBytes).toBeLessThan(1_000_000)
-    expect(typeof status!.retainedBytes).toBe('number')
+    // Other sessions on the server keep writing WAL, so the lag is only known to be a byte count.
+    expect(status!.lagBytes).toBeGreaterThanOrEqual(0)
+    expect(status!.retainedBytes).toBeGreaterThanOrEqual(0)
   })
 
   it('a dropped connection is a transient CONNECTION_LOST error', async () => {
@@ -287,6 +289,24 @@ describe.skipIf(!(await hasPostgres()))('PostgreSQL change capture (logical repl
     expect(error.message).toMatch(/without a position/)
   })
 
+  it('a slot dropped before the stream starts is POSITION_LOST from changes()', async () => {
+    await pg_.sql(`CREATE TABLE lost_late (id int PRIMARY KEY)`)
+    const feed = await open('lost_late', 'lost_late')
+    await pgQuery(PG_URL, `SELECT pg_drop_replication_slot($1)`, [`syncline_${consumerName('lost_late')}`])
+    const error = await rejection(new Reader(feed).take(1))
+    expect(error.code).toBe('POSITION_LOST')
+    expect(error.message).toContain(`syncline_${consumerName('lost_late')}`)
+  })
+
+  it('stored generated columns, which pgoutput leaves out, are in the record as scan reads them', async () => {
+    await pg_.sql(`CREATE TABLE generated (id int PRIMARY KEY, qty int, total int GENERATED ALWAYS AS (qty * 2) STORED)`)
+    const feed = await open('generated', 'generated')
+    const reader = new Reader(feed)
+    await pg_.sql(`INSERT INTO generated (id, qty) VALUES (1, 21)`)
+    const [change] = await reader.take(1)
+    expect(change!.record).toEqual({ id: 1, qty: 21, total: 42 })
+  })
+
   it('dropChangeFeed removes slot and publication, and is idempotent', async () => {
     await pg_.sql(`CREATE TABLE gone (id int PRIMARY KEY)`)
     const feed = await open('gone', 'gone')
@@ -302,6 +322,23 @@ describe.skipIf(!(await hasPostgres()))('PostgreSQL change capture (logical repl
     expect(await pg_.sql(`SELECT 1 FROM pg_publication WHERE pubname = $1`, [name])).toEqual([])
   })
 
+  it("closing the connector closes its feeds: the slot is free at once for the consumer's next feed", async () => {
+    await pg_.sql(`CREATE TABLE closing (id int PRIMARY KEY)`)
+    const own = createPostgresConnector({ name: 'own', url: pg_.url() })
+    const consumer = consumerName('closing')
+    consumers.add(consumer)
+    const feed = await own.openChangeFeed!('closing', { consumer })
+    const reader = new Reader(feed)
+    await pg_.sql(`INSERT INTO closing VALUES (1)`)
+    const [first] = await reader.take(1)
+    await own.close()
+    const [slot] = await pg_.sql<{ active: boolean }>(`SELECT active FROM pg_replication_slots WHERE slot_name = $1`, [`syncline_${consumer}`])
+    expect(slot!.active).toBe(false)
+    await pg_.sql(`INSERT INTO closing VALUES (2)`)
+    const again = await open('closing', 'closing', { from: first!.position })
+    expect((await new Reader(again).take(1)).map((c) => c.key)).toEqual([[2]])
+  })
+
   it('refuses a table without replica identity, with the fix', async () => {
     await pg_.sql(`CREATE TABLE nokey (id int, v text)`)
     const error = await rejection(open('nokey', 'nokey', { keys: ['id'] }))
@@ -309,11 +346,12 @@ describe.skipIf(!(await hasPostgres()))('PostgreSQL change capture (logical repl
     expect(error.message).toContain('REPLICA IDENTITY FULL')
   })
 
-  it('answers keepalives: a feed idle longer than wal_sender_timeout stays connected', async () => {
+  it('answers keepalives: a feed not read for longer than wal_sender_timeout, while other tables are written, stays connected', { timeout: 30_000 }, async () => {
     await pg_.sql(`CREATE TABLE idle (id int PRIMARY KEY)`)
     // wal_sender_timeout is settable per connection (PostgreSQL 12+): a short one for this feed only, not server-wide.
     const url = new URL(pg_.url())
-    url.searchParams.set('options', '-c wal_sender_timeout=1000')
+    // 3 s: the server asks for a reply after 1.5 s and gives up at 3 s, before the feed's own 5 s progress ping.
+    url.searchParams.set('options', '-c wal_sender_timeout=3000')
     const short = createPostgresConnector({ name: 'short', url: url.toString() })
     const consumer = consumerName('idle')
     consumers.add(consumer)
@@ -324,7 +362,13 @@ describe.skipIf(!(await hasPostgres()))('PostgreSQL change capture (logical repl
       await pg_.sql(`INSERT INTO idle VALUES (1)`)
       await reader.take(1)
       const [before] = await pgQuery<{ pid: number }>(PG_URL, `SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1`, [slot])
-      await new Promise((resolve) => setTimeout(resolve, 3_500))
+      // Meanwhile other tables' transactions, each one a keepalive the server sends while this consumer is not reading.
+      await pg_.sql(`CREATE TABLE elsewhere (id int PRIMARY KEY)`)
+      const until = Date.now() + 7_000
+      for (let id = 1; Date.now() < until; id++) {
+        if (id <= 1500) await pg_.sql(`INSERT INTO elsewhere VALUES ($1)`, [id])
+        else await new Promise((resolve) => setTimeout(resolve, 100))
+      }
       await pg_.sql(`INSERT INTO idle VALUES (2)`)
       const [change] = await reader.take(1)
       expect(change!.key).toEqual([2])
@@ -333,6 +377,46 @@ describe.skipIf(!(await hasPostgres()))('PostgreSQL change capture (logical repl
     } finally {
       await feed.close()
       await short.close()
+    }
+  })
+
+  it('a user without what logical replication needs gets CDC_NOT_READY with the fix; a publication made by the owner is used as it is', async () => {
+    const role = `syncline_cc_${unique}`
+    await pg_.sql(`CREATE ROLE "${role}" LOGIN NOSUPERUSER NOREPLICATION`)
+    const url = new URL(pg_.url())
+    url.username = role
+    const limited = createPostgresConnector({ name: 'limited', url: url.toString() })
+    const consumer = consumerName('limited')
+    consumers.add(consumer)
+    try {
+      await pg_.sql(`CREATE TABLE guarded (id int PRIMARY KEY)`)
+      await pg_.sql(`GRANT SELECT ON guarded TO "${role}"`)
+      await pg_.sql(`GRANT CREATE ON DATABASE "${new URL(pg_.url()).pathname.slice(1)}" TO "${role}"`)
+      // Not the table's owner: it cannot publish it.
+      const notOwner = await rejection(limited.openChangeFeed!('guarded', { consumer }))
+      expect(notOwner.code).toBe('CDC_NOT_READY')
+      expect(notOwner.message).toContain(`CREATE PUBLICATION "syncline_${consumer}" FOR TABLE`)
+      // The owner publishes it; then the missing REPLICATION attribute is what is left.
+      await pg_.sql(`CREATE PUBLICATION "syncline_${consumer}" FOR TABLE guarded`)
+      const noReplication = await rejection(limited.openChangeFeed!('guarded', { consumer }))
+      expect(noReplication.code).toBe('CDC_NOT_READY')
+      expect(noReplication.message).toContain(`ALTER ROLE "${role}" REPLICATION`)
+      expect(noReplication.message).toContain('cdc: triggers')
+      await pg_.sql(`ALTER ROLE "${role}" REPLICATION`)
+      const feed = await limited.openChangeFeed!('guarded', { consumer })
+      const reader = new Reader(feed)
+      await pg_.sql(`INSERT INTO guarded VALUES (1)`)
+      expect((await reader.take(1)).map((c) => c.key)).toEqual([[1]])
+      await feed.close()
+      // Its slot goes; the owner's publication, which it may not drop, keeps no WAL.
+      await limited.dropChangeFeed!(consumer)
+      expect(await pg_.sql(`SELECT 1 FROM pg_replication_slots WHERE slot_name = $1`, [`syncline_${consumer}`])).toEqual([])
+    } finally {
+      await limited.close()
+      await connector().dropChangeFeed!(consumer)
+      consumers.delete(consumer)
+      await pg_.sql(`DROP OWNED BY "${role}"`)
+      await pg_.sql(`DROP ROLE "${role}"`)
     }
   })
 })

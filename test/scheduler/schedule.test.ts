@@ -3,13 +3,15 @@
  * on a two-second schedule (SQLite sources, PostgreSQL destinations, state
  * in PostgreSQL) run once per tick each, never twice and never missing one,
  * and no two runs of a sync overlap. A sync whose run outlasts its interval
- * has the overlapping ticks skipped and logged rather than run beside it.
+ * (its destination table locked by another session) has the overlapping
+ * ticks skipped and logged rather than run beside it.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { BUILD_TIMEOUT_MS, ensureBuilt } from '../cli/build.js'
-import { fillItems, workspace, type Workspace } from '../cli/workspace.js'
+import pg from 'pg'
+import { workspace, type Workspace } from '../cli/workspace.js'
 import { createPgDatabase, hasPostgres, pgQuery } from '../helpers/services.js'
-import { startDaemon, type DaemonProcess } from '../server/daemon-process.js'
+import { startDaemon, waitFor, type DaemonProcess } from '../server/daemon-process.js'
 
 beforeAll(ensureBuilt, BUILD_TIMEOUT_MS)
 
@@ -98,33 +100,43 @@ ${syncs.join('\n')}
 
   it('skips and logs a tick that comes while the previous run still goes on', async () => {
     ws = workspace('syncline-overlap-')
-    fillItems(ws.path('src.db'), 150_000)
+    ws.sqlite('src.db', `CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL); INSERT INTO items VALUES (1, 'a'), (2, 'b')`)
+    const destination = await createPgDatabase('syncline_overlap')
+    cleanups.push(destination.drop)
+    await pgQuery(destination.url, 'CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL)')
     ws.write('syncline.yaml', `connections:
   src: { url: sqlite:./src.db }
-  dst: { url: sqlite:./dst.db }
+  dst: { url: ${destination.url} }
 syncs:
   - id: slow
     source: { connection: src, entity: items }
-    destination: { connection: dst, entity: items, create: true }
+    destination: { connection: dst, entity: items }
     schedule: "* * * * * *"
-    batchSize: 500
-    filters: [{ field: id, op: ">", value: 0 }]
 `)
+    // Another session holds the destination table: the run that starts waits for it, longer than the one-second interval.
+    const holder = new pg.Client({ connectionString: destination.url })
+    await holder.connect()
+    cleanups.push(() => holder.end())
+    await holder.query('BEGIN; LOCK TABLE items IN ACCESS EXCLUSIVE MODE')
     daemon = await startDaemon(ws.dir)
-    // The first run copies 150,000 rows batch by batch: longer than the one-second interval.
-    await new Promise((r) => setTimeout(r, 6_000))
+    await waitFor(() => daemon!.logs().filter((l) => l.msg === 'tick skipped: the previous run still goes on').length >= 2, 15_000, 'two ticks to be skipped')
+    await holder.query('COMMIT')
+    await waitFor(() => daemon!.logs().some((l) => l.msg === 'run finished'), 15_000, 'the held run to finish')
+    await new Promise((r) => setTimeout(r, 2_500)) // the next ticks run again
     const metrics = (await daemon.api<string>('/metrics')).body
     const ended = await daemon.stop('SIGTERM')
     const logs = daemon.logs()
     daemon = undefined
     expect(ended.code).toBe(0)
     const skipped = logs.filter((l) => l.msg === 'tick skipped: the previous run still goes on')
-    expect(skipped.length).toBeGreaterThan(0)
-    expect(skipped[0]).toMatchObject({ syncId: 'slow', level: 'warn', runId: expect.any(String) })
-    expect(metrics).toMatch(new RegExp(`^syncline_schedule_skipped_total\\{sync="slow"\\} [1-9]`, 'm'))
+    const first = logs.find((l) => l.msg === 'run started')!
+    // The skipped ticks name the run they gave way to.
+    expect(skipped.slice(0, 2)).toEqual([expect.objectContaining({ syncId: 'slow', level: 'warn', runId: first.runId }), expect.objectContaining({ runId: first.runId })])
+    expect(metrics).toMatch(new RegExp(`^syncline_schedule_skipped_total\\{sync="slow"\\} ${skipped.length}$`, 'm'))
     const runs = ws.sqliteRows<RunRow>('.syncline/state.db', 'SELECT sync_id, run_id, status, started_at, finished_at FROM runs')
     expectNoOverlap(runs)
-    // Every tick either ran or was skipped (the last one may have been cut short by SIGTERM).
     expect(runs.length).toBe(logs.filter((l) => l.msg === 'run started').length)
+    expect(runs.length).toBeGreaterThanOrEqual(2) // ticks after the slow run ran again
+    expect(runs.every((r) => r.status === 'succeeded')).toBe(true)
   }, 60_000)
 })

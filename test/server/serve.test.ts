@@ -5,7 +5,8 @@
  * (202 with its run id, then 409 while it goes on) and cancelled at a batch
  * boundary; SIGTERM during a run exits 0 with the run recorded and its
  * watermark saved; a datasource that is down at start is reported in the
- * sync's status and retried until it is back.
+ * sync's status and retried until it is back; /ready says 503 while the
+ * state store is unreachable.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { BUILD_TIMEOUT_MS, ensureBuilt } from '../cli/build.js'
@@ -219,4 +220,35 @@ syncs:
     expect(metrics).toMatch(/^syncline_run_failures_total\{sync="items",code="CONNECTION_REFUSED"\} [1-9]/m)
     expect((await daemon.stop()).code).toBe(0)
   }, 90_000)
+
+  it('answers /ready 503 with the reason while the state store is unreachable, and 200 again once it is back', async () => {
+    ws = itemsWorkspace(false)
+    const state = await createPgDatabase('syncline_serve_state')
+    cleanups.push(state.drop)
+    const port = await freePort()
+    const target = { host: '127.0.0.1', port: Number(new URL(state.url).port || 5432) }
+    let proxy = await startProxy(port, target)
+    cleanups.push(() => proxy.close())
+    const through = new URL(state.url)
+    through.port = String(port)
+    ws.write('syncline.yaml', `state: ${through.toString()}
+connections:
+  src: { url: sqlite:./src.db }
+  dst: { url: sqlite:./dst.db }
+syncs:
+  - id: items
+    source: { connection: src, entity: items }
+    destination: { connection: dst, entity: items, create: true }
+`)
+    daemon = await startDaemon(ws.dir)
+    expect((await daemon.api('/ready', { token: null })).status).toBe(200)
+    await proxy.close()
+    const down = await daemon.api<{ status: string; error: { code: string; message: string } }>('/ready', { token: null })
+    expect(down.status).toBe(503)
+    expect(down.body).toMatchObject({ status: 'unavailable', error: { code: 'NOT_READY', message: expect.stringContaining('The state store does not answer') } })
+    expect((await daemon.api('/health', { token: null })).status).toBe(200)
+    proxy = await startProxy(port, target)
+    await waitFor(async () => (await daemon!.api('/ready', { token: null })).status === 200, 15_000, '/ready to recover')
+    expect((await daemon.stop()).code).toBe(0)
+  }, 60_000)
 })

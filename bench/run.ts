@@ -6,7 +6,8 @@
  * PostgreSQL against a binary COPY pipe; SQLite → PostgreSQL against pgloader
  * and `sqlite3 -csv | COPY`; MariaDB → PostgreSQL against a `mariadb -B | COPY`
  * pipe; sqlite-incremental: incremental runs from SQLite against a full sync
- * of the same rows (its own size, see the section). BENCH_ROWS sets the table
+ * of the same rows (its own size, see the section); scheduler: the daemon's
+ * CPU with 1,000 scheduled syncs. BENCH_ROWS sets the table
  * size (default 1,000,000).
  *
  * realtime: change capture PostgreSQL → PostgreSQL, native logical
@@ -31,6 +32,7 @@ import { sqliteToPostgres } from './sqlite-to-postgres.js'
 import { mariadbToPostgres } from './mariadb-to-postgres.js'
 import { sqliteIncremental } from './sqlite-incremental.js'
 import { realtimePostgres } from './realtime-postgres.js'
+import { schedulerIdle } from './scheduler-idle.js'
 
 const SECTIONS: Record<string, (work: string) => void | Promise<void>> = {
   postgres: postgresToPostgres,
@@ -38,6 +40,7 @@ const SECTIONS: Record<string, (work: string) => void | Promise<void>> = {
   mariadb: mariadbToPostgres,
   'sqlite-incremental': sqliteIncremental,
   realtime: realtimePostgres,
+  scheduler: schedulerIdle,
 }
 
 const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim())

@@ -23,6 +23,7 @@ import { loadPlanFile, parsePlan, type LoadedPlan } from './plan/load.js'
 import { savePlanFile } from './plan/save.js'
 import type { Plan, PlanInput, SyncPlan, SyncPlanInput } from './plan/schema.js'
 import { markInterruptedRuns } from './state/interrupted-runs.js'
+import { isRunLockStale } from './state/run-lock.js'
 import { openStateStore } from './state/open-state-store.js'
 import type { FeedPosition, RecordErrorEntry, RunLock, RunRecord, StateStore, SyncState } from './state/state-store.js'
 import type { EntityInfo, KeyValues } from './values/canonical.js'
@@ -371,6 +372,15 @@ export class SyncManager extends EventEmitter {
       if (behind !== undefined) stream.lagSeconds = behind
     }
     return stream
+  }
+
+  /**
+   * The run lock of a sync while a live run (in any process sharing the
+   * state store) holds it; undefined when none does or its holder is gone.
+   */
+  async liveRunLock(syncId: string): Promise<RunLock | undefined> {
+    const lock = await (await this.state()).getRunLock(syncId)
+    return lock === undefined || isRunLockStale(lock) ? undefined : lock
   }
 
   /** Run history, newest first; a run whose process died shows as `failed` (interrupted). */

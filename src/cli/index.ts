@@ -13,6 +13,8 @@ import { historyCommand } from './history.js'
 import { initCommand } from './init.js'
 import { EXIT, quietOnClosedPipes, reportError, setDebug, type GlobalOptions } from './output.js'
 import { runCommand } from './run.js'
+import { serveCommand } from './serve.js'
+import { LOG_LEVELS } from '../server/logger.js'
 import { statusCommand } from './status.js'
 import { validateCommand } from './validate.js'
 import { watchCommand } from './watch.js'
@@ -37,6 +39,13 @@ program
 function positiveInteger(value: string): number {
   const n = Number(value)
   if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('give a whole number of 1 or more, e.g. --limit 50.')
+  return n
+}
+
+/** Parse a TCP port; a usage error (exit 2) otherwise. */
+function port(value: string): number {
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('give a port number from 0 to 65535, e.g. --port 7070.')
   return n
 }
 
@@ -74,6 +83,14 @@ program
   .option('--dry-run', 'write nothing; print what would be created, updated and deleted')
   .option('-q, --quiet', 'no progress display')
   .action(action(runCommand))
+program
+  .command('serve')
+  .description('daemon: runs syncs on their schedules, keeps realtime syncs streaming, serves the HTTP API and /metrics')
+  .option('-p, --port <port>', 'port of the HTTP API (0: any free port)', port, 7070)
+  .option('--host <address>', 'address to listen on (0.0.0.0 for every interface)', '127.0.0.1')
+  .option('--no-auth', 'serve without SYNCLINE_TOKEN (loopback addresses only)')
+  .addOption(new Option('--log-level <level>', 'least severe log level written').choices(LOG_LEVELS).default('info'))
+  .action(action(serveCommand))
 program.command('status').description('watermark and last run of every sync').action(action(statusCommand))
 program
   .command('history')

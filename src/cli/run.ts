@@ -56,6 +56,7 @@ export async function runCommand(ids: string[], opts: RunCommandOptions): Promis
         dryRun: opts.dryRun ?? false,
         onProgress: (p) => display.update(p),
         onPlanned: opts.dryRun ? (id, ops) => collectPlanned(planned, id, ops) : undefined,
+        onRetry: (failed, delayMs) => log(`${failed.id}: attempt ${failed.attempt} failed (${failed.errorCode ?? 'error'}: ${firstLine(failed.error)}); retrying in ${(delayMs / 1000).toFixed(1)} s`),
       })
       display.stop()
       if (results.length === 0 && !opts.json) print('No syncs to run: the plan has none yet (add one under syncs:).')
@@ -70,6 +71,10 @@ export async function runCommand(ids: string[], opts: RunCommandOptions): Promis
     process.off('SIGINT', onSigint)
     process.off('SIGTERM', onSigint)
   }
+}
+
+function firstLine(text: string | undefined): string {
+  return (text ?? '').split('\n')[0] ?? ''
 }
 
 function collectPlanned(planned: Map<string, { create: string[]; update: string[]; delete: string[]; total: Record<string, number> }>, id: string, ops: readonly Operation[]): void {
@@ -98,6 +103,7 @@ function printResult(r: SyncResult, opts: RunCommandOptions, planned?: { create:
       durationMs: r.durationMs,
     }
     if (r.dryRun) line.dryRun = true
+    if (r.attempt > 1) line.attempt = r.attempt
     if (r.error !== undefined) line.error = r.error
     if (r.errorCode !== undefined) line.errorCode = r.errorCode
     if (r.notes !== undefined) line.notes = r.notes
@@ -106,7 +112,8 @@ function printResult(r: SyncResult, opts: RunCommandOptions, planned?: { create:
   }
   const verb = r.dryRun ? 'would be' : ''
   const summary = `${r.created} created, ${r.updated} updated, ${r.deleted} deleted, ${r.unchanged} unchanged, ${r.failed} failed`
-  print(`${r.id}: ${r.status}${r.dryRun ? ' (dry run: nothing written)' : ''} in ${(r.durationMs / 1000).toFixed(2)} s — ${r.read} read; ${verb ? `${verb}: ` : ''}${summary}`)
+  const attempt = r.attempt > 1 ? ` (attempt ${r.attempt})` : ''
+  print(`${r.id}: ${r.status}${attempt}${r.dryRun ? ' (dry run: nothing written)' : ''} in ${(r.durationMs / 1000).toFixed(2)} s — ${r.read} read; ${verb ? `${verb}: ` : ''}${summary}`)
   if (r.error) print(`  ${r.error.split('\n').join('\n  ')}`)
   for (const note of r.notes ?? []) print(`  note: ${note}`)
   if (planned) {

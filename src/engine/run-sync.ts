@@ -9,7 +9,7 @@ import type { Connector } from '../connectors/connector.js'
 import { CancelledError, SynclineError, type ErrorCode, type FailureType } from '../errors.js'
 import type { SyncPlan } from '../plan/schema.js'
 import { acquireRunLock, type HeldRunLock } from '../state/run-lock.js'
-import type { RunCounts, RunRecord, RunStatus, StateStore, SyncFacts } from '../state/state-store.js'
+import type { RunCounts, RunLock, RunRecord, RunStatus, StateStore, SyncFacts } from '../state/state-store.js'
 import { BatchWriter, WritePipeline, type Operation } from './batch-writer.js'
 import { requireChangeCapture, requireOrderedKeyScan, stagingOf } from './capabilities.js'
 import { reconcileDeletes } from './delete-reconciliation.js'
@@ -32,6 +32,15 @@ export interface RunOptions {
   full?: boolean
   /** Dry runs: receives each batch of operations that would be made. */
   onPlanned?: (syncId: string, operations: readonly Operation[]) => void
+  /**
+   * The run id of the first attempt (one sync only; default a random UUID),
+   * for a caller that hands it out before the run starts (the daemon's API).
+   */
+  runId?: string
+  /** Before each retry of a transient failure: the attempt that failed and the wait before the next. */
+  onRetry?: (failed: SyncResult, delayMs: number) => void
+  /** As each attempt starts (before its run lock is taken): its number and run id. */
+  onAttempt?: (attempt: { syncId: string; attempt: number; runId: string }) => void
 }
 
 /** The outcome of one run (also the `run --json` line). */
@@ -47,6 +56,12 @@ export interface SyncResult extends RunCounts {
   failure?: FailureType
   /** What the run did beyond its counts, one sentence each (e.g. that it refilled the destination); absent when nothing. */
   notes?: string[]
+  /** Which attempt this result is, from 1 (retries of transient failures are further attempts). */
+  attempt: number
+  /** The lock of the run that goes on, when this one did not start because of it (`LOCKED`; nothing recorded). */
+  heldBy?: RunLock
+  /** True when the run stopped because another process took its lock over (never retried: that one goes on). */
+  lockLost?: boolean
 }
 
 /** What one run needs from its surroundings. */
@@ -67,6 +82,8 @@ export interface RunSyncOptions extends RunOptions {
   deferDeletes?: boolean
   /** Already prepared (the caller needed the destination's foreign keys). */
   prepared?: PreparedSync
+  /** Which attempt this run is (default 1). */
+  attempt?: number
 }
 
 /**
@@ -78,13 +95,15 @@ export interface RunSyncOptions extends RunOptions {
 export async function runSync(target: RunTarget, opts: RunSyncOptions = {}): Promise<SyncResult> {
   const { plan, state } = target
   const startedAt = new Date()
+  const attempt = opts.attempt ?? 1
   const record: RunRecord = {
-    runId: randomUUID(),
+    runId: opts.runId ?? randomUUID(),
     syncId: plan.id,
     mode: opts.deletesOnly ? 'deletes' : opts.full && plan.mode === 'incremental' ? 'incremental (full)' : plan.mode,
     status: 'running',
     dryRun: opts.dryRun ?? false,
     startedAt: startedAt.toISOString(),
+    attempt,
     ...emptyCounts(),
   }
   let lock: HeldRunLock
@@ -94,7 +113,8 @@ export async function runSync(target: RunTarget, opts: RunSyncOptions = {}): Pro
     if (!(error instanceof SynclineError && error.code === 'LOCKED')) throw error
     const { runId, mode, dryRun } = record
     const durationMs = Date.now() - startedAt.getTime()
-    return { id: plan.id, runId, status: 'failed', mode, dryRun, durationMs, ...emptyCounts(), error: error.message, errorCode: error.code, failure: error.failure }
+    const heldBy = (error.details as { lock?: RunLock } | undefined)?.lock
+    return { id: plan.id, runId, status: 'failed', mode, dryRun, durationMs, attempt, ...emptyCounts(), error: error.message, errorCode: error.code, failure: error.failure, ...(heldBy ? { heldBy } : {}) }
   }
   try {
     return await runHolding(target, opts, record, lock)
@@ -177,12 +197,14 @@ async function runHolding(target: RunTarget, userOpts: RunSyncOptions, record: R
   const cancelled = !lostLock && !stopped && (userOpts.signal?.aborted === true || failure instanceof CancelledError)
   const status: RunStatus = cancelled ? 'cancelled' : failure !== undefined ? 'failed' : counts.failed > 0 ? 'partial' : 'succeeded'
   Object.assign(record, counts, { status, finishedAt: finishedAt.toISOString(), durationMs: finishedAt.getTime() - startedAt.getTime() })
-  const result: SyncResult = { id: plan.id, runId: record.runId, status, mode: record.mode, dryRun: record.dryRun, durationMs: record.durationMs ?? 0, ...counts }
+  const result: SyncResult = { id: plan.id, runId: record.runId, status, mode: record.mode, dryRun: record.dryRun, durationMs: record.durationMs ?? 0, attempt: record.attempt ?? 1, ...counts }
   if (failure !== undefined && !cancelled) {
     result.error = failure instanceof Error ? failure.message : String(failure)
     result.errorCode = failure instanceof SynclineError ? failure.code : 'INTERNAL'
     result.failure = failure instanceof SynclineError ? failure.failure : 'internal'
     record.error = result.error
+    record.errorCode = result.errorCode
+    if (lostLock) result.lockLost = true
   } else if (cancelled) {
     result.error = record.error = 'cancelled; the last committed checkpoint is kept'
   } else if (counts.failed > 0) {

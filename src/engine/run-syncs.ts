@@ -4,8 +4,28 @@
  * deleted children first: every sync runs with its deletes deferred, then a
  * deletes-only pass runs in reverse order.
  */
+import { randomUUID } from 'node:crypto'
+import { runWithRetries } from '../scheduler/retry.js'
 import { prepareSync, type PreparedSync } from './prepare-sync.js'
-import { runSync, type RunOptions, type RunTarget, type SyncResult } from './run-sync.js'
+import { runSync, type RunOptions, type RunSyncOptions, type RunTarget, type SyncResult } from './run-sync.js'
+
+/**
+ * One sync's run, retried after transient failures as its plan says
+ * (`retries`, `retryDelay`). A realtime stream is not: it reconnects within
+ * its run, up to `retries` per outage (realtime-sync.ts), and the daemon
+ * restarts a stream that ended.
+ */
+function runRetrying(target: RunTarget, opts: RunSyncOptions): Promise<SyncResult> {
+  const streams = target.plan.mode === 'realtime' && !opts.dryRun && !opts.deletesOnly
+  return runWithRetries(streams ? { ...target.plan, retries: 0 } : target.plan, (attempt) => {
+    const runId = (attempt === 1 ? opts.runId : undefined) ?? randomUUID()
+    opts.onAttempt?.({ syncId: target.plan.id, attempt, runId })
+    return runSync(target, { ...opts, attempt, runId })
+  }, {
+    signal: opts.signal,
+    onRetry: opts.onRetry,
+  })
+}
 
 /** Order syncs so a sync whose destination references another's comes after it. */
 export function parentsFirst(prepared: readonly PreparedSync[]): { order: number[]; linked: boolean } {
@@ -40,10 +60,12 @@ export function parentsFirst(prepared: readonly PreparedSync[]): { order: number
  * come in the order of `targets`.
  */
 export async function runSyncs(targets: readonly RunTarget[], opts: RunOptions = {}): Promise<SyncResult[]> {
+  // A run id given in advance names one run.
+  if (targets.length > 1) opts = { ...opts, runId: undefined }
   const streams = targets.filter((t) => t.plan.mode === 'realtime' && !opts.dryRun)
   if (streams.length === 0) return runBatchSyncs(targets, opts)
   const batch = targets.filter((t) => !streams.includes(t))
-  const streaming = Promise.all(streams.map((t) => runSync(t, opts)))
+  const streaming = Promise.all(streams.map((t) => runRetrying(t, opts)))
   // Both awaited together, so a failure of either is never left unhandled.
   const [batchResults, streamResults] = await Promise.all([runBatchSyncs(batch, opts), streaming])
   // Syncs skipped after a stop have no result.
@@ -54,7 +76,7 @@ export async function runSyncs(targets: readonly RunTarget[], opts: RunOptions =
 /** Syncs that end by themselves, one after another, parents first. */
 async function runBatchSyncs(targets: readonly RunTarget[], opts: RunOptions): Promise<SyncResult[]> {
   if (targets.length === 0) return []
-  if (targets.length === 1) return [await runSync(targets[0]!, opts)]
+  if (targets.length === 1) return [await runRetrying(targets[0]!, opts)]
 
   // Prepare every sync first to learn the destinations' foreign keys; a sync
   // that cannot be prepared runs alone so its failure is recorded as usual.
@@ -67,11 +89,11 @@ async function runBatchSyncs(targets: readonly RunTarget[], opts: RunOptions): P
   const { order, linked } = parentsFirst(ready.map((r) => r.prepared))
 
   const results = new Map<RunTarget, SyncResult>()
-  for (const t of targets) if (!prepared[targets.indexOf(t)]) results.set(t, await runSync(t, opts))
+  for (const t of targets) if (!prepared[targets.indexOf(t)]) results.set(t, await runRetrying(t, opts))
   for (const i of order) {
     if (opts.signal?.aborted) break
     const { target, prepared: p } = ready[i]!
-    results.set(target, await runSync(target, { ...opts, prepared: p, deferDeletes: linked }))
+    results.set(target, await runRetrying(target, { ...opts, prepared: p, deferDeletes: linked }))
   }
   if (linked) {
     for (const i of [...order].reverse()) {
@@ -79,7 +101,7 @@ async function runBatchSyncs(targets: readonly RunTarget[], opts: RunOptions): P
       const { target, prepared: p } = ready[i]!
       const first = results.get(target)
       if (!first || first.status === 'failed' || first.status === 'cancelled' || target.plan.deletes === 'ignore') continue
-      const deletes = await runSync(target, { ...opts, prepared: p, deletesOnly: true })
+      const deletes = await runRetrying(target, { ...opts, prepared: p, deletesOnly: true })
       first.deleted += deletes.deleted
       first.failed += deletes.failed
       first.durationMs += deletes.durationMs

@@ -1,132 +1,98 @@
 /**
- * A small cron validator for `schedule:` (5 fields, or 6 with seconds first),
- * so a typo is caught when the plan is validated, not when the daemon starts.
- * It accepts the syntax croner accepts for these fields: `*`, `?`, lists,
- * ranges, steps, month and weekday names, `L` (last day of the month), `5L`
- * (last Friday), `5#2` (second Friday), and the nicknames `@hourly`, `@daily`…
+ * `schedule:` and `timezone:` as croner reads them. Validation and the
+ * daemon's scheduler both go through {@link createSchedule}, so a schedule
+ * that validates is exactly one the daemon can run, and one it cannot run is
+ * refused when the plan is validated, not when the daemon starts.
+ *
+ * Accepted: 5 fields (minute hour day-of-month month day-of-week) or 6 with
+ * seconds first; `*`, `?`, lists, ranges, steps, month and weekday names,
+ * `L`, `5L`, `5#2`, and the nicknames `@hourly`, `@daily`…
  */
-
-interface CronField {
-  name: string
-  min: number
-  max: number
-  names?: readonly string[]
-  /** Value of the first name (JAN = 1, SUN = 0). */
-  namesFrom?: number
-}
-
-const SECOND: CronField = { name: 'second', min: 0, max: 59 }
-const MINUTE: CronField = { name: 'minute', min: 0, max: 59 }
-const HOUR: CronField = { name: 'hour', min: 0, max: 23 }
-const DAY_OF_MONTH: CronField = { name: 'day of month', min: 1, max: 31 }
-const MONTH: CronField = {
-  name: 'month',
-  min: 1,
-  max: 12,
-  names: ['JAN', 'FEB', 'MAR', 'APR', 'MAY', 'JUN', 'JUL', 'AUG', 'SEP', 'OCT', 'NOV', 'DEC'],
-  namesFrom: 1,
-}
-// 7 is Sunday as well as 0, as in Vixie cron.
-const DAY_OF_WEEK: CronField = {
-  name: 'day of week',
-  min: 0,
-  max: 7,
-  names: ['SUN', 'MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'],
-  namesFrom: 0,
-}
+import { Cron } from 'croner'
 
 /** The nicknames croner understands. */
 export const CRON_NICKNAMES = ['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@midnight', '@hourly'] as const
 
-const EXAMPLE = `write 5 fields (minute hour day-of-month month day-of-week), e.g. '*/30 * * * *' for every 30 minutes or '0 2 * * *' for 02:00 daily`
+const EXAMPLE = `write 5 fields (minute hour day-of-month month day-of-week), e.g. '*/30 * * * *' for every 30 minutes or '0 2 * * *' for 02:00 daily, or 6 with seconds first`
+
+/** What a scheduled job does on each tick. */
+export type ScheduleTick = () => void
 
 /**
- * What is wrong with a cron expression, or undefined when it is valid.
- * @example cronProblem('*\/30 * * * *') // undefined
- * @example cronProblem('61 * * * *')   // "minute 61 is out of range 0-59"
+ * A croner job for `expression` in `timezone` (IANA name; default the
+ * machine's), paused unless `onTick` is given. Throws croner's error for an
+ * invalid expression or zone; use {@link cronProblem} for a message.
+ * @example createSchedule('*\/5 * * * * *', 'Europe/Berlin', () => startRun())
  */
-export function cronProblem(expression: string): string | undefined {
+export function createSchedule(expression: string, timezone: string | undefined, onTick?: ScheduleTick): Cron {
+  const options = {
+    // Seconds optional, no year field: what DESIGN §1.1 promises.
+    mode: '5-or-6-parts' as const,
+    ...(timezone === undefined ? {} : { timezone }),
+    paused: onTick === undefined,
+  }
+  return onTick === undefined ? new Cron(expression.trim(), options) : new Cron(expression.trim(), options, onTick)
+}
+
+/**
+ * What is wrong with a cron expression (in a time zone), or undefined when
+ * croner accepts it and can compute its next tick.
+ * @example cronProblem('*\/30 * * * *') // undefined
+ * @example cronProblem('61 * * * *')   // "Invalid value for minute: 61; write 5 fields …"
+ */
+export function cronProblem(expression: string, timezone?: string): string | undefined {
+  if (timezone !== undefined) {
+    const zone = timezoneProblem(timezone)
+    if (zone !== undefined) return zone
+  }
   const text = expression.trim()
-  if (text.startsWith('@')) {
-    return (CRON_NICKNAMES as readonly string[]).includes(text.toLowerCase())
-      ? undefined
-      : `unknown nickname '${text}'; use one of ${CRON_NICKNAMES.join(', ')}, or ${EXAMPLE}`
+  if (text.startsWith('@') && !(CRON_NICKNAMES as readonly string[]).includes(text.toLowerCase())) {
+    return `unknown nickname '${text}'; use one of ${CRON_NICKNAMES.join(', ')}, or ${EXAMPLE}`
   }
-  const parts = text.split(/\s+/).filter((p) => p !== '')
-  let fields: CronField[]
-  if (parts.length === 5) fields = [MINUTE, HOUR, DAY_OF_MONTH, MONTH, DAY_OF_WEEK]
-  else if (parts.length === 6) fields = [SECOND, MINUTE, HOUR, DAY_OF_MONTH, MONTH, DAY_OF_WEEK]
-  else return `a cron expression has 5 fields (or 6 with seconds first), this one has ${parts.length}; ${EXAMPLE}`
-  for (let i = 0; i < fields.length; i++) {
-    const problem = fieldProblem(parts[i]!, fields[i]!)
-    if (problem !== undefined) return problem
+  const fields = text.split(/\s+/).length
+  if (!text.startsWith('@') && fields !== 5 && fields !== 6) {
+    // Croner says the same, less plainly; it refuses these too.
+    return `a cron expression has 5 fields (or 6 with seconds first), this one has ${fields}; ${EXAMPLE}`
   }
-  return undefined
+  try {
+    const job = createSchedule(text, timezone)
+    // Croner checks some things (the zone, impossible dates) only when it computes a time.
+    job.nextRun()
+    job.stop()
+    return undefined
+  } catch (error) {
+    return `${readableReason(error instanceof Error ? error.message : String(error))}; ${EXAMPLE}`
+  }
 }
 
-function fieldProblem(text: string, field: CronField): string | undefined {
-  for (const item of text.split(',')) {
-    if (item === '') return `${field.name} '${text}' has an empty list item; separate values with single commas, e.g. 1,15`
-    const problem = itemProblem(item, field)
-    if (problem !== undefined) return problem
-  }
-  return undefined
+/** Croner's field names and ranges; it counts days of the month and months from 0 in its messages. */
+const FIELDS: Record<string, { name: string; range: string; shift: number }> = {
+  second: { name: 'second', range: '0-59', shift: 0 },
+  minute: { name: 'minute', range: '0-59', shift: 0 },
+  hour: { name: 'hour', range: '0-23', shift: 0 },
+  day: { name: 'day of month', range: '1-31', shift: 1 },
+  month: { name: 'month', range: '1-12', shift: 1 },
+  dayOfWeek: { name: 'day of week', range: '0-7', shift: 0 },
 }
 
-function itemProblem(item: string, field: CronField): string | undefined {
-  const upper = item.toUpperCase()
-  if (upper === '*') return undefined
-  if (upper === '?') {
-    return field === DAY_OF_MONTH || field === DAY_OF_WEEK
-      ? undefined
-      : `'?' is allowed only for day of month and day of week, not ${field.name}; use '*'`
-  }
-  if (field === DAY_OF_MONTH && upper === 'L') return undefined
-  if (field === DAY_OF_WEEK) {
-    const nth = /^(\w+)#(\d+)$/.exec(upper) ?? /^(\w+)(L)$/.exec(upper)
-    if (nth) {
-      const day = valueProblem(nth[1]!, field)
-      if (typeof day === 'string') return day
-      if (nth[2] !== 'L' && !(Number(nth[2]) >= 1 && Number(nth[2]) <= 5)) {
-        return `day of week '${item}': the occurrence after '#' must be 1-5 (e.g. 5#2 for the second Friday)`
-      }
-      return undefined
-    }
-  }
-
-  const [range = '', step, extra] = upper.split('/')
-  if (extra !== undefined) return `${field.name} '${item}' has more than one '/'; write a step like */15`
-  if (step !== undefined && !(/^\d+$/.test(step) && Number(step) >= 1)) {
-    return `${field.name} step '${step}' in '${item}' must be a whole number of at least 1, e.g. */15`
-  }
-  if (step !== undefined && Number(step) > field.max) {
-    return `${field.name} step ${step} in '${item}' is larger than the ${field.name} range ${field.min}-${field.max}, so it never repeats; use a step of at most ${field.max}`
-  }
-  if (range === '*') return undefined
-  const bounds = range.split('-')
-  if (bounds.length > 2) return `${field.name} range '${range}' must be two values like 1-5`
-  const values: number[] = []
-  for (const bound of bounds) {
-    const value = valueProblem(bound, field)
-    if (typeof value === 'string') return value
-    values.push(value)
-  }
-  if (values.length === 2 && values[0]! > values[1]!) {
-    return `${field.name} range '${range}' runs backwards; write the smaller value first, e.g. ${values[1]}-${values[0]}`
-  }
-  return undefined
+/** Croner's message in the plan's own terms ("month 13 is out of range 1-12", not "month: 12"). */
+function readableReason(message: string): string {
+  const reason = message.replace(/^Cron\w*:\s*/, '')
+  const invalid = /^Invalid value for (\w+): (-?\d+)$/.exec(reason)
+  const field = invalid ? FIELDS[invalid[1]!] : undefined
+  if (!invalid || !field) return reason
+  return `${field.name} ${Number(invalid[2]) + field.shift} is out of range ${field.range}`
 }
 
-/** The number a field value stands for, or a problem. */
-function valueProblem(text: string, field: CronField): number | string {
-  if (text === '') return `${field.name} is missing a value; ${EXAMPLE}`
-  const nameIndex = field.names?.indexOf(text.toUpperCase()) ?? -1
-  if (nameIndex >= 0) return nameIndex + (field.namesFrom ?? 0)
-  if (!/^\d+$/.test(text)) {
-    const names = field.names ? ` or a name (${field.names.join(', ')})` : ''
-    return `${field.name} '${text}' is not a number${names}`
+/**
+ * What is wrong with a time zone name, or undefined for a valid IANA zone.
+ * @example timezoneProblem('Europe/Berlin') // undefined
+ */
+export function timezoneProblem(timezone: string): string | undefined {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: timezone })
+    return undefined
+  } catch {
+    return `unknown time zone '${timezone}'; use an IANA name such as UTC, Europe/Berlin or America/New_York`
   }
-  const value = Number(text)
-  if (value < field.min || value > field.max) return `${field.name} ${value} is out of range ${field.min}-${field.max}`
-  return value
 }

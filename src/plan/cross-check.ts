@@ -8,7 +8,7 @@
 import { didYouMean, type PlanIssue } from '../errors.js'
 import { offlineSyncIssues } from '../mapping/offline-checks.js'
 import { connectionProblems, stateProblems } from './connection-url.js'
-import { cronProblem } from './cron.js'
+import { cronProblem, timezoneProblem } from './cron.js'
 import type { Plan, SyncPlan } from './schema.js'
 
 /**
@@ -17,6 +17,10 @@ import type { Plan, SyncPlan } from './schema.js'
  */
 export function crossCheckPlan(plan: Plan): PlanIssue[] {
   const issues: PlanIssue[] = [...stateProblems(plan.state)]
+  if (plan.timezone !== undefined) {
+    const problem = timezoneProblem(plan.timezone)
+    if (problem !== undefined) issues.push({ path: 'timezone', message: problem })
+  }
   for (const [name, connection] of Object.entries(plan.connections)) issues.push(...connectionProblems(name, connection))
 
   const firstIndexOfId = new Map<string, number>()
@@ -99,8 +103,14 @@ function syncProblems(sync: SyncPlan, at: string, plan: Plan): PlanIssue[] {
 
   for (const issue of offlineSyncIssues(sync)) issues.push({ path: `${at}.${issue.path}`, message: issue.message })
 
+  if (sync.timezone !== undefined) {
+    const problem = timezoneProblem(sync.timezone)
+    if (problem !== undefined) issues.push({ path: `${at}.timezone`, message: problem })
+  }
   if (sync.schedule !== undefined) {
-    const problem = cronProblem(sync.schedule)
+    const zone = sync.timezone ?? plan.timezone
+    // A bad zone is reported once, where it is written.
+    const problem = zone !== undefined && timezoneProblem(zone) !== undefined ? undefined : cronProblem(sync.schedule, zone)
     if (problem !== undefined) issues.push({ path: `${at}.schedule`, message: `schedule '${sync.schedule}': ${problem}` })
   }
   return issues

@@ -21,10 +21,12 @@ const SYNC_KEY_ORDER = [
   'filters',
   'conflict',
   'schedule',
+  'timezone',
   'batchSize',
   'lookback',
   'maxErrors',
   'retries',
+  'retryDelay',
 ] as const satisfies readonly (keyof SyncPlan)[]
 
 const DEFAULT_STATE = '.syncline/state.db'
@@ -54,6 +56,7 @@ export function planToDocument(plan: Plan, previousRaw: unknown, env: NodeJS.Pro
     connections[name] = keepReferences(written, previousConnections[name], env)
   }
   doc.connections = connections
+  if (plan.timezone !== undefined) doc.timezone = keepReferences(plan.timezone, previous.timezone, env)
 
   const previousSyncs = Array.isArray(previous.syncs) ? previous.syncs.filter(isPlainObject) : []
   doc.syncs = plan.syncs.map((sync) => {

@@ -84,15 +84,22 @@ export const syncSchema = z.strictObject({
   filters: z.array(filterSchema).default([]),
   conflict: z.enum(['latest-wins', 'source-wins', 'destination-wins', 'merge', 'manual']).default('latest-wins'),
   schedule: z.string().min(1).optional(),
+  /** Time zone the schedule is read in (IANA name); default the plan's `timezone`, else the machine's. */
+  timezone: z.string().min(1).optional(),
   batchSize: z.number().int().min(1).max(1_000_000).default(5000),
   lookback: durationSchema.default('60s'),
   maxErrors: z.number().int().min(0).default(0),
-  retries: z.number().int().min(0).default(3),
+  /** Transient failures retried this many times, with exponential backoff and jitter. */
+  retries: z.number().int().min(0).max(100).default(3),
+  /** The first retry's delay; it doubles for each next one, capped at 5 minutes. */
+  retryDelay: durationSchema.default('1s'),
 })
 
 export const planSchema = z.strictObject({
   /** Where watermarks and run history live: a path (SQLite) or a postgres:// URL. */
   state: z.string().min(1).default('.syncline/state.db'),
+  /** Time zone every `schedule:` is read in unless a sync sets its own (IANA name); default the machine's. */
+  timezone: z.string().min(1).optional(),
   connections: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'use letters, digits, _ and -'), connectionSchema).default({}),
   syncs: z.array(syncSchema).default([]),
 })

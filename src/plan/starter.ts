@@ -58,8 +58,10 @@ syncs:
   #       - { source: customer_name, destination: first_name, transform: "SPLIT(customer_name, ' ', 0)" }
   #       - { destination: label, transform: "CONCAT(UPPER(country), '-', id)" }
   #   maxErrors: 10                                    # rejected rows tolerated before the run fails
-  #   schedule: "*/30 * * * *"                         # cron, seconds optional (validated; the scheduler is not in this version yet)
-  #   retries: 3                                       # transient failures retried with backoff (by the scheduler, not yet released)
+  #   schedule: "*/30 * * * *"                         # cron, seconds optional; \`syncline serve\` runs it on this schedule
+  #   timezone: Europe/Berlin                          # the schedule's time zone (default: the plan's timezone:, else the machine's)
+  #   retries: 3                                       # transient failures (connection lost, deadlock, timeout) retried
+  #   retryDelay: 1s                                   # first retry's delay; doubles each time, with jitter, capped at 5 min
 
   # A two-way sync: changes on either side are copied to the other (not in this version yet:
   # \`syncline run\` refuses it; mode: realtime likewise).

@@ -28,6 +28,8 @@ export const RUN_COLUMNS = [
   'conflicts',
   'error',
   'notes',
+  'attempt',
+  'error_code',
 ] as const
 
 /** The `record_errors` columns written by `addRecordErrors`, in parameter order. */
@@ -94,6 +96,8 @@ export interface RunRow {
   error: string | null
   /** A JSON array of strings, or null when the run had no notes. */
   notes: string | null
+  attempt: number | string
+  error_code: string | null
 }
 
 /** A `record_errors` row. */
@@ -144,6 +148,8 @@ export function runParams(run: RunRecord, status: RunStatus = run.status): (stri
     count(run.conflicts),
     run.error === undefined ? null : boundedText(run.error, MAX_RUN_ERROR_CHARACTERS),
     run.notes && run.notes.length > 0 ? JSON.stringify(run.notes) : null,
+    run.attempt ?? 1,
+    run.errorCode ?? null,
   ]
 }
 
@@ -168,6 +174,10 @@ export function runFromRow(row: RunRow): RunRecord {
   if (row.duration_ms !== null) run.durationMs = Number(row.duration_ms)
   if (row.error !== null) run.error = row.error
   if (row.notes !== null && row.notes !== undefined) run.notes = JSON.parse(row.notes) as string[]
+  // First attempts stay without the field, as runs recorded before retries existed.
+  const attempt = Number(row.attempt ?? 1)
+  if (attempt > 1) run.attempt = attempt
+  if (row.error_code !== null && row.error_code !== undefined) run.errorCode = row.error_code
   return run
 }
 

@@ -225,10 +225,20 @@ export const STATE_MIGRATIONS: readonly StateMigration[] = [
       )`,
     ],
   },
+  {
+    version: 7,
+    description: 'run attempts (retries of transient failures) and error codes',
+    // Each attempt of a run is its own row; `attempt` counts them from 1.
+    // Rows written before this version (or by an older syncline) were first attempts.
+    sqlite: [`ALTER TABLE runs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1`, `ALTER TABLE runs ADD COLUMN error_code TEXT`],
+    postgres: (s) => [
+      `ALTER TABLE ${s}.runs ADD COLUMN IF NOT EXISTS attempt integer NOT NULL DEFAULT 1`,
+      `ALTER TABLE ${s}.runs ADD COLUMN IF NOT EXISTS error_code text`,
+    ],
+  },
 ]
 
-/** The newest schema version this build knows. */
-// The highest, not the last: branches append versions in whatever order they merge.
+/** The newest schema version this build knows (the highest, not the last: branches append versions in whatever order they merge). */
 export const STATE_SCHEMA_VERSION = Math.max(...STATE_MIGRATIONS.map((m) => m.version))
 
 /** Tables with a `sync_id` column: `forgetSync` deletes a sync's rows from each. */

@@ -39,6 +39,14 @@ export interface RunRecord extends RunCounts {
   finishedAt?: string
   durationMs?: number
   error?: string
+  /** The error's stable code (`CONNECTION_REFUSED`…), when it failed with one. */
+  errorCode?: string
+  /**
+   * Which attempt this is, from 1: a run that failed with a transient error
+   * is retried (`retries:`), and every retry is a run of its own in history.
+   * Absent means 1.
+   */
+  attempt?: number
   /**
    * What the run did beyond its counts that a user should know, one sentence
    * each (e.g. that it refilled a destination that had lost rows).

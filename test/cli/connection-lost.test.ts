@@ -43,6 +43,8 @@ syncs:
     mode: incremental
     cursor: updated_at
     batchSize: 500
+    # One attempt: this test is about how a run fails (retries: test/scheduler/retry.test.ts).
+    retries: 0
     # A filter keeps the first run on the row path (batch by batch, with
     # checkpoints) instead of one bulk COPY, which is what this test is about.
     filters: [{ field: id, op: ">", value: 0 }]

@@ -128,6 +128,8 @@ syncs:
     mode: ${mode}
 ${mode === 'incremental' ? '    cursor: updated_at\n    lookback: 0s\n' : ''}    batchSize: 4
     maxErrors: ${maxErrors}
+    # The connector's own attempts are under test here, not the run's retries.
+    retries: 0
 `)
   }
 

@@ -43,6 +43,7 @@ describe('validatePlan', () => {
       lookback: '60s',
       maxErrors: 0,
       retries: 3,
+      retryDelay: '1s',
     })
   })
 

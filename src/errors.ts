@@ -36,6 +36,7 @@ export type ErrorCode =
   | 'CAPABILITY_MISSING'
   | 'CDC_NOT_READY'
   | 'POSITION_LOST'
+  | 'CONFLICT_NOT_FOUND'
   | 'INTERNAL'
 
 /** Options shared by every syncline error. */

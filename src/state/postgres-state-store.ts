@@ -38,6 +38,8 @@ import {
   type WatermarkRow,
 } from './state-rows.js'
 import { openError, operationError, passwordOf, scrub } from './postgres-state-errors.js'
+import { PostgresTwoWayState } from './postgres-two-way-state.js'
+import type { TwoWayState } from './two-way-state.js'
 import { SCHEMA_VERSION_TABLE, STATE_MIGRATIONS, SYNC_SCOPED_TABLES } from './state-schema.js'
 import type { RecordErrorEntry, RunLock, RunRecord, RunStatus, StateStore, SyncFacts, SyncState, Watermark } from './state-store.js'
 
@@ -98,6 +100,7 @@ export class PostgresStateStore implements StateStore {
   private readonly schema: string
   private readonly secret: string | undefined
   private closed = false
+  private twoWayState: TwoWayState | undefined
 
   /** Use {@link openPostgresStateStore}, which creates the schema and tables first. */
   constructor(pool: pg.Pool, quotedSchema: string, location: string, secret: string | undefined) {
@@ -268,6 +271,11 @@ export class PostgresStateStore implements StateStore {
        )`,
     )
     return rows.map(syncStateFromRow).sort((a, b) => compareText(a.syncId, b.syncId))
+  }
+
+  twoWay(): TwoWayState {
+    this.twoWayState ??= new PostgresTwoWayState({ query: (sql, params) => this.query(sql, params), transaction: (work) => this.transaction(work) }, this.schema)
+    return this.twoWayState
   }
 
   async forgetSync(syncId: string): Promise<void> {

@@ -36,6 +36,8 @@ import {
   type SyncStateRow,
   type WatermarkRow,
 } from './state-rows.js'
+import { SqliteTwoWayState } from './sqlite-two-way-state.js'
+import type { TwoWayState } from './two-way-state.js'
 import { SCHEMA_VERSION_TABLE, STATE_MIGRATIONS, SYNC_SCOPED_TABLES } from './state-schema.js'
 import type { RecordErrorEntry, RunLock, RunRecord, RunStatus, StateStore, SyncFacts, SyncState, Watermark } from './state-store.js'
 
@@ -72,6 +74,7 @@ export class SqliteStateStore implements StateStore {
   readonly path: string
   private readonly db: Database.Database
   private closed = false
+  private twoWayState: TwoWayState | undefined
   private readonly statements: ReturnType<typeof prepareStatements>
 
   /** Use {@link openSqliteStateStore}, which creates the file and the tables first. */
@@ -203,6 +206,11 @@ export class SqliteStateStore implements StateStore {
       const rows = this.statements.listSyncStates.all() as SyncStateRow[]
       return rows.map(syncStateFromRow).sort((a, b) => compareText(a.syncId, b.syncId))
     })
+  }
+
+  twoWay(): TwoWayState {
+    this.twoWayState ??= new SqliteTwoWayState(this.db, (operation) => this.use(operation))
+    return this.twoWayState
   }
 
   async forgetSync(syncId: string): Promise<void> {

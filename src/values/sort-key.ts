@@ -74,3 +74,45 @@ function terminated(bytes: Buffer): Buffer {
   out.push(0, 0)
   return Buffer.from(out)
 }
+
+/**
+ * The key a {@link sortKey} encoding came from, for keys of these types
+ * (integers within ±2^53 come back as numbers, larger ones as bigints).
+ * A store that keeps only the encoding (two-way base hashes) can then name
+ * and look up the row again.
+ * @example decodeSortKey(['integer', 'text'], sortKey(['integer', 'text'], [7, 'a'])!) // [7, 'a']
+ */
+export function decodeSortKey(types: readonly CanonicalType[], encoded: Uint8Array): KeyValues {
+  const out: KeyValues = []
+  let at = 0
+  for (const type of types) {
+    if (type === 'boolean') {
+      out.push(encoded[at++] === 1)
+      continue
+    }
+    if (type === 'integer') {
+      const prefix = encoded[at++]!
+      const negative = prefix < 0x80
+      const length = negative ? 0x80 - prefix : prefix - 0x80
+      let magnitude = 0n
+      for (let i = 0; i < length; i++) magnitude = (magnitude << 8n) | BigInt(negative ? 0xff - encoded[at + i]! : encoded[at + i]!)
+      at += length
+      const n = negative ? -magnitude : magnitude
+      out.push(n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n)
+      continue
+    }
+    const bytes: number[] = []
+    for (;;) {
+      const b = encoded[at++]!
+      if (b !== 0) {
+        bytes.push(b)
+        continue
+      }
+      // 0x00 0xFF is an escaped zero byte; 0x00 0x00 ends the value.
+      if (encoded[at++] === 0xff) bytes.push(0)
+      else break
+    }
+    out.push(type === 'bytes' ? Uint8Array.from(bytes) : Buffer.from(bytes).toString('utf8'))
+  }
+  return out
+}

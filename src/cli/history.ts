@@ -29,7 +29,7 @@ export async function historyCommand(syncId: string | undefined, opts: GlobalOpt
     }
     if (runs.length === 0) print(syncId ? `${syncId} has not run yet.` : 'No runs yet.')
     for (const r of runs) {
-      const counts = `read ${r.read}, created ${r.created}, updated ${r.updated}, deleted ${r.deleted}, unchanged ${r.unchanged}, failed ${r.failed}`
+      const counts = `read ${r.read}, created ${r.created}, updated ${r.updated}, deleted ${r.deleted}, unchanged ${r.unchanged}, failed ${r.failed}${r.conflicts > 0 ? `, conflicts ${r.conflicts}` : ''}`
       print(`${r.startedAt}  ${r.syncId}  ${r.status}${r.dryRun ? ' (dry run)' : ''}  ${r.mode}  ${counts}  ${r.durationMs ?? '-'} ms`)
       if (r.error) print(`    ${boundedText(r.error.split('\n')[0]!, LINE_CHARACTERS)}`)
       for (const note of r.notes ?? []) print(`    note: ${boundedText(note, LINE_CHARACTERS)}`)

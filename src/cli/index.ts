@@ -7,6 +7,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { automapCommand } from './automap.js'
 import { checkCommand } from './check.js'
+import { conflictsCommand } from './conflicts.js'
 import { discoverCommand } from './discover.js'
 import { historyCommand } from './history.js'
 import { initCommand } from './init.js'
@@ -79,6 +80,16 @@ program
   .argument('[sync]')
   .option('-n, --limit <n>', 'runs to show', positiveInteger, 20)
   .action(action(historyCommand))
+program
+  .command('conflicts')
+  .description('two-way conflicts waiting for a person; `conflicts resolve ID --take source|destination` settles one')
+  .argument('[action]', 'resolve')
+  .argument('[id]', 'the conflict id (from the list)')
+  .option('--take <side>', 'with resolve: source or destination')
+  .option('--sync <id>', 'only this sync')
+  .option('--all', 'also list resolved conflicts')
+  .option('-n, --limit <n>', 'conflicts to show', positiveInteger, 100)
+  .action(action(conflictsCommand))
 
 // Options like --config and --json may come after the command name too.
 for (const command of program.commands) {

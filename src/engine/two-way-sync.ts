@@ -30,7 +30,7 @@ import { changedFields, decide, type ConflictResolver, type Decision, type KeyVi
 import { report, type RunContext } from './run-context.js'
 import { sortedMerge } from './sorted-merge.js'
 import { twoWayMapping, type TwoWayMapping } from './two-way-mapping.js'
-import { capWatermark, laterWatermark, scanStart, watermarkTracker, type WatermarkTracker } from './watermark.js'
+import { capWatermark, laterWatermark, scanStart, watermarkTracker } from './watermark.js'
 
 /** What a two-way run needs beyond its context. */
 export interface TwoWayOptions {

@@ -61,14 +61,16 @@ syncs:
   #   schedule: "*/30 * * * *"                         # cron, seconds optional (validated; the scheduler is not in this version yet)
   #   retries: 3                                       # transient failures retried with backoff (by the scheduler, not yet released)
 
-  # A two-way sync: changes on either side are copied to the other (not in this version yet:
-  # \`syncline run\` refuses it; mode: realtime likewise).
+  # A two-way sync: changes on either side are copied to the other (docs/two-way.md).
   # - id: contacts
   #   source: { connection: shop, entity: contacts }
   #   destination: { connection: warehouse, entity: public.contacts }
+  #   mode: incremental                                # two-way needs incremental (realtime two-way: not yet)
   #   direction: two-way                               # one-way | two-way
   #   cursor: updated_at                               # needed to tell which side changed
+  #   destinationCursor: modified                      # the destination's cursor, if not the field cursor maps to
   #   conflict: latest-wins                            # latest-wins | source-wins | destination-wins | merge | manual
+  #   conflictTies: source                             # latest-wins: who wins equal cursors
 `
 
 /**

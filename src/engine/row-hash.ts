@@ -39,18 +39,11 @@ function canonicalText(type: CanonicalType, value: Value): string {
   }
 }
 
-/** Feed one value to a hash: a marker byte (null or not), then its length-prefixed text. */
-function feed(hash: ReturnType<typeof createHash>, type: CanonicalType, value: Value | undefined): void {
-  if (value === null || value === undefined) {
-    hash.update(Buffer.from([0]))
-    return
-  }
-  const text = Buffer.from(canonicalText(type, value), 'utf8')
-  const head = Buffer.alloc(5)
-  head[0] = 1
-  head.writeUInt32BE(text.length, 1)
-  hash.update(head)
-  hash.update(text)
+/** One value as hash input: `~` for NULL, else its length, `:`, its canonical text (so no two rows run together). */
+function piece(type: CanonicalType, value: Value | undefined): string {
+  if (value === null || value === undefined) return '~'
+  const text = canonicalText(type, value)
+  return `${text.length}:${text}`
 }
 
 /**
@@ -58,18 +51,16 @@ function feed(hash: ReturnType<typeof createHash>, type: CanonicalType, value: V
  * @example rowHash({ id: 1, price: '1.50' }, fields).equals(rowHash({ id: 1, price: '1.5' }, fields)) // true
  */
 export function rowHash(row: Row, fields: HashedFields): Buffer {
-  const hash = createHash('sha256')
-  for (let i = 0; i < fields.names.length; i++) feed(hash, fields.types[i]!, row[fields.names[i]!])
-  return hash.digest().subarray(0, ROW_HASH_BYTES)
+  let input = ''
+  for (let i = 0; i < fields.names.length; i++) input += piece(fields.types[i]!, row[fields.names[i]!])
+  return createHash('sha256').update(input, 'utf8').digest().subarray(0, ROW_HASH_BYTES)
 }
 
 /** {@link FIELD_HASH_BYTES} per compared field, concatenated in field order (for field-level merges). */
 export function fieldHashes(row: Row, fields: HashedFields): Buffer {
   const out = Buffer.alloc(fields.names.length * FIELD_HASH_BYTES)
   for (let i = 0; i < fields.names.length; i++) {
-    const hash = createHash('sha256')
-    feed(hash, fields.types[i]!, row[fields.names[i]!])
-    hash.digest().copy(out, i * FIELD_HASH_BYTES, 0, FIELD_HASH_BYTES)
+    createHash('sha256').update(piece(fields.types[i]!, row[fields.names[i]!]), 'utf8').digest().copy(out, i * FIELD_HASH_BYTES, 0, FIELD_HASH_BYTES)
   }
   return out
 }

@@ -26,6 +26,7 @@ import type { Watermark } from '../state/state-store.js'
 import type { CanonicalType, KeyValues, Row } from '../values/canonical.js'
 import { decodeSortKey, sortKey } from '../values/sort-key.js'
 import { BatchWriter, recordId, type Operation } from './batch-writer.js'
+import { rowHash, sameHash } from './row-hash.js'
 import { changedFields, decide, type ConflictResolver, type Decision, type KeyView } from './conflict-resolution.js'
 import { report, type RunContext } from './run-context.js'
 import { sortedMerge } from './sorted-merge.js'
@@ -104,7 +105,8 @@ async function readChanges(run: TwoWayRun, side: 'source' | 'destination'): Prom
   let read = 0
   for await (const rows of connector.scan(entity, { fields, keys, cursor: start, batchSize: p.plan.batchSize, signal: ctx.signal })) {
     read += rows.length
-    const rejected = await syncKeys(run, await viewsOf(run, side, rows))
+    const { views, known } = await viewsOf(run, side, rows)
+    const rejected = await syncKeys(run, views, known)
     if (rejected > 0) blocked = true
     const last = rows[rows.length - 1]
     if (!blocked && !ctx.dryRun && last) {
@@ -116,7 +118,8 @@ async function readChanges(run: TwoWayRun, side: 'source' | 'destination'): Prom
   // Rows whose cursor is NULL cannot be placed after a watermark: compared on every run.
   const nulls: Filter[] = [{ field: cursorField, op: 'is_null' }]
   for await (const rows of connector.scan(entity, { fields, keys, filters: nulls, batchSize: p.plan.batchSize, signal: ctx.signal })) {
-    await syncKeys(run, await viewsOf(run, side, rows))
+    const { views, known } = await viewsOf(run, side, rows)
+    await syncKeys(run, views, known)
   }
 }
 
@@ -126,27 +129,59 @@ async function saveSideWatermark(run: TwoWayRun, side: 'source' | 'destination',
   else await run.state.setDestinationWatermark(id, watermark)
 }
 
-/** Both sides of the keys of rows read from one side: the other side is looked up. */
-async function viewsOf(run: TwoWayRun, side: 'source' | 'destination', rows: Row[]): Promise<KeyView[]> {
-  const p = run.ctx.prepared
-  run.ctx.counts.read += rows.length
-  const keys = rows.map((row) => keyOf(row, side === 'source' ? p.keys : p.destinationKeys))
-  const others = side === 'source' ? await lookupDestination(run, keys) : await lookupSource(run, keys)
-  const views: KeyView[] = []
-  rows.forEach((row, i) => {
-    const view = newView(run, keys[i]!)
-    if (!view) return
-    const other = others.get(view.recordId)
+/**
+ * Both sides of the keys of rows read from one side: the other side is
+ * looked up, except for rows equal to their base with no conflict open:
+ * that side did not change, and a change on the other side is found by the
+ * other side's own cursor scan (this run's or the next). This spares the
+ * look-ups for echoes of the engine's own writes and for re-read rows.
+ */
+async function viewsOf(run: TwoWayRun, side: 'source' | 'destination', rows: Row[]): Promise<{ views: KeyView[]; known: KnownState }> {
+  const { ctx, mapping, state } = run
+  const p = ctx.prepared
+  ctx.counts.read += rows.length
+  const candidates: KeyView[] = []
+  for (const row of rows) {
+    const view = newView(run, keyOf(row, side === 'source' ? p.keys : p.destinationKeys))
+    if (!view) continue
+    if (side === 'source') view.source = row
+    else view.destination = row
+    candidates.push(view)
+  }
+  const known: KnownState = {
+    bases: await state.getBase(p.plan.id, candidates.map((v) => v.keyBytes)),
+    open: await state.openConflicts(p.plan.id, candidates.map((v) => v.recordId)),
+  }
+  const views = candidates.filter((view) => {
+    const base = known.bases.get(baseKeyId(view.keyBytes))
+    if (!base?.hash || base.pending || known.open.has(view.recordId)) return true
+    let row = view.destination
     if (side === 'source') {
-      view.source = row
-      if (other) view.destination = other
-    } else {
-      view.destination = row
-      if (other) view.source = other
+      try {
+        row = mapping.forward.map(view.source!)
+      } catch {
+        return true // rejected with its reason by syncKeys
+      }
     }
-    views.push(view)
+    if (!sameHash(rowHash(row!, mapping.compared), base.hash)) return true
+    ctx.counts.unchanged++
+    return false
   })
-  return views
+  const keys = views.map((v) => v.key)
+  const others = keys.length === 0 ? new Map<string, Row>() : side === 'source' ? await lookupDestination(run, keys) : await lookupSource(run, keys)
+  for (const view of views) {
+    const other = others.get(view.recordId)
+    if (!other) continue
+    if (side === 'source') view.destination = other
+    else view.source = other
+  }
+  return { views, known }
+}
+
+/** Base entries and open conflicts of a batch's keys, when already read. */
+interface KnownState {
+  bases: Map<string, BaseEntry>
+  open: Map<string, StoredConflict>
 }
 
 function newView(run: TwoWayRun, key: KeyValues): KeyView | undefined {
@@ -172,13 +207,13 @@ async function lookupSource(run: TwoWayRun, keys: KeyValues[]): Promise<Map<stri
  * Decide and write a batch of keys; returns how many records were rejected
  * (their base is left as it was, so the next run tries them again).
  */
-async function syncKeys(run: TwoWayRun, views: KeyView[]): Promise<number> {
+async function syncKeys(run: TwoWayRun, views: KeyView[], known?: KnownState): Promise<number> {
   if (views.length === 0) return 0
   const { ctx, mapping, state } = run
   const p = ctx.prepared
   const syncId = p.plan.id
-  const bases = await state.getBase(syncId, views.map((v) => v.keyBytes))
-  const open = await state.openConflicts(syncId, views.map((v) => v.recordId))
+  const bases = known?.bases ?? (await state.getBase(syncId, views.map((v) => v.keyBytes)))
+  const open = known?.open ?? (await state.openConflicts(syncId, views.map((v) => v.recordId)))
   const rejectedBefore = ctx.writer.rejected + run.sourceWriter.rejected
 
   const decided: { view: KeyView; decision: Decision }[] = []
@@ -285,7 +320,8 @@ async function keyPass(run: TwoWayRun): Promise<void> {
     p.keyTypes,
     batchSize,
   )
-  const base = new BaseReader(state, p.plan.id, batchSize)
+  // Keys are small: a larger page means fewer round trips to the state store.
+  const base = new BaseReader(state, p.plan.id, Math.max(batchSize, 10_000))
   let candidates: KeyValues[] = []
   let compared = 0
   const flush = async () => {
@@ -312,11 +348,12 @@ async function keyPass(run: TwoWayRun): Promise<void> {
       const bytes = sortKey(p.keyTypes, key)
       if (bytes === undefined) continue
       // Base keys before this one are on neither side: deleted on both.
-      for (let entry = await base.peek(); entry && Buffer.compare(entry.key, bytes) < 0; entry = await base.peek()) {
-        candidates.push(decodeSortKey(p.keyTypes, base.take().key))
+      let entry = await base.peek()
+      while (entry && entry.compare(bytes) < 0) {
+        candidates.push(decodeSortKey(p.keyTypes, base.take()))
+        entry = await base.peek()
       }
-      const entry = await base.peek()
-      const inBase = entry !== undefined && Buffer.compare(entry.key, bytes) === 0
+      const inBase = entry !== undefined && entry.compare(bytes) === 0
       if (inBase) base.take()
       if (!(left && right && inBase)) candidates.push(key)
       if (candidates.length >= batchSize) await flush()
@@ -324,17 +361,16 @@ async function keyPass(run: TwoWayRun): Promise<void> {
     report(ctx, 'deletes', compared, undefined, `${compared} keys compared with the base`)
   }
   for (let entry = await base.peek(); entry; entry = await base.peek()) {
-    candidates.push(decodeSortKey(p.keyTypes, base.take().key))
+    candidates.push(decodeSortKey(p.keyTypes, base.take()))
     if (candidates.length >= batchSize) await flush()
   }
   await flush()
 }
 
-/** Pages through a sync's base in key order. */
+/** Pages through a sync's base keys in key order. */
 class BaseReader {
-  private page: BaseEntry[] = []
+  private page: Buffer[] = []
   private index = 0
-  private last: Uint8Array | undefined
   private done = false
 
   constructor(
@@ -343,18 +379,18 @@ class BaseReader {
     private readonly pageSize: number,
   ) {}
 
-  async peek(): Promise<{ key: Buffer } | undefined> {
+  /** The next key, or undefined at the end. */
+  async peek(): Promise<Buffer | undefined> {
     if (this.index >= this.page.length && !this.done) {
-      this.page = await this.state.scanBase(this.syncId, this.last, this.pageSize)
+      const last = this.page[this.page.length - 1]
+      this.page = await this.state.scanBaseKeys(this.syncId, last, this.pageSize)
       this.index = 0
       if (this.page.length < this.pageSize) this.done = true
-      if (this.page.length > 0) this.last = this.page[this.page.length - 1]!.key
     }
-    const entry = this.page[this.index]
-    return entry ? { key: Buffer.from(entry.key) } : undefined
+    return this.page[this.index]
   }
 
-  take(): BaseEntry {
+  take(): Buffer {
     return this.page[this.index++]!
   }
 }

@@ -48,6 +48,14 @@ export class PostgresTwoWayState implements TwoWayState {
     })
   }
 
+  async scanBaseKeys(syncId: string, after: Uint8Array | undefined, limit: number): Promise<Buffer[]> {
+    const rows =
+      after === undefined
+        ? await this.db.query<{ key: Buffer }>(`SELECT key FROM ${this.schema}.two_way_base WHERE sync_id = $1 ORDER BY key LIMIT $2`, [syncId, limit])
+        : await this.db.query<{ key: Buffer }>(`SELECT key FROM ${this.schema}.two_way_base WHERE sync_id = $1 AND key > $2 ORDER BY key LIMIT $3`, [syncId, Buffer.from(after), limit])
+    return rows.map((r) => r.key)
+  }
+
   async scanBase(syncId: string, after: Uint8Array | undefined, limit: number): Promise<BaseEntry[]> {
     // bytea compares byte by byte (memcmp), the order of the key encoding.
     const rows =

@@ -12,19 +12,30 @@ const CHUNK = 500
 
 /** Two-way state in SQLite; `use` wraps each operation with the store's error handling. */
 export class SqliteTwoWayState implements TwoWayState {
+  /** Prepared look-ups of full chunks: every batch repeats the same IN list. */
+  private readonly statements = new Map<string, Database.Statement>()
+
   constructor(
     private readonly db: Database.Database,
     private readonly use: <T>(operation: () => T) => T,
   ) {}
+
+  private statement(sql: string, cache: boolean): Database.Statement {
+    if (!cache) return this.db.prepare(sql)
+    let statement = this.statements.get(sql)
+    if (!statement) {
+      statement = this.db.prepare(sql)
+      this.statements.set(sql, statement)
+    }
+    return statement
+  }
 
   async getBase(syncId: string, keys: readonly Uint8Array[]): Promise<Map<string, BaseEntry>> {
     return this.use(() => {
       const found = new Map<string, BaseEntry>()
       for (let i = 0; i < keys.length; i += CHUNK) {
         const chunk = keys.slice(i, i + CHUNK).map((k) => Buffer.from(k))
-        const rows = this.db
-          .prepare(`SELECT key, hash, fields, pending FROM two_way_base WHERE sync_id = ? AND key IN (${chunk.map(() => '?').join(', ')})`)
-          .all(syncId, ...chunk) as BaseRow[]
+        const rows = this.statement(`SELECT key, hash, fields, pending FROM two_way_base WHERE sync_id = ? AND key IN (${chunk.map(() => '?').join(', ')})`, chunk.length === CHUNK).all(syncId, ...chunk) as BaseRow[]
         for (const row of rows) found.set(baseKeyId(row.key), baseFromRow(row))
       }
       return found
@@ -45,6 +56,17 @@ export class SqliteTwoWayState implements TwoWayState {
           for (const key of remove) drop.run(syncId, Buffer.from(key))
         })
         .immediate()
+    })
+  }
+
+  async scanBaseKeys(syncId: string, after: Uint8Array | undefined, limit: number): Promise<Buffer[]> {
+    return this.use(() => {
+      // pluck: one Buffer per row, no row objects (every key of the table passes here).
+      const keys =
+        after === undefined
+          ? this.db.prepare('SELECT key FROM two_way_base WHERE sync_id = ? ORDER BY key LIMIT ?').pluck().all(syncId, limit)
+          : this.db.prepare('SELECT key FROM two_way_base WHERE sync_id = ? AND key > ? ORDER BY key LIMIT ?').pluck().all(syncId, Buffer.from(after), limit)
+      return keys as Buffer[]
     })
   }
 

@@ -59,6 +59,8 @@ export interface TwoWayState {
   getBase(syncId: string, keys: readonly Uint8Array[]): Promise<Map<string, BaseEntry>>
   /** Put and remove base entries in one transaction. */
   writeBase(syncId: string, put: readonly BaseEntry[], remove: readonly Uint8Array[]): Promise<void>
+  /** Base keys only, in key order, after `after` (exclusive): the key pass reads every key, so it skips the rest. */
+  scanBaseKeys(syncId: string, after: Uint8Array | undefined, limit: number): Promise<Buffer[]>
   /** Base entries in key order, after `after` (exclusive). */
   scanBase(syncId: string, after: Uint8Array | undefined, limit: number): Promise<BaseEntry[]>
   /** Keys in the base, and the bytes they take in the store's columns (key + hash + fields). */

@@ -27,7 +27,7 @@ export function sortKey(types: readonly CanonicalType[], key: KeyValues): Buffer
     if (part === undefined) return undefined
     parts.push(part)
   }
-  return Buffer.concat(parts)
+  return parts.length === 1 ? parts[0] : Buffer.concat(parts)
 }
 
 function encodeValue(type: CanonicalType, value: Value): Buffer | undefined {
@@ -45,7 +45,11 @@ function encodeValue(type: CanonicalType, value: Value): Buffer | undefined {
  * for negatives so a larger magnitude sorts first.
  */
 function encodeInteger(value: number | bigint): Buffer | undefined {
-  if (typeof value === 'number' && !Number.isSafeInteger(value)) return undefined
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value)) return undefined
+    // Every key of a table is encoded in a two-way key pass: no BigInt for the common case.
+    return encodeSafeInteger(value)
+  }
   const n = BigInt(value)
   const negative = n < 0n
   let magnitude = negative ? -n : n
@@ -58,6 +62,21 @@ function encodeInteger(value: number | bigint): Buffer | undefined {
   if (bytes.length > 127) return undefined
   if (!negative) return Buffer.from([0x80 + bytes.length, ...bytes])
   return Buffer.from([0x80 - bytes.length, ...bytes.map((b) => 0xff - b)])
+}
+
+/** {@link encodeInteger} for a safe integer, with plain arithmetic (same bytes). */
+function encodeSafeInteger(n: number): Buffer {
+  const negative = n < 0
+  let magnitude = Math.abs(n)
+  const bytes: number[] = []
+  while (magnitude > 0) {
+    bytes.push(magnitude % 256)
+    magnitude = Math.floor(magnitude / 256)
+  }
+  const out = Buffer.allocUnsafe(bytes.length + 1)
+  out[0] = negative ? 0x80 - bytes.length : 0x80 + bytes.length
+  for (let i = 0; i < bytes.length; i++) out[i + 1] = negative ? 0xff - bytes[bytes.length - 1 - i]! : bytes[bytes.length - 1 - i]!
+  return out
 }
 
 /**

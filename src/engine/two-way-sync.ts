@@ -50,6 +50,12 @@ interface TwoWayRun {
   resolver?: ConflictResolver
   /** Source key types, for the source watermark. */
   sourceKeyTypes: CanonicalType[]
+  /**
+   * Dry runs only: keys already decided. Nothing is written, so a later pass
+   * would find the same difference again and count it twice. Grows with the
+   * changes, not the table.
+   */
+  planned?: Set<string>
 }
 
 /** Run one incremental two-way sync. */
@@ -76,6 +82,7 @@ export async function twoWaySync(ctx: RunContext, opts: TwoWayOptions): Promise<
     sourceKeyTypes: p.keys.map((k) => p.sourceEntity.fields.find((f) => f.name === k)?.type ?? 'text'),
   }
   if (opts.onConflict) run.resolver = opts.onConflict
+  if (ctx.dryRun) run.planned = new Set()
 
   await readChanges(run, 'source')
   await readChanges(run, 'destination')
@@ -207,7 +214,10 @@ async function lookupSource(run: TwoWayRun, keys: KeyValues[]): Promise<Map<stri
  * Decide and write a batch of keys; returns how many records were rejected
  * (their base is left as it was, so the next run tries them again).
  */
-async function syncKeys(run: TwoWayRun, views: KeyView[], known?: KnownState): Promise<number> {
+async function syncKeys(run: TwoWayRun, all: KeyView[], known?: KnownState): Promise<number> {
+  const planned = run.planned
+  const views = planned ? all.filter((v) => !planned.has(v.recordId)) : all
+  for (const v of views) planned?.add(v.recordId)
   if (views.length === 0) return 0
   const { ctx, mapping, state } = run
   const p = ctx.prepared

@@ -37,6 +37,11 @@ describe.skipIf(!pgAvailable)('two-way sync PostgreSQL <-> SQLite', () => {
       await deleteItem(src, 3)
       await deleteItem(dst, 13)
       await putItem(dst, { id: 20, name: 'new at destination', qty: 1, price: '2.00', updated_at: at(102) })
+      // A dry run counts what it would write and writes nothing, on either side.
+      const [sourceBefore, destinationBefore] = [await items(src), await items(dst)]
+      expect(await manager.run('items', { dryRun: true })).toMatchObject({ status: 'succeeded', created: 1, updated: 2, deleted: 2 })
+      expect(await items(src)).toEqual(sourceBefore)
+      expect(await items(dst)).toEqual(destinationBefore)
       expect(await manager.run('items')).toMatchObject({ status: 'succeeded', created: 1, updated: 2, deleted: 2, conflicts: 0 })
       const after = await items(src)
       expect(after).toEqual(await items(dst))

@@ -63,6 +63,17 @@ export class SyncManager extends EventEmitter {
     this.env = env
   }
 
+  /**
+   * Listen to `progress`, `run`, or decide two-way conflicts with `conflict`
+   * (the newest `conflict` listener decides; docs/two-way.md).
+   * @example manager.on('conflict', (c) => (c.kind === 'update/delete' ? 'source' : undefined))
+   */
+  override on(event: 'conflict', listener: ConflictResolver): this
+  override on(event: string | symbol, listener: (...args: never[]) => unknown): this
+  override on(event: string | symbol, listener: (...args: never[]) => unknown): this {
+    return super.on(event, listener as (...args: unknown[]) => void)
+  }
+
   /** Load and validate a plan; throws PlanError (with every issue and its path) when invalid. */
   static async open(options: OpenOptions = {}): Promise<SyncManager> {
     const env = options.env ?? process.env

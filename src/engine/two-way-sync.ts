@@ -357,13 +357,15 @@ async function keyPass(run: TwoWayRun): Promise<void> {
       const key = left ? keyOf(left, p.keys) : keyOf(right!, p.destinationKeys)
       const bytes = sortKey(p.keyTypes, key)
       if (bytes === undefined) continue
+      // Hex text sorts like the bytes it spells.
+      const hex = bytes.toString('hex')
       // Base keys before this one are on neither side: deleted on both.
       let entry = await base.peek()
-      while (entry && entry.compare(bytes) < 0) {
-        candidates.push(decodeSortKey(p.keyTypes, base.take()))
+      while (entry !== undefined && entry < hex) {
+        candidates.push(decodeSortKey(p.keyTypes, Buffer.from(base.take(), 'hex')))
         entry = await base.peek()
       }
-      const inBase = entry !== undefined && entry.compare(bytes) === 0
+      const inBase = entry === hex
       if (inBase) base.take()
       if (!(left && right && inBase)) candidates.push(key)
       if (candidates.length >= batchSize) await flush()
@@ -371,7 +373,7 @@ async function keyPass(run: TwoWayRun): Promise<void> {
     report(ctx, 'deletes', compared, undefined, `${compared} keys compared with the base`)
   }
   for (let entry = await base.peek(); entry; entry = await base.peek()) {
-    candidates.push(decodeSortKey(p.keyTypes, base.take()))
+    candidates.push(decodeSortKey(p.keyTypes, Buffer.from(base.take(), 'hex')))
     if (candidates.length >= batchSize) await flush()
   }
   await flush()
@@ -379,7 +381,7 @@ async function keyPass(run: TwoWayRun): Promise<void> {
 
 /** Pages through a sync's base keys in key order. */
 class BaseReader {
-  private page: Buffer[] = []
+  private page: string[] = []
   private index = 0
   private done = false
 
@@ -390,7 +392,7 @@ class BaseReader {
   ) {}
 
   /** The next key, or undefined at the end. */
-  async peek(): Promise<Buffer | undefined> {
+  async peek(): Promise<string | undefined> {
     if (this.index >= this.page.length && !this.done) {
       const last = this.page[this.page.length - 1]
       this.page = await this.state.scanBaseKeys(this.syncId, last, this.pageSize)
@@ -400,7 +402,7 @@ class BaseReader {
     return this.page[this.index]
   }
 
-  take(): Buffer {
+  take(): string {
     return this.page[this.index++]!
   }
 }

@@ -48,11 +48,15 @@ export class PostgresTwoWayState implements TwoWayState {
     })
   }
 
-  async scanBaseKeys(syncId: string, after: Uint8Array | undefined, limit: number): Promise<Buffer[]> {
+  async scanBaseKeys(syncId: string, after: string | undefined, limit: number): Promise<string[]> {
     const rows =
       after === undefined
-        ? await this.db.query<{ key: Buffer }>(`SELECT key FROM ${this.schema}.two_way_base WHERE sync_id = $1 ORDER BY key LIMIT $2`, [syncId, limit])
-        : await this.db.query<{ key: Buffer }>(`SELECT key FROM ${this.schema}.two_way_base WHERE sync_id = $1 AND key > $2 ORDER BY key LIMIT $3`, [syncId, Buffer.from(after), limit])
+        ? await this.db.query<{ key: string }>(`SELECT encode(key, 'hex') AS key FROM ${this.schema}.two_way_base WHERE sync_id = $1 ORDER BY key LIMIT $2`, [syncId, limit])
+        : await this.db.query<{ key: string }>(`SELECT encode(key, 'hex') AS key FROM ${this.schema}.two_way_base WHERE sync_id = $1 AND key > $2 ORDER BY key LIMIT $3`, [
+            syncId,
+            Buffer.from(after, 'hex'),
+            limit,
+          ])
     return rows.map((r) => r.key)
   }
 

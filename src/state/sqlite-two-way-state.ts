@@ -59,14 +59,14 @@ export class SqliteTwoWayState implements TwoWayState {
     })
   }
 
-  async scanBaseKeys(syncId: string, after: Uint8Array | undefined, limit: number): Promise<Buffer[]> {
+  async scanBaseKeys(syncId: string, after: string | undefined, limit: number): Promise<string[]> {
     return this.use(() => {
-      // pluck: one Buffer per row, no row objects (every key of the table passes here).
+      // pluck: one string per row, no row objects (every key of the table passes here).
       const keys =
         after === undefined
-          ? this.db.prepare('SELECT key FROM two_way_base WHERE sync_id = ? ORDER BY key LIMIT ?').pluck().all(syncId, limit)
-          : this.db.prepare('SELECT key FROM two_way_base WHERE sync_id = ? AND key > ? ORDER BY key LIMIT ?').pluck().all(syncId, Buffer.from(after), limit)
-      return keys as Buffer[]
+          ? this.statement('SELECT lower(hex(key)) FROM two_way_base WHERE sync_id = ? ORDER BY key LIMIT ?', true).pluck().all(syncId, limit)
+          : this.statement('SELECT lower(hex(key)) FROM two_way_base WHERE sync_id = ? AND key > ? ORDER BY key LIMIT ?', true).pluck().all(syncId, Buffer.from(after, 'hex'), limit)
+      return keys as string[]
     })
   }
 

@@ -59,8 +59,13 @@ export interface TwoWayState {
   getBase(syncId: string, keys: readonly Uint8Array[]): Promise<Map<string, BaseEntry>>
   /** Put and remove base entries in one transaction. */
   writeBase(syncId: string, put: readonly BaseEntry[], remove: readonly Uint8Array[]): Promise<void>
-  /** Base keys only, in key order, after `after` (exclusive): the key pass reads every key, so it skips the rest. */
-  scanBaseKeys(syncId: string, after: Uint8Array | undefined, limit: number): Promise<Buffer[]>
+  /**
+   * Base keys only, as lower-case hex (whose text order is the bytes' order),
+   * in key order, after `after` (exclusive, hex too). The key pass reads every
+   * key of the table: strings, unlike a Buffer per key, live on the heap the
+   * garbage collector watches, so memory stays flat.
+   */
+  scanBaseKeys(syncId: string, after: string | undefined, limit: number): Promise<string[]>
   /** Base entries in key order, after `after` (exclusive). */
   scanBase(syncId: string, after: Uint8Array | undefined, limit: number): Promise<BaseEntry[]>
   /** Keys in the base, and the bytes they take in the store's columns (key + hash + fields). */

@@ -82,6 +82,8 @@ for (const backend of BACKENDS) {
         after = page[page.length - 1]!.key
       }
       expect(pages).toEqual(KEYS)
+      const hexKeys = [...(await state.scanBaseKeys('s', undefined, 4)), ...(await state.scanBaseKeys('s', encoded[3]!.toString('hex'), 10))]
+      expect(hexKeys.map((k) => decodeSortKey(TYPES, Buffer.from(k, 'hex')))).toEqual(KEYS)
       const found = await state.getBase('s', [encoded[6]!, encoded[1]!, sortKey(TYPES, [1, 'missing'])!])
       expect([...found.keys()].sort()).toEqual([baseKeyId(encoded[6]!), baseKeyId(encoded[1]!)].sort())
       const last = found.get(baseKeyId(encoded[6]!))!

@@ -165,7 +165,7 @@ async function viewsOf(run: TwoWayRun, side: 'source' | 'destination', rows: Row
     let row = view.destination
     if (side === 'source') {
       try {
-        row = mapping.forward.map(view.source!)
+        row = view.sourceMapped = mapping.forward.map(view.source!)
       } catch {
         return true // rejected with its reason by syncKeys
       }
@@ -230,7 +230,7 @@ async function syncKeys(run: TwoWayRun, all: KeyView[], known?: KnownState): Pro
   for (const view of views) {
     const base = bases.get(baseKeyId(view.keyBytes))
     if (base) view.base = base
-    if (view.source) {
+    if (view.source && !view.sourceMapped) {
       try {
         view.sourceMapped = mapping.forward.map(view.source)
       } catch (error) {

@@ -2,12 +2,13 @@
  * `npm run bench`: syncline against the tool a user would pick instead, in
  * the same run, on the same machine, printed as ratios. Never a timed test.
  *
- * Sections (BENCH_ONLY=postgres,sqlite,mariadb,sqlite-incremental to pick): PostgreSQL →
+ * Sections (BENCH_ONLY=postgres,sqlite,mariadb,sqlite-incremental,two-way to pick): PostgreSQL →
  * PostgreSQL against a binary COPY pipe; SQLite → PostgreSQL against pgloader
  * and `sqlite3 -csv | COPY`; MariaDB → PostgreSQL against a `mariadb -B | COPY`
  * pipe; sqlite-incremental: incremental runs from SQLite against a full sync
  * of the same rows (its own size, see the section); scheduler: the daemon's
- * CPU with 1,000 scheduled syncs. BENCH_ROWS sets the table
+ * CPU with 1,000 scheduled syncs; two-way: two-way
+ * incremental with 1% changed on each side against one-way incremental. BENCH_ROWS sets the table
  * size (default 1,000,000).
  *
  * realtime: change capture PostgreSQL → PostgreSQL, native logical
@@ -33,6 +34,7 @@ import { mariadbToPostgres } from './mariadb-to-postgres.js'
 import { sqliteIncremental } from './sqlite-incremental.js'
 import { realtimePostgres } from './realtime-postgres.js'
 import { schedulerIdle } from './scheduler-idle.js'
+import { twoWay } from './two-way.js'
 
 const SECTIONS: Record<string, (work: string) => void | Promise<void>> = {
   postgres: postgresToPostgres,
@@ -41,6 +43,7 @@ const SECTIONS: Record<string, (work: string) => void | Promise<void>> = {
   'sqlite-incremental': sqliteIncremental,
   realtime: realtimePostgres,
   scheduler: schedulerIdle,
+  'two-way': twoWay,
 }
 
 const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim())

@@ -37,6 +37,7 @@ export type ErrorCode =
   | 'CDC_NOT_READY'
   | 'POSITION_LOST'
   | 'POSITION_INVALID'
+  | 'CONFLICT_NOT_FOUND'
   | 'INTERNAL'
 
 /** Options shared by every syncline error. */

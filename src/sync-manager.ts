@@ -15,6 +15,9 @@ import { consumerName } from './engine/consumer-name.js'
 import { runSyncs } from './engine/run-syncs.js'
 import { startWatch, type WatchCallback, type WatchHandle, type WatchOptions } from './engine/watch.js'
 import { reportChangeFeeds, watchRetentionMs, type ChangeFeedReport, type DroppedWatches } from './engine/watch-retention.js'
+import type { ConflictResolver } from './engine/conflict-resolution.js'
+import { resolveConflict, type ConflictSide } from './engine/conflict-queue.js'
+import type { StoredConflict } from './state/two-way-state.js'
 import type { RunOptions, RunTarget, SyncResult } from './engine/run-sync.js'
 import { NotFoundError, PlanError, SynclineError, didYouMean, type PlanIssue } from './errors.js'
 import { autoMap } from './mapping/auto-map.js'
@@ -92,6 +95,17 @@ export class SyncManager extends EventEmitter {
     super()
     this.loaded = loaded
     this.env = env
+  }
+
+  /**
+   * Listen to `progress`, `run`, or decide two-way conflicts with `conflict`
+   * (the newest `conflict` listener decides; docs/two-way.md).
+   * @example manager.on('conflict', (c) => (c.kind === 'update/delete' ? 'source' : undefined))
+   */
+  override on(event: 'conflict', listener: ConflictResolver): this
+  override on(event: string | symbol, listener: (...args: never[]) => unknown): this
+  override on(event: string | symbol, listener: (...args: never[]) => unknown): this {
+    return super.on(event, listener as (...args: unknown[]) => void)
   }
 
   /** Load and validate a plan; throws PlanError (with every issue and its path) when invalid. */
@@ -286,8 +300,11 @@ export class SyncManager extends EventEmitter {
       })
     }
     const onProgress = opts.onProgress
+    // The newest `conflict` listener decides two-way conflicts (docs/two-way.md).
+    const onConflict = opts.onConflict ?? (this.listeners('conflict').at(-1) as ConflictResolver | undefined)
     const results = await runSyncs(targets, {
       ...opts,
+      ...(onConflict ? { onConflict } : {}),
       onProgress: (p) => {
         onProgress?.(p)
         this.emit('progress', p)
@@ -396,6 +413,34 @@ export class SyncManager extends EventEmitter {
   /** How many records the destination rejected (all runs, or one sync's, or one run's). */
   async recordErrorCount(opts: { syncId?: string; runId?: string } = {}): Promise<number> {
     return (await this.state()).countRecordErrors(opts)
+  }
+
+  /**
+   * Conflicts of two-way syncs waiting for a person (`conflict: manual`),
+   * newest first; `open: false` lists settled ones too.
+   */
+  async conflicts(opts: { syncId?: string; open?: boolean; limit?: number } = {}): Promise<StoredConflict[]> {
+    return (await this.state()).twoWay().listConflicts(opts)
+  }
+
+  /**
+   * Settle an open conflict: the taken side's current row (or its delete)
+   * is written to the other side and becomes the base.
+   * @example await manager.resolveConflict('0b6f…', 'destination')
+   */
+  async resolveConflict(id: string, take: ConflictSide): Promise<StoredConflict> {
+    const state = await this.state()
+    const conflict = await state.twoWay().getConflict(id)
+    if (!conflict) throw new SynclineError('CONFLICT_NOT_FOUND', 'config', `No conflict with id '${id}'; 'syncline conflicts' lists the open ones with their ids.`)
+    const plan = this.getPlan(conflict.syncId)
+    const target: RunTarget = {
+      plan,
+      index: this.plan.syncs.indexOf(plan),
+      source: await this.connector(plan.source.connection),
+      destination: await this.connector(plan.destination.connection),
+      state,
+    }
+    return resolveConflict(target, conflict, take)
   }
 
   /**

@@ -29,7 +29,7 @@ export async function historyCommand(syncId: string | undefined, opts: GlobalOpt
     }
     if (runs.length === 0) print(syncId ? `${syncId} has not run yet.` : 'No runs yet.')
     for (const r of runs) {
-      const counts = `read ${r.read}, created ${r.created}, updated ${r.updated}, deleted ${r.deleted}, unchanged ${r.unchanged}, failed ${r.failed}`
+      const counts = `read ${r.read}, created ${r.created}, updated ${r.updated}, deleted ${r.deleted}, unchanged ${r.unchanged}, failed ${r.failed}${r.conflicts > 0 ? `, conflicts ${r.conflicts}` : ''}`
       const attempt = (r.attempt ?? 1) > 1 ? ` (attempt ${r.attempt})` : ''
       print(`${r.startedAt}  ${r.syncId}  ${r.status}${attempt}${r.dryRun ? ' (dry run)' : ''}  ${r.mode}  ${counts}  ${r.durationMs ?? '-'} ms`)
       if (r.error) print(`    ${boundedText(r.error.split('\n')[0]!, LINE_CHARACTERS)}`)

@@ -7,6 +7,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { automapCommand } from './automap.js'
 import { checkCommand } from './check.js'
+import { conflictsCommand } from './conflicts.js'
 import { discoverCommand } from './discover.js'
 import { forgetCommand } from './forget.js'
 import { historyCommand } from './history.js'
@@ -110,6 +111,16 @@ program
   .argument('<entity>')
   .option('--since <position>', 'resume after this position (an event\'s, or the one printed when a watch stopped)')
   .action(action(watchCommand))
+program
+  .command('conflicts')
+  .description('two-way conflicts waiting for a person; `conflicts resolve ID --take source|destination` settles one')
+  .argument('[action]', 'resolve')
+  .argument('[id]', 'the conflict id (from the list)')
+  .option('--take <side>', 'with resolve: source or destination')
+  .option('--sync <id>', 'only this sync')
+  .option('--all', 'also list resolved conflicts')
+  .option('-n, --limit <n>', 'conflicts to show', positiveInteger, 100)
+  .action(action(conflictsCommand))
 
 // Options like --config and --json may come after the command name too.
 for (const command of program.commands) {

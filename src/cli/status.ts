@@ -7,6 +7,8 @@ import { jsonReplacer, print, printJson, type GlobalOptions } from './output.js'
 export async function statusCommand(opts: GlobalOptions): Promise<number> {
   return withManager(opts, async (manager) => {
     const states = new Map((await manager.status()).map((s) => [s.syncId, s]))
+    const open = new Map<string, number>()
+    for (const c of await manager.conflicts({})) open.set(c.syncId, (open.get(c.syncId) ?? 0) + 1)
     const ids = [...new Set([...manager.plan.syncs.map((s) => s.id), ...states.keys()])]
     for (const id of ids) {
       const state = states.get(id)
@@ -21,15 +23,17 @@ export async function statusCommand(opts: GlobalOptions): Promise<number> {
         lastRun: state?.lastRun,
         lock: state?.lock,
         stream: state?.stream,
+        openConflicts: open.get(id) ?? 0,
       }
       if (opts.json) {
         printJson(row)
         continue
       }
       const last = state?.lastRun
-      const lastText = last ? `${last.status} at ${last.startedAt} (${last.created} created, ${last.updated} updated, ${last.deleted} deleted, ${last.failed} failed)` : 'never run'
+      const lastText = last ? `${last.status} at ${last.startedAt} (${last.created} created, ${last.updated} updated, ${last.deleted} deleted, ${last.failed} failed${last.conflicts > 0 ? `, ${last.conflicts} conflicts` : ''})` : 'never run'
       print(`${id}${sync ? '' : ' (not in the plan)'}: ${lastText}`)
-      if (sync) print(`  ${row.source} → ${row.destination}, ${sync.mode}`)
+      if (sync) print(`  ${row.source} ${sync.direction === 'two-way' ? '↔' : '→'} ${row.destination}, ${sync.mode}${sync.direction === 'two-way' ? ', two-way' : ''}`)
+      if (row.openConflicts > 0) print(`  ${row.openConflicts} open conflict(s): syncline conflicts --sync ${id}`)
       if (state?.lock) print(`  running now: pid ${state.lock.pid} on host ${state.lock.host} since ${state.lock.acquiredAt} (last heartbeat ${state.lock.heartbeatAt})`)
       if (state?.watermark) print(`  watermark: ${JSON.stringify(state.watermark, jsonReplacer)}`)
       if (state?.stream) print(`  stream: ${streamLine(state.stream)}`)

@@ -18,6 +18,8 @@ import { fullSync } from './full-sync.js'
 import { incrementalSync } from './incremental-sync.js'
 import { realtimeSync } from './realtime-sync.js'
 import { prepareSync, type PreparedSync } from './prepare-sync.js'
+import type { ConflictResolver } from './conflict-resolution.js'
+import { twoWaySync } from './two-way-sync.js'
 import { emptyCounts, type ProgressListener } from './progress.js'
 import { destinationRowsAtStart, report, saveWatermark, type RunContext } from './run-context.js'
 import { capWatermark, watermarkTracker } from './watermark.js'
@@ -41,6 +43,8 @@ export interface RunOptions {
   onRetry?: (failed: SyncResult, delayMs: number) => void
   /** As each attempt starts (before its run lock is taken): its number and run id. */
   onAttempt?: (attempt: { syncId: string; attempt: number; runId: string }) => void
+  /** Two-way syncs: decides conflicts before the plan's `conflict` strategy (`manager.on('conflict', fn)`). */
+  onConflict?: ConflictResolver
 }
 
 /** The outcome of one run (also the `run --json` line). */
@@ -177,6 +181,7 @@ async function runHolding(target: RunTarget, userOpts: RunSyncOptions, record: R
     // Before any write: the facts saved at the end add this run's writes to it.
     await destinationRowsAtStart(ctx)
     if (opts.deletesOnly) await reconcileDeletes(ctx, { repairMissing: plan.mode === 'incremental' && !ctx.full })
+    else if (plan.direction === 'two-way') await twoWaySync(ctx, { index: target.index, ...(opts.onConflict ? { onConflict: opts.onConflict } : {}) })
     else await runMode(ctx, facts)
     await commitStaged(ctx)
     if (!ctx.dryRun) await state.setSyncFacts(plan.id, await deliveredFacts(ctx))
@@ -227,9 +232,6 @@ async function commitStaged(ctx: RunContext): Promise<void> {
 
 async function runMode(ctx: RunContext, facts: SyncFacts | undefined): Promise<void> {
   const { plan } = ctx.prepared
-  if (plan.direction === 'two-way') {
-    throw new SynclineError('PLAN_INVALID', 'config', `Sync '${plan.id}': two-way sync is not available in this version yet; use direction: one-way.`)
-  }
   if (plan.mode === 'realtime') {
     requireChangeCapture(plan.id, ctx.prepared.source)
     return realtimeSync(ctx, facts)

@@ -100,7 +100,8 @@ async function runBatchSyncs(targets: readonly RunTarget[], opts: RunOptions): P
       if (opts.signal?.aborted) break
       const { target, prepared: p } = ready[i]!
       const first = results.get(target)
-      if (!first || first.status === 'failed' || first.status === 'cancelled' || target.plan.deletes === 'ignore') continue
+      // A two-way sync made its deletes (on both sides) in its own key pass; a one-way delete pass would undo the other direction.
+      if (!first || first.status === 'failed' || first.status === 'cancelled' || target.plan.deletes === 'ignore' || target.plan.direction === 'two-way') continue
       const deletes = await runRetrying(target, { ...opts, prepared: p, deletesOnly: true })
       first.deleted += deletes.deleted
       first.failed += deletes.failed

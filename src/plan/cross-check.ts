@@ -10,6 +10,7 @@ import { offlineSyncIssues } from '../mapping/offline-checks.js'
 import { connectionProblems, stateProblems } from './connection-url.js'
 import { cronProblem, timezoneProblem } from './cron.js'
 import type { Plan, SyncPlan } from './schema.js'
+import { twoWayIssues } from './two-way-rules.js'
 
 /**
  * Every cross-setting problem in a schema-valid plan, in file order.
@@ -85,6 +86,7 @@ function syncProblems(sync: SyncPlan, at: string, plan: Plan): PlanIssue[] {
       message: `direction two-way needs a cursor on both sides, a field that increases whenever a row changes, e.g. cursor: updated_at`,
     })
   }
+  issues.push(...twoWayIssues(sync, at))
   if (sync.softDelete !== undefined && sync.softDelete === sync.cursor) {
     issues.push({ path: `${at}.softDelete`, message: `softDelete and cursor are both '${sync.cursor}'; softDelete names a field that is set when a row is deleted, e.g. deleted_at` })
   }

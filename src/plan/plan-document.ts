@@ -15,11 +15,13 @@ const SYNC_KEY_ORDER = [
   'mode',
   'direction',
   'cursor',
+  'destinationCursor',
   'deletes',
   'softDelete',
   'mapping',
   'filters',
   'conflict',
+  'conflictTies',
   'schedule',
   'timezone',
   'batchSize',
@@ -99,6 +101,7 @@ function mappingToDocument(mapping: SyncPlan['mapping'], previous: Record<string
       if (f.source !== undefined) field.source = f.source
       field.destination = f.destination
       if (f.transform !== undefined) field.transform = f.transform
+      if (f.oneWay !== undefined) field.oneWay = f.oneWay
       return field
     })
   }

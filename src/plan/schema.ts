@@ -34,6 +34,12 @@ export const fieldMappingSchema = z
     source: z.string().min(1).optional(),
     destination: z.string().min(1),
     transform: z.string().min(1).optional(),
+    /**
+     * Two-way syncs: write this field from source to destination only. Needed
+     * for transforms that cannot be undone (SPLIT, CONCAT…); the field is not
+     * compared and never written back to the source.
+     */
+    oneWay: z.boolean().optional(),
   })
   .refine((f) => f.source !== undefined || f.transform !== undefined, {
     message: 'give a source field, a transform, or both',
@@ -78,11 +84,18 @@ export const syncSchema = z.strictObject({
   mode: z.enum(['full', 'incremental', 'realtime']).default('full'),
   direction: z.enum(['one-way', 'two-way']).default('one-way'),
   cursor: z.string().min(1).optional(),
+  /**
+   * Two-way syncs: the destination's change cursor when it is not the field
+   * `cursor` maps to (e.g. source `updated_at`, destination `modified`).
+   */
+  destinationCursor: z.string().min(1).optional(),
   deletes: z.enum(['propagate', 'ignore']).default('propagate'),
   softDelete: z.string().min(1).optional(),
   mapping: mappingSchema.default({ auto: true, fields: [], exclude: [] }),
   filters: z.array(filterSchema).default([]),
   conflict: z.enum(['latest-wins', 'source-wins', 'destination-wins', 'merge', 'manual']).default('latest-wins'),
+  /** latest-wins (and merge) when both sides' cursors are equal: this side wins. */
+  conflictTies: z.enum(['source', 'destination']).default('source'),
   schedule: z.string().min(1).optional(),
   /** Time zone the schedule is read in (IANA name); default the plan's `timezone`, else the machine's. */
   timezone: z.string().min(1).optional(),

@@ -63,14 +63,16 @@ syncs:
   #   retries: 3                                       # transient failures (connection lost, deadlock, timeout) retried
   #   retryDelay: 1s                                   # first retry's delay; doubles each time, with jitter, capped at 5 min
 
-  # A two-way sync: changes on either side are copied to the other (not in this version yet:
-  # \`syncline run\` refuses it; mode: realtime likewise).
+  # A two-way sync: changes on either side are copied to the other (docs/two-way.md).
   # - id: contacts
   #   source: { connection: shop, entity: contacts }
   #   destination: { connection: warehouse, entity: public.contacts }
+  #   mode: incremental                                # two-way needs incremental (realtime two-way: not yet)
   #   direction: two-way                               # one-way | two-way
   #   cursor: updated_at                               # needed to tell which side changed
+  #   destinationCursor: modified                      # the destination's cursor, if not the field cursor maps to
   #   conflict: latest-wins                            # latest-wins | source-wins | destination-wins | merge | manual
+  #   conflictTies: source                             # latest-wins: who wins equal cursors
 `
 
 /**

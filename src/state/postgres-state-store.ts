@@ -42,6 +42,8 @@ import {
 } from './state-rows.js'
 import { openError, operationError, passwordOf, scrub } from './postgres-state-errors.js'
 import { FEED_POSITION_COLUMNS, feedPositionFromRow, feedPositionParams, feedPositionUpdates, type FeedPositionRow } from './feed-position-rows.js'
+import { PostgresTwoWayState } from './postgres-two-way-state.js'
+import type { TwoWayState } from './two-way-state.js'
 import { SCHEMA_VERSION_TABLE, STATE_MIGRATIONS, SYNC_SCOPED_TABLES } from './state-schema.js'
 import type { FeedPosition, RecordErrorEntry, RunLock, RunRecord, RunStatus, StateStore, SyncFacts, SyncState, WatchConsumer, Watermark } from './state-store.js'
 
@@ -102,6 +104,7 @@ export class PostgresStateStore implements StateStore {
   private readonly schema: string
   private readonly secret: string | undefined
   private closed = false
+  private twoWayState: TwoWayState | undefined
 
   /** Use {@link openPostgresStateStore}, which creates the schema and tables first. */
   constructor(pool: pg.Pool, quotedSchema: string, location: string, secret: string | undefined) {
@@ -322,6 +325,11 @@ export class PostgresStateStore implements StateStore {
        )`,
     )
     return rows.map(syncStateFromRow).sort((a, b) => compareText(a.syncId, b.syncId))
+  }
+
+  twoWay(): TwoWayState {
+    this.twoWayState ??= new PostgresTwoWayState({ query: (sql, params) => this.query(sql, params), transaction: (work) => this.transaction(work) }, this.schema)
+    return this.twoWayState
   }
 
   async forgetSync(syncId: string): Promise<void> {

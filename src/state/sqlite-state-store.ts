@@ -40,6 +40,8 @@ import {
   type WatermarkRow,
 } from './state-rows.js'
 import { FEED_POSITION_COLUMNS, feedPositionFromRow, feedPositionParams, feedPositionUpdates, type FeedPositionRow } from './feed-position-rows.js'
+import { SqliteTwoWayState } from './sqlite-two-way-state.js'
+import type { TwoWayState } from './two-way-state.js'
 import { SCHEMA_VERSION_TABLE, STATE_MIGRATIONS, SYNC_SCOPED_TABLES } from './state-schema.js'
 import type { FeedPosition, RecordErrorEntry, RunLock, RunRecord, RunStatus, StateStore, SyncFacts, SyncState, WatchConsumer, Watermark } from './state-store.js'
 
@@ -76,6 +78,7 @@ export class SqliteStateStore implements StateStore {
   readonly path: string
   private readonly db: Database.Database
   private closed = false
+  private twoWayState: TwoWayState | undefined
   private readonly statements: ReturnType<typeof prepareStatements>
 
   /** Use {@link openSqliteStateStore}, which creates the file and the tables first. */
@@ -248,6 +251,11 @@ export class SqliteStateStore implements StateStore {
       const rows = this.statements.listSyncStates.all() as SyncStateRow[]
       return rows.map(syncStateFromRow).sort((a, b) => compareText(a.syncId, b.syncId))
     })
+  }
+
+  twoWay(): TwoWayState {
+    this.twoWayState ??= new SqliteTwoWayState(this.db, (operation) => this.use(operation))
+    return this.twoWayState
   }
 
   async forgetSync(syncId: string): Promise<void> {

@@ -226,6 +226,78 @@ export const STATE_MIGRATIONS: readonly StateMigration[] = [
     ],
   },
   {
+    version: 6,
+    description: 'two-way sync: base hashes, the destination watermark, conflicts',
+    sqlite: [
+      // WITHOUT ROWID: the primary key is the row, so a key costs its bytes once (docs/two-way.md measures it).
+      `CREATE TABLE IF NOT EXISTS two_way_base (
+        sync_id TEXT NOT NULL,
+        key BLOB NOT NULL,
+        hash BLOB,
+        fields BLOB,
+        pending BLOB,
+        PRIMARY KEY (sync_id, key)
+      ) WITHOUT ROWID`,
+      `CREATE TABLE IF NOT EXISTS two_way_watermarks (
+        sync_id TEXT NOT NULL,
+        side TEXT NOT NULL,
+        cursor_value TEXT NOT NULL,
+        key_values TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (sync_id, side)
+      )`,
+      `CREATE TABLE IF NOT EXISTS conflicts (
+        id TEXT PRIMARY KEY,
+        sync_id TEXT NOT NULL,
+        record_id TEXT NOT NULL,
+        key_values TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        source_row TEXT,
+        destination_row TEXT,
+        base TEXT NOT NULL,
+        detected_at TEXT NOT NULL,
+        resolved_at TEXT,
+        resolution TEXT
+      )`,
+      // One open conflict per record: a conflict seen again is updated, not added.
+      `CREATE UNIQUE INDEX IF NOT EXISTS conflicts_open ON conflicts (sync_id, record_id) WHERE resolved_at IS NULL`,
+      `CREATE INDEX IF NOT EXISTS conflicts_by_sync ON conflicts (sync_id, detected_at)`,
+    ],
+    postgres: (s) => [
+      `CREATE TABLE IF NOT EXISTS ${s}.two_way_base (
+        sync_id text COLLATE "C" NOT NULL,
+        key bytea NOT NULL,
+        hash bytea,
+        fields bytea,
+        pending bytea,
+        PRIMARY KEY (sync_id, key)
+      )`,
+      `CREATE TABLE IF NOT EXISTS ${s}.two_way_watermarks (
+        sync_id text COLLATE "C" NOT NULL,
+        side text NOT NULL,
+        cursor_value text NOT NULL,
+        key_values text,
+        updated_at text NOT NULL,
+        PRIMARY KEY (sync_id, side)
+      )`,
+      `CREATE TABLE IF NOT EXISTS ${s}.conflicts (
+        id text PRIMARY KEY,
+        sync_id text COLLATE "C" NOT NULL,
+        record_id text NOT NULL,
+        key_values text NOT NULL,
+        kind text NOT NULL,
+        source_row text,
+        destination_row text,
+        base text NOT NULL,
+        detected_at text COLLATE "C" NOT NULL,
+        resolved_at text,
+        resolution text
+      )`,
+      `CREATE UNIQUE INDEX IF NOT EXISTS conflicts_open ON ${s}.conflicts (sync_id, record_id) WHERE resolved_at IS NULL`,
+      `CREATE INDEX IF NOT EXISTS conflicts_by_sync ON ${s}.conflicts (sync_id, detected_at)`,
+    ],
+  },
+  {
     version: 7,
     description: 'run attempts (retries of transient failures) and error codes',
     // Each attempt of a run is its own row; `attempt` counts them from 1.
@@ -242,7 +314,7 @@ export const STATE_MIGRATIONS: readonly StateMigration[] = [
 export const STATE_SCHEMA_VERSION = Math.max(...STATE_MIGRATIONS.map((m) => m.version))
 
 /** Tables with a `sync_id` column: `forgetSync` deletes a sync's rows from each. */
-export const SYNC_SCOPED_TABLES: readonly string[] = ['watermarks', 'runs', 'record_errors', 'sync_facts', 'run_locks', 'feed_positions']
+export const SYNC_SCOPED_TABLES: readonly string[] = ['watermarks', 'runs', 'record_errors', 'sync_facts', 'run_locks', 'feed_positions', 'two_way_base', 'two_way_watermarks', 'conflicts']
 
 /** The version bookkeeping table, created before any migration runs. */
 export const SCHEMA_VERSION_TABLE = {

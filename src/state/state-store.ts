@@ -6,6 +6,7 @@
  * destination has committed the rows it describes.
  */
 import type { KeyValues, Value } from '../values/canonical.js'
+import type { TwoWayState } from './two-way-state.js'
 
 /** Where an incremental sync has read up to: the compound `(cursor, key)` watermark. */
 export interface Watermark {
@@ -224,6 +225,9 @@ export interface StateStore {
 
   /** Every sync that has state, with its watermark and last run. */
   listSyncStates(): Promise<SyncState[]>
+
+  /** What two-way syncs keep: base hashes, the destination watermark, conflicts (docs/two-way.md). */
+  twoWay(): TwoWayState
 
   /** Forget everything about a sync (watermark, runs, errors, facts, its lock, its stream position). */
   forgetSync(syncId: string): Promise<void>

@@ -27,7 +27,7 @@ export function sortKey(types: readonly CanonicalType[], key: KeyValues): Buffer
     if (part === undefined) return undefined
     parts.push(part)
   }
-  return Buffer.concat(parts)
+  return parts.length === 1 ? parts[0] : Buffer.concat(parts)
 }
 
 function encodeValue(type: CanonicalType, value: Value): Buffer | undefined {
@@ -45,7 +45,11 @@ function encodeValue(type: CanonicalType, value: Value): Buffer | undefined {
  * for negatives so a larger magnitude sorts first.
  */
 function encodeInteger(value: number | bigint): Buffer | undefined {
-  if (typeof value === 'number' && !Number.isSafeInteger(value)) return undefined
+  if (typeof value === 'number') {
+    if (!Number.isSafeInteger(value)) return undefined
+    // Every key of a table is encoded in a two-way key pass: no BigInt for the common case.
+    return encodeSafeInteger(value)
+  }
   const n = BigInt(value)
   const negative = n < 0n
   let magnitude = negative ? -n : n
@@ -58,6 +62,21 @@ function encodeInteger(value: number | bigint): Buffer | undefined {
   if (bytes.length > 127) return undefined
   if (!negative) return Buffer.from([0x80 + bytes.length, ...bytes])
   return Buffer.from([0x80 - bytes.length, ...bytes.map((b) => 0xff - b)])
+}
+
+/** {@link encodeInteger} for a safe integer, with plain arithmetic (same bytes). */
+function encodeSafeInteger(n: number): Buffer {
+  const negative = n < 0
+  let magnitude = Math.abs(n)
+  const bytes: number[] = []
+  while (magnitude > 0) {
+    bytes.push(magnitude % 256)
+    magnitude = Math.floor(magnitude / 256)
+  }
+  const out = Buffer.allocUnsafe(bytes.length + 1)
+  out[0] = negative ? 0x80 - bytes.length : 0x80 + bytes.length
+  for (let i = 0; i < bytes.length; i++) out[i + 1] = negative ? 0xff - bytes[bytes.length - 1 - i]! : bytes[bytes.length - 1 - i]!
+  return out
 }
 
 /**
@@ -73,4 +92,46 @@ function terminated(bytes: Buffer): Buffer {
   }
   out.push(0, 0)
   return Buffer.from(out)
+}
+
+/**
+ * The key a {@link sortKey} encoding came from, for keys of these types
+ * (integers within ±2^53 come back as numbers, larger ones as bigints).
+ * A store that keeps only the encoding (two-way base hashes) can then name
+ * and look up the row again.
+ * @example decodeSortKey(['integer', 'text'], sortKey(['integer', 'text'], [7, 'a'])!) // [7, 'a']
+ */
+export function decodeSortKey(types: readonly CanonicalType[], encoded: Uint8Array): KeyValues {
+  const out: KeyValues = []
+  let at = 0
+  for (const type of types) {
+    if (type === 'boolean') {
+      out.push(encoded[at++] === 1)
+      continue
+    }
+    if (type === 'integer') {
+      const prefix = encoded[at++]!
+      const negative = prefix < 0x80
+      const length = negative ? 0x80 - prefix : prefix - 0x80
+      let magnitude = 0n
+      for (let i = 0; i < length; i++) magnitude = (magnitude << 8n) | BigInt(negative ? 0xff - encoded[at + i]! : encoded[at + i]!)
+      at += length
+      const n = negative ? -magnitude : magnitude
+      out.push(n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n)
+      continue
+    }
+    const bytes: number[] = []
+    for (;;) {
+      const b = encoded[at++]!
+      if (b !== 0) {
+        bytes.push(b)
+        continue
+      }
+      // 0x00 0xFF is an escaped zero byte; 0x00 0x00 ends the value.
+      if (encoded[at++] === 0xff) bytes.push(0)
+      else break
+    }
+    out.push(type === 'bytes' ? Uint8Array.from(bytes) : Buffer.from(bytes).toString('utf8'))
+  }
+  return out
 }

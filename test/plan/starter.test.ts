@@ -38,7 +38,7 @@ describe('STARTER_PLAN', () => {
     expect(plan.syncs[2]).toMatchObject({ direction: 'two-way', conflict: 'latest-wins' })
 
     // Every setting name of the schema appears in the uncommented starter.
-    const settings = ['state', 'url', 'password', 'id', 'source', 'destination', 'create', 'keys', 'mode', 'direction', 'cursor',
+    const settings = ['state', 'url', 'password', 'id', 'source', 'destination', 'create', 'keys', 'mode', 'direction', 'cursor', 'destinationCursor', 'conflictTies',
       'deletes', 'softDelete', 'mapping', 'auto', 'fields', 'exclude', 'transform', 'filters', 'op', 'value', 'conflict',
       'schedule', 'batchSize', 'lookback', 'maxErrors', 'retries']
     for (const setting of settings) expect(full, setting).toMatch(new RegExp(`(^|[\\s{,])${setting}:`, 'm'))

@@ -39,6 +39,7 @@ describe('validatePlan', () => {
       mapping: { auto: true, fields: [], exclude: [] },
       filters: [],
       conflict: 'latest-wins',
+      conflictTies: 'source',
       batchSize: 5000,
       lookback: '60s',
       maxErrors: 0,

@@ -30,7 +30,7 @@ describe.skipIf(!pgAvailable)('postgres state store', () => {
         db.url,
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'syncline' ORDER BY table_name",
       )
-      expect(tables.map((t) => t.table_name)).toEqual(['feed_positions', 'record_errors', 'run_locks', 'runs', 'schema_version', 'sync_facts', 'watch_consumers', 'watermarks'])
+      expect(tables.map((t) => t.table_name)).toEqual(['conflicts', 'feed_positions', 'record_errors', 'run_locks', 'runs', 'schema_version', 'sync_facts', 'two_way_base', 'two_way_watermarks', 'watch_consumers', 'watermarks'])
       const versions = await pgQuery<{ version: number }>(db.url, 'SELECT version FROM syncline.schema_version ORDER BY version')
       expect(versions.map((v) => v.version)).toEqual(STATE_MIGRATIONS.map((m) => m.version))
 

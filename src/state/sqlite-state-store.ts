@@ -64,6 +64,13 @@ export function openSqliteStateStore(path: string): SqliteStateStore {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true })
     db = new Database(path, { timeout: SQLITE_BUSY_TIMEOUT_MS })
     db.pragma('journal_mode = WAL')
+    // NORMAL in WAL mode: a commit survives a crash of the process, only a
+    // power loss may roll back the last few. Everything here is saved after
+    // the destination committed and replays harmlessly (positions and
+    // watermarks are at-least-once, a lost base makes both sides agree again),
+    // while FULL's fsync per saved position cost 0.1-4 ms a batch in realtime
+    // syncs (npm run bench, realtime).
+    db.pragma('synchronous = NORMAL')
     migrate(db)
     return new SqliteStateStore(db, path)
   } catch (error) {

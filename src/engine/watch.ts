@@ -12,9 +12,12 @@ import type { ChangeFeed, Position } from '../connectors/change-feed.js'
 import type { Connector } from '../connectors/connector.js'
 import { CancelledError, SynclineError } from '../errors.js'
 import type { StateStore } from '../state/state-store.js'
-import type { CanonicalType } from '../values/canonical.js'
+import { resolveFilters } from '../mapping/filters.js'
+import type { FilterPlan } from '../plan/schema.js'
+import type { CanonicalType, Row } from '../values/canonical.js'
 import { requireWatchable } from './capabilities.js'
 import { toChangeEvent, type ChangeEvent } from './change-event.js'
+import { filterChange } from './watch-filter.js'
 import { decodeWatchPosition, encodeWatchPosition, newWatchConsumer } from './watch-position.js'
 import { DEFAULT_WATCH_RETENTION_SECONDS, dropReleasedWatches } from './watch-retention.js'
 
@@ -38,6 +41,19 @@ export interface WatchOptions {
   keys?: string[]
   /** At most this many changes are read from the source at once (default 1000). */
   batchSize?: number
+  /**
+   * Read the entity's current rows first, consistent with the start (the
+   * change feed's own snapshot, so no change falls between the rows and the
+   * events and none is in both): each batch goes here, in key order, before
+   * `ready` resolves and before any event. Not with `since`.
+   */
+  onSnapshot?: (rows: Row[], keys: readonly string[]) => void | Promise<void>
+  /**
+   * Only rows and events of records that pass these filters (the plan's
+   * filter syntax; see {@link filterChange} for how updates that leave the
+   * filter arrive). A bad filter fails the watch with `PLAN_INVALID`.
+   */
+  filters?: FilterPlan[]
 }
 
 /**
@@ -116,6 +132,10 @@ export function startWatch(context: WatchContext, callback: WatchCallback, opts:
       )
     }
     const types = new Map<string, CanonicalType>(info.fields.map((f) => [f.name, f.type]))
+    const filters = opts.filters === undefined || opts.filters.length === 0 ? [] : resolveFilters(opts.filters, info)
+    if (opts.onSnapshot !== undefined && from !== undefined) {
+      throw new SynclineError('POSITION_INVALID', 'config', 'A snapshot is read only by a new watch: ask for the snapshot or resume since a position, not both.')
+    }
     const state = await context.state()
     const retentionMs = context.retentionMs()
     await dropReleasedWatches(context.connection, connector, state, retentionMs)
@@ -146,6 +166,13 @@ export function startWatch(context: WatchContext, callback: WatchCallback, opts:
         controller.signal.removeEventListener('abort', abortOpening)
       }
       if (controller.signal.aborted) return
+      if (opts.onSnapshot !== undefined) {
+        const fields = info.fields.map((f) => f.name)
+        for await (const rows of feed.snapshot({ fields, keys, filters, batchSize: opts.batchSize ?? 1000, signal: controller.signal })) {
+          if (controller.signal.aborted) return
+          await opts.onSnapshot(rows, keys)
+        }
+      }
       handled = acknowledged = feed.start
       position = encodeWatchPosition(name, feed.start)
       started = true
@@ -155,7 +182,8 @@ export function startWatch(context: WatchContext, callback: WatchCallback, opts:
         for (const change of batch.changes) {
           if (controller.signal.aborted) break batches
           const eventPosition = encodeWatchPosition(name, change.position)
-          await callback(toChangeEvent(change, eventPosition, eventContext))
+          const passed = filters.length === 0 ? change : filterChange(change, filters, types)
+          if (passed !== undefined) await callback(toChangeEvent(passed, eventPosition, eventContext))
           handled = change.position
           position = eventPosition
         }

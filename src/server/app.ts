@@ -13,6 +13,7 @@ import { redact } from '../cli/output.js'
 import type { Daemon } from '../scheduler/daemon.js'
 import { sendError } from './api-errors.js'
 import { requireToken } from './auth.js'
+import { feedOptions, registerFeed, type FeedOptions } from './feed.js'
 import { registerHealthRoutes } from './health-routes.js'
 import { registerSyncRoutes } from './sync-routes.js'
 
@@ -21,6 +22,8 @@ export interface ServerOptions {
   daemon: Daemon
   /** The bearer token every request but /health and /ready must carry; undefined: none (loopback with --no-auth only). */
   token: string | undefined
+  /** Flow control of `/feed` clients (default from the environment, {@link feedOptions}). */
+  feed?: FeedOptions
 }
 
 /** A fastify instance with every route; not listening yet. */
@@ -52,5 +55,6 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   })
   registerHealthRoutes(app, daemon)
   registerSyncRoutes(app, daemon)
+  await registerFeed(app, daemon, opts.feed ?? feedOptions(process.env))
   return app
 }

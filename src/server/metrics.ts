@@ -57,6 +57,12 @@ export class DaemonMetrics {
     labelNames: ['sync'],
     registers: [this.registry],
   })
+  readonly feedClients = new Gauge({
+    name: 'syncline_feed_clients',
+    help: 'WebSocket /feed clients connected, per connection and entity.',
+    labelNames: ['connection', 'entity'],
+    registers: [this.registry],
+  })
 
   /** Counts of the attempt in flight already added to the counters, by sync (one attempt of a sync at a time). */
   private readonly seen = new Map<string, RunCounts>()

@@ -54,6 +54,14 @@ export interface WatchOptions {
    * filter arrive). A bad filter fails the watch with `PLAN_INVALID`.
    */
   filters?: FilterPlan[]
+  /**
+   * Acknowledge nothing to the source (default false): for a consumer that
+   * cannot confirm what it handled (a WebSocket client may lose frames in
+   * flight when it disconnects), so `since` any position it saw still
+   * resumes. The source then keeps the consumer's log from its start until
+   * the consumer is dropped after its retention.
+   */
+  holdAcks?: boolean
 }
 
 /**
@@ -190,8 +198,10 @@ export function startWatch(context: WatchContext, callback: WatchCallback, opts:
         if (controller.signal.aborted) break
         handled = batch.position
         position = encodeWatchPosition(name, batch.position)
-        await feed.ack(batch.position)
-        acknowledged = batch.position
+        if (!opts.holdAcks) {
+          await feed.ack(batch.position)
+          acknowledged = batch.position
+        }
       }
     } catch (error) {
       // Once stopping, whatever the feed says while it winds down (a cancellation, its connection closed under it) is its end.
@@ -200,7 +210,7 @@ export function startWatch(context: WatchContext, callback: WatchCallback, opts:
       // Each step runs even when one before it failed: the consumer is released whatever happened to the feed.
       await allSteps([
         async () => {
-          if (feed !== undefined && handled !== undefined && handled !== acknowledged) await feed.ack(handled)
+          if (feed !== undefined && handled !== undefined && handled !== acknowledged && !opts.holdAcks) await feed.ack(handled)
         },
         async () => feed?.close(),
         async () => state.releaseWatchConsumer(context.connection, name, new Date().toISOString()),

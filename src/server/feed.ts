@@ -117,6 +117,8 @@ function serveClient(socket: WebSocket, query: Record<string, unknown>, daemon: 
       await deliver(event)
     },
     {
+      // A client may lose frames in flight when it disconnects, so nothing it was sent counts as handled.
+      holdAcks: true,
       ...(ask.since === undefined ? {} : { since: ask.since }),
       ...(ask.filters === undefined ? {} : { filters: ask.filters }),
       ...(ask.snapshot ? { onSnapshot: (rows: Row[], keys: readonly string[]) => deliverSnapshot(rows, keys, deliver) } : {}),

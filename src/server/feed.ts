@@ -158,9 +158,6 @@ class SlowClientError extends SynclineError {
   constructor(message: string) {
     super('CANCELLED', 'transient', message)
   }
-  override get name(): string {
-    return 'SlowClientError'
-  }
 }
 
 /** Wait until the client's unsent bytes are below the high-water mark; throw {@link SlowClientError} when it stays behind. */

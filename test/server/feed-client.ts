@@ -12,6 +12,7 @@ interface WsSocket {
   close(): void
   terminate(): void
   pause(): void
+  resume(): void
   on(event: 'message', listener: (data: Buffer) => void): void
   on(event: 'close', listener: (code: number, reason: Buffer) => void): void
   on(event: 'unexpected-response', listener: (request: unknown, response: { statusCode: number; on(e: 'data', l: (c: Buffer) => void): void }) => void): void

@@ -160,6 +160,25 @@ describe('syncline serve: the WebSocket feed on SQLite', () => {
     expect([...rows.values()].sort((a, b) => (a as Item).id - (b as Item).id)).toEqual(w.sqliteRows('shop.db', `SELECT * FROM items WHERE status = 'active' ORDER BY id`))
   })
 
+  it('disconnects a client that does not read, with a reason, instead of buffering without bound', async () => {
+    const w = sqlitePlan()
+    daemon = await startDaemon(w.dir, { env: { SYNCLINE_FEED_HIGH_WATER: '65536', SYNCLINE_FEED_SLOW_TIMEOUT: '500' } })
+    const client = feed({ connection: 'shop', entity: 'items' })
+    await client.waitFor(isReady)
+    client.socket.pause()
+    // About 40 MB of events: more than the kernel's socket buffers hold.
+    for (let batch = 0; batch < 10; batch++) {
+      w.sqlite('shop.db', `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000)
+        INSERT INTO items (id, name, status) SELECT 1000 + ${batch * 2000} + i, printf('%.2000c', 'x'), 'active' FROM n`)
+    }
+    await waitFor(() => daemon!.logs().some((l) => l.msg === 'feed client too slow; disconnected'), 30_000, 'the daemon to let the client go')
+    client.socket.resume()
+    const closed = await client.closed
+    expect(closed).toEqual({ code: 1013, reason: 'too slow' })
+    expect(client.messages.at(-1)).toMatchObject({ type: 'error', code: 'SLOW_CONSUMER', message: expect.stringContaining('did not keep up') })
+    expect(client.messages.length).toBeLessThan(20_001)
+  })
+
   it('answers an unknown entity, a bad filter and a missing parameter with an error frame, then closes', async () => {
     daemon = await startDaemon(sqlitePlan().dir)
     const unknown = feed({ connection: 'shop', entity: 'itemz' })
@@ -223,10 +242,10 @@ describe.skipIf(!pgAvailable && !required)('syncline serve: the WebSocket feed o
     await first.waitFor(isReady, 1, 30_000)
     await writeSome(20)
     await first.waitFor((m) => m.type === 'create', 20, 30_000)
-    let seen = applyFrom(replica, first, 0)
+    const seen = applyFrom(replica, first, 0)
     expect(replica.applied).toBeGreaterThan(3000)
     await first.close()
-    seen = applyFrom(replica, first, seen)
+    applyFrom(replica, first, seen)
 
     // Changes while no client is connected, then a resume from the last position the replica applied.
     await writeSome(20)

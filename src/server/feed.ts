@@ -77,9 +77,20 @@ interface FeedRequest {
 /** Register `/feed` (and @fastify/websocket); after `requireToken`. */
 export async function registerFeed(app: FastifyInstance, daemon: Daemon, opts: FeedOptions): Promise<void> {
   // maxPayload: clients send nothing the feed reads; a large frame is only a way to use memory.
-  await app.register(websocket, { options: { maxPayload: 64 * 1024 } })
-  app.get('/feed', { websocket: true }, (socket, request) => {
-    serveClient(socket as WebSocket, request.query as Record<string, unknown>, daemon, opts)
+  const clients = new Set<WebSocket>()
+  await app.register(websocket, {
+    options: { maxPayload: 64 * 1024 },
+    // The plugin's own preClose closes clients without a code (1005); say why instead.
+    preClose(done) {
+      for (const client of clients) client.close(CLOSE.goingAway, 'the daemon is stopping')
+      done()
+    },
+  })
+  app.get('/feed', { websocket: true }, (raw, request) => {
+    const socket = raw as WebSocket
+    clients.add(socket)
+    socket.on('close', () => clients.delete(socket))
+    serveClient(socket, request.query as Record<string, unknown>, daemon, opts)
   })
 }
 

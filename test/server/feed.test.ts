@@ -118,6 +118,14 @@ describe('syncline serve: the WebSocket feed on SQLite', () => {
 
     await client.close()
     await waitFor(async () => /^syncline_feed_clients\{connection="shop",entity="items"\} 0$/m.test((await daemon!.api<string>('/metrics')).body), 10_000, 'the gauge to drop')
+
+    // SIGTERM with a client connected: it is closed as "going away" and the daemon exits 0.
+    const staying = feed({ connection: 'shop', entity: 'items' })
+    await staying.waitFor(isReady)
+    const exit = await daemon.stop('SIGTERM')
+    daemon = undefined
+    expect(exit.code).toBe(0)
+    expect((await staying.closed).code).toBe(1001)
   })
 
   it('refuses a missing or wrong token with 401 on the upgrade', async () => {

@@ -103,7 +103,13 @@ function serveClient(socket: WebSocket, query: Record<string, unknown>, daemon: 
     return
   }
   const labels = { connection: ask.connection, entity: ask.entity }
-  daemon.metrics.feedClients.inc(labels)
+  // Counted once the entity proved to exist (its first row or `ready`): a label per mistyped name would pile up series.
+  let counted = false
+  const count = () => {
+    if (counted || closed) return
+    counted = true
+    daemon.metrics.feedClients.inc(labels)
+  }
   let closed = false
   let readySent = false
   const send = (message: unknown) => {
@@ -112,6 +118,7 @@ function serveClient(socket: WebSocket, query: Record<string, unknown>, daemon: 
   const sendReady = (position: string) => {
     if (readySent) return
     readySent = true
+    count()
     send({ type: 'ready', position })
   }
   // Each message waits while the client has too much unsent; a client that stays behind is let go.
@@ -132,7 +139,14 @@ function serveClient(socket: WebSocket, query: Record<string, unknown>, daemon: 
       holdAcks: true,
       ...(ask.since === undefined ? {} : { since: ask.since }),
       ...(ask.filters === undefined ? {} : { filters: ask.filters }),
-      ...(ask.snapshot ? { onSnapshot: (rows: Row[], keys: readonly string[]) => deliverSnapshot(rows, keys, deliver) } : {}),
+      ...(ask.snapshot
+        ? {
+            onSnapshot: (rows: Row[], keys: readonly string[]) => {
+              count()
+              return deliverSnapshot(rows, keys, deliver)
+            },
+          }
+        : {}),
     },
   )
   daemon.logger.debug({ connection: ask.connection, entity: ask.entity, snapshot: ask.snapshot, since: ask.since !== undefined }, 'feed client connected')
@@ -151,7 +165,7 @@ function serveClient(socket: WebSocket, query: Record<string, unknown>, daemon: 
   )
   socket.on('close', () => {
     closed = true
-    daemon.metrics.feedClients.dec(labels)
+    if (counted) daemon.metrics.feedClients.dec(labels)
     void watch().catch(() => undefined)
   })
 }

@@ -208,6 +208,8 @@ describe('syncline serve: the WebSocket feed on SQLite', () => {
     const unknownConnection = feed({ connection: 'shoop', entity: 'items' })
     await unknownConnection.closed
     expect(unknownConnection.messages).toEqual([{ type: 'error', code: 'CONNECTION_NOT_FOUND', message: expect.stringContaining("'shop'") }])
+    // Refused requests leave no gauge series behind (a label per mistyped name would pile up).
+    expect((await daemon.api<string>('/metrics')).body).not.toMatch(/syncline_feed_clients\{/)
   })
 })
 

@@ -13,6 +13,7 @@ import { redact } from '../cli/output.js'
 import type { Daemon } from '../scheduler/daemon.js'
 import { sendError } from './api-errors.js'
 import { requireToken } from './auth.js'
+import { registerConflictRoutes } from './conflict-routes.js'
 import { registerHealthRoutes } from './health-routes.js'
 import { registerSyncRoutes } from './sync-routes.js'
 
@@ -52,5 +53,6 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   })
   registerHealthRoutes(app, daemon)
   registerSyncRoutes(app, daemon)
+  registerConflictRoutes(app, daemon)
   return app
 }

@@ -55,6 +55,13 @@ syncs:
     destination: { connection: warehouse, entity: events, create: true }
     mode: incremental
     cursor: updated_at
+  - id: people
+    source: { connection: shop, entity: people }
+    destination: { connection: warehouse, entity: people, create: true }
+    softDelete: deleted_at
+    mapping:
+      fields:
+        - { destination: label, transform: "UPPER(name)" }
   - id: both-ways
     source: { connection: shop, entity: customers }
     destination: { connection: warehouse, entity: customers }
@@ -73,7 +80,9 @@ async function shopIntoPostgres(): Promise<{ ws: Workspace; pg: TestDatasource }
   ws.sqlite('shop.db', `CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT NOT NULL, status TEXT NOT NULL, updated_at TEXT NOT NULL);
     INSERT INTO customers VALUES ${customers.join(', ')};
     CREATE TABLE events (id INTEGER PRIMARY KEY, name TEXT NOT NULL, updated_at TEXT NOT NULL);
-    INSERT INTO events VALUES (1, 'a', '2026-01-01T00:00:01.000000Z'), (2, 'b', '2026-01-01T00:00:02.000000Z');`)
+    INSERT INTO events VALUES (1, 'a', '2026-01-01T00:00:01.000000Z'), (2, 'b', '2026-01-01T00:00:02.000000Z');
+    CREATE TABLE people (id INTEGER PRIMARY KEY, name TEXT NOT NULL, deleted_at TEXT);
+    INSERT INTO people VALUES (1, 'Ann', NULL), (2, 'Bob', NULL), (3, 'Cy', NULL);`)
   ws.write('syncline.yaml', plan(pg.url))
   return { ws, pg }
 }
@@ -147,6 +156,23 @@ describe.skipIf(!pgAvailable)('syncline verify, SQLite → PostgreSQL', () => {
     const result = await ws.run(['verify', 'active', '--json'])
     expect(result.code).toBe(1)
     expect(jsonLines(result.stdout)[0]).toMatchObject({ changed: 1, missing: 0, extra: 0, samples: { changed: ['4'] } })
+  })
+
+  it('compares transformed fields as a run writes them, and a soft-deleted source row is extra', async () => {
+    const { ws, pg } = await shopIntoPostgres()
+    expect((await ws.run(['run', 'people'])).code).toBe(0)
+    expect((await ws.run(['verify', 'people'])).code).toBe(0)
+    await pg.exec(`UPDATE people SET label = 'Bob' WHERE id = 2`)
+    const changed = await ws.run(['verify', 'people'])
+    expect(changed.code).toBe(1)
+    expect(changed.stdout).toContain('changed: 2 (label)')
+    expect((await ws.run(['run', 'people'])).code).toBe(0)
+    ws.sqlite('shop.db', `UPDATE people SET deleted_at = '2026-02-01T00:00:00Z' WHERE id = 3`)
+    const deleted = await ws.run(['verify', 'people', '--json'])
+    expect(deleted.code).toBe(1)
+    expect(jsonLines(deleted.stdout)[0]).toMatchObject({ extra: 1, changed: 0, missing: 0, samples: { extra: ['3'] } })
+    expect(jsonLines((await ws.run(['run', 'people', '--json'])).stdout)[0]).toMatchObject({ deleted: 1 })
+    expect((await ws.run(['verify', 'people'])).code).toBe(0)
   })
 
   it('an incremental sync never run: every row missing; no table created, no state written', async () => {

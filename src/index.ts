@@ -8,6 +8,7 @@
  */
 export { SyncManager, type OpenOptions, type SyncStatus, type ValidationResult } from './sync-manager.js'
 export type { RunOptions, SyncResult } from './engine/run-sync.js'
+export type { VerifyOptions, VerifyResult } from './engine/verify-sync.js'
 export type { Progress, ProgressListener } from './engine/progress.js'
 export type { Operation } from './engine/batch-writer.js'
 export type { ChangeEvent } from './engine/change-event.js'

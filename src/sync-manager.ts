@@ -13,6 +13,7 @@ import { keyOf, type CheckReport, type Connector, type DiscoverOptions } from '.
 import { createConnector } from './connectors/registry.js'
 import { consumerName } from './engine/consumer-name.js'
 import { runSyncs } from './engine/run-syncs.js'
+import { verifySync, type VerifyOptions, type VerifyResult } from './engine/verify-sync.js'
 import { startWatch, type WatchCallback, type WatchHandle, type WatchOptions } from './engine/watch.js'
 import { reportChangeFeeds, watchRetentionMs, type ChangeFeedReport, type DroppedWatches } from './engine/watch-retention.js'
 import type { ConflictResolver } from './engine/conflict-resolution.js'
@@ -312,6 +313,24 @@ export class SyncManager extends EventEmitter {
     })
     for (const r of results) this.emit('run', r)
     return results
+  }
+
+  /**
+   * Compare a sync's source and destination without writing anything: the
+   * rows a run would create (missing), update (changed) and delete (extra),
+   * with the first keys of each. Takes no run lock and records no run.
+   * Throws a SynclineError (failure `config`) for a sync that cannot be
+   * compared; see docs/plan-and-cli.md, "syncline verify".
+   * @example
+   * const r = await manager.verify('customers')
+   * if (!r.inStep) console.log(r.missing, r.samples.missing)
+   */
+  async verify(id: string, opts: VerifyOptions = {}): Promise<VerifyResult> {
+    const plan = this.getPlan(id)
+    return verifySync(
+      { plan, index: this.plan.syncs.indexOf(plan), source: await this.connector(plan.source.connection), destination: await this.connector(plan.destination.connection) },
+      opts,
+    )
   }
 
   /**

@@ -18,6 +18,7 @@ import { serveCommand } from './serve.js'
 import { LOG_LEVELS } from '../server/logger.js'
 import { statusCommand } from './status.js'
 import { validateCommand } from './validate.js'
+import { verifyCommand } from './verify.js'
 import { watchCommand } from './watch.js'
 
 quietOnClosedPipes()
@@ -92,6 +93,11 @@ program
   .option('--no-auth', 'serve without SYNCLINE_TOKEN (loopback addresses only)')
   .addOption(new Option('--log-level <level>', 'least severe log level written').choices(LOG_LEVELS).default('info'))
   .action(action(serveCommand))
+program
+  .command('verify')
+  .description('compare source and destination without writing; exit 1 when they differ')
+  .argument('[sync...]')
+  .action(action(verifyCommand))
 program.command('status').description('watermark and last run of every sync').action(action(statusCommand))
 program
   .command('history')

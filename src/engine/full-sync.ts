@@ -3,12 +3,12 @@
  * (DESIGN §3). Memory is bounded by the batch size, never by the table.
  */
 import { keyOf } from '../connectors/connector.js'
-import type { Row } from '../values/canonical.js'
+import type { CanonicalType, Row } from '../values/canonical.js'
 import type { Operation } from './batch-writer.js'
 import { tryBulkCopy } from './bulk-copy.js'
 import { laterWatermark, type WatermarkTracker } from './watermark.js'
-import { destinationFields, destinationRowsAtStart, destinationTypes, diffRow, isSoftDeleted, mapRow, report, requireKeyOrder, type RunContext } from './run-context.js'
-import { sortedMerge } from './sorted-merge.js'
+import { destinationFields, destinationRowsAtStart, destinationTypes, diffRow, isSoftDeleted, mapRow, report, requireKeyOrder, type CompareContext, type RunContext } from './run-context.js'
+import { sortedMerge, type MergeStep } from './sorted-merge.js'
 
 async function* nothing(): AsyncGenerator<Row[]> {}
 
@@ -32,8 +32,6 @@ export interface SnapshotSource {
 export async function fullSync(ctx: RunContext, tracker?: WatermarkTracker, snapshot?: SnapshotSource): Promise<void> {
   requireKeyOrder(ctx, 'a full sync')
   const p = ctx.prepared
-  const { batchSize } = p.plan
-  const signal = ctx.signal
   const total = await p.source.count(p.sourceEntity.name, p.filters)
   const destinationRows = await destinationRowsAtStart(ctx)
   // An empty destination takes only creates: let the sink use its bulk path.
@@ -44,37 +42,54 @@ export async function fullSync(ctx: RunContext, tracker?: WatermarkTracker, snap
   if (destinationRows === 0 && snapshot === undefined && (await tryBulkCopy(ctx, total, tracker))) return
 
   const types = destinationTypes(p)
-  const source = snapshot?.rows ?? p.source.scan(p.sourceEntity.name, { fields: p.mapper.sourceFields, keys: p.keys, filters: p.filters, batchSize, signal })
-  const destination = p.destinationExists
-    ? p.destination.scan(p.destinationEntity.name, { fields: destinationFields(p), keys: p.destinationKeys, batchSize, signal })
-    : nothing()
-  const steps = sortedMerge(
-    { rows: source, keys: p.keys, label: `source ${p.source.name}.${p.sourceEntity.name}` },
-    { rows: destination, keys: p.destinationKeys, label: `destination ${p.destination.name}.${p.destinationEntity.name}` },
-    p.keyTypes,
-    batchSize,
-  )
-
-  for await (const chunk of steps) {
+  for await (const chunk of mergeWithDestination(ctx, snapshot?.rows)) {
     const operations: Operation[] = []
-    for (const { left, right } of chunk) {
-      if (left === undefined) {
-        if (ctx.deletes === 'propagate' && right !== undefined) operations.push({ kind: 'delete', key: keyOf(right, p.destinationKeys) })
-        continue
-      }
-      ctx.counts.read++
-      if (isSoftDeleted(ctx, left)) {
-        if (right !== undefined) operations.push({ kind: 'delete', key: keyOf(right, p.destinationKeys) })
-        continue
-      }
-      if (tracker) laterWatermark(tracker, left)
-      const mapped = await mapRow(ctx, left, right === undefined ? 'create' : 'update')
-      if (mapped === undefined) continue
-      const op = diffRow(ctx, mapped, right, types)
+    for (const step of chunk) {
+      const op = await operationFor(ctx, step, types, tracker)
       if (op) operations.push(op)
     }
     await ctx.pipeline.submit(operations)
     report(ctx, 'copy', ctx.counts.read, total, `${ctx.counts.read} rows compared`)
   }
   await ctx.pipeline.drain()
+}
+
+/**
+ * The source (filtered, or the given rows) and the destination, both in key
+ * order, merged into steps of one key each, in chunks of the batch size.
+ * Shared by {@link fullSync} and `verify`, so both pair the same rows.
+ */
+export function mergeWithDestination(ctx: CompareContext, sourceRows?: AsyncIterable<Row[]>): AsyncGenerator<MergeStep[]> {
+  const p = ctx.prepared
+  const { batchSize } = p.plan
+  const signal = ctx.signal
+  const source = sourceRows ?? p.source.scan(p.sourceEntity.name, { fields: p.mapper.sourceFields, keys: p.keys, filters: p.filters, batchSize, signal })
+  const destination = p.destinationExists
+    ? p.destination.scan(p.destinationEntity.name, { fields: destinationFields(p), keys: p.destinationKeys, batchSize, signal })
+    : nothing()
+  return sortedMerge(
+    { rows: source, keys: p.keys, label: `source ${p.source.name}.${p.sourceEntity.name}` },
+    { rows: destination, keys: p.destinationKeys, label: `destination ${p.destination.name}.${p.destinationEntity.name}` },
+    p.keyTypes,
+    batchSize,
+  )
+}
+
+/**
+ * What a full sync does about one merged key: the operation it makes, or
+ * undefined (unchanged, a destination-only row kept by `deletes: ignore`,
+ * or a source row that failed to map, recorded through the run's writer).
+ * Counts source rows read and unchanged in `ctx.counts`.
+ */
+export async function operationFor(ctx: CompareContext, { left, right }: MergeStep, types: ReadonlyMap<string, CanonicalType>, tracker?: WatermarkTracker): Promise<Operation | undefined> {
+  const p = ctx.prepared
+  if (left === undefined) {
+    return ctx.deletes === 'propagate' && right !== undefined ? { kind: 'delete', key: keyOf(right, p.destinationKeys) } : undefined
+  }
+  ctx.counts.read++
+  if (isSoftDeleted(ctx, left)) return right !== undefined ? { kind: 'delete', key: keyOf(right, p.destinationKeys) } : undefined
+  if (tracker) laterWatermark(tracker, left)
+  const mapped = await mapRow(ctx, left, right === undefined ? 'create' : 'update')
+  if (mapped === undefined) return undefined
+  return diffRow(ctx, mapped, right, types)
 }

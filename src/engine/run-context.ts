@@ -41,6 +41,12 @@ export interface RunContext {
 }
 
 /**
+ * The part of a run that comparing rows needs (no state store, no write
+ * pipeline): what `verify` builds without starting a run.
+ */
+export type CompareContext = Pick<RunContext, 'prepared' | 'counts' | 'writer' | 'deletes' | 'signal'>
+
+/**
  * Rows the destination held as the run began (0 when it does not exist yet;
  * undefined when it cannot count cheaply). Counted on first use, which must
  * come before the run writes anything.
@@ -76,7 +82,7 @@ export function report(ctx: RunContext, phase: Progress['phase'], current: numbe
 }
 
 /** True when the source row is marked deleted by the plan's `softDelete` field. */
-export function isSoftDeleted(ctx: RunContext, row: Row): boolean {
+export function isSoftDeleted(ctx: Pick<RunContext, 'prepared'>, row: Row): boolean {
   const field = ctx.prepared.plan.softDelete
   if (field === undefined) return false
   const value = row[field]
@@ -87,7 +93,7 @@ export function isSoftDeleted(ctx: RunContext, row: Row): boolean {
  * Map a source row to its destination row; a row that cannot be mapped is
  * recorded as rejected (its key is still known) and undefined is returned.
  */
-export async function mapRow(ctx: RunContext, row: Row, kind: 'create' | 'update'): Promise<Row | undefined> {
+export async function mapRow(ctx: CompareContext, row: Row, kind: 'create' | 'update'): Promise<Row | undefined> {
   try {
     return ctx.prepared.mapper.map(row)
   } catch (error) {
@@ -112,7 +118,7 @@ export function rowChanged(mapped: Row, existing: Row, types: ReadonlyMap<string
 }
 
 /** The operation that brings the destination row in line, or undefined when unchanged. */
-export function diffRow(ctx: RunContext, mapped: Row, existing: Row | undefined, types: ReadonlyMap<string, CanonicalType>): Operation | undefined {
+export function diffRow(ctx: CompareContext, mapped: Row, existing: Row | undefined, types: ReadonlyMap<string, CanonicalType>): Operation | undefined {
   const key: KeyValues = keyOf(mapped, ctx.prepared.destinationKeys)
   if (existing === undefined) return { kind: 'create', row: mapped, key }
   if (rowChanged(mapped, existing, types)) return { kind: 'update', row: mapped, key }

@@ -13,6 +13,7 @@ import { redact } from '../cli/output.js'
 import type { Daemon } from '../scheduler/daemon.js'
 import { sendError } from './api-errors.js'
 import { requireToken } from './auth.js'
+import { registerConflictRoutes } from './conflict-routes.js'
 import { feedOptions, registerFeed, type FeedOptions } from './feed.js'
 import { registerHealthRoutes } from './health-routes.js'
 import { registerSyncRoutes } from './sync-routes.js'
@@ -55,6 +56,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   })
   registerHealthRoutes(app, daemon)
   registerSyncRoutes(app, daemon)
+  registerConflictRoutes(app, daemon)
   await registerFeed(app, daemon, opts.feed ?? feedOptions(process.env))
   return app
 }

@@ -1,6 +1,6 @@
 /**
  * `syncline/client` against `syncline serve` as a child process on a real
- * SQLite file: the replica equals the table after seeded random writes; a
+ * SQLite file (and PostgreSQL): the replica equals the table after seeded random writes; a
  * daemon restart (the socket dropped from the server side) is bridged by a
  * reconnect that resumes with `since`, no event lost or seen twice at the
  * seam; `close()` stops reconnecting; a request the daemon cannot serve
@@ -12,16 +12,22 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { subscribe, type FeedChange, type FeedRecord, type Replica } from '../../src/client/index.js'
 import { BUILD_TIMEOUT_MS, ensureBuilt } from '../cli/build.js'
 import { workspace, type Workspace } from '../cli/workspace.js'
+import { createPgDatabase, hasPostgres, pgQuery } from '../helpers/services.js'
 import { startDaemon, waitFor, TEST_TOKEN, type DaemonProcess } from '../server/daemon-process.js'
 
 beforeAll(ensureBuilt, BUILD_TIMEOUT_MS)
 
+const pgAvailable = await hasPostgres()
+const required = process.env.SYNCLINE_TEST_SERVICES === 'required'
+
 let ws: Workspace | undefined
 const daemons: DaemonProcess[] = []
 const replicas: Replica[] = []
+const cleanups: Array<() => Promise<unknown>> = []
 afterEach(async () => {
   for (const replica of replicas.splice(0)) replica.close()
   for (const daemon of daemons.splice(0)) await daemon.stop('SIGKILL')
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
   ws?.remove()
   ws = undefined
 })
@@ -55,8 +61,8 @@ function prng(seed: number): () => number {
   }
 }
 
-/** `count` random creates, updates (version + 1) and deletes, each its own transaction. */
-function randomWrites(w: Workspace, random: () => number, count: number, nextId: { value: number }): void {
+/** `count` random creates, updates (version + 1) and deletes as SQL statements, each its own transaction. */
+function randomStatements(random: () => number, count: number, nextId: { value: number }): string[] {
   const statements: string[] = []
   for (let i = 0; i < count; i++) {
     const roll = random()
@@ -65,7 +71,12 @@ function randomWrites(w: Workspace, random: () => number, count: number, nextId:
     else if (roll < 0.8) statements.push(`UPDATE items SET version = version + 1, name = 'changed ${i}' WHERE id = ${id}`)
     else statements.push(`DELETE FROM items WHERE id = ${id}`)
   }
-  w.sqlite('shop.db', statements.join(';\n'))
+  return statements
+}
+
+/** {@link randomStatements} on the SQLite file. */
+function randomWrites(w: Workspace, random: () => number, count: number, nextId: { value: number }): void {
+  w.sqlite('shop.db', randomStatements(random, count, nextId).join(';\n'))
 }
 
 /**
@@ -167,5 +178,48 @@ describe('syncline/client: a live replica over the daemon feed (SQLite)', () => 
     child.stderr.on('data', (c: Buffer) => (out += c.toString()))
     const code = await new Promise<number | null>((resolve) => child.on('exit', resolve))
     expect({ code, out: out.trim() }).toEqual({ code: 0, out: '200' })
+  })
+})
+
+describe.skipIf(!pgAvailable && !required)('syncline/client: a live replica over the daemon feed (PostgreSQL)', () => {
+  it('equals the table after random writes and a daemon restart, resumed with since', async () => {
+    const w = (ws = workspace('syncline-client-pg-'))
+    const source = await createPgDatabase('syncline_client')
+    cleanups.push(async () => {
+      await pgQuery(source.url, `SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE database = current_database() AND active_pid IS NOT NULL`)
+      await waitFor(async () => (await pgQuery(source.url, `SELECT 1 FROM pg_replication_slots WHERE database = current_database() AND active`)).length === 0, 10_000)
+      await pgQuery(source.url, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = current_database()`).catch(() => undefined)
+      await source.drop()
+    })
+    await pgQuery(
+      source.url,
+      `CREATE TABLE items (id integer PRIMARY KEY, name text NOT NULL, version integer NOT NULL DEFAULT 1);
+       INSERT INTO items (id, name) SELECT i, 'item ' || i FROM generate_series(1, 500) i`,
+    )
+    w.write('syncline.yaml', `connections:\n  src: { url: ${source.url} }\n`)
+    const first = await daemonIn(w.dir)
+    const port = new URL(first.url).port
+    const seams = seamChecker()
+    const replica = subscribe({ url: first.url, token: TEST_TOKEN, connection: 'src', entity: 'items', minDelayMs: 50, maxDelayMs: 500, onChange: seams.onChange })
+    replicas.push(replica)
+    const random = prng(7)
+    const nextId = { value: 501 }
+    const write = async (count: number) => {
+      for (const sql of randomStatements(random, count, nextId)) await pgQuery(source.url, sql)
+    }
+    await write(30) // while the snapshot is read
+    await replica.ready
+    await write(100)
+    const want = async () => JSON.stringify(await pgQuery<Item>(source.url, 'SELECT id, name, version FROM items ORDER BY id'))
+    await waitFor(async () => JSON.stringify(sorted(replica)) === (await want()), 30_000, 'the replica to equal the table')
+
+    await first.stop('SIGTERM')
+    await waitFor(() => !replica.connected, 10_000, 'the replica to see the drop')
+    await write(50)
+    const second = await daemonIn(w.dir, port)
+    await write(50)
+    await waitFor(async () => JSON.stringify(sorted(replica)) === (await want()), 30_000, 'the replica to catch up after the restart')
+    expect(feedConnections(second).map((l) => l.since)).toEqual([true])
+    expect(seams.problems).toEqual([])
   })
 })

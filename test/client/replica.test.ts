@@ -3,7 +3,7 @@
  * SQLite file (and PostgreSQL): the replica equals the table after seeded random writes; a
  * daemon restart (the socket dropped from the server side) is bridged by a
  * reconnect that resumes with `since`, no event lost or seen twice at the
- * seam; `close()` stops reconnecting; a request the daemon cannot serve
+ * seam; a lost position starts over with a snapshot; `close()` stops reconnecting; a request the daemon cannot serve
  * rejects `ready` instead of retrying forever; `import 'syncline/client'`
  * resolves through package.json "exports".
  */
@@ -32,8 +32,8 @@ afterEach(async () => {
   ws = undefined
 })
 
-async function daemonIn(dir: string, port?: string): Promise<DaemonProcess> {
-  const daemon = await startDaemon(dir, port === undefined ? {} : { args: ['--port', port] })
+async function daemonIn(dir: string, port?: string, env: Record<string, string> = {}): Promise<DaemonProcess> {
+  const daemon = await startDaemon(dir, { env, ...(port === undefined ? {} : { args: ['--port', port] }) })
   daemons.push(daemon)
   return daemon
 }
@@ -150,6 +150,45 @@ describe('syncline/client: a live replica over the daemon feed (SQLite)', () => 
     await new Promise((r) => setTimeout(r, 1500))
     expect(feedConnections(third)).toEqual([])
     expect(replica.connected).toBe(false)
+  })
+
+  it('starts over with a fresh snapshot when the daemon no longer has its position (POSITION_LOST)', async () => {
+    const w = shop()
+    // Retention 0: the consumer of a watch that ended is dropped at the next start, so `since` gets POSITION_LOST.
+    const env = { SYNCLINE_WATCH_RETENTION: '0' }
+    const first = await daemonIn(w.dir, undefined, env)
+    const port = new URL(first.url).port
+    const seams = seamChecker()
+    const errors: string[] = []
+    const snapshots: number[] = []
+    const replica = subscribe({
+      url: first.url,
+      token: TEST_TOKEN,
+      connection: 'shop',
+      entity: 'items',
+      minDelayMs: 50,
+      maxDelayMs: 500,
+      onChange: seams.onChange,
+      onError: (e) => errors.push(e.code),
+      onSnapshot: (rows) => snapshots.push(rows.size),
+    })
+    replicas.push(replica)
+    await replica.ready
+    const random = prng(99)
+    const nextId = { value: 201 }
+    randomWrites(w, random, 50, nextId)
+    await untilEqual(replica, w, 'the replica to follow the writes')
+    await first.stop('SIGTERM')
+    randomWrites(w, random, 50, nextId)
+    const second = await daemonIn(w.dir, port, env)
+    await untilEqual(replica, w, 'the replica to start over and catch up')
+    randomWrites(w, random, 20, nextId)
+    await untilEqual(replica, w, 'the replica to follow writes after the new snapshot')
+    expect(errors).toContain('POSITION_LOST')
+    expect(feedConnections(second).map((l) => l.since)).toEqual([true, false])
+    expect(snapshots[0]).toBe(200)
+    expect(snapshots).toHaveLength(2)
+    expect(seams.problems).toEqual([])
   })
 
   it('rejects ready for an unknown entity and a wrong token, without retrying', async () => {

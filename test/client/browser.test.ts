@@ -3,7 +3,8 @@
  * playwright-core): the built `dist/client` modules are loaded as ES modules
  * into a page and use the browser's own WebSocket, `?token=` included; the
  * replica equals the SQLite table after writes and after a daemon restart
- * it reconnects and resumes. Skipped, with the reason, where chromium is missing.
+ * it reconnects and resumes. Skipped, with the reason, where chromium is missing
+ * (a failure under SYNCLINE_TEST_SERVICES=required).
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:http'
@@ -17,6 +18,8 @@ import { startDaemon, waitFor, TEST_TOKEN, type DaemonProcess } from '../server/
 
 const CHROMIUM = process.env.SYNCLINE_TEST_CHROMIUM ?? '/usr/bin/chromium'
 const hasChromium = existsSync(CHROMIUM)
+// Like a missing database server: CI (SYNCLINE_TEST_SERVICES=required, which installs chromium) must not skip it.
+if (!hasChromium && process.env.SYNCLINE_TEST_SERVICES === 'required') throw new Error(`no chromium at ${CHROMIUM}: apt-get install chromium (or set SYNCLINE_TEST_CHROMIUM)`)
 if (!hasChromium) console.warn(`test/client/browser.test.ts skipped: no chromium at ${CHROMIUM} (apt-get install chromium, or set SYNCLINE_TEST_CHROMIUM)`)
 
 beforeAll(ensureBuilt, BUILD_TIMEOUT_MS)

@@ -329,7 +329,7 @@ export class PostgresStateStore implements StateStore {
 
   async pruneHistory(opts: PruneHistoryOptions): Promise<PruneHistoryResult> {
     const { olderThan, keepRuns } = pruneBounds(opts)
-    const doomed = prunableRunsQuery(`${this.schema}.runs`, '$1', '$2')
+    const doomed = prunableRunsQuery(`${this.schema}.runs`, '$1', '$2', 'postgres')
     // One statement: its CTEs see one snapshot, so both deletes remove the
     // runs ranked there and their errors, atomically, without a round trip per run.
     const sql = opts.dryRun
@@ -340,7 +340,7 @@ export class PostgresStateStore implements StateStore {
          gone_errors AS (DELETE FROM ${this.schema}.record_errors e USING doomed d WHERE e.run_id = d.run_id RETURNING 1),
          gone_runs AS (DELETE FROM ${this.schema}.runs r USING doomed d WHERE r.run_id = d.run_id RETURNING 1)
          SELECT (SELECT count(*) FROM gone_runs) AS runs, (SELECT count(*) FROM gone_errors) AS record_errors`
-    const rows = await this.query<{ runs: string; record_errors: string }>(sql, [keepRuns, olderThan])
+    const rows = await this.query<{ runs: string; record_errors: string }>(sql, [keepRuns - 1, olderThan])
     return { runs: Number(rows[0]?.runs ?? 0), recordErrors: Number(rows[0]?.record_errors ?? 0) }
   }
 

@@ -269,18 +269,19 @@ export class SqliteStateStore implements StateStore {
 
   async pruneHistory(opts: PruneHistoryOptions): Promise<PruneHistoryResult> {
     const { olderThan, keepRuns } = pruneBounds(opts)
-    const doomed = prunableRunsQuery('runs', '?', '?')
+    const doomed = prunableRunsQuery('runs', '@offset', '@olderThan', 'sqlite')
+    const bind = { offset: keepRuns - 1, olderThan }
     return this.use(() => {
-      // IMMEDIATE: the write lock first, so the ranking cannot change between
+      // IMMEDIATE: the write lock first, so the cutoffs cannot change between
       // the statements (a run starting meanwhile waits) and both deletes
       // remove exactly the runs counted.
       const prune = this.db.transaction((): PruneHistoryResult => {
         const recordErrors = opts.dryRun
-          ? (this.db.prepare(`SELECT count(*) AS n FROM record_errors WHERE run_id IN (${doomed})`).get(keepRuns, olderThan) as { n: number }).n
-          : this.db.prepare(`DELETE FROM record_errors WHERE run_id IN (${doomed})`).run(keepRuns, olderThan).changes
+          ? (this.db.prepare(`SELECT count(*) AS n FROM record_errors WHERE run_id IN (${doomed})`).get(bind) as { n: number }).n
+          : this.db.prepare(`DELETE FROM record_errors WHERE run_id IN (${doomed})`).run(bind).changes
         const runs = opts.dryRun
-          ? (this.db.prepare(`SELECT count(*) AS n FROM (${doomed})`).get(keepRuns, olderThan) as { n: number }).n
-          : this.db.prepare(`DELETE FROM runs WHERE run_id IN (${doomed})`).run(keepRuns, olderThan).changes
+          ? (this.db.prepare(`SELECT count(*) AS n FROM (${doomed})`).get(bind) as { n: number }).n
+          : this.db.prepare(`DELETE FROM runs WHERE run_id IN (${doomed})`).run(bind).changes
         return { runs, recordErrors }
       })
       return opts.dryRun ? prune.deferred() : prune.immediate()

@@ -166,6 +166,13 @@ for (const [kind, backend] of [
       expect(await store.pruneHistory(bounds)).toEqual({ runs: 0, recordErrors: 0 })
     })
 
+    it('ranks runs that started at the same instant as history lists them (the later recorded is newer)', async () => {
+      const store = await fresh()
+      for (const id of ['t1', 't2', 't3', 't4']) await addRun(store, 'orders', id, 40)
+      expect(await store.pruneHistory({ olderThan: daysAgo(30), keepRuns: 2 })).toEqual({ runs: 2, recordErrors: 0 })
+      expect(await runIds(store, 'orders')).toEqual(['t4', 't3'])
+    })
+
     it('refuses an olderThan that is not a time', async () => {
       const store = await fresh()
       await expect(store.pruneHistory({ olderThan: 'last tuesday', keepRuns: 10 })).rejects.toThrow(/olderThan as an ISO time/)

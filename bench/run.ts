@@ -8,7 +8,8 @@
  * pipe; sqlite-incremental: incremental runs from SQLite against a full sync
  * of the same rows (its own size, see the section); scheduler: the daemon's
  * CPU with 1,000 scheduled syncs; two-way: two-way
- * incremental with 1% changed on each side against one-way incremental. BENCH_ROWS sets the table
+ * incremental with 1% changed on each side against one-way incremental; prune: history
+ * retention on 1,000,000 runs (BENCH_PRUNE_RUNS). BENCH_ROWS sets the table
  * size (default 1,000,000).
  *
  * realtime: change capture PostgreSQL → PostgreSQL, native logical
@@ -35,6 +36,7 @@ import { sqliteIncremental } from './sqlite-incremental.js'
 import { realtimePostgres } from './realtime-postgres.js'
 import { schedulerIdle } from './scheduler-idle.js'
 import { twoWay } from './two-way.js'
+import { pruneHistory } from './prune-history.js'
 
 const SECTIONS: Record<string, (work: string) => void | Promise<void>> = {
   postgres: postgresToPostgres,
@@ -44,6 +46,7 @@ const SECTIONS: Record<string, (work: string) => void | Promise<void>> = {
   realtime: realtimePostgres,
   scheduler: schedulerIdle,
   'two-way': twoWay,
+  prune: pruneHistory,
 }
 
 const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim())

@@ -29,7 +29,7 @@ import type { Plan, PlanInput, SyncPlan, SyncPlanInput } from './plan/schema.js'
 import { markInterruptedRuns } from './state/interrupted-runs.js'
 import { isRunLockStale } from './state/run-lock.js'
 import { openStateStore } from './state/open-state-store.js'
-import type { FeedPosition, RecordErrorEntry, RunLock, RunRecord, StateStore, SyncState } from './state/state-store.js'
+import type { FeedPosition, PruneHistoryResult, RecordErrorEntry, RunLock, RunRecord, StateStore, SyncState } from './state/state-store.js'
 import type { EntityInfo, KeyValues } from './values/canonical.js'
 import { compareKeys } from './values/compare.js'
 
@@ -422,6 +422,19 @@ export class SyncManager extends EventEmitter {
   /** Run history, newest first; a run whose process died shows as `failed` (interrupted). */
   async history(syncId?: string, limit = 20): Promise<RunRecord[]> {
     return (await this.checkedState()).listRuns({ ...(syncId ? { syncId } : {}), limit })
+  }
+
+  /**
+   * Drop run history (and its record errors) beyond the plan's `history:`
+   * retention: runs both older than `keepDays` and beyond the newest
+   * `keepRuns` of their sync. `dryRun` counts without removing.
+   * @example const { runs, recordErrors } = await manager.pruneHistory({ dryRun: true })
+   */
+  async pruneHistory(opts: { dryRun?: boolean; now?: Date } = {}): Promise<PruneHistoryResult & { olderThan: string; keepRuns: number }> {
+    const { keepDays, keepRuns } = this.plan.history
+    const olderThan = new Date((opts.now ?? new Date()).getTime() - keepDays * 86_400_000).toISOString()
+    const result = await (await this.state()).pruneHistory({ olderThan, keepRuns, ...(opts.dryRun ? { dryRun: true } : {}) })
+    return { ...result, olderThan, keepRuns }
   }
 
   /** Records the destination rejected, newest first. */

@@ -13,6 +13,7 @@ import { forgetCommand } from './forget.js'
 import { historyCommand } from './history.js'
 import { initCommand } from './init.js'
 import { EXIT, quietOnClosedPipes, reportError, setDebug, type GlobalOptions } from './output.js'
+import { pruneCommand } from './prune.js'
 import { runCommand } from './run.js'
 import { serveCommand } from './serve.js'
 import { LOG_LEVELS } from '../server/logger.js'
@@ -110,6 +111,11 @@ program
   .description("forget a sync's state (watermark, history, stream position) and drop its change-feed consumer at the source")
   .argument('<sync>')
   .action(action(forgetCommand))
+program
+  .command('prune')
+  .description("drop run history and record errors beyond the plan's history: retention (default 30 days or 1,000 runs per sync, whichever keeps more)")
+  .option('--dry-run', 'remove nothing; print what would be removed')
+  .action(action(pruneCommand))
 program
   .command('watch')
   .description('print change events as they commit (NDJSON with --json) until Ctrl-C')

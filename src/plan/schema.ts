@@ -108,11 +108,25 @@ export const syncSchema = z.strictObject({
   retryDelay: durationSchema.default('1s'),
 })
 
+/**
+ * How long run history (and the record errors of each run) is kept. A run
+ * goes only when it is both older than `keepDays` and beyond the newest
+ * `keepRuns` of its sync: whichever keeps more wins.
+ */
+export const historySchema = z.strictObject({
+  /** Runs younger than this many days are kept. Default 30. */
+  keepDays: z.number().positive('give a number of days above 0, e.g. keepDays: 30').default(30),
+  /** The newest this many runs of each sync are kept, however old. Default 1000. */
+  keepRuns: z.number().int('give a whole number, e.g. keepRuns: 1000').min(1, 'keep at least 1 run per sync, e.g. keepRuns: 1000').default(1000),
+})
+
 export const planSchema = z.strictObject({
   /** Where watermarks and run history live: a path (SQLite) or a postgres:// URL. */
   state: z.string().min(1).default('.syncline/state.db'),
   /** Time zone every `schedule:` is read in unless a sync sets its own (IANA name); default the machine's. */
   timezone: z.string().min(1).optional(),
+  /** Run history retention (`syncline prune`, and the daemon hourly). */
+  history: historySchema.default({ keepDays: 30, keepRuns: 1000 }),
   connections: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'use letters, digits, _ and -'), connectionSchema).default({}),
   syncs: z.array(syncSchema).default([]),
 })
@@ -128,6 +142,7 @@ export type SyncPlanInput = z.input<typeof syncSchema>
 export type ConnectionPlan = z.output<typeof connectionSchema>
 export type FieldMapping = z.output<typeof fieldMappingSchema>
 export type FilterPlan = z.output<typeof filterSchema>
+export type HistoryPlan = z.output<typeof historySchema>
 
 /** Parse a duration (`60s`, `5m`, 90) into milliseconds. */
 export function durationMs(value: string | number): number {

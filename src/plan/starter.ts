@@ -19,6 +19,10 @@ export const STARTER_PLAN = `# syncline.yaml: what to keep in step, and how.
 # A postgres:// URL shares state between machines.
 # state: .syncline/state.db
 
+# How long run history is kept: a run goes once it is older than keepDays AND
+# beyond the newest keepRuns of its sync (syncline prune; serve prunes hourly).
+# history: { keepDays: 30, keepRuns: 1000 }
+
 connections:
   # A connection is a URL: sqlite:PATH, postgres://user@host:5432/db or mysql://user@host:3306/db
   shop:

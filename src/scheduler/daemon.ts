@@ -25,11 +25,16 @@ import { SyncSlot, type ActiveRun, type StartOptions } from './sync-slot.js'
 /** A realtime sync that streamed at least this long before failing starts its backoff over. */
 const HEALTHY_STREAM_MS = 60_000
 
+/** When the daemon prunes run history (plus once at start): at minute 17 of every hour, off the busy full hour. */
+export const PRUNE_SCHEDULE = '17 * * * *'
+
 /** What the daemon runs with. */
 export interface DaemonOptions {
   manager: SyncManager
   logger: Logger
   metrics: DaemonMetrics
+  /** Cron of the history pruning (plan `history:`); default {@link PRUNE_SCHEDULE}. */
+  pruneSchedule?: string
 }
 
 /** Why {@link Daemon.trigger} did not start a run. */
@@ -48,11 +53,16 @@ export class Daemon {
   private readonly wakeups = new Map<string, () => void>()
   private stopping = false
   private readonly keepers: Promise<void>[] = []
+  private readonly pruneSchedule: string
+  private pruneJob: Cron | undefined
+  /** The prune in progress, so stop() waits for it before the caller closes the state store. */
+  private pruning: Promise<void> | undefined
 
   constructor(opts: DaemonOptions) {
     this.manager = opts.manager
     this.logger = opts.logger
     this.metrics = opts.metrics
+    this.pruneSchedule = opts.pruneSchedule ?? PRUNE_SCHEDULE
     for (const plan of this.manager.plan.syncs) this.slots.set(plan.id, new SyncSlot(plan, opts))
   }
 
@@ -75,7 +85,30 @@ export class Daemon {
       this.jobs.set(plan.id, job)
       this.logger.info({ syncId: plan.id, schedule: plan.schedule, timezone, nextRunAt: job.nextRun()?.toISOString() }, 'scheduled')
     }
+    this.pruneJob = createSchedule(this.pruneSchedule, undefined, () => void this.pruneHistory())
+    void this.pruneHistory()
     this.logger.info({ syncs: this.slots.size, scheduled: this.jobs.size, realtime: this.streaming.size }, 'daemon started')
+  }
+
+  /**
+   * Drop run history beyond the plan's `history:` retention; on the prune
+   * schedule and once at start. A tick while the previous prune still runs
+   * is skipped; a failure is logged and tried again on the next tick.
+   */
+  async pruneHistory(): Promise<void> {
+    if (this.stopping || this.pruning) return this.pruning
+    const started = Date.now()
+    this.pruning = (async () => {
+      try {
+        const { runs, recordErrors, olderThan, keepRuns } = await this.manager.pruneHistory()
+        this.logger.info({ runs, recordErrors, olderThan, keepRuns, durationMs: Date.now() - started }, 'pruned run history')
+      } catch (error) {
+        this.logger.warn({ error: error instanceof Error ? error.message : String(error), nextAt: this.pruneJob?.nextRun()?.toISOString() }, 'pruning run history failed; trying again at the next prune tick')
+      } finally {
+        this.pruning = undefined
+      }
+    })()
+    return this.pruning
   }
 
   /**
@@ -135,13 +168,14 @@ export class Daemon {
     if (this.stopping) return
     this.stopping = true
     for (const job of this.jobs.values()) job.stop()
+    this.pruneJob?.stop()
     this.streaming.clear()
     for (const wake of this.wakeups.values()) wake()
     const running = [...this.slots.values()].filter((s) => s.active)
     this.logger.info({ reason, running: running.map((s) => s.plan.id) }, 'stopping: letting batches in flight finish')
     const done = running.map((s) => s.active!.done)
     for (const slot of running) slot.cancel(reason)
-    await Promise.all([...done, ...this.keepers])
+    await Promise.all([...done, ...this.keepers, this.pruning])
     this.logger.info('every run stopped; state saved')
   }
 

@@ -45,7 +45,21 @@ import { FEED_POSITION_COLUMNS, feedPositionFromRow, feedPositionParams, feedPos
 import { PostgresTwoWayState } from './postgres-two-way-state.js'
 import type { TwoWayState } from './two-way-state.js'
 import { SCHEMA_VERSION_TABLE, STATE_MIGRATIONS, SYNC_SCOPED_TABLES } from './state-schema.js'
-import type { FeedPosition, RecordErrorEntry, RunLock, RunRecord, RunStatus, StateStore, SyncFacts, SyncState, WatchConsumer, Watermark } from './state-store.js'
+import { prunableRunsQuery, pruneBounds } from './prune-history.js'
+import type {
+  FeedPosition,
+  PruneHistoryOptions,
+  PruneHistoryResult,
+  RecordErrorEntry,
+  RunLock,
+  RunRecord,
+  RunStatus,
+  StateStore,
+  SyncFacts,
+  SyncState,
+  WatchConsumer,
+  Watermark,
+} from './state-store.js'
 
 /** Options for {@link openPostgresStateStore}. */
 export interface PostgresStateStoreOptions {
@@ -311,6 +325,23 @@ export class PostgresStateStore implements StateStore {
 
   async forgetWatchConsumer(connection: string, consumer: string): Promise<void> {
     await this.query(`DELETE FROM ${this.schema}.watch_consumers WHERE connection = $1 AND consumer = $2`, [connection, consumer])
+  }
+
+  async pruneHistory(opts: PruneHistoryOptions): Promise<PruneHistoryResult> {
+    const { olderThan, keepRuns } = pruneBounds(opts)
+    const doomed = prunableRunsQuery(`${this.schema}.runs`, '$1', '$2', 'postgres')
+    // One statement: its CTEs see one snapshot, so both deletes remove the
+    // runs ranked there and their errors, atomically, without a round trip per run.
+    const sql = opts.dryRun
+      ? `WITH doomed AS (${doomed})
+         SELECT (SELECT count(*) FROM doomed) AS runs,
+                (SELECT count(*) FROM ${this.schema}.record_errors e WHERE e.run_id IN (SELECT run_id FROM doomed)) AS record_errors`
+      : `WITH doomed AS (${doomed}),
+         gone_errors AS (DELETE FROM ${this.schema}.record_errors e USING doomed d WHERE e.run_id = d.run_id RETURNING 1),
+         gone_runs AS (DELETE FROM ${this.schema}.runs r USING doomed d WHERE r.run_id = d.run_id RETURNING 1)
+         SELECT (SELECT count(*) FROM gone_runs) AS runs, (SELECT count(*) FROM gone_errors) AS record_errors`
+    const rows = await this.query<{ runs: string; record_errors: string }>(sql, [keepRuns - 1, olderThan])
+    return { runs: Number(rows[0]?.runs ?? 0), recordErrors: Number(rows[0]?.record_errors ?? 0) }
   }
 
   async listSyncStates(): Promise<SyncState[]> {

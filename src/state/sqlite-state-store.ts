@@ -43,7 +43,21 @@ import { FEED_POSITION_COLUMNS, feedPositionFromRow, feedPositionParams, feedPos
 import { SqliteTwoWayState } from './sqlite-two-way-state.js'
 import type { TwoWayState } from './two-way-state.js'
 import { SCHEMA_VERSION_TABLE, STATE_MIGRATIONS, SYNC_SCOPED_TABLES } from './state-schema.js'
-import type { FeedPosition, RecordErrorEntry, RunLock, RunRecord, RunStatus, StateStore, SyncFacts, SyncState, WatchConsumer, Watermark } from './state-store.js'
+import { prunableRunsQuery, pruneBounds } from './prune-history.js'
+import type {
+  FeedPosition,
+  PruneHistoryOptions,
+  PruneHistoryResult,
+  RecordErrorEntry,
+  RunLock,
+  RunRecord,
+  RunStatus,
+  StateStore,
+  SyncFacts,
+  SyncState,
+  WatchConsumer,
+  Watermark,
+} from './state-store.js'
 
 /** How long a writer waits for another process's write to finish before giving up. */
 export const SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -251,6 +265,27 @@ export class SqliteStateStore implements StateStore {
 
   async forgetWatchConsumer(connection: string, consumer: string): Promise<void> {
     this.use(() => this.statements.forgetWatchConsumer.run(connection, consumer))
+  }
+
+  async pruneHistory(opts: PruneHistoryOptions): Promise<PruneHistoryResult> {
+    const { olderThan, keepRuns } = pruneBounds(opts)
+    const doomed = prunableRunsQuery('runs', '@offset', '@olderThan', 'sqlite')
+    const bind = { offset: keepRuns - 1, olderThan }
+    return this.use(() => {
+      // IMMEDIATE: the write lock first, so the cutoffs cannot change between
+      // the statements (a run starting meanwhile waits) and both deletes
+      // remove exactly the runs counted.
+      const prune = this.db.transaction((): PruneHistoryResult => {
+        const recordErrors = opts.dryRun
+          ? (this.db.prepare(`SELECT count(*) AS n FROM record_errors WHERE run_id IN (${doomed})`).get(bind) as { n: number }).n
+          : this.db.prepare(`DELETE FROM record_errors WHERE run_id IN (${doomed})`).run(bind).changes
+        const runs = opts.dryRun
+          ? (this.db.prepare(`SELECT count(*) AS n FROM (${doomed})`).get(bind) as { n: number }).n
+          : this.db.prepare(`DELETE FROM runs WHERE run_id IN (${doomed})`).run(bind).changes
+        return { runs, recordErrors }
+      })
+      return opts.dryRun ? prune.deferred() : prune.immediate()
+    })
   }
 
   async listSyncStates(): Promise<SyncState[]> {

@@ -159,6 +159,27 @@ export interface WatchConsumer {
   releasedAt?: string
 }
 
+/**
+ * What {@link StateStore.pruneHistory} removes: every run that is both
+ * started before `olderThan` and beyond the newest `keepRuns` of its sync,
+ * never a run still `running` and never a sync's newest run.
+ */
+export interface PruneHistoryOptions {
+  /** ISO time; only runs started before it may go. */
+  olderThan: string
+  /** Runs kept per sync whatever their age, newest first; at least 1 (a smaller number counts as 1). */
+  keepRuns: number
+  /** Count what would go, remove nothing. */
+  dryRun?: boolean
+}
+
+/** How much {@link StateStore.pruneHistory} removed (or, in a dry run, would remove). */
+export interface PruneHistoryResult {
+  runs: number
+  /** Record errors of those runs, which go with them. */
+  recordErrors: number
+}
+
 /** Storage for everything syncline must remember between runs. */
 export interface StateStore {
   getWatermark(syncId: string): Promise<Watermark | undefined>
@@ -222,6 +243,13 @@ export interface StateStore {
   listWatchConsumers(connection?: string): Promise<WatchConsumer[]>
   /** Forget a consumer (after its feed was dropped at the source). */
   forgetWatchConsumer(connection: string, consumer: string): Promise<void>
+
+  /**
+   * Drop old run history and the record errors of the runs dropped, in one
+   * transaction (docs/state.md "Retention").
+   * @example await state.pruneHistory({ olderThan: '2026-11-01T00:00:00Z', keepRuns: 1000 })
+   */
+  pruneHistory(opts: PruneHistoryOptions): Promise<PruneHistoryResult>
 
   /** Every sync that has state, with its watermark and last run. */
   listSyncStates(): Promise<SyncState[]>

@@ -6,11 +6,11 @@
 import { jsonReplacer } from '../cli/output.js'
 import type { Daemon } from '../scheduler/daemon.js'
 import type { SyncSlot } from '../scheduler/sync-slot.js'
-import type { RecordErrorEntry, RunRecord } from '../state/state-store.js'
+import type { RecordErrorEntry, RunCounts, RunRecord } from '../state/state-store.js'
 import type { SyncStatus } from '../sync-manager.js'
 
-/** One run in `GET /api/syncs/:id/runs`. */
-export interface RunView {
+/** One run in `GET /api/syncs/:id/runs`: the run's counts plus what identifies and ends it. */
+export interface RunView extends RunCounts {
   runId: string
   syncId: string
   status: string
@@ -20,13 +20,6 @@ export interface RunView {
   startedAt: string
   finishedAt?: string
   durationMs?: number
-  read: number
-  created: number
-  updated: number
-  deleted: number
-  unchanged: number
-  failed: number
-  conflicts: number
   error?: string
   errorCode?: string
   notes?: string[]

@@ -1,7 +1,7 @@
 /**
  * The daemon's HTTP server (fastify): authentication first, then the
  * probes, metrics and `/api/syncs` routes; unknown paths and failures in
- * the one error shape. The WebSocket feed (`/feed`) registers here too
+ * the one error shape, and the dashboard's page (`/dashboard`). The WebSocket feed (`/feed`) registers here too
  * (@fastify/websocket), behind the same token check.
  *
  * @example
@@ -13,6 +13,7 @@ import { redact } from '../cli/output.js'
 import type { Daemon } from '../scheduler/daemon.js'
 import { sendError } from './api-errors.js'
 import { requireToken } from './auth.js'
+import { registerDashboard } from './dashboard/routes.js'
 import { registerConflictRoutes } from './conflict-routes.js'
 import { feedOptions, registerFeed, type FeedOptions } from './feed.js'
 import { registerHealthRoutes } from './health-routes.js'
@@ -57,6 +58,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   registerHealthRoutes(app, daemon)
   registerSyncRoutes(app, daemon)
   registerConflictRoutes(app, daemon)
+  registerDashboard(app, { authRequired: opts.token !== undefined })
   await registerFeed(app, daemon, opts.feed ?? feedOptions(process.env))
   return app
 }

@@ -10,6 +10,7 @@ import { isIP } from 'node:net'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { SynclineError } from '../errors.js'
 import { sendError } from './api-errors.js'
+import { DASHBOARD_PATHS } from './dashboard/routes.js'
 
 /** Paths answered without a token (probes of load balancers and orchestrators). */
 export const OPEN_PATHS: readonly string[] = ['/health', '/ready']
@@ -21,7 +22,8 @@ export function requireToken(app: FastifyInstance, token: string): void {
   const expected = digest(token)
   app.addHook('onRequest', async (request, reply) => {
     const path = request.url.split('?')[0] ?? ''
-    if (OPEN_PATHS.includes(path)) return
+    // The dashboard's page and assets hold no data; the page sends the token on its API calls.
+    if (OPEN_PATHS.includes(path) || DASHBOARD_PATHS.includes(path)) return
     const given = presentedToken(request, path)
     if (given === undefined) {
       return sendError(reply, 401, 'UNAUTHORIZED', 'This API needs a bearer token: send the header Authorization: Bearer $SYNCLINE_TOKEN (the token the daemon was started with).')

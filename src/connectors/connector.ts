@@ -377,6 +377,13 @@ export interface Connector {
    */
   findOrphans?(entity: string, foreignKey: ForeignKeyInfo, opts: { limit: number; signal?: AbortSignal }): Promise<OrphanRows>
 
+  /**
+   * How this datasource writes with `foreignKeyChecks: 'off'`, in one
+   * sentence for `validate --live` (and what it needs, e.g. a privilege).
+   * Absent: the datasource has no foreign keys.
+   */
+  readonly foreignKeyChecksOff?: string
+
   /** Every syncline consumer this datasource keeps (slots, change-log readers), for `check` and `status`. */
   listChangeFeeds?(opts?: { signal?: AbortSignal }): Promise<ChangeFeedStatus[]>
 

@@ -119,3 +119,51 @@ export function stronglyConnected(successors: readonly ReadonlySet<number>[]): n
   }
   return components
 }
+
+/** A sync as `validate --live` explains it: its id, its destination, and how that datasource switches checks off. */
+export interface ExplainedNode extends ForeignKeyNode {
+  id: string
+  /** The connector's `foreignKeyChecksOff` sentence. */
+  checksOff?: string
+}
+
+/**
+ * What a run of these syncs will do about foreign keys, one sentence per
+ * line: the order, each cycle and how its checks are switched off, syncs
+ * that `defer` or `check`. Empty when no destination references another's
+ * table or its own.
+ * @example explainForeignKeys(nodes) // ['Syncs into dst run parents first: departments, employees.', '  departments, employees: a foreign key cycle (…) …']
+ */
+export function explainForeignKeys(nodes: readonly ExplainedNode[]): string[] {
+  const plan = planForeignKeys(nodes)
+  const edges = (members: readonly number[]) =>
+    members.flatMap((i) => {
+      const n = nodes[i]!
+      return n.destinationEntity.foreignKeys
+        .filter((fk) => members.some((m) => nodes[m]!.destinationEntity.name === fk.references.entity && nodes[m]!.destination.name === n.destination.name))
+        .map((fk) => `${n.destinationEntity.name} (${fk.fields.join(', ')}) → ${fk.references.entity}`)
+    })
+  const lines: string[] = []
+  if (plan.linked) lines.push(`Foreign keys between destination tables: the syncs run parents first (${plan.order.map((i) => nodes[i]!.id).join(', ')}), and their deletes children first in a later pass.`)
+  const explained = new Set<number>()
+  for (const cycle of plan.cycles) {
+    const ids = cycle.map((i) => nodes[i]!.id).join(', ')
+    const kind = cycle.length === 1 ? 'a table that references itself' : 'a foreign key cycle'
+    const off = cycle.filter((i) => plan.deferred.has(i))
+    const on = cycle.filter((i) => !plan.deferred.has(i))
+    let line = `  ${ids}: ${kind} (${edges(cycle).join('; ')}), so no order writes every parent before its children.`
+    if (off.length > 0) line += ` ${off.map((i) => nodes[i]!.id).join(', ')} write(s) with ${checksOffText(nodes[off[0]!]!)}; then every foreign key of their tables is checked, and rows that point nowhere fail their sync (FOREIGN_KEY_ORPHANS).`
+    if (on.length > 0) line += ` ${on.map((i) => nodes[i]!.id).join(', ')} keep(s) checks on (foreignKeys: check): a row whose parent is not there yet is rejected.`
+    lines.push(line)
+    cycle.forEach((i) => explained.add(i))
+  }
+  for (const i of plan.deferred) {
+    if (explained.has(i)) continue
+    lines.push(`  ${nodes[i]!.id}: foreignKeys: defer: writes with ${checksOffText(nodes[i]!)}; then every foreign key of its table is checked (FOREIGN_KEY_ORPHANS).`)
+  }
+  return lines
+}
+
+function checksOffText(node: ExplainedNode): string {
+  return `${node.destination.name}'s foreign key checks off for syncline's own session only${node.checksOff ? ` (${node.checksOff})` : ''}`
+}

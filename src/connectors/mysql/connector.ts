@@ -36,6 +36,7 @@ export const MYSQL_CAPABILITIES: Capabilities = { cdc: true, transactions: true,
 class MysqlConnector implements Connector {
   readonly kind = 'mysql'
   readonly capabilities = MYSQL_CAPABILITIES
+  readonly foreignKeyChecksOff = 'SET SESSION foreign_key_checks = 0 on the connection writing each batch, back to 1 before the connection returns to the pool; ON DELETE actions do not run meanwhile'
   /** COPY text out (for PostgreSQL destinations); nothing is imported in bulk. */
   readonly bulkFormats: readonly string[] = MYSQL_BULK_FORMATS
   readonly name: string

@@ -35,6 +35,7 @@ export const POSTGRES_CAPABILITIES: Capabilities = { cdc: true, transactions: tr
 class PostgresConnector implements Connector {
   readonly kind = 'postgres'
   readonly capabilities = POSTGRES_CAPABILITIES
+  readonly foreignKeyChecksOff = 'SET LOCAL session_replication_role = replica in each writing transaction (a superuser, or PostgreSQL 15+ GRANT SET ON PARAMETER session_replication_role); it also skips ordinary triggers and ON DELETE actions'
   readonly bulkFormats = [BULK_FORMAT]
   readonly name: string
   readonly endpoint: Endpoint

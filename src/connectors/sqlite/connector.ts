@@ -37,6 +37,7 @@ class SqliteConnector implements Connector {
   readonly name: string
   readonly kind = 'sqlite'
   readonly capabilities = SQLITE_CAPABILITIES
+  readonly foreignKeyChecksOff = 'PRAGMA foreign_keys = OFF on syncline\'s own connection around each batch\'s transaction, ON again right after; ON DELETE actions do not run meanwhile'
   readonly bulkFormats = SQLITE_BULK_FORMATS
   private readonly file: SqliteFile
   private readonly modes = new CompareModes()

@@ -112,6 +112,24 @@ for (const [from, to] of pairs) {
       if (to === 'postgres') expect(await dst.query(`SELECT current_setting('session_replication_role') AS role`)).toEqual([{ role: 'origin' }])
     })
 
+    it('loads a table that references itself when its sync runs alone', async () => {
+      // Employee 6 reports to 8, which comes in the next batch.
+      for (const [id, manager] of [[7, null], [8, 7], [6, 8]]) await src.exec(`INSERT INTO employees (id, name, dept_id, manager_id) VALUES (?, ?, ?, ?)`, [id, `new ${id}`, 1, manager])
+      const { manager, cleanup } = await openManager(src, dst, syncs)
+      try {
+        const result = await manager.run('employees')
+        expect([result.status, result.created, result.error]).toEqual(['succeeded', 3, undefined])
+        expect(result.notes?.join(' ')).toMatch(/checked afterwards and holds/)
+        expect((await readAll(dst, 'employees', ['id'])).filter((r) => Number(r.id) >= 6).map((r) => [Number(r.id), r.manager_id === null ? null : Number(r.manager_id)])).toEqual([
+          [6, 8],
+          [7, null],
+          [8, 7],
+        ])
+      } finally {
+        await cleanup()
+      }
+    })
+
     it('fails the sync whose rows point nowhere, naming the table, the key and the row', async () => {
       await addOrphan(src)
       const { manager, cleanup } = await openManager(src, dst, syncs)

@@ -38,6 +38,8 @@ export type ErrorCode =
   | 'POSITION_LOST'
   | 'POSITION_INVALID'
   | 'CONFLICT_NOT_FOUND'
+  | 'FOREIGN_KEY_CHECKS_DENIED'
+  | 'FOREIGN_KEY_ORPHANS'
   | 'INTERNAL'
 
 /** Options shared by every syncline error. */

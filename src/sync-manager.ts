@@ -12,6 +12,7 @@ import { resolve } from 'node:path'
 import { keyOf, type CheckReport, type Connector, type DiscoverOptions } from './connectors/connector.js'
 import { createConnector } from './connectors/registry.js'
 import { consumerName } from './engine/consumer-name.js'
+import { explainForeignKeys, type ExplainedNode } from './engine/foreign-key-plan.js'
 import { runSyncs } from './engine/run-syncs.js'
 import { verifySync, type VerifyOptions, type VerifyResult } from './engine/verify-sync.js'
 import { startWatch, type WatchCallback, type WatchHandle, type WatchOptions } from './engine/watch.js'
@@ -174,6 +175,25 @@ export class SyncManager extends EventEmitter {
         return { cdc: connector.capabilities.cdc, kind: connector.kind }
       },
     }, syncIds ? { syncIds } : undefined)
+  }
+
+  /**
+   * What a run of these syncs (default all) will do about foreign keys
+   * between their destination tables, one sentence per line (`validate
+   * --live`): the order, cycles and how the destination's checks are
+   * switched off for them. Syncs whose destination cannot be described are left out.
+   */
+  async explainForeignKeys(syncIds?: string[]): Promise<string[]> {
+    const nodes: ExplainedNode[] = []
+    for (const sync of this.plan.syncs) {
+      if (syncIds && !syncIds.includes(sync.id)) continue
+      if (sync.mode === 'realtime') continue // streams never switch checks off
+      const connector = await this.connector(sync.destination.connection).catch(() => undefined)
+      const entity = connector ? await this.describeForValidation(sync.destination.connection, sync.destination.entity).catch(() => undefined) : undefined
+      if (!connector || !entity) continue
+      nodes.push({ id: sync.id, destination: { name: connector.name }, destinationEntity: entity, foreignKeys: sync.foreignKeys, ...(connector.foreignKeyChecksOff ? { checksOff: connector.foreignKeyChecksOff } : {}) })
+    }
+    return explainForeignKeys(nodes)
   }
 
   /**

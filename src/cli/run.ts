@@ -107,6 +107,7 @@ function printResult(r: SyncResult, opts: RunCommandOptions, planned?: { create:
     if (r.error !== undefined) line.error = r.error
     if (r.errorCode !== undefined) line.errorCode = r.errorCode
     if (r.notes !== undefined) line.notes = r.notes
+    if (r.orphans !== undefined) line.orphans = r.orphans
     printJson(line)
     return
   }

@@ -8,9 +8,12 @@ export async function validateCommand(opts: GlobalOptions & { live?: boolean }):
   // Opening validates the file itself and throws a PlanError with every issue.
   return withManager(opts, async (manager) => {
     const issues = opts.live ? await manager.validateLive() : []
-    if (opts.json) printJson({ ok: issues.length === 0, syncs: manager.plan.syncs.length, issues })
+    // What a run of every sync will do about foreign keys between destination tables.
+    const foreignKeys = opts.live ? await manager.explainForeignKeys() : []
+    if (opts.json) printJson({ ok: issues.length === 0, syncs: manager.plan.syncs.length, issues, ...(foreignKeys.length > 0 ? { foreignKeys } : {}) })
     else if (issues.length === 0) print(`The plan is valid: ${manager.plan.syncs.length} sync(s), ${Object.keys(manager.plan.connections).length} connection(s)${opts.live ? '; datasources, entities and fields checked' : ''}.`)
     else print(`The plan has problems:\n${formatIssues(issues)}`)
+    if (!opts.json) for (const line of foreignKeys) print(line)
     return issues.length === 0 ? EXIT.ok : EXIT.badConfig
   })
 }

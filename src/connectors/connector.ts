@@ -7,7 +7,7 @@
  */
 import type { SynclineError } from '../errors.js'
 import type { ChangeFeed, ChangeFeedOptions, ChangeFeedStatus } from './change-feed.js'
-import type { EntityInfo, FieldInfo, KeyValues, Row, Value } from '../values/canonical.js'
+import type { EntityInfo, FieldInfo, ForeignKeyInfo, KeyValues, Row, Value } from '../values/canonical.js'
 
 /**
  * What a connector can do; the engine chooses its strategy from these and
@@ -117,7 +117,28 @@ export interface ApplyOptions {
    * i.e. idempotent, if a row exists after all.
    */
   allNew?: boolean
+  /**
+   * `off`: the destination does not check foreign keys while it writes this
+   * batch, for the writing session only (never a server-wide setting), so
+   * rows of tables that reference each other may land in any order. The
+   * engine checks referential integrity itself after the run
+   * ({@link Connector.findOrphans}). A connector that cannot switch them
+   * off for its own session throws a config error naming the constraint and
+   * the fix. Default `on`; connectors without foreign keys ignore it.
+   */
+  foreignKeyChecks?: ForeignKeyChecks
   signal?: AbortSignal
+}
+
+/** Whether the destination checks foreign keys while it writes: see {@link ApplyOptions.foreignKeyChecks}. */
+export type ForeignKeyChecks = 'on' | 'off'
+
+/** What {@link Connector.findOrphans} found for one foreign key. */
+export interface OrphanRows {
+  /** Child rows whose (non-NULL) foreign key values match no parent row. */
+  count: number
+  /** Up to `limit` of them, in key order: the child's primary key fields and the foreign key fields. */
+  rows: Row[]
 }
 
 /** What one apply did. */
@@ -168,6 +189,8 @@ export interface BulkImportOptions {
   signal?: AbortSignal
   /** Called as rows arrive, with the total so far. */
   onRows?(rows: number): void
+  /** As {@link ApplyOptions.foreignKeyChecks}. */
+  foreignKeyChecks?: ForeignKeyChecks
 }
 
 /** What `check` found out about a datasource. */
@@ -344,6 +367,22 @@ export interface Connector {
    * Idempotent: an unknown consumer is no error.
    */
   dropChangeFeed?(consumer: string, opts?: { signal?: AbortSignal }): Promise<void>
+
+  /**
+   * Rows of `entity` whose foreign key `foreignKey` (one of its
+   * `EntityInfo.foreignKeys`) points at no row of the referenced entity: an
+   * anti-join in the datasource, NULL foreign keys never counted. The engine
+   * asks after writing with `foreignKeyChecks: 'off'`. Absent: the
+   * datasource has no foreign keys.
+   */
+  findOrphans?(entity: string, foreignKey: ForeignKeyInfo, opts: { limit: number; signal?: AbortSignal }): Promise<OrphanRows>
+
+  /**
+   * How this datasource writes with `foreignKeyChecks: 'off'`, in one
+   * sentence for `validate --live` (and what it needs, e.g. a privilege).
+   * Absent: the datasource has no foreign keys.
+   */
+  readonly foreignKeyChecksOff?: string
 
   /** Every syncline consumer this datasource keeps (slots, change-log readers), for `check` and `status`. */
   listChangeFeeds?(opts?: { signal?: AbortSignal }): Promise<ChangeFeedStatus[]>

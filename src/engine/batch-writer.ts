@@ -9,7 +9,7 @@
  * idempotent, so a record that had landed lands again unchanged). More rejected records than the plan's `maxErrors` fail the run.
  */
 import { setImmediate as nextTurn } from 'node:timers/promises'
-import type { Connector } from '../connectors/connector.js'
+import type { Connector, ForeignKeyChecks } from '../connectors/connector.js'
 import { SynclineError, throwIfAborted } from '../errors.js'
 import { boundedText } from '../state/record-excerpt.js'
 import type { RecordErrorEntry, RunCounts } from '../state/state-store.js'
@@ -35,6 +35,8 @@ export interface BatchWriterOptions {
   onRejected(entries: RecordErrorEntry[]): Promise<void>
   /** Dry runs: every operation that would be made. */
   onPlanned?(operations: readonly Operation[]): void
+  /** `off`: the destination writes without checking foreign keys (a cycle; checked after the run). Default `on`. */
+  foreignKeyChecks?: ForeignKeyChecks
 }
 
 /** The key as users see it; it lives with the values so connectors can name records too. */
@@ -98,7 +100,7 @@ export class BatchWriter {
       if (op.kind === 'delete') deletes.push(op.key)
       else upserts.push(op.row)
     }
-    const options = { keys: this.opts.keys, allNew: this.allNew, signal: this.opts.signal }
+    const options = { keys: this.opts.keys, allNew: this.allNew, signal: this.opts.signal, ...(this.opts.foreignKeyChecks === 'off' ? { foreignKeyChecks: 'off' as const } : {}) }
     await this.opts.destination.apply(this.opts.entity, { upserts, deletes }, options)
   }
 

@@ -40,6 +40,7 @@ export async function tryBulkCopy(ctx: RunContext, total: number | undefined, tr
       columns: p.mapper.fields.map((f) => f.destination),
       signal: ctx.signal,
       onRows: (n) => report(ctx, 'copy', n, total, `${n} rows copied in bulk`),
+      ...(ctx.foreignKeyChecks === 'off' ? { foreignKeyChecks: 'off' as const } : {}),
     })
     if (rows === undefined) return false
     if (tracker && exported.highest) laterWatermark(tracker, exported.highest)

@@ -2,7 +2,7 @@
  * What the sync algorithms share during one run, and the per-row steps they
  * all take: map a source row, decide create/update/unchanged, report.
  */
-import { keyOf } from '../connectors/connector.js'
+import { keyOf, type ForeignKeyChecks } from '../connectors/connector.js'
 import { SynclineError } from '../errors.js'
 import type { StateStore, RunCounts, Watermark } from '../state/state-store.js'
 import { valuesEqual } from '../values/compare.js'
@@ -28,6 +28,8 @@ export interface RunContext {
    * `defer`: skip deletes now, a later children-first pass makes them (foreign keys).
    */
   deletes: 'propagate' | 'ignore' | 'defer'
+  /** `off`: writes skip the destination's foreign key checks (a cycle; checked after the run). */
+  foreignKeyChecks?: ForeignKeyChecks
   signal?: AbortSignal
   onProgress?: ProgressListener
   /** A watermark waiting for the destination's `commit` (staging destinations). */

@@ -5,7 +5,7 @@
  * the result says so.
  */
 import { randomUUID } from 'node:crypto'
-import type { Connector } from '../connectors/connector.js'
+import type { Connector, ForeignKeyChecks } from '../connectors/connector.js'
 import { CancelledError, SynclineError, type ErrorCode, type FailureType } from '../errors.js'
 import type { SyncPlan } from '../plan/schema.js'
 import { acquireRunLock, type HeldRunLock } from '../state/run-lock.js'
@@ -14,6 +14,8 @@ import { BatchWriter, WritePipeline, type Operation } from './batch-writer.js'
 import { requireChangeCapture, requireOrderedKeyScan, stagingOf } from './capabilities.js'
 import { reconcileDeletes } from './delete-reconciliation.js'
 import { deliveredFacts, refillReason } from './delivery-facts.js'
+import { findOrphanReports, orphansError, orphansOf, type OrphanReport } from './foreign-key-check.js'
+import { planForeignKeys } from './foreign-key-plan.js'
 import { fullSync } from './full-sync.js'
 import { incrementalSync } from './incremental-sync.js'
 import { realtimeSync } from './realtime-sync.js'
@@ -22,6 +24,7 @@ import type { ConflictResolver } from './conflict-resolution.js'
 import { twoWaySync } from './two-way-sync.js'
 import { emptyCounts, type ProgressListener } from './progress.js'
 import { destinationRowsAtStart, report, saveWatermark, type RunContext } from './run-context.js'
+import type { ForeignKeyInfo } from '../values/canonical.js'
 import { capWatermark, watermarkTracker } from './watermark.js'
 
 /** Options of `manager.run()` and `syncline run`. */
@@ -66,6 +69,8 @@ export interface SyncResult extends RunCounts {
   heldBy?: RunLock
   /** True when the run stopped because another process took its lock over (never retried: that one goes on). */
   lockLost?: boolean
+  /** `FOREIGN_KEY_ORPHANS`: the destination rows whose foreign keys point nowhere, per foreign key. */
+  orphans?: OrphanReport[]
 }
 
 /** What one run needs from its surroundings. */
@@ -86,6 +91,15 @@ export interface RunSyncOptions extends RunOptions {
   deferDeletes?: boolean
   /** Already prepared (the caller needed the destination's foreign keys). */
   prepared?: PreparedSync
+  /**
+   * Write with the destination's foreign key checks on or off, as the
+   * multi-sync run decided (it checks the keys after all its syncs).
+   * Absent: this run decides from its plan and its table's own foreign keys
+   * (a self-reference), and checks them at its end.
+   */
+  foreignKeyChecks?: ForeignKeyChecks
+  /** Only check these foreign keys of the destination table for rows that point nowhere (after writing with checks off). */
+  orphanCheck?: readonly ForeignKeyInfo[]
   /** Which attempt this run is (default 1). */
   attempt?: number
 }
@@ -103,7 +117,7 @@ export async function runSync(target: RunTarget, opts: RunSyncOptions = {}): Pro
   const record: RunRecord = {
     runId: opts.runId ?? randomUUID(),
     syncId: plan.id,
-    mode: opts.deletesOnly ? 'deletes' : opts.full && plan.mode === 'incremental' ? 'incremental (full)' : plan.mode,
+    mode: opts.orphanCheck ? 'foreign-keys' : opts.deletesOnly ? 'deletes' : opts.full && plan.mode === 'incremental' ? 'incremental (full)' : plan.mode,
     status: 'running',
     dryRun: opts.dryRun ?? false,
     startedAt: startedAt.toISOString(),
@@ -149,6 +163,9 @@ async function runHolding(target: RunTarget, userOpts: RunSyncOptions, record: R
     }
     const facts = await state.getSyncFacts(plan.id)
     const prepared = opts.prepared ?? (await prepareSync(plan, target.index, target.source, target.destination, { dryRun: opts.dryRun ?? false, signal: opts.signal, facts }))
+    // A self-referencing table alone: its rows may come children first, so its keys are checked at the end of this run.
+    const checkOwnKeys = opts.foreignKeyChecks === undefined && !opts.orphanCheck && foreignKeyChecksOf(prepared) === 'off'
+    const foreignKeyChecks = checkOwnKeys ? 'off' : (opts.foreignKeyChecks ?? 'on')
     const writer = new BatchWriter({
       destination: prepared.destination,
       entity: prepared.destinationEntity.name,
@@ -162,6 +179,7 @@ async function runHolding(target: RunTarget, userOpts: RunSyncOptions, record: R
       signal: plan.mode === 'realtime' ? undefined : opts.signal,
       onRejected: (entries) => state.addRecordErrors(entries),
       onPlanned: opts.onPlanned ? (ops) => opts.onPlanned?.(plan.id, ops) : undefined,
+      foreignKeyChecks,
     })
     ctx = {
       prepared,
@@ -173,6 +191,7 @@ async function runHolding(target: RunTarget, userOpts: RunSyncOptions, record: R
       dryRun: opts.dryRun ?? false,
       full: opts.full ?? false,
       deletes: plan.deletes === 'ignore' ? 'ignore' : opts.deferDeletes ? 'defer' : 'propagate',
+      foreignKeyChecks,
       signal: opts.signal,
       onProgress: opts.onProgress,
       notes: [],
@@ -180,11 +199,13 @@ async function runHolding(target: RunTarget, userOpts: RunSyncOptions, record: R
     report(ctx, 'prepare', 0, undefined, `Prepared ${plan.id}`)
     // Before any write: the facts saved at the end add this run's writes to it.
     await destinationRowsAtStart(ctx)
-    if (opts.deletesOnly) await reconcileDeletes(ctx, { repairMissing: plan.mode === 'incremental' && !ctx.full })
+    if (opts.orphanCheck) await checkOrphans(ctx, opts.orphanCheck)
+    else if (opts.deletesOnly) await reconcileDeletes(ctx, { repairMissing: plan.mode === 'incremental' && !ctx.full })
     else if (plan.direction === 'two-way') await twoWaySync(ctx, { index: target.index, ...(opts.onConflict ? { onConflict: opts.onConflict } : {}) })
     else await runMode(ctx, facts)
     await commitStaged(ctx)
-    if (!ctx.dryRun) await state.setSyncFacts(plan.id, await deliveredFacts(ctx))
+    if (!ctx.dryRun && !opts.orphanCheck) await state.setSyncFacts(plan.id, await deliveredFacts(ctx))
+    if (checkOwnKeys && !ctx.dryRun) await checkOrphans(ctx, prepared.destinationEntity.foreignKeys)
   } catch (error) {
     failure = error
     // Let a write in flight finish, so its checkpoint matches what landed.
@@ -210,6 +231,8 @@ async function runHolding(target: RunTarget, userOpts: RunSyncOptions, record: R
     record.error = result.error
     record.errorCode = result.errorCode
     if (lostLock) result.lockLost = true
+    const orphans = orphansOf(failure)
+    if (orphans) result.orphans = orphans
   } else if (cancelled) {
     result.error = record.error = 'cancelled; the last committed checkpoint is kept'
   } else if (counts.failed > 0) {
@@ -219,6 +242,27 @@ async function runHolding(target: RunTarget, userOpts: RunSyncOptions, record: R
   await state.finishRun(record)
   if (ctx) report(ctx, 'done', counts.read, undefined, `${plan.id}: ${status}`)
   return result
+}
+
+/**
+ * Whether a sync run on its own writes with the destination's foreign key
+ * checks off: with `foreignKeys: defer`, or `auto` and a table that
+ * references itself. A realtime stream never does: its changes arrive in
+ * commit order, each already checked by the source.
+ */
+function foreignKeyChecksOf(prepared: PreparedSync): ForeignKeyChecks {
+  if (prepared.plan.mode === 'realtime') return 'on'
+  const plan = planForeignKeys([{ destination: prepared.destination, destinationEntity: prepared.destinationEntity, foreignKeys: prepared.plan.foreignKeys }])
+  return plan.deferred.has(0) ? 'off' : 'on'
+}
+
+/** Check foreign keys of the destination table; rows that point nowhere fail the run. */
+async function checkOrphans(ctx: RunContext, foreignKeys: readonly ForeignKeyInfo[]): Promise<void> {
+  const { destination, destinationEntity, plan } = ctx.prepared
+  if (ctx.dryRun || foreignKeys.length === 0) return
+  const reports = await findOrphanReports(destination, destinationEntity.name, foreignKeys, ctx.signal)
+  if (reports.length > 0) throw orphansError(plan.id, reports)
+  ctx.notes.push(`Written with ${destination.name}'s foreign key checks off (its own session); every foreign key of ${destinationEntity.name} was checked afterwards and holds.`)
 }
 
 /** Make staged writes visible, then save the watermark that waited for them. */

@@ -2,10 +2,13 @@
  * Running several syncs together. When their destinations are tables of one
  * datasource linked by foreign keys, rows are written parents first and
  * deleted children first: every sync runs with its deletes deferred, then a
- * deletes-only pass runs in reverse order.
+ * deletes-only pass runs in reverse order. Tables in a foreign key cycle
+ * (foreign-key-plan.ts) are written with the destination's checks off, and a
+ * last pass checks their foreign keys once every sync has written.
  */
 import { randomUUID } from 'node:crypto'
 import { runWithRetries } from '../scheduler/retry.js'
+import { planForeignKeys, type ForeignKeyNode } from './foreign-key-plan.js'
 import { prepareSync, type PreparedSync } from './prepare-sync.js'
 import { runSync, type RunOptions, type RunSyncOptions, type RunTarget, type SyncResult } from './run-sync.js'
 
@@ -27,30 +30,22 @@ function runRetrying(target: RunTarget, opts: RunSyncOptions): Promise<SyncResul
   })
 }
 
-/** Order syncs so a sync whose destination references another's comes after it. */
+/** Order syncs so a sync whose destination references another's comes after it (cycles: plan order). */
 export function parentsFirst(prepared: readonly PreparedSync[]): { order: number[]; linked: boolean } {
-  const byEntity = new Map<string, number>()
-  prepared.forEach((p, i) => byEntity.set(`${p.destination.name}\u0000${p.destinationEntity.name}`, i))
-  const parents = prepared.map((p) => {
-    const set = new Set<number>()
-    for (const fk of p.destinationEntity.foreignKeys) {
-      const parent = byEntity.get(`${p.destination.name}\u0000${fk.references.entity}`)
-      if (parent !== undefined && parent !== prepared.indexOf(p)) set.add(parent)
-    }
-    return set
-  })
-  const linked = parents.some((s) => s.size > 0)
-  const order: number[] = []
-  const state = new Map<number, 'visiting' | 'done'>()
-  const visit = (i: number): void => {
-    if (state.get(i) !== undefined) return // done, or a cycle: keep plan order
-    state.set(i, 'visiting')
-    for (const parent of parents[i]!) visit(parent)
-    state.set(i, 'done')
-    order.push(i)
-  }
-  prepared.forEach((_, i) => visit(i))
+  const { order, linked } = planForeignKeys(prepared.map(foreignKeyNode))
   return { order, linked }
+}
+
+/** What {@link planForeignKeys} needs of a prepared sync. */
+export function foreignKeyNode(p: PreparedSync): ForeignKeyNode {
+  return { destination: p.destination, destinationEntity: p.destinationEntity, foreignKeys: p.plan?.foreignKeys }
+}
+
+/** Fold a later pass of a sync (deletes, foreign key check) into its result: time, notes, and a failure. */
+function mergePass(first: SyncResult, pass: SyncResult): void {
+  first.durationMs += pass.durationMs
+  if (pass.notes) first.notes = [...(first.notes ?? []), ...pass.notes]
+  if (pass.status !== 'succeeded') Object.assign(first, { status: pass.status, error: pass.error, errorCode: pass.errorCode, failure: pass.failure, ...(pass.orphans ? { orphans: pass.orphans } : {}) })
 }
 
 /**
@@ -86,14 +81,15 @@ async function runBatchSyncs(targets: readonly RunTarget[], opts: RunOptions): P
     prepared.push(await prepareSync(t.plan, t.index, t.source, t.destination, { dryRun: opts.dryRun ?? false, signal: opts.signal, facts }).catch(() => undefined))
   }
   const ready = targets.map((t, i) => ({ target: t, prepared: prepared[i] })).filter((x): x is { target: RunTarget; prepared: PreparedSync } => x.prepared !== undefined)
-  const { order, linked } = parentsFirst(ready.map((r) => r.prepared))
+  const { order, linked, deferred } = planForeignKeys(ready.map((r) => foreignKeyNode(r.prepared)))
+  const checksOf = (i: number) => (deferred.has(i) ? ('off' as const) : ('on' as const))
 
   const results = new Map<RunTarget, SyncResult>()
   for (const t of targets) if (!prepared[targets.indexOf(t)]) results.set(t, await runRetrying(t, opts))
   for (const i of order) {
     if (opts.signal?.aborted) break
     const { target, prepared: p } = ready[i]!
-    results.set(target, await runRetrying(target, { ...opts, prepared: p, deferDeletes: linked }))
+    results.set(target, await runRetrying(target, { ...opts, prepared: p, deferDeletes: linked, foreignKeyChecks: checksOf(i) }))
   }
   if (linked) {
     for (const i of [...order].reverse()) {
@@ -102,13 +98,19 @@ async function runBatchSyncs(targets: readonly RunTarget[], opts: RunOptions): P
       const first = results.get(target)
       // A two-way sync made its deletes (on both sides) in its own key pass; a one-way delete pass would undo the other direction.
       if (!first || first.status === 'failed' || first.status === 'cancelled' || target.plan.deletes === 'ignore' || target.plan.direction === 'two-way') continue
-      const deletes = await runRetrying(target, { ...opts, prepared: p, deletesOnly: true })
+      const deletes = await runRetrying(target, { ...opts, prepared: p, deletesOnly: true, foreignKeyChecks: checksOf(i) })
       first.deleted += deletes.deleted
       first.failed += deletes.failed
-      first.durationMs += deletes.durationMs
-      if (deletes.notes) first.notes = [...(first.notes ?? []), ...deletes.notes]
-      if (deletes.status !== 'succeeded') Object.assign(first, { status: deletes.status, error: deletes.error, errorCode: deletes.errorCode, failure: deletes.failure })
+      mergePass(first, deletes)
     }
+  }
+  // Tables written with their checks off are checked once every sync of the run has written.
+  for (const i of order) {
+    if (opts.signal?.aborted || opts.dryRun) break
+    const { target, prepared: p } = ready[i]!
+    const first = results.get(target)
+    if (!deferred.has(i) || !first || first.status === 'failed' || first.status === 'cancelled') continue
+    mergePass(first, await runRetrying(target, { ...opts, prepared: p, orphanCheck: p.destinationEntity.foreignKeys }))
   }
   return targets.map((t) => results.get(t)).filter((r): r is SyncResult => r !== undefined)
 }

@@ -29,6 +29,7 @@ const SYNC_KEY_ORDER = [
   'maxErrors',
   'retries',
   'retryDelay',
+  'foreignKeys',
 ] as const satisfies readonly (keyof SyncPlan)[]
 
 const DEFAULT_STATE = '.syncline/state.db'

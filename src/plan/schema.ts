@@ -106,6 +106,16 @@ export const syncSchema = z.strictObject({
   retries: z.number().int().min(0).max(100).default(3),
   /** The first retry's delay; it doubles for each next one, capped at 5 minutes. */
   retryDelay: durationSchema.default('1s'),
+  /**
+   * Foreign keys between the destination tables of one run: `auto` loads
+   * parents first and writes with the destination's checks off (its own
+   * session only) where tables form a cycle or a table references itself;
+   * `defer` always writes with them off; `check` never does (a row whose
+   * parent is not there yet is rejected). After writing with checks off,
+   * the run checks every foreign key of the table and fails the sync with
+   * `FOREIGN_KEY_ORPHANS` listing rows that point nowhere. Default `auto`.
+   */
+  foreignKeys: z.enum(['auto', 'defer', 'check']).default('auto'),
 })
 
 /**

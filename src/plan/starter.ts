@@ -66,6 +66,7 @@ syncs:
   #   timezone: Europe/Berlin                          # the schedule's time zone (default: the plan's timezone:, else the machine's)
   #   retries: 3                                       # transient failures (connection lost, deadlock, timeout) retried
   #   retryDelay: 1s                                   # first retry's delay; doubles each time, with jitter, capped at 5 min
+  #   foreignKeys: auto                                # auto (parents first; checks off only for cycles) | defer | check
 
   # A two-way sync: changes on either side are copied to the other (docs/two-way.md).
   # - id: contacts

@@ -45,6 +45,7 @@ describe('validatePlan', () => {
       maxErrors: 0,
       retries: 3,
       retryDelay: '1s',
+      foreignKeys: 'auto',
     })
   })
 

@@ -8,9 +8,9 @@
  */
 import type { Pool } from 'mysql2/promise'
 import { SynclineError, throwIfAborted } from '../../errors.js'
-import type { EntityInfo, FieldInfo, KeyValues, Row } from '../../values/canonical.js'
+import type { EntityInfo, FieldInfo, ForeignKeyInfo, KeyValues, Row } from '../../values/canonical.js'
 import type { ChangeFeed, ChangeFeedOptions, ChangeFeedStatus } from '../change-feed.js'
-import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, PhysicalIdentity, ScanOptions, TimestampSpellings } from '../connector.js'
+import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, OrphanRows, PhysicalIdentity, ScanOptions, TimestampSpellings } from '../connector.js'
 import { urlScheme } from '../registry.js'
 import { TableCache } from '../sql/table-cache.js'
 import { bulkExport, MYSQL_BULK_FORMATS } from './bulk.js'
@@ -24,6 +24,7 @@ import { entityNotFound, findTable, loadTables, type MyTable } from './introspec
 import { createPool, displayUrl, endpointOf, type Endpoint, type PoolSettings } from './pool.js'
 import { readServerInfo, type ServerInfo } from './server.js'
 import { applyBatch } from './sink.js'
+import { findOrphans } from './foreign-keys.js'
 import { countRows, lookupRows, oldestOpenTransactionStart, scanRows, type MyContext } from './source.js'
 import { timestampSpellings } from './timestamp-spellings.js'
 
@@ -35,6 +36,7 @@ export const MYSQL_CAPABILITIES: Capabilities = { cdc: true, transactions: true,
 class MysqlConnector implements Connector {
   readonly kind = 'mysql'
   readonly capabilities = MYSQL_CAPABILITIES
+  readonly foreignKeyChecksOff = 'SET SESSION foreign_key_checks = 0 on the connection writing each batch, back to 1 before the connection returns to the pool; ON DELETE actions do not run meanwhile'
   /** COPY text out (for PostgreSQL destinations); nothing is imported in bulk. */
   readonly bulkFormats: readonly string[] = MYSQL_BULK_FORMATS
   readonly name: string
@@ -161,6 +163,11 @@ class MysqlConnector implements Connector {
 
   apply(entity: string, batch: ApplyBatch, opts: ApplyOptions): Promise<ApplyResult> {
     return this.#tables.withTable(entity, () => applyBatch(this.#context, entity, batch, opts))
+  }
+
+  findOrphans(entity: string, foreignKey: ForeignKeyInfo, opts: { limit: number; signal?: AbortSignal }): Promise<OrphanRows> {
+    throwIfAborted(opts.signal)
+    return this.#tables.withTable(entity, () => findOrphans(this.#context, entity, foreignKey, opts.limit))
   }
 
   async ensureEntity(entity: string, fields: FieldInfo[], keys: string[]): Promise<void> {

@@ -13,6 +13,7 @@ import { SynclineError, throwIfAborted } from '../../errors.js'
 import type { ApplyBatch, ApplyOptions, ApplyResult } from '../connector.js'
 import { columnOf, dedupeByKey, groupByColumns, keysRequired } from '../sql/key-rows.js'
 import { classifyMysqlError, isConnectionBroken } from './errors.js'
+import { resumeChecks, suspendChecks } from './foreign-keys.js'
 import type { MyColumn, MyTable } from './introspect.js'
 import { needsCollisionCheck } from './key-collisions.js'
 import { holdConnection, type HeldConnection } from './pool.js'
@@ -46,9 +47,11 @@ export async function applyBatch(ctx: MyContext, entity: string, batch: ApplyBat
 
   let held: HeldConnection | undefined
   let broken = false
+  let suspended = false
   try {
     held = await holdConnection(ctx.pool())
     const { connection } = held
+    suspended = await suspendChecks(connection, opts.foreignKeyChecks)
     await connection.beginTransaction()
     const deleted = batch.deletes.length > 0 ? await deleteRows(connection, table, opts.keys, batch.deletes) : 0
     let upserted = 0
@@ -68,6 +71,8 @@ export async function applyBatch(ctx: MyContext, entity: string, batch: ApplyBat
     }
     throw classifyMysqlError(error, ctx.errorContext(table.info.name))
   } finally {
+    // A pooled connection never goes back without its foreign key checks.
+    if (held && suspended && !broken && !(await resumeChecks(held.connection))) broken = true
     held?.release(broken)
   }
 }

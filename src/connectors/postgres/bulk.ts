@@ -20,6 +20,7 @@ import type { BulkExport, BulkExportOptions, BulkImportOptions } from '../connec
 import { classifyPgError } from './errors.js'
 import { quoteIdent } from './dialect.js'
 import { holdClient } from './pool.js'
+import { beginWriting } from './foreign-keys.js'
 import { columnOf } from '../sql/key-rows.js'
 import { SCAN_APPLICATION_NAME, type PgContext } from './source.js'
 import type { PgTable } from './introspect.js'
@@ -175,7 +176,7 @@ export async function bulkImport(ctx: PgContext, entity: string, data: BulkExpor
   let broken = false
   try {
     const { client } = held
-    await client.query('BEGIN')
+    await beginWriting(client, table, ctx.errorContext().endpoint.user, opts.foreignKeyChecks)
     const counter = rowCounter(opts.onRows)
     const sink = client.query(copyStreams.from(`COPY ${table.sql} (${opts.columns.map(quoteIdent).join(', ')}) FROM STDIN`))
     await pipeline(data.stream, counter, sink, opts.signal ? { signal: opts.signal } : {})

@@ -8,9 +8,9 @@
  */
 import type pg from 'pg'
 import { SynclineError, throwIfAborted } from '../../errors.js'
-import type { EntityInfo, FieldInfo, KeyValues, Row } from '../../values/canonical.js'
+import type { EntityInfo, FieldInfo, ForeignKeyInfo, KeyValues, Row } from '../../values/canonical.js'
 import type { ChangeFeed, ChangeFeedOptions, ChangeFeedStatus } from '../change-feed.js'
-import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, BulkImportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, PhysicalIdentity, ScanOptions, TimestampSpellings } from '../connector.js'
+import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, BulkImportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, OrphanRows, PhysicalIdentity, ScanOptions, TimestampSpellings } from '../connector.js'
 import { urlScheme } from '../registry.js'
 import { TableCache } from '../sql/table-cache.js'
 import { dropChangeFeed, listChangeFeeds, openChangeFeed, type CaptureContext } from './change-capture.js'
@@ -21,6 +21,7 @@ import { physicalIdentity } from './identity.js'
 import { entityNotFound, findTable, loadTables, type PgTable } from './introspect.js'
 import { createPool, displayUrl, endpointOf, type Endpoint, type PoolSettings } from './pool.js'
 import { applyBatch } from './sink.js'
+import { findOrphans } from './foreign-keys.js'
 import { BULK_FORMAT, bulkExport, bulkImport } from './bulk.js'
 import { countRows, lookupRows, oldestOpenTransactionStart, scanRows } from './source.js'
 import { timestampSpellings } from './timestamp-spellings.js'
@@ -34,6 +35,7 @@ export const POSTGRES_CAPABILITIES: Capabilities = { cdc: true, transactions: tr
 class PostgresConnector implements Connector {
   readonly kind = 'postgres'
   readonly capabilities = POSTGRES_CAPABILITIES
+  readonly foreignKeyChecksOff = 'SET LOCAL session_replication_role = replica in each writing transaction (a superuser, or PostgreSQL 15+ GRANT SET ON PARAMETER session_replication_role); it also skips ordinary triggers and ON DELETE actions'
   readonly bulkFormats = [BULK_FORMAT]
   readonly name: string
   readonly endpoint: Endpoint
@@ -162,6 +164,11 @@ class PostgresConnector implements Connector {
 
   apply(entity: string, batch: ApplyBatch, opts: ApplyOptions): Promise<ApplyResult> {
     return this.#tables.withTable(entity, () => applyBatch(this.#context, entity, batch, opts))
+  }
+
+  findOrphans(entity: string, foreignKey: ForeignKeyInfo, opts: { limit: number; signal?: AbortSignal }): Promise<OrphanRows> {
+    throwIfAborted(opts.signal)
+    return this.#tables.withTable(entity, () => findOrphans(this.#context, entity, foreignKey, opts.limit))
   }
 
   async ensureEntity(entity: string, fields: FieldInfo[], keys: string[]): Promise<void> {

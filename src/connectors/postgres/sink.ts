@@ -15,6 +15,7 @@ import type { ApplyBatch, ApplyOptions, ApplyResult } from '../connector.js'
 import { columnOf, dedupeByKey, groupByColumns, keysRequired, type RowGroup as KeyRowGroup } from '../sql/key-rows.js'
 import { ParamList } from '../sql/sql-builder.js'
 import { classifyPgError, isConnectionBroken } from './errors.js'
+import { beginWriting } from './foreign-keys.js'
 import type { PgColumn, PgTable } from './introspect.js'
 import { holdClient, type HeldClient } from './pool.js'
 import { checkRows } from './record-check.js'
@@ -73,7 +74,7 @@ export async function applyBatch(ctx: PgContext, entity: string, batch: ApplyBat
   try {
     held = await holdClient(ctx.pool())
     const { client } = held
-    await client.query('BEGIN')
+    await beginWriting(client, table, ctx.errorContext().endpoint.user, opts.foreignKeyChecks)
     const deleted = batch.deletes.length > 0 ? await deleteRows(client, table, opts.keys, batch.deletes) : 0
     let upserted = 0
     for (const group of groups) upserted += await writeGroup(client, table, group, opts)

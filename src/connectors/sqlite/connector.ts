@@ -6,15 +6,16 @@
  * batches. The file is opened on first use with WAL and a busy timeout.
  */
 import { SynclineError, throwIfAborted } from '../../errors.js'
-import type { EntityInfo, FieldInfo, KeyValues, Row } from '../../values/canonical.js'
+import type { EntityInfo, FieldInfo, ForeignKeyInfo, KeyValues, Row } from '../../values/canonical.js'
 import type { ChangeFeed, ChangeFeedOptions, ChangeFeedStatus } from '../change-feed.js'
-import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, DiscoverOptions, Filter, PhysicalIdentity, ScanOptions, TimestampSpellings } from '../connector.js'
+import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, DiscoverOptions, Filter, OrphanRows, PhysicalIdentity, ScanOptions, TimestampSpellings } from '../connector.js'
 import { fileIdentity } from '../file-identity.js'
 import { SqliteFile, BUSY_TIMEOUT_MS, MEMORY } from './database.js'
 import { sqliteFailure } from './errors.js'
 import { CompareModes } from './dialect.js'
 import { describeTable, entityNotFound, findTable, listTables, type TableRef } from './introspect.js'
 import { applyBatch, createTable, tableNameOf } from './sink.js'
+import { findOrphans } from './foreign-keys.js'
 import { SQLITE_BULK_FORMATS, bulkExport } from './bulk.js'
 import { comparedFields, comparedFilterFields, countRows, lookupRows, scanRows } from './source.js'
 import { sqliteTimestampSpellings } from './timestamp-spellings.js'
@@ -36,6 +37,7 @@ class SqliteConnector implements Connector {
   readonly name: string
   readonly kind = 'sqlite'
   readonly capabilities = SQLITE_CAPABILITIES
+  readonly foreignKeyChecksOff = 'PRAGMA foreign_keys = OFF on syncline\'s own connection around each batch\'s transaction, ON again right after; ON DELETE actions do not run meanwhile'
   readonly bulkFormats = SQLITE_BULK_FORMATS
   private readonly file: SqliteFile
   private readonly modes = new CompareModes()
@@ -154,6 +156,18 @@ class SqliteConnector implements Connector {
       return lookupRows({ db, entity: info, modes: this.modes.of(db, info, keys) }, keys, values, fields)
     } catch (error) {
       throw sqliteFailure(error, `looking up rows of '${info.name}'`)
+    }
+  }
+
+  async findOrphans(entity: string, foreignKey: ForeignKeyInfo, opts: { limit: number; signal?: AbortSignal }): Promise<OrphanRows> {
+    throwIfAborted(opts.signal)
+    const db = this.file.read()
+    const child = this.entityInfo(db, entity)
+    const parent = this.entityInfo(db, foreignKey.references.entity)
+    try {
+      return findOrphans(db, child, parent, foreignKey, opts.limit)
+    } catch (error) {
+      throw sqliteFailure(error, `checking the foreign key (${foreignKey.fields.join(', ')}) of '${child.name}'`)
     }
   }
 

@@ -16,6 +16,7 @@ import { characterCount, decimalProblem, textLengthProblem } from '../../mapping
 import { keyMissing } from '../sql/key-rows.js'
 import { declaredTypeFor, encodeValue, type SqliteValue } from './codec.js'
 import { quoteIdent } from './dialect.js'
+import { withChecks } from './foreign-keys.js'
 import { requireFields } from './source.js'
 
 /** The table name an entity name creates (`main.x` is `x`). */
@@ -227,7 +228,7 @@ export function applyBatch(db: Database.Database, entity: EntityInfo, batch: App
     return { upserted, deleted }
   })
   try {
-    return run.immediate()
+    return withChecks(db, opts.foreignKeyChecks, () => run.immediate())
   } catch (error) {
     // A deferred foreign key fails at COMMIT, where no single record is to blame.
     throw constraintFailure(error, entity.name, [], []) ?? error

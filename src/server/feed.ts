@@ -167,6 +167,7 @@ async function serveClient(socket: WebSocket, query: Record<string, unknown>, da
     }, Math.max(250, Math.floor(every / 2)))
     socket.on('close', () => clearInterval(heartbeat))
   }
+  daemon.logger.debug({ ...labels, snapshot: ask.snapshot, since: ask.since !== undefined }, 'feed client connected')
   try {
     const capture = hub.capture(ask.connection, ask.entity)
     await capture.ready
@@ -178,12 +179,12 @@ async function serveClient(socket: WebSocket, query: Record<string, unknown>, da
     const since = ask.since === undefined ? undefined : capture.seqOf(ask.since)
     if (ask.since !== undefined && since === undefined) {
       // Older than the replay window, of an earlier capture, or not ours: the client starts over.
+      daemon.logger.debug({ ...labels, since: ask.since }, 'feed position not in the replay log; reset and a fresh snapshot')
       send({ type: 'reset' })
       cursor = await deliverSnapshot(capture, filters, deliver, () => closed)
     } else if (since !== undefined) cursor = since
     else if (ask.snapshot) cursor = await deliverSnapshot(capture, filters, deliver, () => closed)
     else cursor = capture.seq
-    daemon.logger.debug({ ...labels, snapshot: ask.snapshot, since: ask.since !== undefined, reset: ask.since !== undefined && since === undefined }, 'feed client connected')
     send({ type: 'ready', position: capture.positionOf(cursor) })
     while (!closed) {
       const events = capture.eventsAfter(cursor, READ_BATCH)

@@ -154,6 +154,7 @@ export class Capture {
   private info: EntityInfo | undefined
   private readonly ring: LoggedEvent[] = []
   private waiters = new Set<() => void>()
+  private waking = false
   private stopped = false
   private readonly labels: { connection: string; entity: string }
 
@@ -334,9 +335,15 @@ export class Capture {
     reject(this.failed)
   }
 
+  /** Wake the clients once per turn of the event loop, not per event: a source batch recorded in one go is read in one go. */
   private wake(): void {
-    const waiters = this.waiters
-    this.waiters = new Set()
-    for (const wake of waiters) wake()
+    if (this.waking) return
+    this.waking = true
+    setImmediate(() => {
+      this.waking = false
+      const waiters = this.waiters
+      this.waiters = new Set()
+      for (const wake of waiters) wake()
+    })
   }
 }

@@ -66,6 +66,8 @@ interface WebSocket {
   close(code: number, reason: string): void
   ping(): void
   terminate(): void
+  /** The TCP socket under it (`ws` internals), corked while a batch of frames is written. */
+  readonly _socket?: { cork(): void; uncork(): void }
   on(event: 'close' | 'pong', listener: () => void): void
 }
 
@@ -186,6 +188,7 @@ async function serveClient(socket: WebSocket, query: Record<string, unknown>, da
     else if (ask.snapshot) cursor = await deliverSnapshot(capture, filters, deliver, () => closed)
     else cursor = capture.seq
     send({ type: 'ready', position: capture.positionOf(cursor) })
+    const raw = socket._socket
     while (!closed) {
       const events = capture.eventsAfter(cursor, READ_BATCH)
       if (events.length === 0) {
@@ -193,16 +196,27 @@ async function serveClient(socket: WebSocket, query: Record<string, unknown>, da
         await capture.changed()
         continue
       }
-      for (const logged of events) {
-        if (closed) break
-        if (filters.length === 0) {
-          logged.frame ??= redact(JSON.stringify(logged.event, jsonReplacer))
-          await deliver(logged.frame)
-        } else {
-          const seen = filterEvent(logged.event, filters, capture.fieldTypes)
-          if (seen !== undefined) await deliver(seen)
+      // The frames of a batch go out in one write (corked), except when the client is behind and must be waited for.
+      raw?.cork()
+      try {
+        for (const logged of events) {
+          if (closed) break
+          if (filters.length === 0) {
+            logged.frame ??= redact(JSON.stringify(logged.event, jsonReplacer))
+            send(logged.frame)
+          } else {
+            const seen = filterEvent(logged.event, filters, capture.fieldTypes)
+            if (seen !== undefined) send(seen)
+          }
+          cursor = logged.seq
+          if (socket.bufferedAmount > opts.highWaterBytes) {
+            raw?.uncork()
+            await keepUp(socket, opts, () => closed)
+            raw?.cork()
+          }
         }
-        cursor = logged.seq
+      } finally {
+        raw?.uncork()
       }
     }
     if (closed) return

@@ -201,10 +201,19 @@ export class Capture {
    * replay window (pruned), ahead of the log, or not a feed position at all.
    */
   seqOf(since: string): number | undefined {
+    const resume = this.resumeFrom(since)
+    return typeof resume === 'number' ? resume : undefined
+  }
+
+  /** The sequence number `since` names, or why this log cannot resume it (for the log line of a reset). */
+  resumeFrom(since: string): number | string {
     const match = /^(feed_[0-9a-f]{8})\.(\d{1,15})$/.exec(since)
-    if (match === null || match[1] !== this.record.logId) return undefined
+    if (match === null) return 'not a feed position'
+    if (match[1] !== this.record.logId) return `a position of another replay log than ${this.record.logId} (an earlier capture)`
     const seq = Number(match[2])
-    return seq < this.record.prunedThrough || seq > this.record.seq ? undefined : seq
+    if (seq < this.record.prunedThrough) return `older than the replay window (events up to ${this.record.prunedThrough} were pruned)`
+    if (seq > this.record.seq) return `ahead of the log (its last event is ${this.record.seq})`
+    return seq
   }
 
   /** A client's filters checked against the entity; throws `PLAN_INVALID` naming the filter. */

@@ -178,10 +178,11 @@ async function serveClient(socket: WebSocket, query: Record<string, unknown>, da
     counted = true
     daemon.metrics.feedClients.inc(labels)
     let cursor: number
-    const since = ask.since === undefined ? undefined : capture.seqOf(ask.since)
-    if (ask.since !== undefined && since === undefined) {
+    const resume = ask.since === undefined ? undefined : capture.resumeFrom(ask.since)
+    const since = typeof resume === 'number' ? resume : undefined
+    if (typeof resume === 'string') {
       // Older than the replay window, of an earlier capture, or not ours: the client starts over.
-      daemon.logger.debug({ ...labels, since: ask.since }, 'feed position not in the replay log; reset and a fresh snapshot')
+      daemon.logger.info({ ...labels, since: ask.since, reason: resume }, 'feed position not in the replay log; reset and a fresh snapshot')
       send({ type: 'reset' })
       cursor = await deliverSnapshot(capture, filters, deliver, () => closed)
     } else if (since !== undefined) cursor = since

@@ -117,6 +117,9 @@ async function untilEqual(replica: Replica, client: FeedClient, table: () => Pro
   let at = 0
   await waitFor(
     async () => {
+      const reset = client.messages.find((m) => m.type === 'reset')
+      // Say why: the daemon logs the reason of every reset.
+      if (reset !== undefined) throw new Error(`unexpected reset: ${JSON.stringify(daemons.flatMap((d) => d.logs()).filter((l) => /reset|capture/.test(String(l.msg))))}`)
       replica.apply(client.messages.slice(at))
       at = client.messages.length
       return JSON.stringify(replica.sorted()) === JSON.stringify(await table())

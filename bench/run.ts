@@ -9,7 +9,9 @@
  * of the same rows (its own size, see the section); scheduler: the daemon's
  * CPU with 1,000 scheduled syncs; two-way: two-way
  * incremental with 1% changed on each side against one-way incremental; prune: history
- * retention on 1,000,000 runs (BENCH_PRUNE_RUNS). BENCH_ROWS sets the table
+ * retention on 1,000,000 runs (BENCH_PRUNE_RUNS); feed: 200 WebSocket clients of
+ * `syncline serve` on one PostgreSQL entity at 1,000 changes/s, commit → client
+ * latency p50/p99 (BENCH_FEED_CLIENTS, BENCH_FEED_RATE, BENCH_FEED_SECONDS; feed-fanout.ts). BENCH_ROWS sets the table
  * size (default 1,000,000).
  *
  * realtime: change capture PostgreSQL → PostgreSQL, native logical
@@ -37,6 +39,7 @@ import { realtimePostgres } from './realtime-postgres.js'
 import { schedulerIdle } from './scheduler-idle.js'
 import { twoWay } from './two-way.js'
 import { pruneHistory } from './prune-history.js'
+import { feedFanout } from './feed-fanout.js'
 
 const SECTIONS: Record<string, (work: string) => void | Promise<void>> = {
   postgres: postgresToPostgres,
@@ -47,6 +50,7 @@ const SECTIONS: Record<string, (work: string) => void | Promise<void>> = {
   scheduler: schedulerIdle,
   'two-way': twoWay,
   prune: pruneHistory,
+  feed: feedFanout,
 }
 
 const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim())

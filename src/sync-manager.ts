@@ -123,6 +123,11 @@ export class SyncManager extends EventEmitter {
     return this.loaded.plan
   }
 
+  /** The directory relative paths of the plan are resolved against (the plan file's). */
+  get baseDir(): string {
+    return this.loaded.baseDir
+  }
+
   /** The plan file this manager saves to, if it was loaded from one. */
   get path(): string | undefined {
     return this.loaded.path

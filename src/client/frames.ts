@@ -25,6 +25,7 @@ export type FeedFrame =
   | { type: 'snapshot'; recordId: string; key: FeedRecord; record: FeedRecord }
   | { type: 'ready'; position: string }
   | { type: 'reset' }
+  | { type: 'heartbeat' }
   | { type: 'error'; code: string; message: string }
   | FeedChange
 

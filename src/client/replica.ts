@@ -42,6 +42,12 @@ export interface SubscribeOptions {
   minDelayMs?: number
   /** …up to this (default 30 s). */
   maxDelayMs?: number
+  /**
+   * Ask the daemon for a `heartbeat` frame after this long without another
+   * (default 15 s): a connection silent for twice as long (plus 5 s) is
+   * taken for dead (a daemon gone without a close) and is reconnected.
+   */
+  heartbeatMs?: number
 }
 
 /** A live replica. */
@@ -72,6 +78,7 @@ export function subscribe(opts: SubscribeOptions): Replica {
   const base = checkOptions(opts)
   const minDelay = opts.minDelayMs ?? 500
   const maxDelay = opts.maxDelayMs ?? 30_000
+  const heartbeatMs = Math.max(1000, opts.heartbeatMs ?? 15_000)
   const rows = new Map<string, FeedRecord>()
   let position: string | undefined
   let staging: Map<string, FeedRecord> | undefined
@@ -80,6 +87,8 @@ export function subscribe(opts: SubscribeOptions): Replica {
   let closed = false
   let attempt = 0
   let timer: ReturnType<typeof setTimeout> | undefined
+  /** Stops the heartbeat watchdog of the current connection. */
+  let disarm: (() => void) | undefined
   let settle: { resolve: () => void; reject: (error: unknown) => void } | undefined
   const ready = new Promise<void>((resolve, reject) => (settle = { resolve, reject }))
   // Callers that never await `ready` must not get an unhandled rejection.
@@ -117,6 +126,8 @@ export function subscribe(opts: SubscribeOptions): Replica {
     switch (frame.type) {
       case 'snapshot':
         ;(staging ??= new Map()).set(frame.recordId, frame.record)
+        return
+      case 'heartbeat':
         return
       case 'reset':
         // The position was older than the daemon's replay window: a fresh snapshot follows.
@@ -159,7 +170,7 @@ export function subscribe(opts: SubscribeOptions): Replica {
       return
     }
     if (closed) return
-    const params: Record<string, string> = {}
+    const params: Record<string, string> = { heartbeat: String(heartbeatMs / 1000) }
     if (position === undefined) {
       params.snapshot = 'true'
       staging = new Map()
@@ -168,11 +179,31 @@ export function subscribe(opts: SubscribeOptions): Replica {
     }
     const ws = (socket = new Ctor(feedUrl(base, opts, params)))
     const state: { fatal?: SynclineError } = {}
+    // Silence longer than two heartbeats: the daemon or the network is gone without a close; a close may never come, so drop it here.
+    let watchdog: ReturnType<typeof setTimeout> | undefined
+    const stopWatchdog = () => {
+      if (watchdog !== undefined) clearTimeout(watchdog)
+      watchdog = undefined
+    }
+    const armWatchdog = () => {
+      stopWatchdog()
+      watchdog = setTimeout(() => {
+        if (ws !== socket || closed) return
+        const terminate = (ws as { terminate?: () => void }).terminate
+        if (terminate !== undefined) terminate.call(ws)
+        else ws.close(4000, 'no heartbeat')
+        dropped(ws, { code: 4000, reason: `nothing received for ${2 * heartbeatMs + 5000} ms` })
+      }, 2 * heartbeatMs + 5000)
+    }
+    disarm = stopWatchdog
+    armWatchdog()
     ws.onopen = () => {
       connected = true
+      armWatchdog()
     }
     ws.onmessage = (message) => {
       if (ws !== socket || typeof message.data !== 'string') return
+      armWatchdog()
       onFrame(JSON.parse(message.data) as FeedFrame, state)
     }
     ws.onerror = (event) => {
@@ -182,8 +213,9 @@ export function subscribe(opts: SubscribeOptions): Replica {
         state.fatal = new SynclineError('AUTH_FAILED', 'config', `The daemon refused the feed's token (HTTP 401): pass the daemon's SYNCLINE_TOKEN as token.`)
       }
     }
-    ws.onclose = (event) => {
-      if (ws !== socket) return
+    const dropped = (from: WebSocketLike, event: { code: number; reason: string }) => {
+      stopWatchdog()
+      if (from !== socket) return
       socket = undefined
       connected = false
       if (closed) return
@@ -196,6 +228,7 @@ export function subscribe(opts: SubscribeOptions): Replica {
       report(new SynclineError('CONNECTION_LOST', 'transient', `The feed connection closed (code ${event.code}${event.reason ? `, ${event.reason}` : ''}); reconnecting.`))
       timer = setTimeout(() => void connect(), backoffDelay(attempt++, minDelay, maxDelay))
     }
+    ws.onclose = (event) => dropped(ws, event)
   }
   void connect()
 
@@ -212,6 +245,7 @@ export function subscribe(opts: SubscribeOptions): Replica {
       if (closed) return
       closed = true
       if (timer !== undefined) clearTimeout(timer)
+      disarm?.()
       const ws = socket
       socket = undefined
       connected = false

@@ -9,7 +9,7 @@ import { didYouMean, type PlanIssue } from '../errors.js'
 import { offlineSyncIssues } from '../mapping/offline-checks.js'
 import { connectionProblems, stateProblems } from './connection-url.js'
 import { cronProblem, timezoneProblem } from './cron.js'
-import type { Plan, SyncPlan } from './schema.js'
+import { durationMs, type Plan, type SyncPlan } from './schema.js'
 import { twoWayIssues } from './two-way-rules.js'
 
 /**
@@ -24,6 +24,8 @@ export function crossCheckPlan(plan: Plan): PlanIssue[] {
   }
   for (const [name, connection] of Object.entries(plan.connections)) issues.push(...connectionProblems(name, connection))
 
+  issues.push(...feedProblems(plan))
+
   const firstIndexOfId = new Map<string, number>()
   plan.syncs.forEach((sync, index) => {
     const at = `syncs[${index}]`
@@ -34,6 +36,24 @@ export function crossCheckPlan(plan: Plan): PlanIssue[] {
     }
     issues.push(...syncProblems(sync, at, plan))
   })
+  return issues
+}
+
+/** `feeds:` names connections that exist, each entity once; `feedReplay` is above zero. */
+function feedProblems(plan: Plan): PlanIssue[] {
+  const issues: PlanIssue[] = []
+  const connectionNames = Object.keys(plan.connections)
+  const seen = new Set<string>()
+  plan.feeds.forEach((feed, index) => {
+    if (!Object.hasOwn(plan.connections, feed.connection)) {
+      const suggestion = didYouMean(feed.connection, connectionNames)
+      issues.push({ path: `feeds[${index}].connection`, message: `unknown connection '${feed.connection}'.${suggestion || ` Known connections: ${connectionNames.join(', ') || 'none'}.`}` })
+    }
+    const id = `${feed.connection}\0${feed.entity}`
+    if (seen.has(id)) issues.push({ path: `feeds[${index}]`, message: `${feed.connection}.${feed.entity} is listed twice; list each entity once` })
+    seen.add(id)
+  })
+  if (durationMs(plan.feedReplay) <= 0) issues.push({ path: 'feedReplay', message: 'the replay window must be above zero, e.g. feedReplay: 24h' })
   return issues
 }
 

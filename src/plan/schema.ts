@@ -130,6 +130,12 @@ export const historySchema = z.strictObject({
   keepRuns: z.number().int('give a whole number, e.g. keepRuns: 1000').min(1, 'keep at least 1 run per sync, e.g. keepRuns: 1000').default(1000),
 })
 
+/** An entity the daemon's WebSocket feed captures from serve's start, not only once a client subscribes. */
+export const feedSchema = z.strictObject({
+  connection: z.string().min(1),
+  entity: z.string().min(1),
+})
+
 export const planSchema = z.strictObject({
   /** Where watermarks and run history live: a path (SQLite) or a postgres:// URL. */
   state: z.string().min(1).default('.syncline/state.db'),
@@ -138,6 +144,10 @@ export const planSchema = z.strictObject({
   /** Run history retention (`syncline prune`, and the daemon hourly). */
   history: historySchema.default({ keepDays: 30, keepRuns: 1000 }),
   connections: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/, 'use letters, digits, _ and -'), connectionSchema).default({}),
+  /** Entities the daemon's `/feed` captures from start (docs/daemon.md "Change feed"). */
+  feeds: z.array(feedSchema).default([]),
+  /** How long the feed's replay log keeps changes for clients resuming with `since` (default 24h). */
+  feedReplay: durationSchema.default('24h'),
   syncs: z.array(syncSchema).default([]),
 })
 
@@ -153,6 +163,7 @@ export type ConnectionPlan = z.output<typeof connectionSchema>
 export type FieldMapping = z.output<typeof fieldMappingSchema>
 export type FilterPlan = z.output<typeof filterSchema>
 export type HistoryPlan = z.output<typeof historySchema>
+export type FeedPlan = z.output<typeof feedSchema>
 
 /** Parse a duration (`60s`, `5m`, 90) into milliseconds. */
 export function durationMs(value: string | number): number {

@@ -20,12 +20,14 @@ import websocket from '@fastify/websocket'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { jsonReplacer, redact } from '../cli/output.js'
-import type { ChangeEvent } from '../engine/change-event.js'
+import type { Filter } from '../connectors/connector.js'
 import { SynclineError, type PlanIssue } from '../errors.js'
 import { filterSchema, type FilterPlan } from '../plan/schema.js'
+import { matchesFilters } from '../mapping/filters.js'
 import type { Daemon } from '../scheduler/daemon.js'
 import type { Row } from '../values/canonical.js'
-import { recordId } from '../values/record-id.js'
+import { filterEvent } from './feed-filter.js'
+import { FeedHub, type Capture } from './feed-hub.js'
 
 /** Flow control of one feed client. */
 export interface FeedOptions {
@@ -35,9 +37,11 @@ export interface FeedOptions {
   maxBufferedBytes: number
   /** Disconnect a client whose unsent bytes stayed above `highWaterBytes` this long (default 10 s). */
   slowTimeoutMs: number
+  /** Ping every client this often and drop one that did not answer the previous ping (default 30 s). */
+  heartbeatMs: number
 }
 
-/** The defaults, overridable by `SYNCLINE_FEED_HIGH_WATER`, `SYNCLINE_FEED_MAX_BUFFER` (bytes), `SYNCLINE_FEED_SLOW_TIMEOUT` (ms). */
+/** The defaults, overridable by `SYNCLINE_FEED_HIGH_WATER`, `SYNCLINE_FEED_MAX_BUFFER` (bytes), `SYNCLINE_FEED_SLOW_TIMEOUT`, `SYNCLINE_FEED_HEARTBEAT` (ms). */
 export function feedOptions(env: NodeJS.ProcessEnv): FeedOptions {
   const number = (name: string, fallback: number) => {
     const text = env[name]?.trim()
@@ -49,6 +53,7 @@ export function feedOptions(env: NodeJS.ProcessEnv): FeedOptions {
     highWaterBytes: number('SYNCLINE_FEED_HIGH_WATER', 1024 * 1024),
     maxBufferedBytes: number('SYNCLINE_FEED_MAX_BUFFER', 16 * 1024 * 1024),
     slowTimeoutMs: number('SYNCLINE_FEED_SLOW_TIMEOUT', 10_000),
+    heartbeatMs: Math.max(100, number('SYNCLINE_FEED_HEARTBEAT', 30_000)),
   }
 }
 
@@ -59,7 +64,11 @@ interface WebSocket {
   readonly OPEN: number
   send(data: string): void
   close(code: number, reason: string): void
-  on(event: 'close', listener: () => void): void
+  ping(): void
+  terminate(): void
+  /** The TCP socket under it (`ws` internals), corked while a batch of frames is written. */
+  readonly _socket?: { cork(): void; uncork(): void }
+  on(event: 'close' | 'pong', listener: () => void): void
 }
 
 /** Close codes: 1008 for a request that cannot be served as asked, 1011 for a failure, 1013 for a client too slow, 1001 when the daemon stops. */
@@ -72,12 +81,15 @@ interface FeedRequest {
   snapshot: boolean
   since?: string
   filters?: FilterPlan[]
+  /** `heartbeat=SECONDS`: send `{"type":"heartbeat"}` after this long without a frame. */
+  heartbeatMs?: number
 }
 
-/** Register `/feed` (and @fastify/websocket); after `requireToken`. */
-export async function registerFeed(app: FastifyInstance, daemon: Daemon, opts: FeedOptions): Promise<void> {
+/** Register `/feed` (and @fastify/websocket); after `requireToken`. The hub's captures stop when the app closes. */
+export async function registerFeed(app: FastifyInstance, daemon: Daemon, opts: FeedOptions): Promise<FeedHub> {
   // maxPayload: clients send nothing the feed reads; a large frame is only a way to use memory.
   const clients = new Set<WebSocket>()
+  const hub = new FeedHub(daemon.manager, daemon.logger, daemon.metrics)
   await app.register(websocket, {
     options: { maxPayload: 64 * 1024 },
     // The plugin's own preClose closes clients without a code (1005); say why instead.
@@ -86,15 +98,44 @@ export async function registerFeed(app: FastifyInstance, daemon: Daemon, opts: F
       done()
     },
   })
+  // A client that answers no ping for a whole interval is gone (its network dropped without a close): let it go.
+  const alive = new WeakSet<WebSocket>()
+  const heartbeat = setInterval(() => {
+    for (const client of clients) {
+      if (!alive.has(client)) {
+        daemon.logger.info({ heartbeatMs: opts.heartbeatMs }, 'feed client answered no ping; dropped')
+        client.terminate()
+        continue
+      }
+      alive.delete(client)
+      client.ping()
+    }
+  }, opts.heartbeatMs)
+  heartbeat.unref()
+  app.addHook('onReady', async () => hub.startPlanFeeds())
+  app.addHook('onClose', async () => {
+    clearInterval(heartbeat)
+    await hub.close()
+  })
   app.get('/feed', { websocket: true }, (raw, request) => {
     const socket = raw as WebSocket
     clients.add(socket)
+    alive.add(socket)
+    socket.on('pong', () => alive.add(socket))
     socket.on('close', () => clients.delete(socket))
-    serveClient(socket, request.query as Record<string, unknown>, daemon, opts)
+    void serveClient(socket, request.query as Record<string, unknown>, daemon, hub, opts)
   })
+  return hub
 }
 
-function serveClient(socket: WebSocket, query: Record<string, unknown>, daemon: Daemon, opts: FeedOptions): void {
+/** Events a client reads from the capture at once. */
+const READ_BATCH = 500
+
+async function serveClient(socket: WebSocket, query: Record<string, unknown>, daemon: Daemon, hub: FeedHub, opts: FeedOptions): Promise<void> {
+  let closed = false
+  socket.on('close', () => {
+    closed = true
+  })
   let ask: FeedRequest
   try {
     ask = parseRequest(query)
@@ -103,78 +144,113 @@ function serveClient(socket: WebSocket, query: Record<string, unknown>, daemon: 
     return
   }
   const labels = { connection: ask.connection, entity: ask.entity }
-  // Counted once the entity proved to exist (its first row or `ready`): a label per mistyped name would pile up series.
+  // Counted once the entity proved to exist (its capture is ready): a label per mistyped name would pile up series.
   let counted = false
-  const count = () => {
-    if (counted || closed) return
-    counted = true
-    daemon.metrics.feedClients.inc(labels)
-  }
-  let closed = false
-  let readySent = false
+  socket.on('close', () => {
+    if (counted) daemon.metrics.feedClients.dec(labels)
+  })
+  let lastSent = Date.now()
   const send = (message: unknown) => {
-    if (!closed) socket.send(redact(JSON.stringify(message, jsonReplacer)))
-  }
-  const sendReady = (position: string) => {
-    if (readySent) return
-    readySent = true
-    count()
-    send({ type: 'ready', position })
+    if (closed) return
+    socket.send(typeof message === 'string' ? message : redact(JSON.stringify(message, jsonReplacer)))
+    lastSent = Date.now()
   }
   // Each message waits while the client has too much unsent; a client that stays behind is let go.
   const deliver = async (message: unknown) => {
     send(message)
     await keepUp(socket, opts, () => closed)
   }
-  const watch = daemon.manager.watch(
-    ask.connection,
-    ask.entity,
-    async (event: ChangeEvent) => {
-      // `ready` goes before the first event even when that event comes before the ready promise settles.
-      sendReady(watch.position!)
-      await deliver(event)
-    },
-    {
-      // A client may lose frames in flight when it disconnects, so nothing it was sent counts as handled.
-      holdAcks: true,
-      ...(ask.since === undefined ? {} : { since: ask.since }),
-      ...(ask.filters === undefined ? {} : { filters: ask.filters }),
-      ...(ask.snapshot
-        ? {
-            onSnapshot: (rows: Row[], keys: readonly string[]) => {
-              count()
-              return deliverSnapshot(rows, keys, deliver)
-            },
-          }
-        : {}),
-    },
-  )
-  daemon.logger.debug({ connection: ask.connection, entity: ask.entity, snapshot: ask.snapshot, since: ask.since !== undefined }, 'feed client connected')
-  void watch.ready.then(sendReady, () => undefined)
-  void watch.done.then(
-    () => {
-      // Ended without the client leaving: the daemon stops (the manager closes its watches).
-      if (!closed) socket.close(CLOSE.goingAway, 'the daemon is stopping')
-    },
-    (error: unknown) => {
-      if (error instanceof SlowClientError) {
-        daemon.logger.warn({ connection: ask.connection, entity: ask.entity, bufferedBytes: socket.bufferedAmount }, 'feed client too slow; disconnected')
+  // `heartbeat=SECONDS`: a `{"type":"heartbeat"}` whenever nothing else was sent that long, so the client can tell a dead daemon from a quiet entity.
+  let heartbeat: NodeJS.Timeout | undefined
+  if (ask.heartbeatMs !== undefined) {
+    const every = ask.heartbeatMs
+    heartbeat = setInterval(() => {
+      if (Date.now() - lastSent >= every - 50) send({ type: 'heartbeat' })
+    }, Math.max(250, Math.floor(every / 2)))
+    socket.on('close', () => clearInterval(heartbeat))
+  }
+  daemon.logger.debug({ ...labels, snapshot: ask.snapshot, since: ask.since !== undefined }, 'feed client connected')
+  try {
+    const capture = hub.capture(ask.connection, ask.entity)
+    await capture.ready
+    if (closed) return
+    const filters = ask.filters === undefined || ask.filters.length === 0 ? [] : capture.resolveFilters(ask.filters)
+    counted = true
+    daemon.metrics.feedClients.inc(labels)
+    let cursor: number
+    const resume = ask.since === undefined ? undefined : capture.resumeFrom(ask.since)
+    const since = typeof resume === 'number' ? resume : undefined
+    if (typeof resume === 'string') {
+      // Older than the replay window, of an earlier capture, or not ours: the client starts over.
+      daemon.logger.info({ ...labels, since: ask.since, reason: resume }, 'feed position not in the replay log; reset and a fresh snapshot')
+      send({ type: 'reset' })
+      cursor = await deliverSnapshot(capture, filters, deliver, () => closed)
+    } else if (since !== undefined) cursor = since
+    else if (ask.snapshot) cursor = await deliverSnapshot(capture, filters, deliver, () => closed)
+    else cursor = capture.seq
+    send({ type: 'ready', position: capture.positionOf(cursor) })
+    const raw = socket._socket
+    while (!closed) {
+      const events = capture.eventsAfter(cursor, READ_BATCH)
+      if (events.length === 0) {
+        if (!capture.running) break
+        await capture.changed()
+        continue
       }
-      if (!closed) failClient(socket, error)
-    },
-  )
-  socket.on('close', () => {
-    closed = true
-    if (counted) daemon.metrics.feedClients.dec(labels)
-    void watch().catch(() => undefined)
-  })
+      // The frames of a batch go out in one write (corked), except when the client is behind and must be waited for.
+      raw?.cork()
+      try {
+        for (const logged of events) {
+          if (closed) break
+          if (filters.length === 0) {
+            logged.frame ??= redact(JSON.stringify(logged.event, jsonReplacer))
+            send(logged.frame)
+          } else {
+            const seen = filterEvent(logged.event, filters, capture.fieldTypes)
+            if (seen !== undefined) send(seen)
+          }
+          cursor = logged.seq
+          if (socket.bufferedAmount > opts.highWaterBytes) {
+            raw?.uncork()
+            await keepUp(socket, opts, () => closed)
+            raw?.cork()
+          }
+        }
+      } finally {
+        raw?.uncork()
+      }
+    }
+    if (closed) return
+    if (capture.failed !== undefined) failClient(socket, capture.failed)
+    // Ended without the client leaving: the daemon stops (the hub closes its captures).
+    else socket.close(CLOSE.goingAway, 'the daemon is stopping')
+  } catch (error) {
+    if (error instanceof SlowClientError) {
+      daemon.logger.warn({ ...labels, bufferedBytes: socket.bufferedAmount }, 'feed client too slow; disconnected')
+    }
+    if (!closed) failClient(socket, error)
+  } finally {
+    if (heartbeat !== undefined) clearInterval(heartbeat)
+  }
 }
 
-async function deliverSnapshot(rows: Row[], keys: readonly string[], deliver: (message: unknown) => Promise<void>): Promise<void> {
-  for (const record of rows) {
-    const key: Row = {}
-    for (const field of keys) key[field] = record[field] ?? null
-    await deliver({ type: 'snapshot', recordId: recordId(keys.map((field) => record[field] ?? null)), key, record })
+/** The capture's rows (those passing the client's filters) as `snapshot` frames; returns the sequence number they are as of. */
+async function deliverSnapshot(capture: Capture, filters: Filter[], deliver: (message: unknown) => Promise<void>, closed: () => boolean): Promise<number> {
+  const snapshot = capture.openSnapshot()
+  try {
+    const { keys } = snapshot
+    for (const page of snapshot.pages) {
+      for (const { recordId, record } of page) {
+        if (closed()) return snapshot.seq
+        if (filters.length > 0 && !matchesFilters(record, filters, capture.fieldTypes)) continue
+        const key: Row = {}
+        for (const field of keys) key[field] = record[field] ?? null
+        await deliver({ type: 'snapshot', recordId, key, record })
+      }
+    }
+    return snapshot.seq
+  } finally {
+    snapshot.close()
   }
 }
 
@@ -217,6 +293,7 @@ const querySchema = z.object({
   snapshot: z.enum(['true', 'false'], { error: 'snapshot is true or false' }).optional(),
   since: z.string().min(1, 'since is empty: give the position of the last event you handled').optional(),
   filter: z.string().optional(),
+  heartbeat: z.string().regex(/^\d+(\.\d+)?$/, 'heartbeat is the seconds between heartbeat frames, e.g. heartbeat=15').optional(),
 })
 
 /** The query string checked; throws `PLAN_INVALID` naming the parameter. */
@@ -232,6 +309,7 @@ function parseRequest(query: Record<string, unknown>): FeedRequest {
     ask.since = q.since
   }
   if (q.filter !== undefined) ask.filters = parseFilter(q.filter)
+  if (q.heartbeat !== undefined) ask.heartbeatMs = Math.max(1000, Number(q.heartbeat) * 1000)
   return ask
 }
 

@@ -64,6 +64,19 @@ export class DaemonMetrics {
     registers: [this.registry],
   })
 
+  readonly feedCaptureLag = new Gauge({
+    name: 'syncline_feed_capture_lag_seconds',
+    help: 'WebSocket feed: seconds between the source commit of the last change the shared capture recorded and its recording, per connection and entity.',
+    labelNames: ['connection', 'entity'],
+    registers: [this.registry],
+  })
+  readonly feedReplayEvents = new Gauge({
+    name: 'syncline_feed_replay_events',
+    help: 'WebSocket feed: change events the replay log keeps for clients resuming with since, per connection and entity (as of its last prune).',
+    labelNames: ['connection', 'entity'],
+    registers: [this.registry],
+  })
+
   /** Counts of the attempt in flight already added to the counters, by sync (one attempt of a sync at a time). */
   private readonly seen = new Map<string, RunCounts>()
 

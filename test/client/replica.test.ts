@@ -3,11 +3,12 @@
  * SQLite file (and PostgreSQL): the replica equals the table after seeded random writes; a
  * daemon restart (the socket dropped from the server side) is bridged by a
  * reconnect that resumes with `since`, no event lost or seen twice at the
- * seam; a lost position starts over with a snapshot; `close()` stops reconnecting; a request the daemon cannot serve
+ * seam; a position the daemon answers with reset starts over with a snapshot; a silent daemon is reconnected; `close()` stops reconnecting; a request the daemon cannot serve
  * rejects `ready` instead of retrying forever; `import 'syncline/client'`
  * resolves through package.json "exports".
  */
 import { spawn } from 'node:child_process'
+import { createRequire } from 'node:module'
 import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { subscribe, type FeedChange, type FeedRecord, type Replica } from '../../src/client/index.js'
 import { BUILD_TIMEOUT_MS, ensureBuilt } from '../cli/build.js'
@@ -122,7 +123,7 @@ describe('syncline/client: a live replica over the daemon feed (SQLite)', () => 
     await replica.ready
     expect(replica.rows.size).toBe(200)
     expect(replica.rows.get('7')).toEqual({ id: 7, name: 'item 7', version: 1 })
-    expect(replica.position).toMatch(/^watch_/)
+    expect(replica.position).toMatch(/^feed_[0-9a-f]{8}\.\d+$/)
 
     const random = prng(20261201)
     const nextId = { value: 201 }
@@ -152,9 +153,9 @@ describe('syncline/client: a live replica over the daemon feed (SQLite)', () => 
     expect(replica.connected).toBe(false)
   })
 
-  it('starts over with a fresh snapshot when the daemon no longer has its position (POSITION_LOST)', async () => {
+  it('starts over with a fresh snapshot when the daemon answers its position with reset', async () => {
     const w = shop()
-    // Retention 0: the consumer of a watch that ended is dropped at the next start, so `since` gets POSITION_LOST.
+    // Retention 0: the capture's consumer is dropped once serve stopped, so the restarted serve starts a new capture (a new log) and the old position gets reset.
     const env = { SYNCLINE_WATCH_RETENTION: '0' }
     const first = await daemonIn(w.dir, undefined, env)
     const port = new URL(first.url).port
@@ -178,17 +179,40 @@ describe('syncline/client: a live replica over the daemon feed (SQLite)', () => 
     const nextId = { value: 201 }
     randomWrites(w, random, 50, nextId)
     await untilEqual(replica, w, 'the replica to follow the writes')
+    const before = replica.position
     await first.stop('SIGTERM')
     randomWrites(w, random, 50, nextId)
     const second = await daemonIn(w.dir, port, env)
     await untilEqual(replica, w, 'the replica to start over and catch up')
     randomWrites(w, random, 20, nextId)
     await untilEqual(replica, w, 'the replica to follow writes after the new snapshot')
-    expect(errors).toContain('POSITION_LOST')
-    expect(feedConnections(second).map((l) => l.since)).toEqual([true, false])
+    expect(feedConnections(second).map((l) => l.since)).toEqual([true])
+    expect(second.logs().filter((l) => String(l.msg).startsWith('feed position not in the replay log'))).toHaveLength(1)
     expect(snapshots[0]).toBe(200)
     expect(snapshots).toHaveLength(2)
+    expect(replica.position!.split('.')[0]).not.toBe(before!.split('.')[0])
     expect(seams.problems).toEqual([])
+  })
+
+  it('takes a daemon that went silent (no heartbeat) for dead and reconnects', async () => {
+    // A "daemon" that accepts the feed and then says nothing: no frames, no close.
+    const { WebSocketServer } = createRequire(import.meta.url)('ws') as {
+      WebSocketServer: new (opts: { port: number; host: string }) => { on(e: 'connection', l: (socket: unknown, request: { url: string }) => void): void; once(e: 'listening', l: () => void): void; address(): { port: number }; close(): void; clients: Set<{ terminate(): void }> }
+    }
+    const server = new WebSocketServer({ port: 0, host: '127.0.0.1' })
+    cleanups.push(async () => {
+      for (const client of server.clients) client.terminate()
+      server.close()
+    })
+    await new Promise<void>((resolve) => server.once('listening', resolve))
+    const urls: string[] = []
+    server.on('connection', (_socket, request) => urls.push(request.url))
+    const errors: string[] = []
+    const replica = subscribe({ url: `http://127.0.0.1:${server.address().port}`, connection: 'shop', entity: 'items', heartbeatMs: 1000, minDelayMs: 50, maxDelayMs: 100, onError: (e) => errors.push(e.code) })
+    replicas.push(replica)
+    await waitFor(() => urls.length >= 2, 15_000, 'the replica to give up on the silent connection and reconnect')
+    expect(urls[0]).toContain('heartbeat=1')
+    expect(errors).toContain('CONNECTION_LOST')
   })
 
   it('rejects ready for an unknown entity and a wrong token, without retrying', async () => {

@@ -138,7 +138,7 @@ describe('loadPlanFile', () => {
 
   it('treats an empty file as an empty plan', async () => {
     const loaded = await loadPlanFile(planFile('empty.yaml', '# nothing yet\n'))
-    expect(loaded.plan).toEqual({ state: '.syncline/state.db', history: { keepDays: 30, keepRuns: 1000 }, connections: {}, syncs: [] })
+    expect(loaded.plan).toEqual({ state: '.syncline/state.db', history: { keepDays: 30, keepRuns: 1000 }, connections: {}, feeds: [], feedReplay: '24h', syncs: [] })
   })
 
   it('supports YAML anchors and merge keys for shared settings', async () => {

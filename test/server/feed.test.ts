@@ -101,7 +101,7 @@ describe('syncline serve: the WebSocket feed on SQLite', () => {
     const readyAt = client.messages.findIndex(isReady)
     expect(client.messages.slice(0, readyAt).map((m) => m.type)).toEqual(Array(20).fill('snapshot'))
     expect(client.messages[0]).toEqual({ type: 'snapshot', recordId: '1', key: { id: 1 }, record: { id: 1, name: 'item 1', status: 'gone', version: 1 } })
-    expect(client.messages[readyAt]!.position).toMatch(/^watch_[0-9a-f]{8}\./)
+    expect(client.messages[readyAt]!.position).toMatch(/^feed_[0-9a-f]{8}\.\d+$/)
     expect((await daemon.api<string>('/metrics')).body).toMatch(/^syncline_feed_clients\{connection="shop",entity="items"\} 1$/m)
 
     w.sqlite('shop.db', `INSERT INTO items (id, name, status) VALUES (21, 'new', 'active'); UPDATE items SET name = 'renamed', version = 2 WHERE id = 2; DELETE FROM items WHERE id = 3`)

@@ -175,7 +175,7 @@ async function runHolding(target: RunTarget, userOpts: RunSyncOptions, record: R
       deletes: plan.deletes === 'ignore' ? 'ignore' : opts.deferDeletes ? 'defer' : 'propagate',
       signal: opts.signal,
       onProgress: opts.onProgress,
-      notes: [],
+      notes: [...prepared.notes],
     }
     report(ctx, 'prepare', 0, undefined, `Prepared ${plan.id}`)
     // Before any write: the facts saved at the end add this run's writes to it.

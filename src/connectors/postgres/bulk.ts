@@ -20,6 +20,7 @@ import type { BulkExport, BulkExportOptions, BulkImportOptions } from '../connec
 import { classifyPgError } from './errors.js'
 import { quoteIdent } from './dialect.js'
 import { holdClient } from './pool.js'
+import { advanceSequencesToTable } from './sequences.js'
 import { columnOf } from '../sql/key-rows.js'
 import { SCAN_APPLICATION_NAME, type PgContext } from './source.js'
 import type { PgTable } from './introspect.js'
@@ -179,6 +180,7 @@ export async function bulkImport(ctx: PgContext, entity: string, data: BulkExpor
     const counter = rowCounter(opts.onRows)
     const sink = client.query(copyStreams.from(`COPY ${table.sql} (${opts.columns.map(quoteIdent).join(', ')}) FROM STDIN`))
     await pipeline(data.stream, counter, sink, opts.signal ? { signal: opts.signal } : {})
+    await advanceSequencesToTable(client, table, opts.columns)
     await client.query('COMMIT')
     return counter.rows
   } catch (error) {

@@ -7,23 +7,26 @@ import { quoteIdent, quoteTable } from './dialect.js'
 import { entityCandidates, type Queryable } from './introspect.js'
 
 /**
- * The PostgreSQL type for a canonical field: integer → bigint, decimal →
- * numeric(p,s) when the precision is known, float → double precision, text →
- * varchar(n) when bounded, timestamp → timestamptz, json → jsonb, bytes →
- * bytea; boolean, uuid, date and time keep their names.
+ * The PostgreSQL type for a canonical field, as close to the source's as
+ * PostgreSQL has: integer → smallint / integer / bigint by `bits` (bigint
+ * when unknown; an unsigned one gets the next wider type, numeric(20) for
+ * 64 bits), decimal → numeric(p,s) when the precision is known, float →
+ * real for 32 bits, else double precision, text → varchar(n) when bounded,
+ * timestamp → timestamptz, json → jsonb (json when the source's is text
+ * JSON), bytes → bytea; boolean, uuid, date and time keep their names.
  * @example nativeTypeFor({ name: 'price', type: 'decimal', precision: 12, scale: 2, nativeType: '', nullable: true }) // 'numeric(12,2)'
  */
 export function nativeTypeFor(field: FieldInfo): string {
   switch (field.type) {
     case 'integer':
-      return 'bigint'
+      return integerType(field)
     case 'decimal': {
       const { precision, scale } = field
       if (precision === undefined || precision < 1 || precision > 1000) return 'numeric'
       return scale === undefined ? `numeric(${precision})` : `numeric(${precision},${Math.max(0, Math.min(scale, precision))})`
     }
     case 'float':
-      return 'double precision'
+      return field.bits === 32 ? 'real' : 'double precision'
     case 'text':
       return field.maxLength !== undefined && field.maxLength >= 1 && field.maxLength <= 10_485_760 ? `varchar(${field.maxLength})` : 'text'
     case 'boolean':
@@ -39,8 +42,18 @@ export function nativeTypeFor(field: FieldInfo): string {
     case 'time':
       return 'time'
     case 'json':
-      return 'jsonb'
+      return field.jsonText === true ? 'json' : 'jsonb'
   }
+}
+
+/** The smallest PostgreSQL integer type holding every value of the field's width (all types are signed). */
+function integerType(field: FieldInfo): string {
+  const bits = field.bits ?? 64
+  const needed = field.unsigned === true ? bits + 1 : bits
+  if (needed <= 16) return 'smallint'
+  if (needed <= 32) return 'integer'
+  if (needed <= 64) return 'bigint'
+  return 'numeric(20)'
 }
 
 /** `CREATE TABLE IF NOT EXISTS` for the fields, NOT NULL where not nullable, PRIMARY KEY (keys). */

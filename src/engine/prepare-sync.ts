@@ -53,6 +53,7 @@ function plannedDestination(name: string, mapper: RecordMapper): EntityInfo {
     if (f.bits !== undefined) field.bits = f.bits
     if (f.unsigned !== undefined) field.unsigned = f.unsigned
     if (f.jsonText !== undefined) field.jsonText = f.jsonText
+    if (f.autoIncrement !== undefined) field.autoIncrement = f.autoIncrement
     return field
   })
   return { name, fields, primaryKey: [...mapper.destinationKeys], uniqueKeys: [], foreignKeys: [] }

@@ -43,6 +43,7 @@ export interface MappedField {
   bits?: FieldInfo['bits']
   unsigned?: boolean
   jsonText?: boolean
+  autoIncrement?: boolean
 }
 
 /** Maps source rows to destination rows for one sync. */
@@ -312,7 +313,7 @@ function keyDestinations(
 function describeField(p: Planned, createdKey: boolean): MappedField {
   const origin = p.sourceField
   const sourceType = origin?.type ?? p.compiled!.resultType
-  const shape: Pick<FieldInfo, 'type' | 'nullable' | 'maxLength' | 'precision' | 'scale' | 'bits' | 'unsigned' | 'jsonText'> = p.destinationField ?? origin ?? { type: sourceType, nullable: true }
+  const shape: Pick<FieldInfo, 'type' | 'nullable' | 'maxLength' | 'precision' | 'scale' | 'bits' | 'unsigned' | 'jsonText' | 'autoIncrement'> = p.destinationField ?? origin ?? { type: sourceType, nullable: true }
   const field: MappedField = { destination: p.destination, type: shape.type, sourceType, nullable: shape.nullable && !createdKey }
   if (p.source !== undefined) field.source = p.source
   if (p.transform !== undefined) field.transform = p.transform
@@ -322,6 +323,7 @@ function describeField(p: Planned, createdKey: boolean): MappedField {
   if (shape.bits !== undefined) field.bits = shape.bits
   if (shape.unsigned !== undefined) field.unsigned = shape.unsigned
   if (shape.jsonText !== undefined) field.jsonText = shape.jsonText
+  if (shape.autoIncrement !== undefined) field.autoIncrement = shape.autoIncrement
   return field
 }
 

@@ -70,6 +70,8 @@ export interface FieldInfo {
   bits?: 8 | 16 | 32 | 64
   /** An integer that is never negative (MySQL `UNSIGNED`, `BIT(n)`): where types are signed it needs the next wider one. */
   unsigned?: boolean
+  /** Filled by the database when an insert leaves it out (serial, identity, AUTO_INCREMENT): a created column is filled the same way. */
+  autoIncrement?: boolean
   /** JSON stored as text (PostgreSQL `json`) rather than binary (`jsonb`, what a destination creates by default). */
   jsonText?: boolean
   /**

@@ -72,6 +72,35 @@ describe('sequences after a copy', () => {
     }
   })
 
+  it('create: true makes a serial source column an identity (PostgreSQL) or AUTO_INCREMENT (MariaDB) column that continues after the copied ids', async () => {
+    for (const kind of ['postgres', 'mysql'] as const) {
+      const dst = await openDatasource(kind)
+      try {
+        const { manager, cleanup } = await openManager(src, dst, [sync('created', 'accounts', { destination: { connection: 'dst', entity: 'accounts', create: true } })])
+        try {
+          expect(await manager.run('created')).toMatchObject({ status: 'succeeded', created: 40 })
+        } finally {
+          await cleanup()
+        }
+        if (kind === 'postgres') {
+          const [column] = await dst.query<{ type: string; identity: string }>(
+            `SELECT format_type(atttypid, atttypmod) AS type, attidentity AS identity FROM pg_attribute WHERE attrelid = 'accounts'::regclass AND attname = 'id'`,
+          )
+          expect(column).toEqual({ type: 'integer', identity: 'd' })
+        } else {
+          const [column] = await dst.query<{ type: string; extra: string }>(
+            `SELECT COLUMN_TYPE AS type, EXTRA AS extra FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'accounts' AND COLUMN_NAME = 'id'`,
+          )
+          expect(column).toEqual({ type: expect.stringMatching(/^int/), extra: 'auto_increment' })
+        }
+        await dst.exec(`INSERT INTO accounts (name) VALUES ('app')`)
+        expect(await dst.query(`SELECT id FROM accounts WHERE name = 'app'`)).toEqual([{ id: 41 }])
+      } finally {
+        await dst.cleanup()
+      }
+    }
+  })
+
   it('MariaDB AUTO_INCREMENT and SQLite INTEGER PRIMARY KEY continue after the copied ids by themselves', async () => {
     for (const kind of ['mysql', 'sqlite'] as const) {
       const dst = await openDatasource(kind)

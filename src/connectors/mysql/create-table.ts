@@ -135,7 +135,9 @@ export function columnTypes(fields: readonly FieldInfo[], keys: readonly string[
  */
 export function createTableSql(database: string, table: string, fields: readonly FieldInfo[], keys: readonly string[], server: ServerInfo): string {
   const types = columnTypes(fields, keys, server)
-  const columns = fields.map((f) => `${quoteIdent(f.name)} ${types.get(f.name)}${f.nullable && !keys.includes(f.name) ? ' NULL' : ' NOT NULL'}`)
+  // MySQL takes one AUTO_INCREMENT column, first in an index: the first key column, when the source's is one.
+  const auto = fields.find((f) => f.name === keys[0] && f.type === 'integer' && f.autoIncrement === true)
+  const columns = fields.map((f) => `${quoteIdent(f.name)} ${types.get(f.name)}${f.nullable && !keys.includes(f.name) ? ' NULL' : ' NOT NULL'}${f === auto ? ' AUTO_INCREMENT' : ''}`)
   if (keys.length > 0) columns.push(`PRIMARY KEY (${keys.map(quoteIdent).join(', ')})`)
   const collation = server.binaryCollation ?? 'utf8mb4_bin'
   return `CREATE TABLE IF NOT EXISTS ${quoteTable(database, table)} (\n  ${columns.join(',\n  ')}\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=${collation}`

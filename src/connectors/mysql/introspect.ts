@@ -219,6 +219,7 @@ function toColumn(row: ColumnRow, json: boolean, server: ServerInfo, tableSql: s
     field.scale = num(row.num_scale) ?? 0
   }
   widthOf(field, dataType, row.column_type)
+  if ((row.extra ?? '').toLowerCase().includes('auto_increment')) field.autoIncrement = true
   // Read as WKT or as a list of members: no canonical type stands for them.
   if (SPATIAL_TYPES.has(dataType) || dataType === 'set') field.nativeAsText = true
   const extra = (row.extra ?? '').toLowerCase()

@@ -274,7 +274,10 @@ function toColumn(row: ColumnRow, binaryDefault: boolean): PgColumn {
     orderSuffix = '::text COLLATE "C"'
   }
   const column: PgColumn = viaText ? { field, paramType: 'text', castTo: row.param_type, orderSuffix } : { field, paramType: row.param_type, orderSuffix }
-  if (row.sequence !== null) column.sequence = Number(row.sequence)
+  if (row.sequence !== null) {
+    column.sequence = Number(row.sequence)
+    field.autoIncrement = true
+  }
   return column
 }
 

@@ -5,7 +5,8 @@
  * initial load run near the speed of a COPY pipe.
  *
  * Taken only when it writes exactly what the row path would: no filters, no
- * soft deletes, every mapped field a plain field of the same canonical type,
+ * soft deletes, every mapped field a plain field of the same canonical type
+ * (or an integer into a decimal),
  * and (the connectors' part) column types that hold the values exactly. If
  * the destination rejects a value, nothing was written (one transaction) and
  * the run continues row by row, where each rejected record is reported.
@@ -14,6 +15,15 @@ import { SynclineError } from '../errors.js'
 import { bulkPathOf } from './capabilities.js'
 import { report, type RunContext } from './run-context.js'
 import { laterWatermark, type WatermarkTracker } from './watermark.js'
+
+/**
+ * Whether a source type's bulk text means the same in the destination type:
+ * the same type, or an integer into a decimal (BIGINT UNSIGNED becomes
+ * PostgreSQL numeric(20)); the destination connector still checks the sizes.
+ */
+function sameInBulk(source: string | undefined, destination: string | undefined): boolean {
+  return source === destination || (source === 'integer' && destination === 'decimal')
+}
 
 /**
  * Copy everything in bulk if possible; false when the row path must run.
@@ -29,7 +39,7 @@ export async function tryBulkCopy(ctx: RunContext, total: number | undefined, tr
   const { format } = bulk
   const sourceTypes = new Map(p.sourceEntity.fields.map((f) => [f.name, f.type]))
   const destinationTypes = new Map(p.destinationEntity.fields.map((f) => [f.name, f.type]))
-  const plain = p.mapper.fields.every((f) => f.source !== undefined && f.transform === undefined && sourceTypes.get(f.source) === destinationTypes.get(f.destination))
+  const plain = p.mapper.fields.every((f) => f.source !== undefined && f.transform === undefined && sameInBulk(sourceTypes.get(f.source), destinationTypes.get(f.destination)))
   if (!plain) return false
 
   const highest = tracker ? { cursor: tracker.cursorField, keys: [...tracker.keys] } : undefined

@@ -39,6 +39,8 @@ export interface PreparedSync {
   filters: Filter[]
   /** Canonical type of the cursor field, when the sync has one. */
   cursorType?: CanonicalType
+  /** What the run output should tell the user about preparing (fields created as text). */
+  notes: string[]
 }
 
 /** The destination as `create: true` would make it. */
@@ -48,6 +50,10 @@ function plannedDestination(name: string, mapper: RecordMapper): EntityInfo {
     if (f.maxLength !== undefined) field.maxLength = f.maxLength
     if (f.precision !== undefined) field.precision = f.precision
     if (f.scale !== undefined) field.scale = f.scale
+    if (f.bits !== undefined) field.bits = f.bits
+    if (f.unsigned !== undefined) field.unsigned = f.unsigned
+    if (f.jsonText !== undefined) field.jsonText = f.jsonText
+    if (f.autoIncrement !== undefined) field.autoIncrement = f.autoIncrement
     return field
   })
   return { name, fields, primaryKey: [...mapper.destinationKeys], uniqueKeys: [], foreignKeys: [] }
@@ -147,10 +153,26 @@ export async function prepareSync(plan: SyncPlan, index: number, source: Connect
     keyTypes,
     mapper,
     filters,
+    notes: destinationExists ? [] : createdAsText(mapper, sourceEntity, plan.destination.entity, opts.dryRun === true),
   }
   if (plan.cursor !== undefined) prepared.cursorType = sourceEntity.fields.find((f) => f.name === plan.cursor)?.type
   await refuseMixedTimestampCursor(prepared, at, opts.signal)
   return prepared
+}
+
+/**
+ * Notes for the source fields of a created destination whose native type has
+ * no canonical counterpart (tsvector, geometry…): their columns hold the
+ * text form, which the user should know before relying on the new table.
+ */
+function createdAsText(mapper: RecordMapper, source: EntityInfo, destination: string, dryRun: boolean): string[] {
+  const byName = new Map(source.fields.map((f) => [f.name, f]))
+  const verb = dryRun ? 'would be' : 'was'
+  return mapper.fields.flatMap((f) => {
+    const field = f.source !== undefined && f.transform === undefined ? byName.get(f.source) : undefined
+    if (field?.nativeAsText !== true) return []
+    return [`field '${field.name}' (${field.nativeType}) has no canonical type: it is copied as text, and ${destination}.${f.destination} ${verb} created as a ${f.type} column`]
+  })
 }
 
 /** A text cursor holding timestamps in several spellings would skip rows: refuse it (src/plan/cursor-spellings.ts). */

@@ -39,6 +39,11 @@ export interface MappedField {
   maxLength?: number
   precision?: number
   scale?: number
+  /** Width and kind, as {@link FieldInfo} has them, so a created column keeps the source's. */
+  bits?: FieldInfo['bits']
+  unsigned?: boolean
+  jsonText?: boolean
+  autoIncrement?: boolean
 }
 
 /** Maps source rows to destination rows for one sync. */
@@ -308,13 +313,17 @@ function keyDestinations(
 function describeField(p: Planned, createdKey: boolean): MappedField {
   const origin = p.sourceField
   const sourceType = origin?.type ?? p.compiled!.resultType
-  const shape: Pick<FieldInfo, 'type' | 'nullable' | 'maxLength' | 'precision' | 'scale'> = p.destinationField ?? origin ?? { type: sourceType, nullable: true }
+  const shape: Pick<FieldInfo, 'type' | 'nullable' | 'maxLength' | 'precision' | 'scale' | 'bits' | 'unsigned' | 'jsonText' | 'autoIncrement'> = p.destinationField ?? origin ?? { type: sourceType, nullable: true }
   const field: MappedField = { destination: p.destination, type: shape.type, sourceType, nullable: shape.nullable && !createdKey }
   if (p.source !== undefined) field.source = p.source
   if (p.transform !== undefined) field.transform = p.transform
   if (shape.maxLength !== undefined) field.maxLength = shape.maxLength
   if (shape.precision !== undefined) field.precision = shape.precision
   if (shape.scale !== undefined) field.scale = shape.scale
+  if (shape.bits !== undefined) field.bits = shape.bits
+  if (shape.unsigned !== undefined) field.unsigned = shape.unsigned
+  if (shape.jsonText !== undefined) field.jsonText = shape.jsonText
+  if (shape.autoIncrement !== undefined) field.autoIncrement = shape.autoIncrement
   return field
 }
 

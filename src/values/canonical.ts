@@ -61,6 +61,25 @@ export interface FieldInfo {
   /** Decimal precision and scale when declared. */
   precision?: number
   scale?: number
+  /**
+   * Storage width in bits, so `create: true` makes a column of the same size:
+   * integers 8, 16, 32 or 64 (`smallint` → 16, MySQL `TINYINT` → 8), floats
+   * 32 or 64 (`real` → 32). Absent when the source does not say (files):
+   * destinations then use their widest type (bigint, double precision).
+   */
+  bits?: 8 | 16 | 32 | 64
+  /** An integer that is never negative (MySQL `UNSIGNED`, `BIT(n)`): where types are signed it needs the next wider one. */
+  unsigned?: boolean
+  /** Filled by the database when an insert leaves it out (serial, identity, AUTO_INCREMENT): a created column is filled the same way. */
+  autoIncrement?: boolean
+  /** JSON stored as text (PostgreSQL `json`) rather than binary (`jsonb`, what a destination creates by default). */
+  jsonText?: boolean
+  /**
+   * The native type has no canonical counterpart (tsvector, geometry,
+   * interval, inet…): values are its text form, and a column `create: true`
+   * makes for it is text (the run says so in a note).
+   */
+  nativeAsText?: boolean
 }
 
 /** A foreign key from this entity to another. */

@@ -212,7 +212,7 @@ function integerParam(value: number | bigint): Param {
  * text, bytes as a Buffer, other values as text. Values written into a
  * column use the cheaper {@link encodeValue}.
  */
-export function encodeParam(value: Value | undefined, field: Pick<FieldInfo, 'type'>): Param {
+export function encodeParam(value: Value | undefined, field: Pick<FieldInfo, 'type' | 'bits'>): Param {
   if (value === null || value === undefined) return null
   switch (field.type) {
     case 'integer':
@@ -226,7 +226,9 @@ export function encodeParam(value: Value | undefined, field: Pick<FieldInfo, 'ty
     case 'decimal':
       return typeof value === 'boolean' || value instanceof Uint8Array ? String(value) : TYPED.NEWDECIMAL(String(value))
     case 'float':
-      return typeof value === 'number' ? value : typeof value === 'bigint' ? Number(value) : String(value)
+      // A FLOAT gets the float32 itself: its shortest spelling (3.4028235e38) may lie just beyond FLT_MAX, which MariaDB refuses.
+      if (typeof value === 'number') return field.bits === 32 ? Math.fround(value) : value
+      return typeof value === 'bigint' ? Number(value) : String(value)
     case 'bytes':
       return value instanceof Uint8Array ? asBuffer(value) : String(value)
     case 'timestamp':

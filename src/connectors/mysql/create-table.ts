@@ -26,6 +26,9 @@ const ROW_BYTES = 65_535 - 1_000
 /** DECIMAL's largest precision and scale. */
 const DECIMAL_MAX = { precision: 65, scale: 30 }
 
+/** The integer type of each width. */
+const INTEGER_TYPES = { 8: 'TINYINT', 16: 'SMALLINT', 32: 'INT', 64: 'BIGINT' } as const
+
 /** Bytes a fixed-size type takes in a row or an index. */
 function fixedBytes(field: FieldInfo, server: ServerInfo): number {
   switch (field.type) {
@@ -46,8 +49,10 @@ function fixedBytes(field: FieldInfo, server: ServerInfo): number {
 
 /**
  * The MySQL type for a canonical field (keys and bounded text are sized by
- * {@link createTableSql}): integer → BIGINT, decimal → DECIMAL(p,s) (65,30
- * at most, and when the precision is unknown), float → DOUBLE, text →
+ * {@link createTableSql}): integer → TINYINT / SMALLINT / INT / BIGINT by
+ * `bits` (BIGINT when unknown), UNSIGNED when the source's is, decimal →
+ * DECIMAL(p,s) (65,30 at most, and when the precision is unknown), float →
+ * FLOAT for 32 bits, else DOUBLE, text →
  * VARCHAR(n) or LONGTEXT, bytes → LONGBLOB, timestamp → DATETIME(6) (UTC),
  * date → DATE, time → TIME(6), json → JSON, uuid → UUID (MariaDB 10.7+) or
  * CHAR(36), boolean → TINYINT(1).
@@ -56,7 +61,7 @@ function fixedBytes(field: FieldInfo, server: ServerInfo): number {
 export function nativeTypeFor(field: FieldInfo, server: ServerInfo): string {
   switch (field.type) {
     case 'integer':
-      return 'BIGINT'
+      return INTEGER_TYPES[field.bits ?? 64] + (field.unsigned === true ? ' UNSIGNED' : '')
     case 'decimal': {
       const { precision, scale } = field
       if (precision === undefined || precision < 1) return `DECIMAL(${DECIMAL_MAX.precision},${DECIMAL_MAX.scale})`
@@ -64,7 +69,7 @@ export function nativeTypeFor(field: FieldInfo, server: ServerInfo): string {
       return `DECIMAL(${Math.min(precision, DECIMAL_MAX.precision)},${s})`
     }
     case 'float':
-      return 'DOUBLE'
+      return field.bits === 32 ? 'FLOAT' : 'DOUBLE'
     case 'text':
       return field.maxLength !== undefined && field.maxLength >= 1 && field.maxLength <= MAX_VARCHAR ? `VARCHAR(${field.maxLength})` : 'LONGTEXT'
     case 'boolean':
@@ -130,7 +135,9 @@ export function columnTypes(fields: readonly FieldInfo[], keys: readonly string[
  */
 export function createTableSql(database: string, table: string, fields: readonly FieldInfo[], keys: readonly string[], server: ServerInfo): string {
   const types = columnTypes(fields, keys, server)
-  const columns = fields.map((f) => `${quoteIdent(f.name)} ${types.get(f.name)}${f.nullable && !keys.includes(f.name) ? ' NULL' : ' NOT NULL'}`)
+  // MySQL takes one AUTO_INCREMENT column, first in an index: the first key column, when the source's is one.
+  const auto = fields.find((f) => f.name === keys[0] && f.type === 'integer' && f.autoIncrement === true)
+  const columns = fields.map((f) => `${quoteIdent(f.name)} ${types.get(f.name)}${f.nullable && !keys.includes(f.name) ? ' NULL' : ' NOT NULL'}${f === auto ? ' AUTO_INCREMENT' : ''}`)
   if (keys.length > 0) columns.push(`PRIMARY KEY (${keys.map(quoteIdent).join(', ')})`)
   const collation = server.binaryCollation ?? 'utf8mb4_bin'
   return `CREATE TABLE IF NOT EXISTS ${quoteTable(database, table)} (\n  ${columns.join(',\n  ')}\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=${collation}`

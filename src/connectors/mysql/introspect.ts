@@ -152,6 +152,25 @@ function num(value: number | string | null | undefined): number | undefined {
   return value === null || value === undefined ? undefined : Number(value)
 }
 
+/** Storage bits of the integer and float types (FieldInfo.bits); MEDIUMINT's 24 round up to 32. */
+const BITS: Record<string, 8 | 16 | 32 | 64> = { tinyint: 8, smallint: 16, mediumint: 32, int: 32, integer: 32, bigint: 64, year: 16, float: 32, double: 64, real: 64 }
+
+/** The width and sign of an integer or float column, so `create: true` elsewhere makes one of the same size. */
+function widthOf(field: FieldInfo, dataType: string, columnType: string): void {
+  if (field.type !== 'integer' && field.type !== 'float') return
+  if (dataType === 'bit') {
+    const length = Number(/\((\d+)\)/.exec(columnType)?.[1] ?? 1)
+    field.bits = length <= 8 ? 8 : length <= 16 ? 16 : length <= 32 ? 32 : 64
+    field.unsigned = true
+    return
+  }
+  const bits = BITS[dataType]
+  if (bits === undefined) return
+  field.bits = bits
+  // MEDIUMINT UNSIGNED (24 bits) still fits a signed 32-bit integer.
+  if (field.type === 'integer' && / unsigned/i.test(columnType) && dataType !== 'mediumint') field.unsigned = true
+}
+
 /** The canonical type of a column. */
 function canonicalType(row: ColumnRow, json: boolean): CanonicalType {
   const dataType = row.data_type.toLowerCase()
@@ -199,6 +218,10 @@ function toColumn(row: ColumnRow, json: boolean, server: ServerInfo, tableSql: s
     field.precision = num(row.num_precision)!
     field.scale = num(row.num_scale) ?? 0
   }
+  widthOf(field, dataType, row.column_type)
+  if ((row.extra ?? '').toLowerCase().includes('auto_increment')) field.autoIncrement = true
+  // Read as WKT or as a list of members: no canonical type stands for them.
+  if (SPATIAL_TYPES.has(dataType) || dataType === 'set') field.nativeAsText = true
   const extra = (row.extra ?? '').toLowerCase()
   let order = qualified
   if (isText) {

@@ -31,7 +31,6 @@ const INTEGER_BITS: Record<string, number> = { tinyint: 8, smallint: 16, mediumi
 
 /** TIMESTAMP holds 1970-01-01 00:00:01 to 2038-01-19 03:14:07.999999 UTC. */
 const TIMESTAMP_RANGE: [bigint, bigint] = [1_000_000n, 2_147_483_647_999_999n]
-const FLOAT32_MAX = 3.4028234663852886e38
 
 const ranges = new WeakMap<MyColumn, [bigint, bigint] | undefined>()
 
@@ -111,7 +110,8 @@ export function valueProblem(column: MyColumn, value: Value): string | undefined
       if (typeof value !== 'number') return undefined
       if (!Number.isFinite(value)) return `${value} cannot be stored: MySQL floating-point columns hold no NaN or Infinity`
       if (column.dataType === 'float') {
-        if (Math.abs(value) > FLOAT32_MAX) return `${value} is out of range for FLOAT (single precision, up to 3.4e38)`
+        // The shortest spelling of FLT_MAX (3.4028235e38) is a double just above it that still rounds to it.
+        if (!Number.isFinite(Math.fround(value))) return `${value} is out of range for FLOAT (single precision, up to 3.4e38)`
         if (decodeFloat32(value) !== value) return `${value} has more digits than FLOAT (single precision) keeps; use DOUBLE`
       }
       return undefined

@@ -21,6 +21,7 @@ import { classifyPgError } from './errors.js'
 import { quoteIdent } from './dialect.js'
 import { holdClient } from './pool.js'
 import { beginWriting } from './foreign-keys.js'
+import { advanceSequencesToTable } from './sequences.js'
 import { columnOf } from '../sql/key-rows.js'
 import { SCAN_APPLICATION_NAME, type PgContext } from './source.js'
 import type { PgTable } from './introspect.js'
@@ -49,24 +50,30 @@ const EXPORTABLE = new Set([
   'jsonb',
 ])
 
-const INTEGER_BYTES: Record<string, number> = { smallint: 2, integer: 4, bigint: 8 }
-
 /** `numeric(12,2)` → `numeric`; arrays keep their `[]` so they never match. */
 function baseType(field: FieldInfo): string {
   return field.nativeType.replace(/\(.*\)/, '').trim()
 }
 
+/** The most decimal digits an integer of the field's width has (`bits` + sign: 64 signed → 19, 64 unsigned → 20). */
+function integerDigits(field: FieldInfo): number {
+  const bits = (field.bits ?? 64) - (field.unsigned === true ? 0 : 1)
+  return String(2n ** BigInt(bits)).length
+}
+
 /** Whether `target` holds every value of `source` exactly, as COPY text. */
 export function holdsExactly(target: FieldInfo, source: FieldInfo): boolean {
-  if (target.type !== source.type) return false
   const to = baseType(target)
-  const from = baseType(source)
   if (!EXPORTABLE.has(to)) return false
+  // An integer's text is a valid numeric: BIGINT UNSIGNED lands in numeric(20).
+  if (target.type === 'decimal' && source.type === 'integer') return target.precision === undefined || target.precision - (target.scale ?? 0) >= integerDigits(source)
+  if (target.type !== source.type) return false
   switch (target.type) {
+    // Widths from discover (FieldInfo.bits); a source that states none may hold any int64 or double.
     case 'integer':
-      return (INTEGER_BYTES[to] ?? 0) >= (INTEGER_BYTES[from] ?? 8)
+      return (target.bits ?? 64) >= (source.bits ?? 64) + (source.unsigned === true ? 1 : 0)
     case 'float':
-      return to === 'double precision' || from === 'real'
+      return (target.bits ?? 64) >= (source.bits ?? 64)
     case 'decimal':
       if (target.precision === undefined) return true
       if (source.precision === undefined) return false
@@ -180,6 +187,7 @@ export async function bulkImport(ctx: PgContext, entity: string, data: BulkExpor
     const counter = rowCounter(opts.onRows)
     const sink = client.query(copyStreams.from(`COPY ${table.sql} (${opts.columns.map(quoteIdent).join(', ')}) FROM STDIN`))
     await pipeline(data.stream, counter, sink, opts.signal ? { signal: opts.signal } : {})
+    await advanceSequencesToTable(client, table, opts.columns)
     await client.query('COMMIT')
     return counter.rows
   } catch (error) {

@@ -28,6 +28,8 @@ export interface PgColumn {
   castTo?: string
   /** Appended to the column to order it by UTF-8 bytes (`COLLATE "C"`, `::text COLLATE "C"`, or nothing). */
   orderSuffix: string
+  /** The OID of the sequence that fills the column (serial, identity): advanced past the values syncline writes (sequences.ts). */
+  sequence?: number
 }
 
 /** An entity with its catalog details, cached by the connector. */
@@ -73,6 +75,9 @@ const TYPE_MAP: Record<string, CanonicalType> = {
   uuid: 'uuid',
 }
 
+/** Storage bits of the integer and float types (FieldInfo.bits). */
+const BITS: Record<string, 16 | 32 | 64> = { int2: 16, int4: 32, int8: 64, oid: 32, float4: 32, float8: 64 }
+
 /** Text types whose comparisons follow their collation (so `COLLATE "C"` makes them byte-ordered). */
 const COLLATABLE_TEXT = new Set(['text', 'varchar', 'bpchar', 'name'])
 
@@ -98,6 +103,7 @@ interface ColumnRow {
   category: string
   typmod: number
   collation: string | null
+  sequence: number | null
 }
 
 interface KeyRow {
@@ -169,7 +175,11 @@ export async function loadTables(db: Queryable, oids?: number[]): Promise<PgTabl
               coalesce(bt.typname, t.typname) AS base_type,
               coalesce(bt.typcategory, t.typcategory) AS category,
               CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END AS typmod,
-              co.collname AS collation
+              co.collname AS collation,
+              -- The sequence a serial (deptype 'a') or identity (deptype 'i') column takes its values from.
+              (SELECT d.objid FROM pg_depend d JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+                WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
+                  AND d.refobjid = a.attrelid AND d.refobjsubid = a.attnum AND d.deptype IN ('a', 'i') LIMIT 1) AS sequence
          FROM pg_attribute a
          JOIN pg_type t ON t.oid = a.atttypid
          LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
@@ -238,7 +248,14 @@ export async function loadTables(db: Queryable, oids?: number[]): Promise<PgTabl
 
 function toColumn(row: ColumnRow, binaryDefault: boolean): PgColumn {
   const type: CanonicalType = TYPE_MAP[row.base_type] ?? 'text'
+  // A domain is described by its base type (base_type, typmod), so `create: true` makes the base type; nativeType keeps the domain's name.
   const field: FieldInfo = { name: row.name, type, nativeType: row.native_type, nullable: !row.not_null }
+  const bits = BITS[row.base_type]
+  if (bits !== undefined) field.bits = bits
+  if (row.base_type === 'oid') field.unsigned = true
+  if (row.base_type === 'json') field.jsonText = true
+  // Enums read as their labels; every other type missing from TYPE_MAP is its text form only.
+  if (TYPE_MAP[row.base_type] === undefined && row.category !== 'E') field.nativeAsText = true
   if ((row.base_type === 'varchar' || row.base_type === 'bpchar') && row.typmod > 4) field.maxLength = row.typmod - 4
   if (row.base_type === 'numeric' && row.typmod > 4) {
     field.precision = ((row.typmod - 4) >> 16) & 0xffff
@@ -256,9 +273,12 @@ function toColumn(row: ColumnRow, binaryDefault: boolean): PgColumn {
   } else if (type === 'json') {
     orderSuffix = '::text COLLATE "C"'
   }
-  return viaText
-    ? { field, paramType: 'text', castTo: row.param_type, orderSuffix }
-    : { field, paramType: row.param_type, orderSuffix }
+  const column: PgColumn = viaText ? { field, paramType: 'text', castTo: row.param_type, orderSuffix } : { field, paramType: row.param_type, orderSuffix }
+  if (row.sequence !== null) {
+    column.sequence = Number(row.sequence)
+    field.autoIncrement = true
+  }
+  return column
 }
 
 /** The names of all user entities, for "did you mean" hints. */

@@ -7,6 +7,7 @@
  * the columns present in the rows are written; other destination columns
  * keep their values or defaults. The rows travel as `unnest` arrays, or by
  * COPY for large batches (write-paths.ts, with the measurements below).
+ * Serial and identity sequences are moved past the ids written (sequences.ts).
  */
 import type pg from 'pg'
 import { SynclineError, throwIfAborted } from '../../errors.js'
@@ -19,6 +20,7 @@ import { beginWriting } from './foreign-keys.js'
 import type { PgColumn, PgTable } from './introspect.js'
 import { holdClient, type HeldClient } from './pool.js'
 import { checkRows } from './record-check.js'
+import { advanceSequencesPast } from './sequences.js'
 import { keyArray, type PgContext } from './source.js'
 import { copyOrUpsert, stagedUpsert, upsertRows } from './write-paths.js'
 
@@ -78,6 +80,7 @@ export async function applyBatch(ctx: PgContext, entity: string, batch: ApplyBat
     const deleted = batch.deletes.length > 0 ? await deleteRows(client, table, opts.keys, batch.deletes) : 0
     let upserted = 0
     for (const group of groups) upserted += await writeGroup(client, table, group, opts)
+    await advanceSequencesPast(client, table, batch.upserts)
     await client.query('COMMIT')
     return { upserted, deleted }
   } catch (error) {

@@ -24,7 +24,24 @@ export type SqliteValue = null | bigint | number | string | Buffer
 export type Affinity = 'INTEGER' | 'TEXT' | 'BLOB' | 'REAL' | 'NUMERIC'
 
 /** The canonical type of a column and the limits its declared type states. */
-export type ColumnType = Pick<FieldInfo, 'type' | 'maxLength' | 'precision' | 'scale'>
+export type ColumnType = Pick<FieldInfo, 'type' | 'maxLength' | 'precision' | 'scale' | 'bits' | 'unsigned' | 'jsonText'>
+
+/**
+ * Declared names that state an integer's width. Every other INT name
+ * (`INTEGER`, `INT`, `BIGINT`…) is 64 bits, which is what SQLite stores.
+ * `INT4` is the name syncline declares for 32 bits: plain `INT` often means
+ * "any integer" in SQLite files.
+ */
+const INTEGER_BITS: Record<string, 8 | 16 | 32> = { TINYINT: 8, INT1: 8, SMALLINT: 16, INT2: 16, MEDIUMINT: 32, INT4: 32 }
+
+/** The declared integer name for each width (the reverse of {@link INTEGER_BITS}; 64 bits is `INTEGER`, the rowid alias). */
+const INTEGER_NAMES = { 8: 'TINYINT', 16: 'SMALLINT', 32: 'INT4', 64: 'INTEGER' } as const
+
+/** Single precision is declared `FLOAT4`; `FLOAT`, `REAL` and `DOUBLE` are the 64-bit REAL SQLite stores. */
+const FLOAT32_NAME = 'FLOAT4'
+
+/** JSON from a text-JSON column (PostgreSQL `json`); `JSON_TEXT` is the default, binary JSON (`jsonb`). */
+const TEXT_JSON_NAME = 'JSON_PLAIN_TEXT'
 
 // Checked in order: `DECIMAL_TEXT` must be a decimal before TEXT makes it
 // text, `DATETIME` a timestamp before DATE makes it a date, and so on.
@@ -52,12 +69,22 @@ export function canonicalTypeOf(declared: string): ColumnType {
   const name = upper.replace(/\(.*$/s, '')
   const rule = TYPE_RULES.find(([pattern]) => pattern.test(name))
   const type: CanonicalType = rule ? rule[1] : 'text'
+  if (type === 'integer' || type === 'float') return { type, ...widthOf(type, name.trim(), upper) }
+  if (type === 'json' && name === TEXT_JSON_NAME) return { type, jsonText: true }
   const args = /\(\s*(\d+)\s*(?:,\s*(-?\d+)\s*)?\)/.exec(upper)
   if (!args) return { type }
   const first = Number(args[1])
   if (type === 'text') return { type, maxLength: first }
   if (type === 'decimal') return { type, precision: first, scale: args[2] === undefined ? 0 : Number(args[2]) }
   return { type }
+}
+
+/** The width a declared integer or float name states (`SMALLINT UNSIGNED` → 16 bits, unsigned). */
+function widthOf(type: 'integer' | 'float', name: string, declared: string): Pick<FieldInfo, 'bits' | 'unsigned'> {
+  if (type === 'float') return { bits: name === FLOAT32_NAME ? 32 : 64 }
+  const unsigned = /\bUNSIGNED\b/.test(declared)
+  const bits = INTEGER_BITS[name.replace(/\bUNSIGNED\b/, '').trim()] ?? 64
+  return unsigned ? { bits, unsigned } : { bits }
 }
 
 /** SQLite's affinity rules, in SQLite's order. */
@@ -76,16 +103,18 @@ export function affinityOf(declared: string): Affinity {
  * affinity of plain `DECIMAL(38,10)` or `JSON`, SQLite would turn the text
  * '12.50' into the REAL 12.5 and the JSON text '5' into the integer 5.
  * {@link canonicalTypeOf} maps each name back to the same canonical type,
- * and `VARCHAR(n)` / `DECIMAL_TEXT(p,s)` keep their limits for round trips.
+ * and `VARCHAR(n)` / `DECIMAL_TEXT(p,s)` keep their limits, `SMALLINT`,
+ * `INT4`, `FLOAT4`, `… UNSIGNED` and `JSON_PLAIN_TEXT` the source's width
+ * and kind for round trips (all with the affinity their values need).
  */
 export function declaredTypeFor(field: FieldInfo): string {
   switch (field.type) {
     case 'boolean':
       return 'BOOLEAN'
     case 'integer':
-      return 'INTEGER'
+      return INTEGER_NAMES[field.bits ?? 64] + (field.unsigned === true ? ' UNSIGNED' : '')
     case 'float':
-      return 'REAL'
+      return field.bits === 32 ? FLOAT32_NAME : 'REAL'
     case 'decimal':
       if (field.precision === undefined) return 'DECIMAL_TEXT'
       return `DECIMAL_TEXT(${field.precision}${field.scale === undefined ? '' : `,${field.scale}`})`
@@ -102,7 +131,7 @@ export function declaredTypeFor(field: FieldInfo): string {
     case 'time':
       return 'TIME_TEXT'
     case 'json':
-      return 'JSON_TEXT'
+      return field.jsonText === true ? TEXT_JSON_NAME : 'JSON_TEXT'
   }
 }
 

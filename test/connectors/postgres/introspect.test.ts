@@ -24,11 +24,11 @@ describe.skipIf(!(await hasPostgres()))('PostgreSQL discovery', () => {
     expect(all.map((e) => e.name)).toEqual(['public.big_customers', 'sales.customers', 'sales.orders'])
     const customers = all.find((e) => e.name === 'sales.customers')!
     expect(customers.fields).toEqual([
-      { name: 'id', type: 'integer', nativeType: 'bigint', nullable: false },
+      { name: 'id', type: 'integer', nativeType: 'bigint', nullable: false, bits: 64 },
       { name: 'email', type: 'text', nativeType: 'character varying(120)', nullable: false, maxLength: 120 },
       { name: 'name', type: 'text', nativeType: 'character(10)', nullable: true, maxLength: 10 },
       { name: 'balance', type: 'decimal', nativeType: 'numeric(12,2)', nullable: true, precision: 12, scale: 2 },
-      { name: 'tags', type: 'text', nativeType: 'text[]', nullable: true },
+      { name: 'tags', type: 'text', nativeType: 'text[]', nullable: true, nativeAsText: true },
     ])
     expect(customers.primaryKey).toEqual(['id'])
     expect(customers.uniqueKeys).toEqual([['email']])

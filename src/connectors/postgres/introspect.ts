@@ -26,6 +26,8 @@ export interface PgColumn {
   paramType: string
   /** For values sent as text (arrays, intervals, ranges…): the type to cast them to. */
   castTo?: string
+  /** Cast applied when reading the column (`text[]` for enum arrays), so the codec's parser of that type applies. */
+  readCast?: string
   /** Appended to the column to order it by UTF-8 bytes (`COLLATE "C"`, `::text COLLATE "C"`, or nothing). */
   orderSuffix: string
 }
@@ -98,6 +100,11 @@ interface ColumnRow {
   category: string
   typmod: number
   collation: string | null
+  /** For an array: the element's type name and kind (`b` base, `e` enum, …). */
+  element_type: string | null
+  element_kind: string | null
+  /** An enum's labels (or an enum array's element labels) in order, as JSON. */
+  enum_labels: string | null
 }
 
 interface KeyRow {
@@ -169,10 +176,14 @@ export async function loadTables(db: Queryable, oids?: number[]): Promise<PgTabl
               coalesce(bt.typname, t.typname) AS base_type,
               coalesce(bt.typcategory, t.typcategory) AS category,
               CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END AS typmod,
-              co.collname AS collation
+              co.collname AS collation,
+              et.typname AS element_type, et.typtype AS element_kind,
+              (SELECT json_agg(e.enumlabel ORDER BY e.enumsortorder)::text FROM pg_enum e
+                WHERE e.enumtypid = coalesce(et.oid, bt.oid, t.oid)) AS enum_labels
          FROM pg_attribute a
          JOIN pg_type t ON t.oid = a.atttypid
          LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+         LEFT JOIN pg_type et ON coalesce(bt.typcategory, t.typcategory) = 'A' AND et.oid = coalesce(bt.typelem, t.typelem)
          LEFT JOIN pg_collation co ON co.oid = a.attcollation
         WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
         ORDER BY a.attrelid, a.attnum`,
@@ -236,9 +247,25 @@ export async function loadTables(db: Queryable, oids?: number[]): Promise<PgTabl
   })
 }
 
+/**
+ * The canonical element type of an array column: the element's own type
+ * (`_int4` → integer), `enum` for an enum array; undefined for arrays of
+ * types without a canonical counterpart (`inet[]`, `interval[]`), which
+ * stay text.
+ */
+function arrayElementType(row: ColumnRow): CanonicalType | undefined {
+  if (row.category !== 'A' || row.element_type === null) return undefined
+  if (row.element_kind === 'e') return 'enum'
+  return TYPE_MAP[row.element_type]
+}
+
 function toColumn(row: ColumnRow, binaryDefault: boolean): PgColumn {
-  const type: CanonicalType = TYPE_MAP[row.base_type] ?? 'text'
+  const elementType = arrayElementType(row)
+  const isEnum = row.category === 'E' && row.enum_labels !== null
+  const type: CanonicalType = elementType ? 'array' : isEnum ? 'enum' : (TYPE_MAP[row.base_type] ?? 'text')
   const field: FieldInfo = { name: row.name, type, nativeType: row.native_type, nullable: !row.not_null }
+  if (elementType) field.elementType = elementType
+  if (row.enum_labels !== null && (isEnum || elementType === 'enum')) field.enumValues = JSON.parse(row.enum_labels) as string[]
   if ((row.base_type === 'varchar' || row.base_type === 'bpchar') && row.typmod > 4) field.maxLength = row.typmod - 4
   if (row.base_type === 'numeric' && row.typmod > 4) {
     field.precision = ((row.typmod - 4) >> 16) & 0xffff
@@ -247,18 +274,22 @@ function toColumn(row: ColumnRow, binaryDefault: boolean): PgColumn {
   // Types read as text that PostgreSQL cannot take as a typed array parameter
   // (arrays would flatten, ranges and geometry have their own syntax): send
   // text and cast. Enums and strings arrive fine as typed arrays.
-  const viaText = type === 'text' && row.category !== 'S' && row.category !== 'E'
+  const viaText = (type === 'text' && row.category !== 'S' && row.category !== 'E') || type === 'array'
   let orderSuffix = ''
-  if (type === 'text') {
+  if (type === 'enum' || type === 'array') {
+    // Enums order by declaration, arrays element-wise: order by the text, as the other types read as text do.
+    orderSuffix = '::text COLLATE "C"'
+  } else if (type === 'text') {
     const binary = row.collation === 'C' || row.collation === 'POSIX' || (row.collation === 'default' && binaryDefault)
     if (!COLLATABLE_TEXT.has(row.base_type)) orderSuffix = '::text COLLATE "C"'
     else if (!binary) orderSuffix = ' COLLATE "C"'
   } else if (type === 'json') {
     orderSuffix = '::text COLLATE "C"'
   }
-  return viaText
-    ? { field, paramType: 'text', castTo: row.param_type, orderSuffix }
-    : { field, paramType: row.param_type, orderSuffix }
+  const column: PgColumn = viaText ? { field, paramType: 'text', castTo: row.param_type, orderSuffix } : { field, paramType: row.param_type, orderSuffix }
+  // An enum array has no fixed OID (and so no parser): read it as text[].
+  if (elementType === 'enum') column.readCast = 'text[]'
+  return column
 }
 
 /** The names of all user entities, for "did you mean" hints. */

@@ -12,7 +12,7 @@
  * int64 stays exact; it is narrowed to a number when within 2^53.
  */
 import { RecordError } from '../../errors.js'
-import type { CanonicalType, FieldInfo, Row, Value } from '../../values/canonical.js'
+import { CANONICAL_TYPES, type CanonicalType, type FieldInfo, type Row, type Value } from '../../values/canonical.js'
 import { normalizeDecimal } from '../../values/compare.js'
 import { canonicalJson, canonicalJsonFromValue } from '../../values/json.js'
 import { parseDate, parseTime, parseTimestamp } from '../../values/temporal.js'
@@ -24,11 +24,13 @@ export type SqliteValue = null | bigint | number | string | Buffer
 export type Affinity = 'INTEGER' | 'TEXT' | 'BLOB' | 'REAL' | 'NUMERIC'
 
 /** The canonical type of a column and the limits its declared type states. */
-export type ColumnType = Pick<FieldInfo, 'type' | 'maxLength' | 'precision' | 'scale'>
+export type ColumnType = Pick<FieldInfo, 'type' | 'maxLength' | 'precision' | 'scale' | 'elementType'>
 
 // Checked in order: `DECIMAL_TEXT` must be a decimal before TEXT makes it
 // text, `DATETIME` a timestamp before DATE makes it a date, and so on.
 const TYPE_RULES: readonly [RegExp, CanonicalType][] = [
+  [/ARRAY/, 'array'],
+  [/ENUM/, 'enum'],
   [/BOOL/, 'boolean'],
   [/DEC|NUMERIC|NUMBER/, 'decimal'],
   [/TIMESTAMP|DATETIME/, 'timestamp'],
@@ -52,6 +54,11 @@ export function canonicalTypeOf(declared: string): ColumnType {
   const name = upper.replace(/\(.*$/s, '')
   const rule = TYPE_RULES.find(([pattern]) => pattern.test(name))
   const type: CanonicalType = rule ? rule[1] : 'text'
+  if (type === 'array') {
+    // `INTEGER_ARRAY_TEXT` → integer elements; plain `ARRAY_TEXT` (or `TEXT[]`-less spellings) → text.
+    const element = /^([A-Z]+)_ARRAY/.exec(name)?.[1]?.toLowerCase()
+    return { type, elementType: (CANONICAL_TYPES as readonly string[]).includes(element ?? '') ? (element as CanonicalType) : 'text' }
+  }
   const args = /\(\s*(\d+)\s*(?:,\s*(-?\d+)\s*)?\)/.exec(upper)
   if (!args) return { type }
   const first = Number(args[1])
@@ -103,6 +110,11 @@ export function declaredTypeFor(field: FieldInfo): string {
       return 'TIME_TEXT'
     case 'json':
       return 'JSON_TEXT'
+    case 'enum':
+      // SQLite has no enum and a declared type cannot list values: the allowed values are not kept.
+      return 'ENUM_TEXT'
+    case 'array':
+      return !field.elementType || field.elementType === 'text' ? 'ARRAY_TEXT' : `${field.elementType.toUpperCase()}_ARRAY_TEXT`
   }
 }
 
@@ -275,7 +287,17 @@ export function decodeValue(raw: unknown, type: CanonicalType): Value {
       return timeFrom(raw)
     case 'json':
       return jsonFrom(raw)
+    case 'enum':
+      return textFrom(raw)
+    case 'array':
+      return arrayFrom(raw)
   }
+}
+
+/** A JSON array text (arrays are stored as canonical JSON text, see docs/values.md) → the canonical array. */
+function arrayFrom(raw: unknown): string {
+  const json = jsonFrom(raw)
+  return json.startsWith('[') ? json : fail(raw, 'a JSON array')
 }
 
 /**
@@ -319,6 +341,11 @@ export function encodeValue(value: Value, type: CanonicalType): SqliteValue {
       if (typeof value === 'string') return jsonFrom(value)
       if (value instanceof Uint8Array) return fail(value, 'JSON')
       return canonicalJsonFromValue(value)
+    case 'enum':
+      if (value instanceof Uint8Array) return fail(value, 'text')
+      return String(value)
+    case 'array':
+      return arrayFrom(value)
   }
 }
 

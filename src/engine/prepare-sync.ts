@@ -48,6 +48,8 @@ function plannedDestination(name: string, mapper: RecordMapper): EntityInfo {
     if (f.maxLength !== undefined) field.maxLength = f.maxLength
     if (f.precision !== undefined) field.precision = f.precision
     if (f.scale !== undefined) field.scale = f.scale
+    if (f.elementType !== undefined) field.elementType = f.elementType
+    if (f.enumValues !== undefined) field.enumValues = f.enumValues
     return field
   })
   return { name, fields, primaryKey: [...mapper.destinationKeys], uniqueKeys: [], foreignKeys: [] }

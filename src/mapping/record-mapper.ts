@@ -39,6 +39,9 @@ export interface MappedField {
   maxLength?: number
   precision?: number
   scale?: number
+  /** An array's element type and an enum's (or enum array's) allowed values, so `create: true` keeps them. */
+  elementType?: CanonicalType
+  enumValues?: string[]
 }
 
 /** Maps source rows to destination rows for one sync. */
@@ -308,13 +311,15 @@ function keyDestinations(
 function describeField(p: Planned, createdKey: boolean): MappedField {
   const origin = p.sourceField
   const sourceType = origin?.type ?? p.compiled!.resultType
-  const shape: Pick<FieldInfo, 'type' | 'nullable' | 'maxLength' | 'precision' | 'scale'> = p.destinationField ?? origin ?? { type: sourceType, nullable: true }
+  const shape: Pick<FieldInfo, 'type' | 'nullable' | 'maxLength' | 'precision' | 'scale' | 'elementType' | 'enumValues'> = p.destinationField ?? origin ?? { type: sourceType, nullable: true }
   const field: MappedField = { destination: p.destination, type: shape.type, sourceType, nullable: shape.nullable && !createdKey }
   if (p.source !== undefined) field.source = p.source
   if (p.transform !== undefined) field.transform = p.transform
   if (shape.maxLength !== undefined) field.maxLength = shape.maxLength
   if (shape.precision !== undefined) field.precision = shape.precision
   if (shape.scale !== undefined) field.scale = shape.scale
+  if (shape.elementType !== undefined) field.elementType = shape.elementType
+  if (shape.enumValues !== undefined) field.enumValues = shape.enumValues
   return field
 }
 

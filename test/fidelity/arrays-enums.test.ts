@@ -8,7 +8,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createConnector } from '../../src/connectors/registry.js'
-import type { CanonicalType, EntityInfo, Row } from '../../src/values/canonical.js'
+import type { EntityInfo, FieldInfo, Row } from '../../src/values/canonical.js'
+import { field } from '../conformance/fixtures.js'
 import { openDatasource, type DatasourceKind, type TestDatasource } from '../engine/datasources.js'
 import { openManager, readAll } from '../engine/sync-harness.js'
 
@@ -37,20 +38,6 @@ function expectedRows(): Row[] {
   return ROWS
 }
 
-/**
- * The canonical types each kind keeps for the fields. MySQL: arrays are JSON
- * unless their elements are enum labels a SET can hold (no commas, which
- * "it's, ok" has); SQLite cannot keep an enum's labels, so its enum comes
- * back to PostgreSQL as text.
- */
-const TYPES: Record<DatasourceKind, Record<string, CanonicalType>> = {
-  postgres: { id: 'integer', tags: 'array', nums: 'array', mood: 'enum', moods: 'array' },
-  mysql: { id: 'integer', tags: 'json', nums: 'json', mood: 'enum', moods: 'json' },
-  sqlite: { id: 'integer', tags: 'array', nums: 'array', mood: 'enum', moods: 'array' },
-  csv: { id: 'integer', tags: 'array', nums: 'array', mood: 'enum', moods: 'array' },
-  ndjson: { id: 'integer', tags: 'array', nums: 'array', mood: 'enum', moods: 'array' },
-}
-
 async function discoverOne(ds: TestDatasource, entity: string): Promise<EntityInfo> {
   const connector = await createConnector({ name: 'discover', url: ds.url })
   try {
@@ -58,10 +45,6 @@ async function discoverOne(ds: TestDatasource, entity: string): Promise<EntityIn
   } finally {
     await connector.close()
   }
-}
-
-function typesOf(info: EntityInfo): Record<string, CanonicalType> {
-  return Object.fromEntries(info.fields.map((f) => [f.name, f.type]))
 }
 
 function sortById(rows: Row[]): Row[] {
@@ -92,37 +75,112 @@ describe('PostgreSQL arrays and enums', () => {
     expect(sortById(await readAll(pg, 'src', ['id']))).toEqual(expectedRows())
   })
 
-  for (const kind of ['postgres', 'mysql', 'sqlite', 'csv', 'ndjson'] as const) {
-    it(`postgres → ${kind} → postgres: values identical, types kept where ${kind} has them, idle re-runs change nothing`, async () => {
-      const other = kind === 'postgres' ? pg : await openDatasource(kind)
-      const there = `from_pg_${kind}`
-      const back = `back_from_${kind}`
-      const { manager, cleanup } = await openManager(pg, other, [
-        { id: 'there', source: { connection: 'src', entity: 'src' }, destination: { connection: 'dst', entity: there, create: true }, keys: ['id'], mode: 'full' },
-        { id: 'back', source: { connection: 'dst', entity: there }, destination: { connection: 'src', entity: back, create: true }, keys: ['id'], mode: 'full' },
-      ])
-      try {
-        const first = await manager.run('there')
-        expect(first.error).toBeUndefined()
-        expect(first).toMatchObject({ status: 'succeeded', created: 3, failed: 0 })
-        expect(sortById(await readAll(other, there, ['id']))).toEqual(expectedRows())
-        expect(typesOf(await discoverOne(other, there))).toEqual(TYPES[kind])
-        const idle = await manager.run('there')
-        expect(idle).toMatchObject({ status: 'succeeded', created: 0, updated: 0, unchanged: 3 })
+})
 
-        const returned = await manager.run('back')
-        expect(returned.error).toBeUndefined()
-        expect(returned).toMatchObject({ status: 'succeeded', created: 3, failed: 0 })
-        expect(sortById(await readAll(pg, back, ['id']))).toEqual(expectedRows())
-        const backTypes = typesOf(await discoverOne(pg, back))
-        // MySQL holds these arrays as JSON, which comes back as jsonb; SQLite keeps no enum labels.
-        const expectedBack = kind === 'mysql' ? { ...TYPES.postgres, tags: 'json', nums: 'json', moods: 'json' } : kind === 'sqlite' ? { ...TYPES.postgres, mood: 'text' } : TYPES.postgres
-        expect(backTypes).toEqual(expectedBack)
+/** The fields of the pair fixture: enum labels a SET can hold (no commas), so MySQL keeps every type it can. */
+const LABELS = ['sad', 'happy', 'ok']
+const PAIR_FIELDS: FieldInfo[] = [
+  field('id', 'integer', { nullable: false }),
+  field('tags', 'array', { elementType: 'text' }),
+  field('nums', 'array', { elementType: 'integer' }),
+  field('mood', 'enum', { enumValues: LABELS }),
+  field('moods', 'array', { elementType: 'enum', enumValues: LABELS }),
+]
+/** Enum arrays in label order: a SET reads its members in that order. */
+const PAIR_ROWS: Row[] = ROWS.map((r) => ({ ...r, mood: r.mood === null ? null : r.id === 2 ? 'ok' : r.mood, moods: r.id === 1 ? '["sad","happy"]' : r.moods }))
+
+type Shape = Pick<FieldInfo, 'type' | 'elementType' | 'enumValues'>
+
+/** What a kind makes of a field with `create: true` (docs/values.md, "Arrays and enums"). */
+function kept(kind: DatasourceKind, f: Shape): Shape {
+  const labels = f.enumValues
+  switch (kind) {
+    case 'postgres':
+      if (f.type === 'enum') return labels ? { type: 'enum', enumValues: labels } : { type: 'text' }
+      if (f.type === 'array') return f.elementType === 'enum' && labels ? { type: 'array', elementType: 'enum', enumValues: labels } : { type: 'array', elementType: f.elementType === 'enum' ? 'text' : f.elementType }
+      return { type: f.type }
+    case 'mysql':
+      if (f.type === 'enum') return labels ? { type: 'enum', enumValues: labels } : { type: 'text' }
+      if (f.type === 'array') return f.elementType === 'enum' && labels && !labels.some((l) => l.includes(',')) ? { type: 'array', elementType: 'enum', enumValues: labels } : { type: 'json' }
+      return { type: f.type }
+    case 'sqlite':
+      if (f.type === 'array') return { type: 'array', elementType: f.elementType }
+      return { type: f.type }
+    case 'csv':
+    case 'ndjson':
+      return f
+  }
+}
+
+function shapeOf(f: Shape): Shape {
+  const out: Shape = { type: f.type }
+  if (f.elementType !== undefined) out.elementType = f.elementType
+  if (f.enumValues !== undefined) out.enumValues = f.enumValues
+  return out
+}
+
+const KINDS: readonly DatasourceKind[] = ['postgres', 'mysql', 'sqlite', 'csv', 'ndjson']
+const pairSources = new Map<DatasourceKind, Promise<TestDatasource>>()
+
+/** One datasource per kind holding the pair fixture, written through its connector. */
+function pairSource(kind: DatasourceKind): Promise<TestDatasource> {
+  let opened = pairSources.get(kind)
+  if (!opened) {
+    opened = (async () => {
+      const ds = await openDatasource(kind)
+      const connector = await createConnector({ name: 'fixture', url: ds.url })
+      try {
+        await connector.ensureEntity('pairs', PAIR_FIELDS, ['id'])
+        await connector.apply('pairs', { upserts: PAIR_ROWS, deletes: [] }, { keys: ['id'] })
+        await connector.commit?.('pairs')
       } finally {
-        await cleanup()
-        if (other !== pg) await other.cleanup()
+        await connector.close()
       }
-    })
+      return ds
+    })()
+    pairSources.set(kind, opened)
+  }
+  return opened
+}
+
+afterAll(async () => {
+  for (const opened of pairSources.values()) await (await opened.catch(() => undefined))?.cleanup()
+})
+
+describe('every ordered pair and back', () => {
+  for (const a of KINDS) {
+    for (const b of KINDS) {
+      it(`${a} → ${b} → ${a}: values identical, types kept where the kind has them, idle re-runs change nothing`, async () => {
+        const src = await pairSource(a)
+        const dst = await pairSource(b)
+        const there = `from_${a}`
+        const back = `back_from_${b}`
+        const { manager, cleanup } = await openManager(src, dst, [
+          { id: 'there', source: { connection: 'src', entity: 'pairs' }, destination: { connection: 'dst', entity: there, create: true }, keys: ['id'], mode: 'full' },
+          { id: 'back', source: { connection: 'dst', entity: there }, destination: { connection: 'src', entity: back, create: true }, keys: ['id'], mode: 'full' },
+        ])
+        try {
+          const sourceShapes = (await discoverOne(src, 'pairs')).fields.map(shapeOf)
+          expect(sourceShapes).toEqual(PAIR_FIELDS.map((f) => shapeOf(kept(a, f))))
+          const first = await manager.run('there')
+          expect(first.error).toBeUndefined()
+          expect(first).toMatchObject({ status: 'succeeded', created: 3 })
+          expect(sortById(await readAll(dst, there, ['id']))).toEqual(PAIR_ROWS)
+          const thereShapes = (await discoverOne(dst, there)).fields.map(shapeOf)
+          expect(thereShapes).toEqual(sourceShapes.map((f) => shapeOf(kept(b, f))))
+          expect(await manager.run('there')).toMatchObject({ status: 'succeeded', created: 0, updated: 0, unchanged: 3 })
+
+          const returned = await manager.run('back')
+          expect(returned.error).toBeUndefined()
+          expect(returned).toMatchObject({ status: 'succeeded', created: 3 })
+          expect(sortById(await readAll(src, back, ['id']))).toEqual(PAIR_ROWS)
+          expect((await discoverOne(src, back)).fields.map(shapeOf)).toEqual(thereShapes.map((f) => shapeOf(kept(a, f))))
+          expect(await manager.run('back')).toMatchObject({ status: 'succeeded', created: 0, updated: 0, unchanged: 3 })
+        } finally {
+          await cleanup()
+        }
+      })
+    }
   }
 })
 
@@ -134,6 +192,65 @@ describe('MariaDB SET and ENUM', () => {
   })
   afterAll(async () => {
     await my?.cleanup()
+  })
+
+  it('a SET and an ENUM travel to PostgreSQL (an enum array and an enum type) and back, types and values identical', async () => {
+    await my.exec(`CREATE TABLE native (id INT PRIMARY KEY, perms SET('read','write','it''s') NULL, size ENUM('s','m','l, xl') NULL)`)
+    await my.exec(`INSERT INTO native VALUES (1, 'write,read', 'l, xl'), (2, '', 's'), (3, NULL, NULL), (4, 'it''s', 'm')`)
+    const { manager, cleanup } = await openManager(my, pg, [
+      { id: 'there', source: { connection: 'src', entity: 'native' }, destination: { connection: 'dst', entity: 'from_mysql', create: true }, keys: ['id'], mode: 'full' },
+      { id: 'back', source: { connection: 'dst', entity: 'from_mysql' }, destination: { connection: 'src', entity: 'back_from_pg', create: true }, keys: ['id'], mode: 'full' },
+    ])
+    try {
+      const expected = [
+        // A SET reads in its members' order, whatever order it was written in.
+        { id: 1, perms: '["read","write"]', size: 'l, xl' },
+        { id: 2, perms: '[]', size: 's' },
+        { id: 3, perms: null, size: null },
+        { id: 4, perms: '["it\'s"]', size: 'm' },
+      ]
+      expect(sortById(await readAll(my, 'native', ['id']))).toEqual(expected)
+      expect((await manager.run('there')).error).toBeUndefined()
+      expect(sortById(await readAll(pg, 'from_mysql', ['id']))).toEqual(expected)
+      const there = await discoverOne(pg, 'from_mysql')
+      expect(there.fields.map((f) => [f.name, f.type, f.elementType, f.enumValues, f.nativeType])).toEqual([
+        ['id', 'integer', undefined, undefined, 'bigint'],
+        ['perms', 'array', 'enum', ['read', 'write', "it's"], 'from_mysql_perms[]'],
+        ['size', 'enum', undefined, ['s', 'm', 'l, xl'], 'from_mysql_size'],
+      ])
+      expect(await manager.run('there')).toMatchObject({ status: 'succeeded', unchanged: 4 })
+      expect((await manager.run('back')).error).toBeUndefined()
+      expect(sortById(await readAll(my, 'back_from_pg', ['id']))).toEqual(expected)
+      const back = await discoverOne(my, 'back_from_pg')
+      expect(back.fields.map((f) => [f.name, f.type, f.enumValues])).toEqual([
+        ['id', 'integer', undefined],
+        ['perms', 'array', ['read', 'write', "it's"]],
+        ['size', 'enum', ['s', 'm', 'l, xl']],
+      ])
+    } finally {
+      await cleanup()
+    }
+  })
+
+  it('a PostgreSQL enum into an existing ENUM without one of its labels: that record is rejected naming the allowed values', async () => {
+    await pg.exec(`CREATE TYPE size AS ENUM ('s', 'm', 'xl')`)
+    await pg.exec(`CREATE TABLE sizes (id integer PRIMARY KEY, size size)`)
+    await pg.exec(`INSERT INTO sizes VALUES (1, 's'), (2, 'xl'), (3, 'm')`)
+    await my.exec(`CREATE TABLE sizes (id INT PRIMARY KEY, size ENUM('s','m') NULL)`)
+    const { manager, cleanup } = await openManager(pg, my, [
+      { id: 'sizes', source: { connection: 'src', entity: 'sizes' }, destination: { connection: 'dst', entity: 'sizes' }, keys: ['id'], mode: 'full', maxErrors: 10 },
+    ])
+    try {
+      expect(await manager.run('sizes')).toMatchObject({ status: 'partial', created: 2, failed: 1 })
+      const errors = JSON.stringify(await manager.recordErrors({ syncId: 'sizes' }))
+      expect(errors).toContain("size: 'xl' is not one of the allowed values ('s', 'm')")
+      expect(sortById(await readAll(my, 'sizes', ['id']))).toEqual([
+        { id: 1, size: 's' },
+        { id: 3, size: 'm' },
+      ])
+    } finally {
+      await cleanup()
+    }
   })
 
   it('a PostgreSQL text[] lands in an existing SET column, and values outside the SET or ENUM are record errors naming the allowed values', async () => {

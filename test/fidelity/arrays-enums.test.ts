@@ -87,7 +87,7 @@ const PAIR_FIELDS: FieldInfo[] = [
   field('moods', 'array', { elementType: 'enum', enumValues: LABELS }),
 ]
 /** Enum arrays in label order: a SET reads its members in that order. */
-const PAIR_ROWS: Row[] = ROWS.map((r) => ({ ...r, mood: r.mood === null ? null : r.id === 2 ? 'ok' : r.mood, moods: r.id === 1 ? '["sad","happy"]' : r.moods }))
+const PAIR_ROWS: Row[] = ROWS.map((r): Row => ({ ...r, mood: r.id === 2 ? 'ok' : (r.mood ?? null), moods: r.id === 1 ? '["sad","happy"]' : (r.moods ?? null) }))
 
 type Shape = Pick<FieldInfo, 'type' | 'elementType' | 'enumValues'>
 

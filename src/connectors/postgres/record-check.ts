@@ -24,7 +24,7 @@ const INTEGER_RANGES: Record<string, [bigint, bigint]> = {
 export function checkRows(table: PgTable, columns: readonly PgColumn[], rows: readonly Row[], keys: readonly string[]): void {
   for (const { field } of columns) {
     const range = INTEGER_RANGES[field.nativeType]
-    if (field.nullable && field.maxLength === undefined && !range && field.precision === undefined && !field.enumValues) continue
+    if (field.nullable && field.maxLength === undefined && !range && field.precision === undefined && field.type !== 'enum' && field.type !== 'array') continue
     for (const row of rows) {
       const value = row[field.name] ?? null
       const problem = valueProblem(field, value, range)
@@ -47,7 +47,7 @@ function valueProblem(field: FieldInfo, value: Value, range: [bigint, bigint] | 
       return textLengthProblem(characterCount(value), `${kind}(${field.maxLength})`, field.maxLength)
     }
   }
-  if (field.enumValues && typeof value === 'string') {
+  if ((field.type === 'enum' || field.type === 'array') && typeof value === 'string') {
     const problem = enumProblem(field, value)
     if (problem) return problem
   }
@@ -64,15 +64,20 @@ function valueProblem(field: FieldInfo, value: Value, range: [bigint, bigint] | 
   return undefined
 }
 
-/** A value outside an enum (or an enum array's element outside it): PostgreSQL would reject the whole batch, naming neither field nor record. */
+/**
+ * An array value that is not a JSON array, or a value outside an enum (an
+ * enum array's element outside it): PostgreSQL would reject the whole
+ * batch, naming neither field nor record.
+ */
 export function enumProblem(field: FieldInfo, value: string): string | undefined {
   if (field.type === 'enum') return enumViolation([value], field.enumValues)
-  if (field.type !== 'array') return undefined
+  let elements: (string | null)[]
   try {
-    return enumViolation(arrayElements(value), field.enumValues)
-  } catch (error) {
-    return `${(error as Error).message}`
+    elements = arrayElements(value)
+  } catch {
+    return `${formatValue(value)} is not an array (arrays are JSON array text, e.g. ["a","b"])`
   }
+  return field.elementType === 'enum' ? enumViolation(elements, field.enumValues) : undefined
 }
 
 function formatValue(value: Value): string {

@@ -50,9 +50,20 @@ const EXPORTABLE = new Set([
 
 const INTEGER_BYTES: Record<string, number> = { smallint: 2, integer: 4, bigint: 8 }
 
-/** `numeric(12,2)` → `numeric`; arrays keep their `[]` so they never match. */
+/** `numeric(12,2)` → `numeric`; arrays keep their `[]` (see {@link exportable}). */
 function baseType(field: FieldInfo): string {
   return field.nativeType.replace(/\(.*\)/, '').trim()
+}
+
+/**
+ * Whether a field's COPY text is its canonical value when read back: the
+ * types above, and one-dimensional arrays of them (`text[]`, `bigint[]`),
+ * whose array text the destination reads as the same array.
+ */
+function exportable(field: FieldInfo): boolean {
+  const base = baseType(field)
+  if (field.type === 'array') return base.endsWith('[]') && EXPORTABLE.has(base.slice(0, -2))
+  return EXPORTABLE.has(base)
 }
 
 /** Whether `target` holds every value of `source` exactly, as COPY text. */
@@ -60,8 +71,11 @@ export function holdsExactly(target: FieldInfo, source: FieldInfo): boolean {
   if (target.type !== source.type) return false
   const to = baseType(target)
   const from = baseType(source)
-  if (!EXPORTABLE.has(to)) return false
+  if (!exportable(target)) return false
   switch (target.type) {
+    case 'array':
+      // Element limits (varchar(n)[], numeric(p,s)[]) are not checked element by element: only the same array type holds exactly.
+      return target.nativeType === source.nativeType
     case 'integer':
       return (INTEGER_BYTES[to] ?? 0) >= (INTEGER_BYTES[from] ?? 8)
     case 'float':
@@ -88,7 +102,7 @@ export async function bulkExport(ctx: PgContext, entity: string, opts: BulkExpor
   throwIfAborted(opts.signal)
   const table = await ctx.table(entity)
   const infos = opts.fields.map((f) => table.fields.get(f))
-  if (infos.some((f) => f === undefined || !EXPORTABLE.has(baseType(f)))) return undefined
+  if (infos.some((f) => f === undefined || !exportable(f))) return undefined
   const held = await holdClient(ctx.pool())
   let inTransaction = false
   try {

@@ -75,6 +75,31 @@ describe('PostgreSQL arrays and enums', () => {
     expect(sortById(await readAll(pg, 'src', ['id']))).toEqual(expectedRows())
   })
 
+  it('create: true makes one enum type per field, also when <table>_<field> is longer than 63 bytes, and reuses it on a re-run', async () => {
+    const long = `moods_of_a_table_whose_name_is_long_${'é'.repeat(10)}`
+    const { manager, cleanup } = await openManager(pg, pg, [
+      {
+        id: 'long',
+        source: { connection: 'src', entity: 'src' },
+        destination: { connection: 'dst', entity: long, create: true },
+        keys: ['id'],
+        mode: 'full',
+        mapping: { fields: [{ source: 'id', destination: 'id' }, { source: 'mood', destination: 'mood_with_a_long_field_name_one' }, { source: 'mood', destination: 'mood_with_a_long_field_name_two' }] },
+      },
+    ])
+    try {
+      expect((await manager.run('long')).error).toBeUndefined()
+      const info = await discoverOne(pg, long)
+      const one = info.fields.find((f) => f.name === 'mood_with_a_long_field_name_one')
+      const two = info.fields.find((f) => f.name === 'mood_with_a_long_field_name_two')
+      expect([one!.type, one!.enumValues, two!.type, two!.enumValues]).toEqual(['enum', MOODS, 'enum', MOODS])
+      expect(one!.nativeType).not.toBe(two!.nativeType)
+      expect(await manager.run('long', { full: true })).toMatchObject({ status: 'succeeded', unchanged: 3 })
+    } finally {
+      await cleanup()
+    }
+  })
+
 })
 
 /** The fields of the pair fixture: enum labels a SET can hold (no commas), so MySQL keeps every type it can. */

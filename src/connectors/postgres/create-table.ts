@@ -1,6 +1,7 @@
 /**
  * Creating a destination table from canonical fields (`create: true`).
  */
+import { createHash } from 'node:crypto'
 import { SynclineError } from '../../errors.js'
 import type { FieldInfo } from '../../values/canonical.js'
 import { quoteIdent, quoteTable } from './dialect.js'
@@ -48,9 +49,23 @@ export function nativeTypeFor(field: FieldInfo, enumType = 'text'): string {
   }
 }
 
-/** The enum type created for an enum field (and for an array of enum elements): `<table>_<field>`, in the table's schema. */
+/**
+ * The enum type created for an enum field (and for an array of enum
+ * elements): `<table>_<field>`, in the table's schema. PostgreSQL cuts
+ * names at 63 bytes, which would make two fields share a type and hide it
+ * from the lookup by name: a longer name is shortened here, with a hash of
+ * the full one.
+ */
 export function enumTypeName(table: string, field: string): string {
-  return `${table}_${field}`
+  const name = `${table}_${field}`
+  if (Buffer.byteLength(name, 'utf8') <= 63) return name
+  const hash = createHash('sha256').update(name).digest('hex').slice(0, 8)
+  let prefix = ''
+  for (const char of name) {
+    if (Buffer.byteLength(prefix + char, 'utf8') > 54) break
+    prefix += char
+  }
+  return `${prefix}_${hash}`
 }
 
 /**

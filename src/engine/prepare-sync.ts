@@ -54,6 +54,8 @@ function plannedDestination(name: string, mapper: RecordMapper): EntityInfo {
     if (f.unsigned !== undefined) field.unsigned = f.unsigned
     if (f.jsonText !== undefined) field.jsonText = f.jsonText
     if (f.autoIncrement !== undefined) field.autoIncrement = f.autoIncrement
+    if (f.elementType !== undefined) field.elementType = f.elementType
+    if (f.enumValues !== undefined) field.enumValues = f.enumValues
     return field
   })
   return { name, fields, primaryKey: [...mapper.destinationKeys], uniqueKeys: [], foreignKeys: [] }

@@ -18,7 +18,7 @@ const NUMERIC: readonly CanonicalType[] = ['integer', 'decimal', 'float']
  * converts to anything but bytes when its content fits; bytes only to bytes.
  */
 const CONVERTIBLE: Record<CanonicalType, readonly CanonicalType[]> = {
-  text: ['text', 'boolean', 'integer', 'decimal', 'float', 'uuid', 'timestamp', 'date', 'time', 'json'],
+  text: ['text', 'boolean', 'integer', 'decimal', 'float', 'uuid', 'timestamp', 'date', 'time', 'json', 'array', 'enum'],
   integer: [...NUMERIC, 'text', 'boolean', 'json'],
   decimal: [...NUMERIC, 'text', 'boolean', 'json'],
   float: [...NUMERIC, 'text', 'boolean', 'json'],
@@ -28,7 +28,10 @@ const CONVERTIBLE: Record<CanonicalType, readonly CanonicalType[]> = {
   timestamp: ['timestamp', 'date', 'text'],
   date: ['date', 'timestamp', 'text'],
   time: ['time', 'text'],
-  json: ['json', 'text'],
+  json: ['json', 'text', 'array'],
+  // An array value is canonical JSON text already; an enum value is text.
+  array: ['array', 'json', 'text'],
+  enum: ['enum', 'text'],
 }
 
 /**
@@ -96,6 +99,12 @@ export function convertValue(value: Value, from: CanonicalType, to: CanonicalTyp
       return parseTime(value)
     case 'json':
       return toJson(value, from)
+    case 'array':
+      return toArray(value)
+    case 'enum':
+      // Whether the value is one of the destination's allowed values is the sink's check (it knows them).
+      if (typeof value !== 'string') throw new TypeError('it is not text')
+      return value
     case 'bytes':
       throw new TypeError(`there is no conversion from ${from} to bytes`)
   }
@@ -194,6 +203,18 @@ function toJson(value: Exclude<Value, null>, from: CanonicalType): string {
   } catch {
     throw new TypeError('it is not JSON text')
   }
+}
+
+function toArray(value: Exclude<Value, null>): string {
+  if (typeof value !== 'string') throw new TypeError('it is not a JSON array')
+  let json: string
+  try {
+    json = canonicalJson(value)
+  } catch {
+    throw new TypeError('it is not a JSON array')
+  }
+  if (!json.startsWith('[')) throw new TypeError('it is not a JSON array')
+  return json
 }
 
 /** A short, quoted rendering of a value for messages. */

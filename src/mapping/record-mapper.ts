@@ -44,6 +44,9 @@ export interface MappedField {
   unsigned?: boolean
   jsonText?: boolean
   autoIncrement?: boolean
+  /** An array's element type and an enum's (or enum array's) allowed values, so `create: true` keeps them. */
+  elementType?: CanonicalType
+  enumValues?: string[]
 }
 
 /** Maps source rows to destination rows for one sync. */
@@ -313,7 +316,8 @@ function keyDestinations(
 function describeField(p: Planned, createdKey: boolean): MappedField {
   const origin = p.sourceField
   const sourceType = origin?.type ?? p.compiled!.resultType
-  const shape: Pick<FieldInfo, 'type' | 'nullable' | 'maxLength' | 'precision' | 'scale' | 'bits' | 'unsigned' | 'jsonText' | 'autoIncrement'> = p.destinationField ?? origin ?? { type: sourceType, nullable: true }
+  const shape: Pick<FieldInfo, 'type' | 'nullable' | 'maxLength' | 'precision' | 'scale' | 'bits' | 'unsigned' | 'jsonText' | 'autoIncrement' | 'elementType' | 'enumValues'> =
+    p.destinationField ?? origin ?? { type: sourceType, nullable: true }
   const field: MappedField = { destination: p.destination, type: shape.type, sourceType, nullable: shape.nullable && !createdKey }
   if (p.source !== undefined) field.source = p.source
   if (p.transform !== undefined) field.transform = p.transform
@@ -324,6 +328,8 @@ function describeField(p: Planned, createdKey: boolean): MappedField {
   if (shape.unsigned !== undefined) field.unsigned = shape.unsigned
   if (shape.jsonText !== undefined) field.jsonText = shape.jsonText
   if (shape.autoIncrement !== undefined) field.autoIncrement = shape.autoIncrement
+  if (shape.elementType !== undefined) field.elementType = shape.elementType
+  if (shape.enumValues !== undefined) field.enumValues = shape.enumValues
   return field
 }
 

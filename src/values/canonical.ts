@@ -18,6 +18,8 @@
  * | date        | `string` `YYYY-MM-DD`                                               |
  * | time        | `string` `HH:MM:SS` or `HH:MM:SS.ffffff` (six digits when fractional)|
  * | json        | `string`: JSON text with object keys sorted, no insignificant space |
+ * | array       | `string`: canonical JSON array of the elements' canonical forms     |
+ * | enum        | `string`: one of the field's `enumValues`                           |
  *
  * Fixed-width timestamps make string order equal time order. See docs/values.md.
  */
@@ -35,6 +37,8 @@ export const CANONICAL_TYPES = [
   'date',
   'time',
   'json',
+  'array',
+  'enum',
 ] as const
 
 /** One of {@link CANONICAL_TYPES}. */
@@ -80,6 +84,16 @@ export interface FieldInfo {
    * makes for it is text (the run says so in a note).
    */
   nativeAsText?: boolean
+  /**
+   * For `array`: the type of its elements (one-dimensional, elements may be
+   * null), e.g. `text` for PostgreSQL `text[]` and MySQL `SET`.
+   */
+  elementType?: CanonicalType
+  /**
+   * For `enum`, and for an `array` of enum elements (MySQL `SET`, PostgreSQL
+   * `mood[]`): the allowed values in the type's own order.
+   */
+  enumValues?: string[]
 }
 
 /** A foreign key from this entity to another. */

@@ -6,6 +6,7 @@
  * PostgreSQL reads back exactly (sessions run in UTC).
  */
 import type { FieldInfo, Value } from './canonical.js'
+import { formatPgArray } from './pg-array.js'
 
 /** The name connectors use for this format in `bulkFormats`. */
 export const COPY_TEXT_FORMAT = 'postgres-copy-text'
@@ -18,8 +19,10 @@ function escapeCopy(text: string): string {
 }
 
 /** One value as a COPY text field. */
-export function encodeCopyText(value: Value | undefined, field: Pick<FieldInfo, 'type'>): string {
+export function encodeCopyText(value: Value | undefined, field: Pick<FieldInfo, 'type' | 'elementType'>): string {
   if (value === null || value === undefined) return '\\N'
+  // Arrays are canonical JSON text; COPY wants PostgreSQL's array text.
+  if (field.type === 'array' && typeof value === 'string') return escapeCopy(formatPgArray(value, field.elementType ?? 'text'))
   if (value instanceof Uint8Array) {
     if (field.type === 'bytes') return `\\\\x${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')}`
     return escapeCopy(Buffer.from(value).toString('utf8'))

@@ -121,6 +121,33 @@ for (const { harness } of probes.filter((p) => p.cdc)) {
       await reader.expectNoMore()
     })
 
+    it('arrays and enums arrive as scan reads them (PostgreSQL array text, MySQL SET/ENUM in the binlog)', async () => {
+      const labels = ['sad', 'happy', 'ok']
+      const fields = [
+        field('id', 'integer', { nullable: false }),
+        field('tags', 'array', { elementType: 'text' }),
+        field('nums', 'array', { elementType: 'integer' }),
+        field('mood', 'enum', { enumValues: labels }),
+        field('moods', 'array', { elementType: 'enum', enumValues: labels }),
+      ]
+      const rows: Row[] = [
+        { id: 1, tags: '["a","b,c","d\\"e","f\\\\g","{h}","NULL",null,""]', nums: '[1,-2,9007199254740993,null]', mood: 'happy', moods: '["sad","ok"]' },
+        { id: 2, tags: '[]', nums: '[]', mood: 'ok', moods: '[]' },
+        { id: 3, tags: null, nums: null, mood: null, moods: null },
+      ]
+      const names = fields.map((f) => f.name)
+      await seed(connector(), 'cc_arrays', fields, ['id'], [])
+      const feed = await open('cc_arrays', { consumer: 'cc_arrays', keys: ['id'] })
+      expect(await snapshotOf(feed, names)).toEqual([])
+      const reader = new FeedReader(feed)
+      await write('cc_arrays', rows)
+      const scanned = (await scanAll(connector(), 'cc_arrays', { fields: names, keys: ['id'] })).rows
+      expect(scanned).toEqual(rows)
+      const got = await reader.take(rows.length)
+      expect(got.map((c) => c.record)).toEqual(scanned)
+      await reader.expectNoMore()
+    })
+
     it("a transaction's changes are contiguous and in order, also across batches", async () => {
       await seed(connector(), 'cc_tx', SMALL, ['id'], [])
       const feed = await open('cc_tx', { consumer: 'cc_tx', maxBatchSize: 2 })

@@ -26,9 +26,10 @@ describe.skipIf(!pgAvailable)('bulk copy PostgreSQL → PostgreSQL', () => {
   beforeAll(async () => {
     src = await openDatasource('postgres')
     dst = await openDatasource('postgres')
-    await src.exec(`CREATE TABLE things (id bigint PRIMARY KEY, label text, amount numeric(20,6), ratio double precision, at timestamptz, day date, doc jsonb, raw bytea, ref uuid, flag boolean, small integer)`)
+    await src.exec(`CREATE TABLE things (id bigint PRIMARY KEY, label text, amount numeric(20,6), ratio double precision, at timestamptz, day date, doc jsonb, raw bytea, ref uuid, flag boolean, small integer, tags text[], nums bigint[])`)
     await src.exec(`INSERT INTO things SELECT g, CASE WHEN g % 7 = 0 THEN NULL ELSE E'line\\nnext\\ttab \\\\ back "q" ' || g END, g * 1.000001, g / 3.0, '2026-01-01T00:00:00.123456Z'::timestamptz + g * interval '1 second',
-                      date '1900-01-01' + g, jsonb_build_object('b', g, 'a', 'x'), decode('00ff' || lpad(to_hex(g), 4, '0'), 'hex'), md5(g::text)::uuid, g % 2 = 0, g
+                      date '1900-01-01' + g, jsonb_build_object('b', g, 'a', 'x'), decode('00ff' || lpad(to_hex(g), 4, '0'), 'hex'), md5(g::text)::uuid, g % 2 = 0, g,
+                      CASE WHEN g % 5 = 0 THEN '{}' ELSE ARRAY['a,' || g, E'q"\\\\b', NULL, 'NULL'] END, ARRAY[g, -g, 9007199254740993]
                     FROM generate_series(1, 3000) g`)
   })
   afterAll(async () => {

@@ -104,6 +104,13 @@ export function parseText(text: string, type: CanonicalType): Value {
       return withReason(text, 'a time of day', () => parseTime(text))
     case 'json':
       return withReason(text, 'JSON', () => canonicalJson(text))
+    case 'enum':
+      return text
+    case 'array': {
+      const json = withReason(text, 'a JSON array', () => canonicalJson(text))
+      if (!json.startsWith('[')) throw new TypeError(`${show(text)} is not a JSON array (arrays are written as JSON arrays)`)
+      return json
+    }
   }
 }
 

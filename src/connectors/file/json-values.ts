@@ -36,6 +36,8 @@ export function formatJsonValue(value: Value, type: CanonicalType, scale?: numbe
       return Number.isFinite(n) ? formatFloat(n) : `"${String(n)}"`
     }
     case 'json':
+    case 'array':
+      // An array is canonical JSON text: written as the JSON array itself.
       return String(value)
     default:
       return JSON.stringify(formatText(value, type, scale))
@@ -61,6 +63,7 @@ export function parseJsonToken(token: JsonToken, type: CanonicalType, nullIsDocu
         return token.text
     }
   }
+  if (type === 'array' && token.kind === 'composite') return parseText(token.text, type)
   switch (token.kind) {
     case 'string':
       return parseText(token.value, type)

@@ -32,6 +32,8 @@ const fieldSchema = z.object({
   maxLength: z.number().int().positive().optional(),
   precision: z.number().int().positive().optional(),
   scale: z.number().int().optional(),
+  elementType: z.enum(CANONICAL_TYPES).optional(),
+  enumValues: z.array(z.string()).optional(),
 })
 
 const sidecarSchema = z.object({
@@ -44,7 +46,8 @@ const sidecarSchema = z.object({
  * The native type a file field reports: its canonical type with its limits,
  * `decimal(38,10)`, `text(255)`, `integer`.
  */
-export function nativeTypeOf(field: Pick<FieldInfo, 'type' | 'maxLength' | 'precision' | 'scale'>): string {
+export function nativeTypeOf(field: Pick<FieldInfo, 'type' | 'maxLength' | 'precision' | 'scale' | 'elementType'>): string {
+  if (field.type === 'array') return `${field.elementType ?? 'text'}[]`
   if (field.type === 'text' && field.maxLength !== undefined) return `text(${field.maxLength})`
   if (field.type === 'decimal' && field.precision !== undefined) return `decimal(${field.precision}${field.scale === undefined ? '' : `,${field.scale}`})`
   return field.type
@@ -58,6 +61,9 @@ export function fileField(field: FieldInfo): FieldInfo {
     out.precision = field.precision
     if (field.scale !== undefined) out.scale = field.scale
   }
+  // Arrays and enums keep their element type and allowed values, so a round trip through a file restores them.
+  if (field.type === 'array') out.elementType = field.elementType ?? 'text'
+  if ((field.type === 'enum' || field.type === 'array') && field.enumValues) out.enumValues = [...field.enumValues]
   out.nativeType = nativeTypeOf(out)
   return out
 }

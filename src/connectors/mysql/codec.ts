@@ -17,6 +17,7 @@
  * written values are not, and the column's type converts them.
  */
 import mysql, { type ExecuteValues } from 'mysql2'
+import { arrayElements, canonicalArray } from '../../values/array.js'
 import { canonicalJson } from '../../values/json.js'
 import { parseTimestamp } from '../../values/temporal.js'
 import type { FieldInfo, Value } from '../../values/canonical.js'
@@ -182,10 +183,27 @@ export function decoderFor(type: FieldInfo['type'], dataType: string): Decoder |
     case 'uuid':
       return (v) => text(v).toLowerCase()
     case 'text':
+    case 'enum':
       return (v) => (typeof v === 'string' ? v : text(v))
+    case 'array':
+      return decodeSet
     case 'bytes':
       return undefined
   }
+}
+
+/**
+ * A SET value (`a,b`, members in the column's definition order; members
+ * can hold no comma) → a canonical array of its members; '' is the empty set.
+ */
+export function decodeSet(value: unknown): string {
+  const list = text(value)
+  return canonicalArray(list === '' ? [] : list.split(','), 'enum')
+}
+
+/** A canonical array as a SET value: its elements joined by commas (the record check has refused null elements and non-members). */
+export function encodeSet(value: string): string {
+  return arrayElements(value).join(',')
 }
 
 /** `2026-11-21T10:00:00.123456Z` → `2026-11-21 10:00:00.123456`, the form MySQL reads as a DATETIME. */
@@ -231,6 +249,8 @@ export function encodeParam(value: Value | undefined, field: Pick<FieldInfo, 'ty
       return typeof value === 'bigint' ? Number(value) : String(value)
     case 'bytes':
       return value instanceof Uint8Array ? asBuffer(value) : String(value)
+    case 'array':
+      return typeof value === 'string' ? encodeSet(value) : String(value)
     case 'timestamp':
       if (typeof value !== 'string') return String(value)
       try {

@@ -86,7 +86,19 @@ export function nativeTypeFor(field: FieldInfo, server: ServerInfo): string {
       return 'TIME(6)'
     case 'json':
       return 'JSON'
+    case 'enum':
+      return field.enumValues && field.enumValues.length > 0 ? `ENUM(${memberList(field.enumValues)})` : 'LONGTEXT'
+    case 'array':
+      // A SET holds up to 64 members without commas, each at most once: an array of such enum elements; any other array is JSON.
+      return field.elementType === 'enum' && field.enumValues && field.enumValues.length >= 1 && field.enumValues.length <= 64 && !field.enumValues.some((v) => v.includes(','))
+        ? `SET(${memberList(field.enumValues)})`
+        : 'JSON'
   }
+}
+
+/** ENUM / SET members as SQL string literals (sessions run without NO_BACKSLASH_ESCAPES). */
+function memberList(values: readonly string[]): string {
+  return values.map((v) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`).join(',')
 }
 
 /**

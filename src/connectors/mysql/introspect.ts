@@ -10,6 +10,7 @@ import type { Pool, PoolConnection, RowDataPacket } from 'mysql2/promise'
 import { NotFoundError, didYouMean } from '../../errors.js'
 import type { CanonicalType, EntityInfo, FieldInfo, ForeignKeyInfo } from '../../values/canonical.js'
 import type { SqlDialect } from '../sql/sql-builder.js'
+import { enumMembers } from './binlog-values.js'
 import { decoderFor, type Decoder } from './codec.js'
 import { mysqlDialect, quoteIdent, quoteTable } from './dialect.js'
 import { isExactCollation, type ServerInfo } from './server.js'
@@ -186,6 +187,9 @@ function canonicalType(row: ColumnRow, json: boolean): CanonicalType {
   if (dataType === 'datetime' || dataType === 'timestamp') return 'timestamp'
   if (dataType === 'time') return 'time'
   if (dataType === 'uuid') return 'uuid'
+  if (dataType === 'enum') return 'enum'
+  // A SET holds some of its members: an array of enum elements (docs/values.md).
+  if (dataType === 'set') return 'array'
   return 'text'
 }
 
@@ -214,6 +218,10 @@ function toColumn(row: ColumnRow, json: boolean, server: ServerInfo, tableSql: s
   const nativeType = json ? 'json' : mergesKeys && row.collation ? `${row.column_type} COLLATE ${row.collation}` : row.column_type
   const field: FieldInfo = { name: row.name, type, nativeType, nullable: row.nullable === 'YES' }
   if ((dataType === 'char' || dataType === 'varchar') && row.char_length !== null) field.maxLength = Number(row.char_length)
+  if (type === 'enum' || type === 'array') {
+    field.enumValues = enumMembers(row.column_type) ?? []
+    if (type === 'array') field.elementType = 'enum'
+  }
   if (type === 'decimal') {
     field.precision = num(row.num_precision)!
     field.scale = num(row.num_scale) ?? 0
@@ -226,7 +234,7 @@ function toColumn(row: ColumnRow, json: boolean, server: ServerInfo, tableSql: s
   let order = qualified
   if (isText) {
     order = row.collation === server.binaryCollation ? qualified : binaryText(qualified, row.charset === 'utf8mb4', server)
-  } else if (type === 'text' || type === 'uuid' || type === 'json') {
+  } else if (type === 'text' || type === 'uuid' || type === 'json' || type === 'enum' || type === 'array') {
     // ENUM and SET order by member number, MariaDB's UUID by its time fields: order by the text.
     order = binaryText(`CAST(${qualified} AS CHAR CHARACTER SET utf8mb4)`, true, server)
   }

@@ -20,6 +20,7 @@ import {
   textLengthProblem,
   wholeDigitsProblem,
 } from '../../mapping/field-constraints.js'
+import { arrayTokens, enumViolation, isNested, tokenText } from '../../values/array.js'
 import type { Row, Value } from '../../values/canonical.js'
 import { parseTimestamp, timestampToMicros } from '../../values/temporal.js'
 import { decodeFloat32 } from './codec.js'
@@ -138,6 +139,10 @@ export function valueProblem(column: MyColumn, value: Value): string | undefined
       }
       return undefined
     }
+    case 'enum':
+      return typeof value === 'string' ? enumViolation([value], field.enumValues) : undefined
+    case 'array':
+      return typeof value === 'string' ? setProblem(value, field.enumValues ?? []) : undefined
     case 'date':
       if (typeof value === 'string' && (!/^\d{4}-/.test(value) || value.startsWith('0000'))) return `${value} is outside the years 0001-9999 that DATE holds`
       return undefined
@@ -149,6 +154,20 @@ export function valueProblem(column: MyColumn, value: Value): string | undefined
     default:
       return undefined
   }
+}
+
+/** What a SET column cannot hold: null elements, nested arrays, values outside its members. */
+function setProblem(value: string, members: readonly string[]): string | undefined {
+  let tokens: string[]
+  try {
+    tokens = arrayTokens(value)
+  } catch {
+    return `${formatValue(value)} is not an array`
+  }
+  if (tokens.some(isNested)) return 'a SET holds a one-dimensional array, not nested arrays'
+  const elements = tokens.map(tokenText)
+  if (elements.includes(null)) return 'a SET cannot hold a NULL element'
+  return enumViolation(elements, members)
 }
 
 /** Whether a column needs any check at all (most do not, beyond nullability). */

@@ -50,7 +50,7 @@ const EXPORTABLE = new Set([
   'jsonb',
 ])
 
-/** `numeric(12,2)` → `numeric`; arrays keep their `[]` so they never match. */
+/** `numeric(12,2)` → `numeric`; arrays keep their `[]` (see {@link exportable}). */
 function baseType(field: FieldInfo): string {
   return field.nativeType.replace(/\(.*\)/, '').trim()
 }
@@ -61,14 +61,28 @@ function integerDigits(field: FieldInfo): number {
   return String(2n ** BigInt(bits)).length
 }
 
+/**
+ * Whether a field's COPY text is its canonical value when read back: the
+ * types above, and one-dimensional arrays of them (`text[]`, `bigint[]`),
+ * whose array text the destination reads as the same array.
+ */
+function exportable(field: FieldInfo): boolean {
+  const base = baseType(field)
+  if (field.type === 'array') return base.endsWith('[]') && EXPORTABLE.has(base.slice(0, -2))
+  return EXPORTABLE.has(base)
+}
+
 /** Whether `target` holds every value of `source` exactly, as COPY text. */
 export function holdsExactly(target: FieldInfo, source: FieldInfo): boolean {
   const to = baseType(target)
-  if (!EXPORTABLE.has(to)) return false
+  if (!exportable(target)) return false
   // An integer's text is a valid numeric: BIGINT UNSIGNED lands in numeric(20).
   if (target.type === 'decimal' && source.type === 'integer') return target.precision === undefined || target.precision - (target.scale ?? 0) >= integerDigits(source)
   if (target.type !== source.type) return false
   switch (target.type) {
+    case 'array':
+      // Element limits (varchar(n)[], numeric(p,s)[]) are not checked element by element: only the same array type holds exactly.
+      return target.nativeType === source.nativeType
     // Widths from discover (FieldInfo.bits); a source that states none may hold any int64 or double.
     case 'integer':
       return (target.bits ?? 64) >= (source.bits ?? 64) + (source.unsigned === true ? 1 : 0)
@@ -96,7 +110,7 @@ export async function bulkExport(ctx: PgContext, entity: string, opts: BulkExpor
   throwIfAborted(opts.signal)
   const table = await ctx.table(entity)
   const infos = opts.fields.map((f) => table.fields.get(f))
-  if (infos.some((f) => f === undefined || !EXPORTABLE.has(baseType(f)))) return undefined
+  if (infos.some((f) => f === undefined || !exportable(f))) return undefined
   const held = await holdClient(ctx.pool())
   let inTransaction = false
   try {

@@ -12,8 +12,9 @@
  */
 import pg from 'pg'
 import { canonicalJson } from '../../values/json.js'
+import { formatPgArray, parsePgArray } from '../../values/pg-array.js'
 import { parseDate, parseTime, parseTimestamp } from '../../values/temporal.js'
-import type { FieldInfo, Value } from '../../values/canonical.js'
+import type { CanonicalType, FieldInfo, Value } from '../../values/canonical.js'
 
 /** The built-in type OIDs the codec parses itself. */
 export const OID = {
@@ -156,6 +157,43 @@ const PARSERS = new Map<number, Parser>([
 ])
 
 /**
+ * Built-in array type OIDs → their element OID and canonical element type.
+ * Arrays of enums have no fixed OID: they are read cast to `text[]`
+ * (introspect.ts), which lands here too.
+ */
+export const ARRAY_ELEMENTS = new Map<number, [number, CanonicalType]>([
+  [1000, [OID.bool, 'boolean']],
+  [1001, [OID.bytea, 'bytes']],
+  [1005, [OID.int2, 'integer']],
+  [1007, [OID.int4, 'integer']],
+  [1016, [OID.int8, 'integer']],
+  [1028, [OID.oid, 'integer']],
+  [1231, [OID.numeric, 'decimal']],
+  [1021, [OID.float4, 'float']],
+  [1022, [OID.float8, 'float']],
+  [1009, [25, 'text']],
+  [1015, [1043, 'text']],
+  [1014, [OID.bpchar, 'text']],
+  [1003, [19, 'text']],
+  [1182, [OID.date, 'date']],
+  [1183, [OID.time, 'time']],
+  [1270, [OID.timetz, 'time']],
+  [1115, [OID.timestamp, 'timestamp']],
+  [1185, [OID.timestamptz, 'timestamp']],
+  [199, [OID.json, 'json']],
+  [3807, [OID.jsonb, 'json']],
+  [2951, [OID.uuid, 'uuid']],
+])
+
+/** The text `[]` cast that reads an enum array through the `text[]` parser. */
+export const TEXT_ARRAY_OID = 1009
+
+for (const [arrayOid, [elementOid, elementType]] of ARRAY_ELEMENTS) {
+  const element = PARSERS.get(elementOid) ?? identity
+  PARSERS.set(arrayOid, lenient((text) => parsePgArray(text, element, elementType)))
+}
+
+/**
  * The `types` option for a pg Pool or Client: canonical parsers for the
  * types above and text for everything else (arrays, interval, inet, enums,
  * citext… keep PostgreSQL's own text form), instead of pg's defaults.
@@ -174,11 +212,13 @@ export const canonicalTypes = {
  * canonical JSON text, bigints) are all valid PostgreSQL input. Bytes become
  * a Buffer, and non-text values bound for a text field are stringified.
  */
-export function encodeParam(value: Value | undefined, field: Pick<FieldInfo, 'type'>): unknown {
+export function encodeParam(value: Value | undefined, field: Pick<FieldInfo, 'type' | 'elementType'>): unknown {
   if (value === null || value === undefined) return null
   switch (field.type) {
     case 'bytes':
       return value instanceof Uint8Array && !Buffer.isBuffer(value) ? Buffer.from(value.buffer, value.byteOffset, value.byteLength) : value
+    case 'array':
+      return typeof value === 'string' ? formatPgArray(value, field.elementType ?? 'text') : value
     case 'text':
     case 'uuid':
     case 'json':
@@ -196,14 +236,14 @@ const ARRAY_SPECIAL = /[\\"]/
  * Every element is quoted, so empty strings, spaces, commas and braces need
  * nothing more; bytes are written as `\\x` hex.
  */
-export function encodeArrayLiteral(values: readonly (Value | undefined)[], field: Pick<FieldInfo, 'type'>): string {
+export function encodeArrayLiteral(values: readonly (Value | undefined)[], field: Pick<FieldInfo, 'type' | 'elementType'>): string {
   const parts = new Array<string>(values.length)
   for (let i = 0; i < values.length; i++) {
     const value = values[i]
     if (value === null || value === undefined) parts[i] = 'NULL'
     else if (value instanceof Uint8Array && field.type === 'bytes') parts[i] = `"\\\\x${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')}"`
     else {
-      const text = typeof value === 'string' ? value : value instanceof Uint8Array ? Buffer.from(value).toString('utf8') : String(value)
+      const text = field.type === 'array' && typeof value === 'string' ? formatPgArray(value, field.elementType ?? 'text') : typeof value === 'string' ? value : value instanceof Uint8Array ? Buffer.from(value).toString('utf8') : String(value)
       parts[i] = ARRAY_SPECIAL.test(text) ? `"${text.replace(/[\\"]/g, '\\$&')}"` : `"${text}"`
     }
   }

@@ -1,6 +1,7 @@
 /**
  * Creating a destination table from canonical fields (`create: true`).
  */
+import { createHash } from 'node:crypto'
 import { SynclineError } from '../../errors.js'
 import type { FieldInfo } from '../../values/canonical.js'
 import { quoteIdent, quoteTable } from './dialect.js'
@@ -16,7 +17,7 @@ import { entityCandidates, type Queryable } from './introspect.js'
  * JSON), bytes → bytea; boolean, uuid, date and time keep their names.
  * @example nativeTypeFor({ name: 'price', type: 'decimal', precision: 12, scale: 2, nativeType: '', nullable: true }) // 'numeric(12,2)'
  */
-export function nativeTypeFor(field: FieldInfo): string {
+export function nativeTypeFor(field: FieldInfo, enumType = 'text'): string {
   switch (field.type) {
     case 'integer':
       return integerType(field)
@@ -43,6 +44,55 @@ export function nativeTypeFor(field: FieldInfo): string {
       return 'time'
     case 'json':
       return field.jsonText === true ? 'json' : 'jsonb'
+    case 'enum':
+      return field.enumValues ? enumType : 'text'
+    case 'array':
+      // text[], bigint[], mood[]…: the element's own type (nested JSON arrays fit too: PostgreSQL arrays have any number of dimensions).
+      return `${nativeTypeFor({ ...field, type: field.elementType ?? 'text', maxLength: undefined }, enumType)}[]`
+  }
+}
+
+/**
+ * The enum type created for an enum field (and for an array of enum
+ * elements): `<table>_<field>`, in the table's schema. PostgreSQL cuts
+ * names at 63 bytes, which would make two fields share a type and hide it
+ * from the lookup by name: a longer name is shortened here, with a hash of
+ * the full one.
+ */
+export function enumTypeName(table: string, field: string): string {
+  const name = `${table}_${field}`
+  if (Buffer.byteLength(name, 'utf8') <= 63) return name
+  const hash = createHash('sha256').update(name).digest('hex').slice(0, 8)
+  let prefix = ''
+  for (const char of name) {
+    if (Buffer.byteLength(prefix + char, 'utf8') > 54) break
+    prefix += char
+  }
+  return `${prefix}_${hash}`
+}
+
+/**
+ * Create the enum type of a field unless a type of that name exists; an
+ * existing one must have the same labels in the same order, or the table
+ * could not hold the source's values.
+ */
+async function createEnumType(db: Queryable, schema: string, name: string, labels: readonly string[]): Promise<void> {
+  const { rows } = await db.query<{ labels: string | null }>(
+    `SELECT (SELECT json_agg(e.enumlabel ORDER BY e.enumsortorder)::text FROM pg_enum e WHERE e.enumtypid = t.oid) AS labels
+       FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = $1 AND t.typname = $2`,
+    [schema, name],
+  )
+  if (rows.length === 0) {
+    const list = labels.map((l) => `'${l.replace(/'/g, "''")}'`).join(', ')
+    await ignoreAlreadyExists(db.query(`CREATE TYPE ${quoteTable(schema, name)} AS ENUM (${list})`))
+    return
+  }
+  if (rows[0]!.labels !== JSON.stringify(labels)) {
+    throw new SynclineError(
+      'PLAN_INVALID',
+      'config',
+      `Cannot create the enum type ${quoteTable(schema, name)}: a type of that name already exists with other values than (${labels.join(', ')}). Drop or rename it, or create the table yourself.`,
+    )
   }
 }
 
@@ -68,7 +118,7 @@ function identity(field: FieldInfo): string {
 
 /** `CREATE TABLE IF NOT EXISTS` for the fields, NOT NULL where not nullable, PRIMARY KEY (keys). */
 export function createTableSql(schema: string, table: string, fields: readonly FieldInfo[], keys: readonly string[]): string {
-  const columns = fields.map((f) => `${quoteIdent(f.name)} ${nativeTypeFor(f)}${identity(f)}${f.nullable && !keys.includes(f.name) ? '' : ' NOT NULL'}`)
+  const columns = fields.map((f) => `${quoteIdent(f.name)} ${nativeTypeFor(f, quoteTable(schema, enumTypeName(table, f.name)))}${identity(f)}${f.nullable && !keys.includes(f.name) ? '' : ' NOT NULL'}`)
   if (keys.length > 0) columns.push(`PRIMARY KEY (${keys.map(quoteIdent).join(', ')})`)
   return `CREATE TABLE IF NOT EXISTS ${quoteTable(schema, table)} (\n  ${columns.join(',\n  ')}\n)`
 }
@@ -90,6 +140,10 @@ export async function createTable(db: Queryable, entity: string, fields: readonl
   // database, which users writing into `public` often lack: check first.
   const { rows } = await db.query<{ exists: boolean }>('SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1) AS exists', [schema])
   if (!rows[0]?.exists) await ignoreAlreadyExists(db.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`))
+  for (const field of fields) {
+    const enumValues = field.type === 'enum' || (field.type === 'array' && field.elementType === 'enum') ? field.enumValues : undefined
+    if (enumValues) await createEnumType(db, schema, enumTypeName(table, field.name), enumValues)
+  }
   await ignoreAlreadyExists(db.query(createTableSql(schema, table, fields, keys)))
 }
 

@@ -26,6 +26,8 @@ export interface PgColumn {
   paramType: string
   /** For values sent as text (arrays, intervals, ranges…): the type to cast them to. */
   castTo?: string
+  /** Cast applied when reading the column (`text[]` for enum arrays), so the codec's parser of that type applies. */
+  readCast?: string
   /** Appended to the column to order it by UTF-8 bytes (`COLLATE "C"`, `::text COLLATE "C"`, or nothing). */
   orderSuffix: string
   /** The OID of the sequence that fills the column (serial, identity): advanced past the values syncline writes (sequences.ts). */
@@ -104,6 +106,11 @@ interface ColumnRow {
   typmod: number
   collation: string | null
   sequence: number | null
+  /** For an array: the element's type name and kind (`b` base, `e` enum, …). */
+  element_type: string | null
+  element_kind: string | null
+  /** An enum's labels (or an enum array's element labels) in order, as JSON. */
+  enum_labels: string | null
 }
 
 interface KeyRow {
@@ -179,10 +186,14 @@ export async function loadTables(db: Queryable, oids?: number[]): Promise<PgTabl
               -- The sequence a serial (deptype 'a') or identity (deptype 'i') column takes its values from.
               (SELECT d.objid FROM pg_depend d JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
                 WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
-                  AND d.refobjid = a.attrelid AND d.refobjsubid = a.attnum AND d.deptype IN ('a', 'i') LIMIT 1) AS sequence
+                  AND d.refobjid = a.attrelid AND d.refobjsubid = a.attnum AND d.deptype IN ('a', 'i') LIMIT 1) AS sequence,
+              et.typname AS element_type, et.typtype AS element_kind,
+              (SELECT json_agg(e.enumlabel ORDER BY e.enumsortorder)::text FROM pg_enum e
+                WHERE e.enumtypid = coalesce(et.oid, bt.oid, t.oid)) AS enum_labels
          FROM pg_attribute a
          JOIN pg_type t ON t.oid = a.atttypid
          LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+         LEFT JOIN pg_type et ON coalesce(bt.typcategory, t.typcategory) = 'A' AND et.oid = coalesce(bt.typelem, t.typelem)
          LEFT JOIN pg_collation co ON co.oid = a.attcollation
         WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
         ORDER BY a.attrelid, a.attnum`,
@@ -246,16 +257,31 @@ export async function loadTables(db: Queryable, oids?: number[]): Promise<PgTabl
   })
 }
 
+/**
+ * The canonical element type of an array column: the element's own type
+ * (`_int4` → integer), `enum` for an enum array; undefined for arrays of
+ * types without a canonical counterpart (`inet[]`, `interval[]`), which
+ * stay text.
+ */
+function arrayElementType(row: ColumnRow): CanonicalType | undefined {
+  if (row.category !== 'A' || row.element_type === null) return undefined
+  if (row.element_kind === 'e') return 'enum'
+  return TYPE_MAP[row.element_type]
+}
+
 function toColumn(row: ColumnRow, binaryDefault: boolean): PgColumn {
-  const type: CanonicalType = TYPE_MAP[row.base_type] ?? 'text'
-  // A domain is described by its base type (base_type, typmod), so `create: true` makes the base type; nativeType keeps the domain's name.
+  const elementType = arrayElementType(row)
+  const isEnum = row.category === 'E' && row.enum_labels !== null
+  const type: CanonicalType = elementType ? 'array' : isEnum ? 'enum' : (TYPE_MAP[row.base_type] ?? 'text')
   const field: FieldInfo = { name: row.name, type, nativeType: row.native_type, nullable: !row.not_null }
+  if (elementType) field.elementType = elementType
+  if (row.enum_labels !== null && (isEnum || elementType === 'enum')) field.enumValues = JSON.parse(row.enum_labels) as string[]
   const bits = BITS[row.base_type]
-  if (bits !== undefined) field.bits = bits
+  if (bits !== undefined && type !== 'array') field.bits = bits
   if (row.base_type === 'oid') field.unsigned = true
   if (row.base_type === 'json') field.jsonText = true
-  // Enums read as their labels; every other type missing from TYPE_MAP is its text form only.
-  if (TYPE_MAP[row.base_type] === undefined && row.category !== 'E') field.nativeAsText = true
+  // Enums read as their labels, arrays of canonical elements as arrays; every other type missing from TYPE_MAP is its text form only.
+  if (type === 'text' && TYPE_MAP[row.base_type] === undefined && row.category !== 'E') field.nativeAsText = true
   if ((row.base_type === 'varchar' || row.base_type === 'bpchar') && row.typmod > 4) field.maxLength = row.typmod - 4
   if (row.base_type === 'numeric' && row.typmod > 4) {
     field.precision = ((row.typmod - 4) >> 16) & 0xffff
@@ -264,9 +290,12 @@ function toColumn(row: ColumnRow, binaryDefault: boolean): PgColumn {
   // Types read as text that PostgreSQL cannot take as a typed array parameter
   // (arrays would flatten, ranges and geometry have their own syntax): send
   // text and cast. Enums and strings arrive fine as typed arrays.
-  const viaText = type === 'text' && row.category !== 'S' && row.category !== 'E'
+  const viaText = (type === 'text' && row.category !== 'S' && row.category !== 'E') || type === 'array'
   let orderSuffix = ''
-  if (type === 'text') {
+  if (type === 'enum' || type === 'array') {
+    // Enums order by declaration, arrays element-wise: order by the text, as the other types read as text do.
+    orderSuffix = '::text COLLATE "C"'
+  } else if (type === 'text') {
     const binary = row.collation === 'C' || row.collation === 'POSIX' || (row.collation === 'default' && binaryDefault)
     if (!COLLATABLE_TEXT.has(row.base_type)) orderSuffix = '::text COLLATE "C"'
     else if (!binary) orderSuffix = ' COLLATE "C"'
@@ -278,6 +307,8 @@ function toColumn(row: ColumnRow, binaryDefault: boolean): PgColumn {
     column.sequence = Number(row.sequence)
     field.autoIncrement = true
   }
+  // An enum array has no fixed OID (and so no parser): read it as text[].
+  if (elementType === 'enum') column.readCast = 'text[]'
   return column
 }
 

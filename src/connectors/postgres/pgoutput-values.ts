@@ -11,7 +11,7 @@
  */
 import type pg from 'pg'
 import type { Row, Value } from '../../values/canonical.js'
-import { canonicalTypes } from './codec.js'
+import { canonicalTypes, TEXT_ARRAY_OID } from './codec.js'
 import { UNCHANGED_TOAST, type RawValue, type RelationMessage } from './pgoutput-messages.js'
 
 /** How to decode one relation's tuples. */
@@ -39,8 +39,16 @@ export async function relationDecoder(pool: pg.Pool, relation: RelationMessage):
      SELECT d.oid::int8 AS oid, d.base::int8 AS base FROM d JOIN pg_type t ON t.oid = d.base WHERE t.typtype <> 'd'`,
     [[...new Set(relation.columns.map((c) => c.typeOid))]],
   )
-  const base = new Map(rows.map((r) => [r.oid, r.base]))
-  const parsers = relation.columns.map((c) => canonicalTypes.getTypeParser(base.get(c.typeOid) ?? c.typeOid, 'text'))
+  const base = new Map(rows.map((r) => [Number(r.oid), Number(r.base)]))
+  const resolved = relation.columns.map((c) => base.get(c.typeOid) ?? c.typeOid)
+  // Enum arrays have no fixed OID; scan reads them cast to text[], whose parser applies here too.
+  const enumArrays = await pool.query<{ oid: number }>(
+    `SELECT t.oid::int8 AS oid FROM pg_type t JOIN pg_type e ON e.oid = t.typelem
+      WHERE t.oid = ANY($1::oid[]) AND t.typcategory = 'A' AND e.typtype = 'e'`,
+    [[...new Set(resolved)]],
+  )
+  const textArrays = new Set(enumArrays.rows.map((r) => Number(r.oid)))
+  const parsers = resolved.map((oid) => canonicalTypes.getTypeParser(textArrays.has(oid) ? TEXT_ARRAY_OID : oid, 'text'))
   return { relation, parsers }
 }
 

@@ -7,6 +7,7 @@
 import { RecordError } from '../../errors.js'
 import { characterCount, decimalDigits, integerRange, integerRangeProblem, NOT_NULL_PROBLEM, textLengthProblem, wholeDigitsProblem } from '../../mapping/field-constraints.js'
 import type { FieldInfo, Row, Value } from '../../values/canonical.js'
+import { arrayElements, enumViolation } from '../../values/array.js'
 import type { PgColumn, PgTable } from './introspect.js'
 
 /** The integer types the check knows the range of (PostgreSQL would reject a value beyond it without naming the field). */
@@ -23,7 +24,7 @@ const INTEGER_RANGES: Record<string, [bigint, bigint]> = {
 export function checkRows(table: PgTable, columns: readonly PgColumn[], rows: readonly Row[], keys: readonly string[]): void {
   for (const { field } of columns) {
     const range = INTEGER_RANGES[field.nativeType]
-    if (field.nullable && field.maxLength === undefined && !range && field.precision === undefined) continue
+    if (field.nullable && field.maxLength === undefined && !range && field.precision === undefined && field.type !== 'enum' && field.type !== 'array') continue
     for (const row of rows) {
       const value = row[field.name] ?? null
       const problem = valueProblem(field, value, range)
@@ -46,6 +47,10 @@ function valueProblem(field: FieldInfo, value: Value, range: [bigint, bigint] | 
       return textLengthProblem(characterCount(value), `${kind}(${field.maxLength})`, field.maxLength)
     }
   }
+  if ((field.type === 'enum' || field.type === 'array') && typeof value === 'string') {
+    const problem = enumProblem(field, value)
+    if (problem) return problem
+  }
   if (range && (typeof value === 'number' || typeof value === 'bigint') && (value < range[0] || value > range[1])) {
     return integerRangeProblem(value, field.nativeType, range)
   }
@@ -57,6 +62,22 @@ function valueProblem(field: FieldInfo, value: Value, range: [bigint, bigint] | 
     if (whole > allowed) return wholeDigitsProblem(value, whole, field.nativeType, allowed)
   }
   return undefined
+}
+
+/**
+ * An array value that is not a JSON array, or a value outside an enum (an
+ * enum array's element outside it): PostgreSQL would reject the whole
+ * batch, naming neither field nor record.
+ */
+export function enumProblem(field: FieldInfo, value: string): string | undefined {
+  if (field.type === 'enum') return enumViolation([value], field.enumValues)
+  let elements: (string | null)[]
+  try {
+    elements = arrayElements(value)
+  } catch {
+    return `${formatValue(value)} is not an array (arrays are JSON array text, e.g. ["a","b"])`
+  }
+  return field.elementType === 'enum' ? enumViolation(elements, field.enumValues) : undefined
 }
 
 function formatValue(value: Value): string {

@@ -70,6 +70,13 @@ function cursorCondition(table: PgTable, keys: readonly string[], cursor: Cursor
   return rowGreater(table, [cursor.field, ...keys], [from.value, ...from.key], params)
 }
 
+/** A column in a SELECT list, cast where the codec reads it through another type (enum arrays as `text[]`). */
+export function selectColumn(table: PgTable, name: string, alias?: string): string {
+  const ref = alias ? `${alias}.${quoteIdent(name)}` : quoteIdent(name)
+  const cast = table.columns.get(name)?.readCast
+  return cast ? `${ref}::${cast} AS ${quoteIdent(name)}` : ref
+}
+
 /** The SELECT of a scan, with its parameters. */
 export function scanQuery(table: PgTable, opts: Omit<ScanOptions, 'batchSize' | 'signal'>): { sql: string; params: unknown[] } {
   const names = [...new Set([...opts.fields, ...opts.keys, ...(opts.cursor ? [opts.cursor.field] : [])])]
@@ -79,7 +86,7 @@ export function scanQuery(table: PgTable, opts: Omit<ScanOptions, 'batchSize' | 
   if (opts.cursor) conditions.push(cursorCondition(table, opts.keys, opts.cursor, params))
   else if (opts.after) conditions.push(rowGreater(table, opts.keys, opts.after, params))
   const order = [...(opts.cursor ? [opts.cursor.field] : []), ...opts.keys].map((n) => ordered(table, n))
-  const sql = `SELECT ${names.map(quoteIdent).join(', ')} FROM ${table.sql} ${where(conditions)} ORDER BY ${order.join(', ')}`
+  const sql = `SELECT ${names.map((n) => selectColumn(table, n)).join(', ')} FROM ${table.sql} ${where(conditions)} ORDER BY ${order.join(', ')}`
   return { sql, params: params.values }
 }
 
@@ -192,7 +199,7 @@ export async function lookupRows(ctx: PgContext, entity: string, keys: readonly 
   const names = [...new Set([...fields, ...keys])]
   for (const name of names) columnOf(table, name)
   const params = new ParamList(table.dialect)
-  const select = names.map((n) => `t.${quoteIdent(n)}`).join(', ')
+  const select = names.map((n) => selectColumn(table, n, 't')).join(', ')
   let sql: string
   if (keys.length === 1) {
     const { column, array } = keyArray(table, keys[0]!, values, 0, params, 't')

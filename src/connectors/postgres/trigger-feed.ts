@@ -403,8 +403,13 @@ function rowOf(fields: PgTable['info']['fields'], values: unknown[], offset: num
  */
 function readQuery(table: PgTable): string {
   const names = table.info.fields.map((f) => quoteIdent(f.name))
-  const newCols = names.map((n, i) => `(nr.r).${n} AS n${i}`)
-  const oldCols = names.map((n, i) => `(orow.r).${n} AS o${i}`)
+  // Enum arrays are read as text[], as scan reads them (introspect.ts readCast).
+  const casts = table.info.fields.map((f) => {
+    const cast = table.columns.get(f.name)?.readCast
+    return cast ? `::${cast}` : ''
+  })
+  const newCols = names.map((n, i) => `(nr.r).${n}${casts[i]} AS n${i}`)
+  const oldCols = names.map((n, i) => `(orow.r).${n}${casts[i]} AS o${i}`)
   const skip = 'AND ($5::pg_snapshot IS NULL OR NOT pg_visible_in_snapshot(m.xid, $5::pg_snapshot))'
   return `WITH hi AS (SELECT coalesce(max(pos), 0) AS top,
                   (SELECT count(*)::int FROM pg_attribute WHERE attrelid = $6::regclass AND attnum > 0 AND NOT attisdropped) AS width

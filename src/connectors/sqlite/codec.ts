@@ -12,7 +12,7 @@
  * int64 stays exact; it is narrowed to a number when within 2^53.
  */
 import { RecordError } from '../../errors.js'
-import type { CanonicalType, FieldInfo, Row, Value } from '../../values/canonical.js'
+import { CANONICAL_TYPES, type CanonicalType, type FieldInfo, type Row, type Value } from '../../values/canonical.js'
 import { normalizeDecimal } from '../../values/compare.js'
 import { canonicalJson, canonicalJsonFromValue } from '../../values/json.js'
 import { parseDate, parseTime, parseTimestamp } from '../../values/temporal.js'
@@ -24,7 +24,7 @@ export type SqliteValue = null | bigint | number | string | Buffer
 export type Affinity = 'INTEGER' | 'TEXT' | 'BLOB' | 'REAL' | 'NUMERIC'
 
 /** The canonical type of a column and the limits its declared type states. */
-export type ColumnType = Pick<FieldInfo, 'type' | 'maxLength' | 'precision' | 'scale' | 'bits' | 'unsigned' | 'jsonText'>
+export type ColumnType = Pick<FieldInfo, 'type' | 'maxLength' | 'precision' | 'scale' | 'bits' | 'unsigned' | 'jsonText' | 'elementType'>
 
 /**
  * Declared names that state an integer's width. Every other INT name
@@ -46,6 +46,8 @@ const TEXT_JSON_NAME = 'JSON_PLAIN_TEXT'
 // Checked in order: `DECIMAL_TEXT` must be a decimal before TEXT makes it
 // text, `DATETIME` a timestamp before DATE makes it a date, and so on.
 const TYPE_RULES: readonly [RegExp, CanonicalType][] = [
+  [/ARRAY/, 'array'],
+  [/ENUM/, 'enum'],
   [/BOOL/, 'boolean'],
   [/DEC|NUMERIC|NUMBER/, 'decimal'],
   [/TIMESTAMP|DATETIME/, 'timestamp'],
@@ -71,6 +73,11 @@ export function canonicalTypeOf(declared: string): ColumnType {
   const type: CanonicalType = rule ? rule[1] : 'text'
   if (type === 'integer' || type === 'float') return { type, ...widthOf(type, name.trim(), upper) }
   if (type === 'json' && name === TEXT_JSON_NAME) return { type, jsonText: true }
+  if (type === 'array') {
+    // `INTEGER_ARRAY_TEXT` → integer elements; plain `ARRAY_TEXT` (or `TEXT[]`-less spellings) → text.
+    const element = /^([A-Z]+)_ARRAY/.exec(name)?.[1]?.toLowerCase()
+    return { type, elementType: (CANONICAL_TYPES as readonly string[]).includes(element ?? '') ? (element as CanonicalType) : 'text' }
+  }
   const args = /\(\s*(\d+)\s*(?:,\s*(-?\d+)\s*)?\)/.exec(upper)
   if (!args) return { type }
   const first = Number(args[1])
@@ -132,6 +139,11 @@ export function declaredTypeFor(field: FieldInfo): string {
       return 'TIME_TEXT'
     case 'json':
       return field.jsonText === true ? TEXT_JSON_NAME : 'JSON_TEXT'
+    case 'enum':
+      // SQLite has no enum and a declared type cannot list values: the allowed values are not kept.
+      return 'ENUM_TEXT'
+    case 'array':
+      return !field.elementType || field.elementType === 'text' ? 'ARRAY_TEXT' : `${field.elementType.toUpperCase()}_ARRAY_TEXT`
   }
 }
 
@@ -304,7 +316,17 @@ export function decodeValue(raw: unknown, type: CanonicalType): Value {
       return timeFrom(raw)
     case 'json':
       return jsonFrom(raw)
+    case 'enum':
+      return textFrom(raw)
+    case 'array':
+      return arrayFrom(raw)
   }
+}
+
+/** A JSON array text (arrays are stored as canonical JSON text, see docs/values.md) → the canonical array. */
+function arrayFrom(raw: unknown): string {
+  const json = jsonFrom(raw)
+  return json.startsWith('[') ? json : fail(raw, 'a JSON array')
 }
 
 /**
@@ -348,6 +370,11 @@ export function encodeValue(value: Value, type: CanonicalType): SqliteValue {
       if (typeof value === 'string') return jsonFrom(value)
       if (value instanceof Uint8Array) return fail(value, 'JSON')
       return canonicalJsonFromValue(value)
+    case 'enum':
+      if (value instanceof Uint8Array) return fail(value, 'text')
+      return String(value)
+    case 'array':
+      return arrayFrom(value)
   }
 }
 

@@ -44,7 +44,7 @@ export type CompareMode = 'stored' | 'normalized' | TimestampSpelling
 export const COMPARABLE_FUNCTION = 'syncline_comparable'
 
 /** Types compared as text, which must compare byte by byte. */
-const TEXTUAL = new Set<CanonicalType>(['text', 'uuid', 'timestamp', 'date', 'time', 'json'])
+const TEXTUAL = new Set<CanonicalType>(['text', 'uuid', 'timestamp', 'date', 'time', 'json', 'enum', 'array'])
 
 /** Types whose canonical value is also what {@link encodeValue} stores (and compares). */
 const ENCODED_AS_CANONICAL = new Set<CanonicalType>(['timestamp', 'date', 'time', 'uuid'])

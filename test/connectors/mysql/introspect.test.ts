@@ -39,7 +39,7 @@ describe.skipIf(!(await hasMysql()))('MySQL introspection', () => {
     const types = Object.fromEntries(info.fields.map((f) => [f.name, f.type]))
     expect(types).toEqual({
       id: 'integer', flag: 'boolean', small: 'integer', big: 'integer', yr: 'integer', price: 'decimal', ratio: 'float', single: 'float',
-      name: 'text', code: 'text', body: 'text', kind: 'text', raw: 'bytes', pic: 'bytes', born: 'date', seen: 'timestamp', stamp: 'timestamp',
+      name: 'text', code: 'text', body: 'text', kind: 'enum', raw: 'bytes', pic: 'bytes', born: 'date', seen: 'timestamp', stamp: 'timestamp',
       clock: 'time', doc: 'json', area: 'text', total: 'integer',
     })
     expect(byName.name).toMatchObject({ maxLength: 120, nullable: false })

@@ -91,7 +91,7 @@ const ROWS: Row[] = [
     by: Buffer.from([0, 1, 0, 255, 0]),
     u: 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
     mood: 'happy',
-    ints: '{1,2,3}',
+    ints: '[1,2,3]',
     span: '1 day 02:03:04.5',
     addr: '192.168.0.1/24',
   },
@@ -118,7 +118,7 @@ const ROWS: Row[] = [
     by: Buffer.alloc(0),
     u: '00000000-0000-0000-0000-000000000000',
     mood: 'sad',
-    ints: '{}',
+    ints: '[]',
     span: '00:00:00',
     addr: '::1',
   },
@@ -209,9 +209,9 @@ describe.skipIf(!(await hasPostgres()))('PostgreSQL codec round trips', () => {
   it('describes types it reads as text with their native type', async () => {
     const info = await pg.connector().describe('every_type')
     const byName = new Map(info.fields.map((f) => [f.name, f]))
-    expect(byName.get('ints')).toMatchObject({ type: 'text', nativeType: 'integer[]' })
+    expect(byName.get('ints')).toMatchObject({ type: 'array', elementType: 'integer', nativeType: 'integer[]' })
     expect(byName.get('span')).toMatchObject({ type: 'text', nativeType: 'interval' })
-    expect(byName.get('mood')).toMatchObject({ type: 'text', nativeType: 'mood' })
+    expect(byName.get('mood')).toMatchObject({ type: 'enum', enumValues: ['sad', 'happy'], nativeType: 'mood' })
     expect(byName.get('ttz')).toMatchObject({ type: 'time', nativeType: 'time with time zone' })
     expect(byName.get('dec')).toMatchObject({ type: 'decimal', nativeType: 'numeric(38,10)', precision: 38, scale: 10 })
     expect(byName.get('vc')).toMatchObject({ type: 'text', maxLength: 20 })

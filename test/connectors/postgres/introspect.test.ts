@@ -28,7 +28,7 @@ describe.skipIf(!(await hasPostgres()))('PostgreSQL discovery', () => {
       { name: 'email', type: 'text', nativeType: 'character varying(120)', nullable: false, maxLength: 120 },
       { name: 'name', type: 'text', nativeType: 'character(10)', nullable: true, maxLength: 10 },
       { name: 'balance', type: 'decimal', nativeType: 'numeric(12,2)', nullable: true, precision: 12, scale: 2 },
-      { name: 'tags', type: 'text', nativeType: 'text[]', nullable: true, nativeAsText: true },
+      { name: 'tags', type: 'array', elementType: 'text', nativeType: 'text[]', nullable: true },
     ])
     expect(customers.primaryKey).toEqual(['id'])
     expect(customers.uniqueKeys).toEqual([['email']])

@@ -45,6 +45,29 @@ describe.skipIf(!(await hasPostgres()))('PostgreSQL sink', () => {
     })
   }
 
+  for (const path of ['upsert', 'staged', 'copy'] as UpsertPath[]) {
+    it(`writes arrays (text, integer, enum elements) and enums exactly (${path} path)`, async () => {
+      const table = `arrays_${path}`
+      await pg.sql(`CREATE TYPE ${table}_mood AS ENUM ('sad', 'happy', 'it''s, "ok"')`)
+      await pg.sql(`CREATE TABLE ${table} (id bigint PRIMARY KEY, tags text[], nums integer[], mood ${table}_mood, moods ${table}_mood[])`)
+      const rows: Row[] = [
+        { id: 1, tags: '["a","b,c","d\\"e","f\\\\g","{h}"," i ","NULL",null,"","tab\\tnew\\nline"]', nums: '[1,-2,null]', mood: 'it\'s, "ok"', moods: '["happy","it\'s, \\"ok\\"",null]' },
+        { id: 2, tags: '[]', nums: '[]', mood: 'sad', moods: '[]' },
+        { id: 3, tags: null, nums: null, mood: null, moods: null },
+      ]
+      const opts: SinkOptions = { keys: ['id'], path, allNew: true }
+      expect(await connector().apply(table, { upserts: rows, deletes: [] }, opts)).toEqual({ upserted: 3, deleted: 0 })
+      expect(await connector().apply(table, { upserts: rows, deletes: [] }, opts)).toEqual({ upserted: 0, deleted: 0 })
+      expect(await read(table, ['id', 'tags', 'nums', 'mood', 'moods'])).toEqual(rows)
+      // PostgreSQL itself holds the elements, not a text that looks like them.
+      const [native] = await pg.sql(`SELECT tags[2] AS second, array_length(tags, 1) AS n, tags[8] IS NULL AS null_element, moods[2]::text AS mood FROM ${table} WHERE id = 1`)
+      expect(native).toEqual({ second: 'b,c', n: 10, null_element: true, mood: 'it\'s, "ok"' })
+      const error = await rejection(connector().apply(table, { upserts: [{ id: 4, mood: 'angry' }], deletes: [] }, opts))
+      expect(error).toBeInstanceOf(RecordError)
+      expect(error.message).toContain(`mood: 'angry' is not one of the allowed values ('sad', 'happy', 'it's, "ok"')`)
+    })
+  }
+
   it('uses COPY for a large allNew batch and stays idempotent when the rows exist after all', async () => {
     await createItems('items_bulk')
     const rows = items(COPY_MIN_ROWS + 500)

@@ -111,7 +111,7 @@ describe.skipIf(!available)('PostgreSQL change capture with cdc: triggers', () =
       local: '2026-11-21T10:00:00.500000Z',
       ratio: 1 / 3,
       label: 'ü ☃',
-      tags: '{a,"b c"}',
+      tags: '["a","b c"]',
       day: '2026-03-04',
       span: '1 day 02:03:04.5',
     })

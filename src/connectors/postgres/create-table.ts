@@ -9,7 +9,8 @@ import { entityCandidates, type Queryable } from './introspect.js'
 /**
  * The PostgreSQL type for a canonical field: integer → bigint, decimal →
  * numeric(p,s) when the precision is known, float → double precision, text →
- * varchar(n) when bounded, timestamp → timestamptz, json → jsonb, bytes →
+ * varchar(n) when bounded, timestamp → timestamptz, localtimestamp →
+ * timestamp(6) without time zone, json → jsonb, bytes →
  * bytea; boolean, uuid, date and time keep their names.
  * @example nativeTypeFor({ name: 'price', type: 'decimal', precision: 12, scale: 2, nativeType: '', nullable: true }) // 'numeric(12,2)'
  */
@@ -34,6 +35,8 @@ export function nativeTypeFor(field: FieldInfo): string {
       return 'bytea'
     case 'timestamp':
       return 'timestamptz'
+    case 'localtimestamp':
+      return 'timestamp(6) without time zone'
     case 'date':
       return 'date'
     case 'time':

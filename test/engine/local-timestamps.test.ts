@@ -1,0 +1,120 @@
+/**
+ * Local (naive) timestamps through every ordered pair of PostgreSQL
+ * (`timestamp`), MariaDB (`DATETIME(6)`), SQLite (`LOCAL_TIMESTAMP_TEXT`),
+ * CSV and NDJSON (zone-less values, no sidecar) and back: the destination
+ * is created with a local type, the values keep their digits and get no
+ * zone, an idle re-run finds every row unchanged, and the way back lands
+ * the same values with the same type.
+ *
+ * The process runs in Europe/Berlin, where 2026-03-29 02:30 does not exist
+ * (clocks spring forward) and 2026-10-25 02:30 happens twice: any
+ * conversion through a JavaScript Date or the process's zone would move them.
+ */
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createConnector } from '../../src/connectors/registry.js'
+import type { SyncPlanInput } from '../../src/plan/schema.js'
+import type { Row } from '../../src/values/canonical.js'
+import { hasMysql, hasPostgres } from '../helpers/services.js'
+import { openDatasource, type DatasourceKind, type TestDatasource } from './datasources.js'
+import { openManager, readAll } from './sync-harness.js'
+
+process.env.TZ = 'Europe/Berlin'
+
+const KINDS: DatasourceKind[] = ['postgres', 'mysql', 'sqlite', 'csv', 'ndjson']
+const available = (await hasPostgres()) && (await hasMysql())
+
+const ROWS: Row[] = [
+  { id: 1, wall: '2026-03-29T02:30:00.000000' },
+  { id: 2, wall: '2026-10-25T02:30:00.123456' },
+  { id: 3, wall: '0001-01-01T00:00:00.000000' },
+  { id: 4, wall: '9999-12-31T23:59:59.999999' },
+  { id: 5, wall: '2026-11-21T10:00:00.000001' },
+  { id: 6, wall: null },
+]
+
+/** The source entity, written the way a user's own table or file would be. */
+async function seed(ds: TestDatasource, entity: string): Promise<void> {
+  const values = ROWS.map((r) => [r.id, r.wall])
+  switch (ds.kind) {
+    case 'postgres':
+      await ds.exec(`CREATE TABLE "${entity}" (id bigint PRIMARY KEY, wall timestamp)`)
+      break
+    case 'mysql':
+      await ds.exec(`CREATE TABLE "${entity}" (id BIGINT PRIMARY KEY, wall DATETIME(6))`)
+      break
+    case 'sqlite':
+      await ds.exec(`CREATE TABLE "${entity}" (id INTEGER PRIMARY KEY, wall LOCAL_TIMESTAMP_TEXT)`)
+      break
+    case 'csv':
+      // Other writers' spellings: a space, no fraction; no zone, so a local timestamp.
+      writeFileSync(join(ds.dir!, `${entity}.csv`), `id,wall\n${values.map(([id, wall]) => `${id},${wall === null ? '' : String(wall).replace('T', ' ').replace(/\.000000$/, '')}`).join('\n')}\n`)
+      return
+    case 'ndjson':
+      writeFileSync(join(ds.dir!, `${entity}.ndjson`), values.map(([id, wall]) => JSON.stringify(wall === null ? { id } : { id, wall })).join('\n') + '\n')
+      return
+  }
+  for (const [id, wall] of values) await ds.exec(`INSERT INTO "${entity}" (id, wall) VALUES (?, ?)`, [id, wall === null ? null : String(wall).replace('T', ' ')])
+}
+
+async function typeOf(ds: TestDatasource, entity: string, field: string): Promise<string | undefined> {
+  const connector = await createConnector({ name: 'reader', url: ds.url })
+  try {
+    return (await connector.describe(entity)).fields.find((f) => f.name === field)?.type
+  } finally {
+    await connector.close()
+  }
+}
+
+const sync = (id: string, from: string, to: string): SyncPlanInput => ({
+  id,
+  source: { connection: 'src', entity: from },
+  destination: { connection: 'dst', entity: to, create: true },
+  keys: ['id'],
+})
+
+describe.skipIf(!available)('local timestamps through every pair of connectors, in Europe/Berlin', () => {
+  const datasources = new Map<DatasourceKind, TestDatasource>()
+  beforeAll(async () => {
+    for (const kind of KINDS) datasources.set(kind, await openDatasource(kind))
+  })
+  afterAll(async () => {
+    for (const ds of datasources.values()) await ds.cleanup()
+  })
+
+  it('runs in a zone where 02:30 on 2026-03-29 does not exist', () => {
+    // new Date() of a wall clock in the gap moves it an hour on: what a naive value must never go through.
+    expect(new Date(2026, 2, 29, 2, 30).getHours()).toBe(3)
+  })
+
+  for (const from of KINDS) {
+    for (const to of KINDS.filter((k) => k !== from)) {
+      it(`${from} → ${to} → ${from}: same values, no zone, a local type on both sides`, async () => {
+        const a = datasources.get(from)!
+        const b = datasources.get(to)!
+        const entity = `w_${from}_${to}`
+        await seed(a, entity)
+        expect(await typeOf(a, entity, 'wall')).toBe('localtimestamp')
+        const there = await openManager(a, b, [sync('there', entity, entity)])
+        try {
+          expect(await there.manager.run('there')).toMatchObject({ status: 'succeeded', created: ROWS.length, failed: 0 })
+          expect(await typeOf(b, entity, 'wall')).toBe('localtimestamp')
+          expect(await readAll(b, entity, ['id'])).toEqual(ROWS)
+          // Compared and hashed as the same values: nothing to write.
+          expect(await there.manager.run('there')).toMatchObject({ status: 'succeeded', created: 0, updated: 0, unchanged: ROWS.length })
+        } finally {
+          await there.cleanup()
+        }
+        const back = await openManager(b, a, [sync('back', entity, `${entity}_back`)])
+        try {
+          expect(await back.manager.run('back')).toMatchObject({ status: 'succeeded', created: ROWS.length, failed: 0 })
+          expect(await typeOf(a, `${entity}_back`, 'wall')).toBe('localtimestamp')
+          expect(await readAll(a, `${entity}_back`, ['id'])).toEqual(ROWS)
+        } finally {
+          await back.cleanup()
+        }
+      })
+    }
+  }
+})

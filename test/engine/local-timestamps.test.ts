@@ -140,13 +140,50 @@ describe.skipIf(!available)('local timestamps through every pair of connectors, 
       // before the window; the key pass finds it missing and copies it too.
       const second = await manager.run('events')
       expect(second).toMatchObject({ status: 'succeeded', read: 3, created: 2, unchanged: 2 })
-      expect(second.notes.join(' ')).toMatch(/1 source row\(s\) were missing/)
+      expect((second.notes ?? []).join(' ')).toMatch(/1 source row\(s\) were missing/)
       expect((await readAll(my, 'events', ['id'])).filter((r) => Number(r.id) < 100)).toEqual([
         { id: 2, wall: '2026-03-29T02:30:00.000000' },
         { id: 3, wall: '2026-03-29T03:10:00.000000' },
         { id: 4, wall: '2026-03-29T02:15:00.000000' },
         { id: 5, wall: '2026-03-29T01:59:00.000000' },
       ])
+    } finally {
+      await cleanup()
+    }
+  })
+})
+
+describe.skipIf(!available)('two-way latest-wins between a local and a zoned cursor', () => {
+  let src: TestDatasource
+  let dst: TestDatasource
+  beforeAll(async () => {
+    src = await openDatasource('postgres')
+    dst = await openDatasource('sqlite', 'dst')
+    await src.exec('CREATE TABLE items (id bigint PRIMARY KEY, name text NOT NULL, updated_at timestamp)')
+    await dst.exec('CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, updated_at TIMESTAMP)')
+  })
+  afterAll(async () => {
+    await src?.cleanup()
+    await dst?.cleanup()
+  })
+
+  it('compares the local cursor as UTC: equal digits are a tie, later digits win', async () => {
+    await src.exec(`INSERT INTO items VALUES (1, 'a', '2026-03-29 02:30:00')`)
+    const plan: SyncPlanInput = { ...sync('items', 'items', 'items'), destination: { connection: 'dst', entity: 'items' }, mode: 'incremental', direction: 'two-way', cursor: 'updated_at', lookback: '0s', conflict: 'latest-wins', conflictTies: 'source' }
+    const { manager, cleanup } = await openManager(src, dst, [plan])
+    try {
+      expect(await manager.run('items')).toMatchObject({ status: 'succeeded', created: 1 })
+      expect((await readAll(dst, 'items', ['id']))[0]).toMatchObject({ updated_at: '2026-03-29T02:30:00.000000Z' })
+      // The same digits on both sides: a tie, which conflictTies gives to the source.
+      await src.exec(`UPDATE items SET name = 'source', updated_at = '2026-03-29 03:00:00' WHERE id = 1`)
+      await dst.exec(`UPDATE items SET name = 'destination', updated_at = '2026-03-29T03:00:00.000000Z' WHERE id = 1`)
+      expect(await manager.run('items')).toMatchObject({ status: 'succeeded', conflicts: 1 })
+      expect((await readAll(dst, 'items', ['id']))[0]).toMatchObject({ name: 'source', updated_at: '2026-03-29T03:00:00.000000Z' })
+      // A microsecond later on the local side wins.
+      await src.exec(`UPDATE items SET name = 'source later', updated_at = '2026-03-29 04:00:00.000001' WHERE id = 1`)
+      await dst.exec(`UPDATE items SET name = 'destination earlier', updated_at = '2026-03-29T04:00:00.000000Z' WHERE id = 1`)
+      expect(await manager.run('items')).toMatchObject({ status: 'succeeded', conflicts: 1 })
+      expect((await readAll(dst, 'items', ['id']))[0]).toMatchObject({ name: 'source later', updated_at: '2026-03-29T04:00:00.000001Z' })
     } finally {
       await cleanup()
     }

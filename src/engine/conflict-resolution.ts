@@ -178,7 +178,11 @@ function latest(v: KeyView, dc: DecideContext): 'source' | 'destination' {
   // A local cursor on one side and a zoned one on the other: compared as the
   // same instant when the digits agree (a local timestamp means UTC, values.md).
   if (destinationCursorType !== sourceCursorType && isClockCursor(destinationCursorType) && isClockCursor(sourceCursorType)) {
-    destinationValue = convertValue(destinationValue, destinationCursorType, sourceCursorType)
+    try {
+      destinationValue = convertValue(destinationValue, destinationCursorType, sourceCursorType)
+    } catch {
+      // Not a timestamp either kind can hold (PostgreSQL's 'infinity'): compared as it is.
+    }
   }
   const order = compareValues(sourceCursorType, v.source[sourceCursor] ?? null, destinationValue)
   if (order === 0) return dc.plan.conflictTies

@@ -165,15 +165,6 @@ function validDate(text: string): boolean {
 }
 
 /**
- * A canonical local timestamp as the zoned timestamp of the same digits in
- * UTC: how a naive value lands in a zoned column (docs/values.md, Decisions).
- * @example localToTimestamp('2026-03-29T02:30:00.000000') // '2026-03-29T02:30:00.000000Z'
- */
-export function localToTimestamp(local: string): string {
-  return parseTimestamp(local)
-}
-
-/**
  * Canonical date `YYYY-MM-DD`; a timestamp's date part is accepted when its
  * time is midnight, anything else is an error rather than a silent cut.
  */

@@ -11,12 +11,14 @@
  *
  * Pure: the caller reads the rows and the base, and writes what it returns.
  */
+import { convertValue } from '../mapping/coerce.js'
 import { compareValues } from '../values/compare.js'
 import type { KeyValues, Row } from '../values/canonical.js'
 import type { SyncPlan } from '../plan/schema.js'
 import type { BaseEntry, ConflictKind } from '../state/two-way-state.js'
 import { FIELD_HASH_BYTES, fieldHashes, ROW_HASH_BYTES, rowHash, sameHash } from './row-hash.js'
 import type { TwoWayMapping } from './two-way-mapping.js'
+import { isClockCursor } from './watermark.js'
 
 /** A conflict as the `conflict` listener sees it (`manager.on('conflict', fn)`). */
 export interface ConflictEvent {
@@ -171,8 +173,18 @@ function finishPending(v: KeyView, hs: Buffer | undefined, hd: Buffer | undefine
 function latest(v: KeyView, dc: DecideContext): 'source' | 'destination' {
   if (!v.source) return 'destination'
   if (!v.destination) return 'source'
-  const { sourceCursor, destinationCursor, sourceCursorType } = dc.mapping
-  const order = compareValues(sourceCursorType, v.source[sourceCursor] ?? null, v.destination[destinationCursor] ?? null)
+  const { sourceCursor, destinationCursor, sourceCursorType, destinationCursorType } = dc.mapping
+  let destinationValue = v.destination[destinationCursor] ?? null
+  // A local cursor on one side and a zoned one on the other: compared as the
+  // same instant when the digits agree (a local timestamp means UTC, values.md).
+  if (destinationCursorType !== sourceCursorType && isClockCursor(destinationCursorType) && isClockCursor(sourceCursorType)) {
+    try {
+      destinationValue = convertValue(destinationValue, destinationCursorType, sourceCursorType)
+    } catch {
+      // Not a timestamp either kind can hold (PostgreSQL's 'infinity'): compared as it is.
+    }
+  }
+  const order = compareValues(sourceCursorType, v.source[sourceCursor] ?? null, destinationValue)
   if (order === 0) return dc.plan.conflictTies
   return order > 0 ? 'source' : 'destination'
 }

@@ -21,7 +21,7 @@ import { fullSync } from './full-sync.js'
 import { reconcileDeletes } from './delete-reconciliation.js'
 import { SynclineError } from '../errors.js'
 import { destinationFields, destinationRowsAtStart, destinationTypes, diffRow, isSoftDeleted, report, requireKeyOrder, saveWatermark, type RunContext } from './run-context.js'
-import { capWatermark, laterWatermark, scanStart, watermarkTracker } from './watermark.js'
+import { capWatermark, isClockCursor, laterWatermark, scanStart, watermarkTracker } from './watermark.js'
 
 /** Run an incremental sync from the saved watermark. */
 export async function incrementalSync(ctx: RunContext): Promise<void> {
@@ -35,7 +35,7 @@ export async function incrementalSync(ctx: RunContext): Promise<void> {
 
   const saved = ctx.full ? undefined : await ctx.state.getWatermark(p.plan.id)
   // Taken before the scan: a transaction open now may commit older cursor values later.
-  const cap = cursorType === 'timestamp' ? await p.source.oldestOpenTransactionStart?.({ signal: ctx.signal }) : undefined
+  const cap = isClockCursor(cursorType) ? await p.source.oldestOpenTransactionStart?.({ signal: ctx.signal }) : undefined
   const start = scanStart(cursorField, cursorType, saved, durationMs(p.plan.lookback))
   const countFilters: Filter[] = start.from ? [...p.filters, { field: cursorField, op: '>=', value: start.from.value }] : [...p.filters, { field: cursorField, op: 'is_not_null' }]
   const total = await p.source.count(p.sourceEntity.name, countFilters)

@@ -25,7 +25,7 @@ import { twoWaySync } from './two-way-sync.js'
 import { emptyCounts, type ProgressListener } from './progress.js'
 import { destinationRowsAtStart, report, saveWatermark, type RunContext } from './run-context.js'
 import type { ForeignKeyInfo } from '../values/canonical.js'
-import { capWatermark, watermarkTracker } from './watermark.js'
+import { capWatermark, isClockCursor, watermarkTracker } from './watermark.js'
 
 /** Options of `manager.run()` and `syncline run`. */
 export interface RunOptions {
@@ -292,7 +292,7 @@ async function runMode(ctx: RunContext, facts: SyncFacts | undefined): Promise<v
   const p = ctx.prepared
   const keyTypes = p.keys.map((k) => p.sourceEntity.fields.find((f) => f.name === k)?.type ?? 'text')
   const tracker = watermarkTracker(plan.cursor, ctx.prepared.cursorType, p.keys, keyTypes)
-  const cap = ctx.prepared.cursorType === 'timestamp' ? await p.source.oldestOpenTransactionStart?.({ signal: ctx.signal }) : undefined
+  const cap = isClockCursor(ctx.prepared.cursorType) ? await p.source.oldestOpenTransactionStart?.({ signal: ctx.signal }) : undefined
   await fullSync(ctx, tracker)
   if (ctx.writer.rejected === 0 && tracker.highest) await saveWatermark(ctx, capWatermark(tracker, tracker.highest, cap))
 }

@@ -31,7 +31,7 @@ import { changedFields, decide, type ConflictResolver, type Decision, type KeyVi
 import { report, type RunContext } from './run-context.js'
 import { sortedMerge } from './sorted-merge.js'
 import { twoWayMapping, type TwoWayMapping } from './two-way-mapping.js'
-import { capWatermark, laterWatermark, scanStart, watermarkTracker } from './watermark.js'
+import { capWatermark, isClockCursor, laterWatermark, scanStart, watermarkTracker } from './watermark.js'
 
 /** What a two-way run needs beyond its context. */
 export interface TwoWayOptions {
@@ -103,7 +103,7 @@ async function readChanges(run: TwoWayRun, side: 'source' | 'destination'): Prom
   const tracker = watermarkTracker(cursorField, cursorType, keys, isSource ? run.sourceKeyTypes : p.keyTypes)
   const saved = ctx.full ? undefined : isSource ? await ctx.state.getWatermark(p.plan.id) : await state.getDestinationWatermark(p.plan.id)
   // Taken before the scan: a transaction open now may commit older cursor values later.
-  const cap = cursorType === 'timestamp' ? await connector.oldestOpenTransactionStart?.({ signal: ctx.signal }) : undefined
+  const cap = isClockCursor(cursorType) ? await connector.oldestOpenTransactionStart?.({ signal: ctx.signal }) : undefined
   const start = scanStart(cursorField, cursorType, saved, durationMs(p.plan.lookback))
   report(ctx, 'changes', 0, undefined, saved ? `Reading ${side} changes since ${String(saved.cursor)}` : `First two-way run: reading every ${side} row`)
 

@@ -18,6 +18,14 @@ export interface WatermarkTracker {
   highest?: Watermark
 }
 
+/**
+ * Whether a cursor type is a clock reading (zoned or local): those get the
+ * look-back window and the cap at the oldest open transaction.
+ */
+export function isClockCursor(cursorType: CanonicalType | undefined): boolean {
+  return cursorType === 'timestamp' || cursorType === 'localtimestamp'
+}
+
 /** Start tracking for a sync's cursor and keys. */
 export function watermarkTracker(cursorField: string, cursorType: CanonicalType, keys: readonly string[], keyTypes: readonly CanonicalType[]): WatermarkTracker {
   return { cursorField, cursorType, keys, keyTypes }
@@ -57,7 +65,7 @@ export function laterWatermark(tracker: WatermarkTracker, row: Row): void {
  */
 export function scanStart(cursorField: string, cursorType: CanonicalType, saved: Watermark | undefined, lookbackMs: number): CursorScan {
   if (!saved || saved.cursor === null) return { field: cursorField }
-  if (cursorType === 'timestamp' && typeof saved.cursor === 'string' && lookbackMs > 0) {
+  if (isClockCursor(cursorType) && typeof saved.cursor === 'string' && lookbackMs > 0) {
     return { field: cursorField, from: { value: subtractMilliseconds(saved.cursor, lookbackMs) } }
   }
   return saved.key ? { field: cursorField, from: { value: saved.cursor, key: saved.key } } : { field: cursorField, from: { value: saved.cursor } }
@@ -70,6 +78,9 @@ export function scanStart(cursorField: string, cursorType: CanonicalType, saved:
  * re-reads from the cap (inclusive).
  */
 export function capWatermark(tracker: WatermarkTracker, watermark: Watermark, cap: string | undefined): Watermark {
-  if (cap === undefined || tracker.cursorType !== 'timestamp') return watermark
-  return compareValues('timestamp', watermark.cursor, cap) > 0 ? { cursor: cap } : watermark
+  if (cap === undefined || !isClockCursor(tracker.cursorType)) return watermark
+  // A local cursor is capped at the start's UTC wall clock (MySQL's cap is
+  // already the earlier of UTC and the server zone's clock, see its source.ts).
+  const bound = tracker.cursorType === 'localtimestamp' && cap.endsWith('Z') ? cap.slice(0, -1) : cap
+  return compareValues(tracker.cursorType, watermark.cursor, bound) > 0 ? { cursor: bound } : watermark
 }

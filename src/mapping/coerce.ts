@@ -18,15 +18,16 @@ const NUMERIC: readonly CanonicalType[] = ['integer', 'decimal', 'float']
  * converts to anything but bytes when its content fits; bytes only to bytes.
  */
 const CONVERTIBLE: Record<CanonicalType, readonly CanonicalType[]> = {
-  text: ['text', 'boolean', 'integer', 'decimal', 'float', 'uuid', 'timestamp', 'date', 'time', 'json', 'array', 'enum'],
+  text: ['text', 'boolean', 'integer', 'decimal', 'float', 'uuid', 'timestamp', 'localtimestamp', 'date', 'time', 'json', 'array', 'enum'],
   integer: [...NUMERIC, 'text', 'boolean', 'json'],
   decimal: [...NUMERIC, 'text', 'boolean', 'json'],
   float: [...NUMERIC, 'text', 'boolean', 'json'],
   boolean: ['boolean', ...NUMERIC, 'text', 'json'],
   uuid: ['uuid', 'text'],
   bytes: ['bytes'],
-  timestamp: ['timestamp', 'date', 'text'],
-  date: ['date', 'timestamp', 'text'],
+  timestamp: ['timestamp', 'localtimestamp', 'date', 'text'],
+  localtimestamp: ['localtimestamp', 'timestamp', 'date', 'text'],
+  date: ['date', 'timestamp', 'localtimestamp', 'text'],
   time: ['time', 'text'],
   json: ['json', 'text', 'array'],
   // An array value is canonical JSON text already; an enum value is text.
@@ -92,6 +93,11 @@ export function convertValue(value: Value, from: CanonicalType, to: CanonicalTyp
     }
     case 'timestamp':
       return toTimestamp(value)
+    case 'localtimestamp':
+      // A zoned instant becomes its UTC wall clock, and a local timestamp
+      // lands in a zoned column as UTC (see docs/values.md, Decisions): the
+      // digits never move by a server's or the process's time zone.
+      return toTimestamp(value).slice(0, -1)
     case 'date':
       return toDate(value)
     case 'time':

@@ -20,6 +20,7 @@ const EXAMPLES: Partial<Record<CanonicalType, string>> = {
   boolean: 'true',
   uuid: "'0b7f6c1e-8a4d-4f4e-9d6a-2f1c3b5a7e90'",
   timestamp: "'2024-01-01' or '2024-01-01T12:00:00Z'",
+  localtimestamp: "'2024-01-01' or '2024-01-01T12:00:00'",
   date: "'2024-01-01'",
   time: "'12:30:00'",
   json: `'{"a": 1}'`,

@@ -36,7 +36,7 @@ export interface LiveValidationDeps {
 }
 
 /** Canonical types a cursor can be: their values order the way time or a counter does. */
-export const ORDERABLE_CURSOR_TYPES: readonly CanonicalType[] = ['integer', 'decimal', 'float', 'timestamp', 'date', 'text']
+export const ORDERABLE_CURSOR_TYPES: readonly CanonicalType[] = ['integer', 'decimal', 'float', 'timestamp', 'localtimestamp', 'date', 'text']
 
 /** Error codes meaning the datasource, not the entity, is the problem. */
 const CONNECTION_CODES = new Set(['CONNECTION_REFUSED', 'CONNECTION_LOST', 'AUTH_FAILED', 'CONNECTION_NOT_FOUND'])

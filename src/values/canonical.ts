@@ -15,6 +15,7 @@
  * | uuid        | `string`, lower case, 8-4-4-4-12                                    |
  * | bytes       | `Uint8Array` (a Buffer is fine)                                     |
  * | timestamp   | `string` `YYYY-MM-DDTHH:MM:SS.ffffffZ`: UTC, always six digits      |
+ * | localtimestamp | `string` `YYYY-MM-DDTHH:MM:SS.ffffff`: no zone, never shifted    |
  * | date        | `string` `YYYY-MM-DD`                                               |
  * | time        | `string` `HH:MM:SS` or `HH:MM:SS.ffffff` (six digits when fractional)|
  * | json        | `string`: JSON text with object keys sorted, no insignificant space |
@@ -34,6 +35,7 @@ export const CANONICAL_TYPES = [
   'uuid',
   'bytes',
   'timestamp',
+  'localtimestamp',
   'date',
   'time',
   'json',

@@ -8,7 +8,7 @@
 import type { CanonicalType, KeyValues, Value } from './canonical.js'
 
 /** Key types with an encoding; others (decimal, float) have none yet. */
-const ENCODABLE = new Set<CanonicalType>(['integer', 'boolean', 'bytes', 'text', 'uuid', 'date', 'time', 'timestamp', 'json'])
+const ENCODABLE = new Set<CanonicalType>(['integer', 'boolean', 'bytes', 'text', 'uuid', 'date', 'time', 'timestamp', 'localtimestamp', 'json'])
 
 /** Whether {@link sortKey} can encode keys of these types. */
 export function sortKeyEncodable(types: readonly CanonicalType[]): boolean {

@@ -143,6 +143,28 @@ export function parseTimestamp(input: string | number | bigint | Date): string {
 }
 
 /**
+ * Canonical local (naive) timestamp `YYYY-MM-DDTHH:MM:SS.ffffff`: a wall
+ * clock reading without a zone, kept as written and never shifted by the
+ * process's or a server's time zone. Input without an offset keeps its
+ * fields (`2026-03-29 02:30` stays 02:30 even where that hour does not
+ * exist); input with one (a zoned instant) is read as its UTC wall clock,
+ * the same digits a UTC session prints (docs/values.md, Decisions).
+ * @example parseLocalTimestamp('2026-03-29 02:30:00') // '2026-03-29T02:30:00.000000'
+ */
+export function parseLocalTimestamp(input: string | number | bigint | Date): string {
+  if (typeof input === 'string' && input.length === 26 && LOCAL_CANONICAL.test(input) && validDate(input)) return input
+  return parseTimestamp(input).slice(0, -1)
+}
+
+const LOCAL_CANONICAL = /^\d{4}-\d\d-\d\dT([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{6}$/
+
+function validDate(text: string): boolean {
+  const month = Number(text.slice(5, 7))
+  const day = Number(text.slice(8, 10))
+  return month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(Number(text.slice(0, 4)), month)
+}
+
+/**
  * Canonical date `YYYY-MM-DD`; a timestamp's date part is accepted when its
  * time is midnight, anything else is an error rather than a silent cut.
  */
@@ -180,7 +202,11 @@ export function parseTime(input: string): string {
   return fraction === 0 ? base : `${base}.${pad(fraction, 6)}`
 }
 
-/** A canonical timestamp moved back by `ms` milliseconds (the look-back window). */
+/**
+ * A canonical timestamp moved back by `ms` milliseconds (the look-back
+ * window); a local timestamp stays local (its wall clock moved back).
+ */
 export function subtractMilliseconds(timestamp: string, ms: number): string {
-  return microsToTimestamp(timestampToMicros(timestamp) - BigInt(Math.round(ms * 1000)))
+  const moved = microsToTimestamp(timestampToMicros(timestamp) - BigInt(Math.round(ms * 1000)))
+  return timestamp.endsWith('Z') ? moved : moved.slice(0, -1)
 }

@@ -30,6 +30,10 @@ for (const harness of HARNESSES) {
       expect(byId.get(1)!.flag).toBe(true)
       expect(byId.get(1)!.blob).toBeInstanceOf(Uint8Array)
       expect(byId.get(1)!.at).toBe('2026-11-21T10:00:00.123456Z')
+      // A local timestamp keeps its digits and gets no zone, even one that does not exist in Europe/Berlin.
+      expect(byId.get(1)!.wall).toBe('2026-03-29T02:30:00.000000')
+      expect(byId.get(2)!.wall).toBe('0001-01-01T00:00:00.000000')
+      expect((await connector().describe('conf_types')).fields.find((f) => f.name === 'wall')!.type).toBe('localtimestamp')
       expect(byId.get(2)!.clock).toBe('00:00:00')
       expect(byId.get(1)!.doc).toBe(ROWS[0]!.doc)
       expect(typeof byId.get(1)!.amount).toBe('string')

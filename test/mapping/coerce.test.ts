@@ -117,11 +117,30 @@ describe('coerceValue: lossy conversions are rejected', () => {
   })
 })
 
+describe('coerceValue: local and zoned timestamps', () => {
+  it('reads a local timestamp as UTC into a zoned field, and a zoned one as its UTC wall clock: the digits never move', () => {
+    expect(coerceValue('2026-03-29T02:30:00.000000', 'localtimestamp', 'timestamp', 'at')).toBe('2026-03-29T02:30:00.000000Z')
+    expect(coerceValue('2026-03-29T02:30:00.000000Z', 'timestamp', 'localtimestamp', 'at')).toBe('2026-03-29T02:30:00.000000')
+    expect(coerceValue('2026-03-29', 'date', 'localtimestamp', 'at')).toBe('2026-03-29T00:00:00.000000')
+    expect(coerceValue('2026-03-29T00:00:00.000000', 'localtimestamp', 'date', 'at')).toBe('2026-03-29')
+    expect(coerceValue('2026-03-29 02:30', 'text', 'localtimestamp', 'at')).toBe('2026-03-29T02:30:00.000000')
+    expect(coerceValue('2026-03-29T02:30:00.000000', 'localtimestamp', 'text', 'at')).toBe('2026-03-29T02:30:00.000000')
+  })
+
+  it('refuses a local timestamp with a time of day as a date, and epoch numbers', () => {
+    expect(rejected('2026-03-29T02:30:00.000000', 'localtimestamp', 'date').message).toContain('time of day')
+    expect(rejected(1_700_000_000, 'integer', 'localtimestamp').message).toContain('no conversion')
+  })
+})
+
 describe('canConvert', () => {
   it('says which type pairs can ever convert', () => {
     expect(canConvert('integer', 'decimal')).toBe(true)
     expect(canConvert('text', 'integer')).toBe(true)
     expect(canConvert('date', 'timestamp')).toBe(true)
+    expect(canConvert('localtimestamp', 'timestamp')).toBe(true)
+    expect(canConvert('timestamp', 'localtimestamp')).toBe(true)
+    expect(canConvert('localtimestamp', 'time')).toBe(false)
     expect(canConvert('bytes', 'text')).toBe(false)
     expect(canConvert('timestamp', 'integer')).toBe(false)
     expect(canConvert('uuid', 'integer')).toBe(false)

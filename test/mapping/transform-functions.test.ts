@@ -13,6 +13,7 @@ const TYPES = new Map<string, CanonicalType>([
   ['Ratio', 'float'],
   ['Active', 'boolean'],
   ['CreatedAt', 'timestamp'],
+  ['Wall', 'localtimestamp'],
   ['Birthday', 'date'],
   ['Photo', 'bytes'],
   ['Id', 'uuid'],
@@ -28,6 +29,7 @@ const ROW: Row = {
   Ratio: 0.25,
   Active: true,
   CreatedAt: '2026-01-02T03:04:05.123456Z',
+  Wall: '2026-03-29T02:30:00.000001',
   Birthday: '1815-12-10',
   Photo: new Uint8Array([0xca, 0xfe]),
   Id: '0b7f6c1e-8a4d-4f4e-9d6a-2f1c3b5a7e90',
@@ -284,6 +286,10 @@ describe('DATE_FORMAT', () => {
     expect(run("DATE_FORMAT(CreatedAt, 'YYYY-MM-DD HH:mm:ss.SSS')")).toBe('2026-01-02 03:04:05.123')
     expect(run("DATE_FORMAT(CreatedAt, 'DD/MM/YYYY SSSSSS')")).toBe('02/01/2026 123456')
     expect(run("DATE_FORMAT(CreatedAt, 'YYYYMMDD[T]HHmmss')")).toBe('20260102T030405')
+  })
+
+  it('formats a local timestamp as its own wall clock, never shifted', () => {
+    expect(run("DATE_FORMAT(Wall, 'YYYY-MM-DD HH:mm:ss.SSSSSS')")).toBe('2026-03-29 02:30:00.000001')
   })
 
   it('formats dates (midnight) and timestamp text with an offset', () => {

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
-import { microsToTimestamp, parseDate, parseTime, parseTimestamp, subtractMilliseconds, timestampToMicros } from '../../src/values/temporal.js'
+import { microsToTimestamp, parseDate, parseLocalTimestamp, parseTime, parseTimestamp, subtractMilliseconds, timestampToMicros } from '../../src/values/temporal.js'
 
 describe('parseTimestamp', () => {
   it('accepts ISO-8601 variants: T or space, optional seconds and fraction, any offset', () => {
@@ -89,6 +89,42 @@ describe('subtractMilliseconds', () => {
   it('moves a timestamp back by the look-back window, across midnight', () => {
     expect(subtractMilliseconds('2026-01-01T00:00:30.000001Z', 60_000)).toBe('2025-12-31T23:59:30.000001Z')
     expect(subtractMilliseconds('2026-01-01T00:00:00.000000Z', 0.5)).toBe('2025-12-31T23:59:59.999500Z')
+  })
+
+  it('keeps a local timestamp local', () => {
+    expect(subtractMilliseconds('2026-03-29T03:00:00.000000', 3_600_000)).toBe('2026-03-29T02:00:00.000000')
+  })
+})
+
+describe('parseLocalTimestamp', () => {
+  it('keeps the wall clock digits of zone-less input, six fraction digits, no zone', () => {
+    expect(parseLocalTimestamp('2026-03-29 02:30')).toBe('2026-03-29T02:30:00.000000')
+    expect(parseLocalTimestamp('2026-03-29T02:30:00.000000')).toBe('2026-03-29T02:30:00.000000')
+    expect(parseLocalTimestamp('2026-10-25T02:30:00.1234567')).toBe('2026-10-25T02:30:00.123456')
+    expect(parseLocalTimestamp('0001-01-01T00:00:00')).toBe('0001-01-01T00:00:00.000000')
+    expect(parseLocalTimestamp('9999-12-31 23:59:59.999999')).toBe('9999-12-31T23:59:59.999999')
+  })
+
+  it('reads zoned input as its UTC wall clock', () => {
+    expect(parseLocalTimestamp('2026-11-21T12:00:00+02:00')).toBe('2026-11-21T10:00:00.000000')
+    expect(parseLocalTimestamp('2026-11-21T10:00:00.5Z')).toBe('2026-11-21T10:00:00.500000')
+  })
+
+  it('refuses dates the calendar lacks', () => {
+    expect(() => parseLocalTimestamp('2026-02-29T00:00:00.000000')).toThrow(/not a valid timestamp/)
+    expect(() => parseLocalTimestamp('2026-13-01 00:00')).toThrow(/not a valid timestamp/)
+  })
+
+  it('orders like the text, for any wall clock of years 0001-9999 (property)', () => {
+    const micros = fc.bigInt({ min: -62135596800000000n, max: 253402300799999999n })
+    fc.assert(
+      fc.property(micros, micros, (a, b) => {
+        const x = parseLocalTimestamp(microsToTimestamp(a))
+        const y = parseLocalTimestamp(microsToTimestamp(b))
+        expect(x).toHaveLength(26)
+        expect(Math.sign(x < y ? -1 : x > y ? 1 : 0)).toBe(a < b ? -1 : a > b ? 1 : 0)
+      }),
+    )
   })
 })
 

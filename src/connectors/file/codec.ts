@@ -5,7 +5,7 @@
  * value is: `true`/`false`, integers in full (never rounded, even beyond
  * 2^53), decimals exact (with the field's declared scale), floats in JavaScript's
  * shortest round-trip form (`5e-324`, `-0`, `NaN`, `Infinity`), timestamps
- * `YYYY-MM-DDTHH:MM:SS.ffffffZ`, bytes in base64, json as canonical JSON.
+ * `YYYY-MM-DDTHH:MM:SS.ffffffZ` (local ones without the `Z`), bytes in base64, json as canonical JSON.
  * Reading accepts those and the common variants (`TRUE`, `t`/`f`, `1`/`0`,
  * timestamps with offsets, upper-case uuids) and refuses anything else.
  */
@@ -13,7 +13,7 @@ import { withScale } from '../../mapping/decimal.js'
 import type { CanonicalType, Value } from '../../values/canonical.js'
 import { normalizeDecimal } from '../../values/compare.js'
 import { canonicalJson } from '../../values/json.js'
-import { parseDate, parseTime, parseTimestamp } from '../../values/temporal.js'
+import { parseDate, parseLocalTimestamp, parseTime, parseTimestamp } from '../../values/temporal.js'
 
 const INTEGER_TEXT = /^[+-]?\d+$/
 const PLAIN_DECIMAL = /^-?\d+(?:\.\d+)?$/
@@ -98,6 +98,8 @@ export function parseText(text: string, type: CanonicalType): Value {
       return Buffer.from(text, 'base64')
     case 'timestamp':
       return withReason(text, 'a timestamp', () => parseTimestamp(text))
+    case 'localtimestamp':
+      return withReason(text, 'a local timestamp', () => parseLocalTimestamp(text))
     case 'date':
       return withReason(text, 'a date', () => parseDate(text))
     case 'time':

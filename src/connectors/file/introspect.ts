@@ -5,7 +5,8 @@
  * Each non-NULL value is classified; a field takes the narrowest type that
  * holds every value seen: integer (no leading zeros, so `007` stays text;
  * bigint beyond 2^53; beyond 64 bits a decimal), decimal (a fraction, kept exact), float (an exponent,
- * `1.5e3`), boolean (`true`/`false`), timestamp (ISO-8601 date and time),
+ * `1.5e3`), boolean (`true`/`false`), timestamp (ISO-8601 date and time with
+ * an offset or `Z`; localtimestamp without one, timestamp when a field mixes both),
  * date, time, json (NDJSON objects and arrays), otherwise text. Integers
  * widen to decimal, numbers to float; in NDJSON any mix with json is json;
  * every other mix is text, as is a field that is NULL throughout the sample.
@@ -21,12 +22,12 @@ import { nativeTypeOf } from './sidecar.js'
 export const INFERENCE_SAMPLE_ROWS = 1000
 
 /** What one value looks like. */
-type Kind = 'boolean' | 'integer' | 'decimal' | 'float' | 'timestamp' | 'date' | 'time' | 'json' | 'text'
+type Kind = 'boolean' | 'integer' | 'decimal' | 'float' | 'timestamp' | 'localtimestamp' | 'date' | 'time' | 'json' | 'text'
 
 const INTEGER = /^-?(?:0|[1-9]\d*)$/
 const DECIMAL = /^-?(?:0|[1-9]\d*)\.\d+$/
 const FLOAT = /^-?(?:0|[1-9]\d*)(?:\.\d+)?[eE][+-]?\d+$/
-const TIMESTAMP = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?$/
+const TIMESTAMP = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(Z|[+-]\d{2}(?::?\d{2})?)?$/
 const DATE = /^\d{4}-\d{2}-\d{2}$/
 const TIME = /^\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?$/
 
@@ -41,7 +42,9 @@ function parses(parse: () => unknown): boolean {
 
 /** The temporal kind of a text, if it is one. */
 function temporalKind(text: string): Kind | undefined {
-  if (TIMESTAMP.test(text)) return parses(() => parseTimestamp(text)) ? 'timestamp' : undefined
+  const timestamp = TIMESTAMP.exec(text)
+  // No zone: a wall clock, kept naive; with one (or in a column mixing both), an instant.
+  if (timestamp) return parses(() => parseTimestamp(text)) ? (timestamp[1] === undefined ? 'localtimestamp' : 'timestamp') : undefined
   if (DATE.test(text)) return parses(() => parseDate(text)) ? 'date' : undefined
   if (TIME.test(text)) return parses(() => parseTime(text)) ? 'time' : undefined
   return undefined
@@ -91,6 +94,7 @@ function unify(kinds: ReadonlySet<Kind>): CanonicalType {
   if (kinds.size === 0) return 'text'
   if (kinds.has('json')) return 'json'
   if (kinds.size === 1) return [...kinds][0]!
+  if (kinds.size === 2 && kinds.has('timestamp') && kinds.has('localtimestamp')) return 'timestamp'
   if ([...kinds].every((k) => NUMERIC_RANK[k] !== undefined)) return kinds.has('float') ? 'float' : 'decimal'
   return 'text'
 }

@@ -111,6 +111,17 @@ export function decodeTimestamp(value: unknown): string {
   return decodeDateTime(text)
 }
 
+/**
+ * A DATETIME read as a local timestamp: the server formats it canonically
+ * without the `Z` (see introspect.ts), anything else goes through
+ * {@link decodeDateTime} (binlog values), minus the zone it adds.
+ */
+export function decodeLocalTimestamp(value: unknown): string {
+  const text = typeof value === 'string' ? value : String(value)
+  if (text.length === 26 && text.charCodeAt(10) === 84 && validMonthDay(text)) return text
+  return decodeDateTime(text).slice(0, -1)
+}
+
 /** DATE text → canonical `YYYY-MM-DD`; zero dates are a {@link DecodeProblem}. */
 export function decodeDate(value: unknown): string {
   const text = String(value)
@@ -174,6 +185,8 @@ export function decoderFor(type: FieldInfo['type'], dataType: string): Decoder |
       return undefined
     case 'timestamp':
       return decodeTimestamp
+    case 'localtimestamp':
+      return decodeLocalTimestamp
     case 'date':
       return decodeDate
     case 'time':
@@ -206,9 +219,9 @@ export function encodeSet(value: string): string {
   return arrayElements(value).join(',')
 }
 
-/** `2026-11-21T10:00:00.123456Z` → `2026-11-21 10:00:00.123456`, the form MySQL reads as a DATETIME. */
+/** `2026-11-21T10:00:00.123456Z` (or a local `…123456`) → `2026-11-21 10:00:00.123456`, the form MySQL reads as a DATETIME. */
 export function encodeDateTime(value: string): string {
-  const canonical = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/.test(value) ? value : parseTimestamp(value)
+  const canonical = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z?$/.test(value) ? value : parseTimestamp(value)
   return `${canonical.slice(0, 10)} ${canonical.slice(11, 26)}`
 }
 
@@ -252,6 +265,7 @@ export function encodeParam(value: Value | undefined, field: Pick<FieldInfo, 'ty
     case 'array':
       return typeof value === 'string' ? encodeSet(value) : String(value)
     case 'timestamp':
+    case 'localtimestamp':
       if (typeof value !== 'string') return String(value)
       try {
         return encodeDateTime(value)

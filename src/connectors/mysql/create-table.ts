@@ -53,7 +53,8 @@ function fixedBytes(field: FieldInfo, server: ServerInfo): number {
  * `bits` (BIGINT when unknown), UNSIGNED when the source's is, decimal →
  * DECIMAL(p,s) (65,30 at most, and when the precision is unknown), float →
  * FLOAT for 32 bits, else DOUBLE, text →
- * VARCHAR(n) or LONGTEXT, bytes → LONGBLOB, timestamp → DATETIME(6) (UTC),
+ * VARCHAR(n) or LONGTEXT, bytes → LONGBLOB, timestamp → DATETIME(6) (UTC,
+ * marked by a column comment), localtimestamp → DATETIME(6),
  * date → DATE, time → TIME(6), json → JSON, uuid → UUID (MariaDB 10.7+) or
  * CHAR(36), boolean → TINYINT(1).
  * @example nativeTypeFor({ name: 'price', type: 'decimal', precision: 12, scale: 2, nativeType: '', nullable: true }, server) // 'DECIMAL(12,2)'
@@ -79,6 +80,7 @@ export function nativeTypeFor(field: FieldInfo, server: ServerInfo): string {
     case 'bytes':
       return 'LONGBLOB'
     case 'timestamp':
+    case 'localtimestamp':
       return 'DATETIME(6)'
     case 'date':
       return 'DATE'
@@ -142,6 +144,13 @@ export function columnTypes(fields: readonly FieldInfo[], keys: readonly string[
 }
 
 /**
+ * Zoned timestamps are created as DATETIME(6) holding UTC (TIMESTAMP ends in
+ * 2038); the comment tells introspection (`UTC_COMMENT`) to read the column
+ * as a zoned timestamp, not as a local one like any other DATETIME.
+ */
+const UTC_TIMESTAMP_COMMENT = " COMMENT 'syncline: UTC timestamp'"
+
+/**
  * `CREATE TABLE IF NOT EXISTS` for the fields, NOT NULL where not nullable
  * (and on keys), PRIMARY KEY (keys), InnoDB, utf8mb4 with a binary NO PAD collation.
  */
@@ -149,7 +158,9 @@ export function createTableSql(database: string, table: string, fields: readonly
   const types = columnTypes(fields, keys, server)
   // MySQL takes one AUTO_INCREMENT column, first in an index: the first key column, when the source's is one.
   const auto = fields.find((f) => f.name === keys[0] && f.type === 'integer' && f.autoIncrement === true)
-  const columns = fields.map((f) => `${quoteIdent(f.name)} ${types.get(f.name)}${f.nullable && !keys.includes(f.name) ? ' NULL' : ' NOT NULL'}${f === auto ? ' AUTO_INCREMENT' : ''}`)
+  const columns = fields.map(
+    (f) => `${quoteIdent(f.name)} ${types.get(f.name)}${f.nullable && !keys.includes(f.name) ? ' NULL' : ' NOT NULL'}${f === auto ? ' AUTO_INCREMENT' : ''}${f.type === 'timestamp' ? UTC_TIMESTAMP_COMMENT : ''}`,
+  )
   if (keys.length > 0) columns.push(`PRIMARY KEY (${keys.map(quoteIdent).join(', ')})`)
   const collation = server.binaryCollation ?? 'utf8mb4_bin'
   return `CREATE TABLE IF NOT EXISTS ${quoteTable(database, table)} (\n  ${columns.join(',\n  ')}\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=${collation}`

@@ -103,6 +103,7 @@ interface ColumnRow extends RowDataPacket {
   charset: string | null
   collation: string | null
   extra: string | null
+  comment: string | null
 }
 
 interface IndexRow extends RowDataPacket {
@@ -172,6 +173,9 @@ function widthOf(field: FieldInfo, dataType: string, columnType: string): void {
   if (field.type === 'integer' && / unsigned/i.test(columnType) && dataType !== 'mediumint') field.unsigned = true
 }
 
+/** A DATETIME column comment that marks it as holding UTC instants (see create-table.ts). */
+export const UTC_COMMENT = /\bUTC\b/i
+
 /** The canonical type of a column. */
 function canonicalType(row: ColumnRow, json: boolean): CanonicalType {
   const dataType = row.data_type.toLowerCase()
@@ -184,7 +188,10 @@ function canonicalType(row: ColumnRow, json: boolean): CanonicalType {
   if (dataType === 'float' || dataType === 'double' || dataType === 'real') return 'float'
   if (BYTES_TYPES.has(dataType)) return 'bytes'
   if (dataType === 'date') return 'date'
-  if (dataType === 'datetime' || dataType === 'timestamp') return 'timestamp'
+  if (dataType === 'timestamp') return 'timestamp'
+  // DATETIME is a wall clock without a zone, unless its comment says it holds UTC
+  // (syncline creates zoned timestamps that way: TIMESTAMP ends in 2038).
+  if (dataType === 'datetime') return UTC_COMMENT.test(row.comment ?? '') ? 'timestamp' : 'localtimestamp'
   if (dataType === 'time') return 'time'
   if (dataType === 'uuid') return 'uuid'
   if (dataType === 'enum') return 'enum'
@@ -200,9 +207,10 @@ function binaryText(expression: string, utf8mb4: boolean, server: ServerInfo): s
 }
 
 /** How a column is read: spatial types as WKT, FLOAT widened (it prints 6 digits in the text protocol), timestamps formatted canonically by the server. */
-function readExpression(name: string, dataType: string): string {
+function readExpression(name: string, dataType: string, type: CanonicalType): string {
   if (SPATIAL_TYPES.has(dataType)) return `ST_AsText(${name})`
   if (dataType === 'float') return `(${name} + 0e0)`
+  if (type === 'localtimestamp') return `DATE_FORMAT(${name}, '%Y-%m-%dT%H:%i:%s.%f')`
   if (dataType === 'datetime' || dataType === 'timestamp') return `DATE_FORMAT(${name}, '%Y-%m-%dT%H:%i:%s.%fZ')`
   return name
 }
@@ -228,8 +236,8 @@ function toColumn(row: ColumnRow, json: boolean, server: ServerInfo, tableSql: s
   }
   widthOf(field, dataType, row.column_type)
   if ((row.extra ?? '').toLowerCase().includes('auto_increment')) field.autoIncrement = true
-  // Read as WKT or as a list of members: no canonical type stands for them.
-  if (SPATIAL_TYPES.has(dataType) || dataType === 'set') field.nativeAsText = true
+  // Read as WKT: no canonical type stands for them (a SET is an array of its members).
+  if (SPATIAL_TYPES.has(dataType)) field.nativeAsText = true
   const extra = (row.extra ?? '').toLowerCase()
   let order = qualified
   if (isText) {
@@ -246,7 +254,7 @@ function toColumn(row: ColumnRow, json: boolean, server: ServerInfo, tableSql: s
     collation: row.collation,
     generated: /generated|persistent/.test(extra) && !/default_generated/.test(extra),
     autoIncrement: extra.includes('auto_increment'),
-    read: readExpression(name, dataType),
+    read: readExpression(name, dataType, type),
     write: SPATIAL_TYPES.has(dataType) ? 'ST_GeomFromText(?)' : '?',
     order,
     mergesKeys,
@@ -293,7 +301,7 @@ export async function loadTables(db: Queryable, server: ServerInfo, defaultDatab
       `SELECT TABLE_SCHEMA AS db, TABLE_NAME AS table_name, COLUMN_NAME AS name, IS_NULLABLE AS nullable, DATA_TYPE AS data_type,
               COLUMN_TYPE AS column_type, CHARACTER_MAXIMUM_LENGTH AS char_length, CHARACTER_OCTET_LENGTH AS octet_length,
               NUMERIC_PRECISION AS num_precision, NUMERIC_SCALE AS num_scale, DATETIME_PRECISION AS dt_precision,
-              CHARACTER_SET_NAME AS charset, COLLATION_NAME AS collation, EXTRA AS extra
+              CHARACTER_SET_NAME AS charset, COLLATION_NAME AS collation, EXTRA AS extra, COLUMN_COMMENT AS comment
          FROM information_schema.COLUMNS WHERE ${scope}${one} ORDER BY TABLE_SCHEMA, TABLE_NAME, ORDINAL_POSITION`,
       params,
     ),

@@ -53,7 +53,7 @@ function columnRange(column: MyColumn): [bigint, bigint] | undefined {
   return integerRange(bits, column.unsigned)
 }
 
-const CANONICAL_TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/
+const CANONICAL_TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z?$/
 
 /** A surrogate not part of a pair: JavaScript strings may hold one, UTF-8 cannot. */
 const LONE_SURROGATE = /\p{Cs}/u
@@ -117,7 +117,8 @@ export function valueProblem(column: MyColumn, value: Value): string | undefined
       }
       return undefined
     }
-    case 'timestamp': {
+    case 'timestamp':
+    case 'localtimestamp': {
       if (typeof value !== 'string') return undefined
       let canonical = value
       if (!CANONICAL_TIMESTAMP.test(value)) {

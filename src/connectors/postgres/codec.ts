@@ -13,7 +13,7 @@
 import pg from 'pg'
 import { canonicalJson } from '../../values/json.js'
 import { formatPgArray, parsePgArray } from '../../values/pg-array.js'
-import { parseDate, parseTime, parseTimestamp } from '../../values/temporal.js'
+import { parseDate, parseLocalTimestamp, parseTime, parseTimestamp } from '../../values/temporal.js'
 import type { CanonicalType, FieldInfo, Value } from '../../values/canonical.js'
 
 /** The built-in type OIDs the codec parses itself. */
@@ -72,8 +72,8 @@ export function decodeFloat4(text: string): number {
 const UTC_TIMESTAMP = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?(?:\+00)?$/
 
 /**
- * timestamp / timestamptz text (ISO style, session time zone UTC) → canonical
- * `YYYY-MM-DDTHH:MM:SS.ffffffZ`. A timestamp without time zone is read as UTC.
+ * timestamptz text (ISO style, session time zone UTC) → canonical
+ * `YYYY-MM-DDTHH:MM:SS.ffffffZ`; text without an offset is read as UTC.
  * BC years become astronomical years (1 BC → 0000); `infinity` and
  * `-infinity` stay as they are (they still sort after and before every date).
  */
@@ -82,6 +82,21 @@ export function decodeTimestamp(text: string): string {
   if (match) return `${match[1]}T${match[2]}.${(match[3] ?? '').padEnd(6, '0')}Z`
   if (text === 'infinity' || text === '-infinity') return text
   return parseTimestamp(bcToAstronomical(text))
+}
+
+const LOCAL_TIMESTAMP = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?$/
+
+/**
+ * timestamp without time zone text → canonical local timestamp
+ * `YYYY-MM-DDTHH:MM:SS.ffffff`: the digits as stored, no zone, so no
+ * session or server time zone can shift them. BC years and infinity as
+ * for {@link decodeTimestamp}.
+ */
+export function decodeLocalTimestamp(text: string): string {
+  const match = LOCAL_TIMESTAMP.exec(text)
+  if (match) return `${match[1]}T${match[2]}.${(match[3] ?? '').padEnd(6, '0')}`
+  if (text === 'infinity' || text === '-infinity') return text
+  return parseLocalTimestamp(bcToAstronomical(text))
 }
 
 /** date text → canonical `YYYY-MM-DD` (BC and infinity as for timestamps). */
@@ -149,7 +164,7 @@ const PARSERS = new Map<number, Parser>([
   [OID.date, lenient(decodeDate)],
   [OID.time, lenient(parseTime)],
   [OID.timetz, lenient(decodeTimetz)],
-  [OID.timestamp, lenient(decodeTimestamp)],
+  [OID.timestamp, lenient(decodeLocalTimestamp)],
   [OID.timestamptz, lenient(decodeTimestamp)],
   [OID.json, lenient(canonicalJson)],
   [OID.jsonb, lenient(canonicalJson)],

@@ -13,7 +13,8 @@ import { entityCandidates, type Queryable } from './introspect.js'
  * when unknown; an unsigned one gets the next wider type, numeric(20) for
  * 64 bits), decimal → numeric(p,s) when the precision is known, float →
  * real for 32 bits, else double precision, text → varchar(n) when bounded,
- * timestamp → timestamptz, json → jsonb (json when the source's is text
+ * timestamp → timestamptz, localtimestamp → timestamp(6)
+ * without time zone, json → jsonb (json when the source's is text
  * JSON), bytes → bytea; boolean, uuid, date and time keep their names.
  * @example nativeTypeFor({ name: 'price', type: 'decimal', precision: 12, scale: 2, nativeType: '', nullable: true }) // 'numeric(12,2)'
  */
@@ -38,6 +39,8 @@ export function nativeTypeFor(field: FieldInfo, enumType = 'text'): string {
       return 'bytea'
     case 'timestamp':
       return 'timestamptz'
+    case 'localtimestamp':
+      return 'timestamp(6) without time zone'
     case 'date':
       return 'date'
     case 'time':

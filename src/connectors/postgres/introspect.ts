@@ -69,7 +69,7 @@ const TYPE_MAP: Record<string, CanonicalType> = {
   date: 'date',
   time: 'time',
   timetz: 'time',
-  timestamp: 'timestamp',
+  timestamp: 'localtimestamp',
   timestamptz: 'timestamp',
   json: 'json',
   jsonb: 'json',

@@ -15,7 +15,7 @@ import { RecordError } from '../../errors.js'
 import { CANONICAL_TYPES, type CanonicalType, type FieldInfo, type Row, type Value } from '../../values/canonical.js'
 import { normalizeDecimal } from '../../values/compare.js'
 import { canonicalJson, canonicalJsonFromValue } from '../../values/json.js'
-import { parseDate, parseTime, parseTimestamp } from '../../values/temporal.js'
+import { parseDate, parseLocalTimestamp, parseTime, parseTimestamp } from '../../values/temporal.js'
 
 /** What better-sqlite3 returns for a cell (with safeIntegers) and accepts as a parameter. */
 export type SqliteValue = null | bigint | number | string | Buffer
@@ -50,6 +50,9 @@ const TYPE_RULES: readonly [RegExp, CanonicalType][] = [
   [/ENUM/, 'enum'],
   [/BOOL/, 'boolean'],
   [/DEC|NUMERIC|NUMBER/, 'decimal'],
+  // Only a declared type that says so is naive (our LOCAL_TIMESTAMP_TEXT, PostgreSQL's spelling):
+  // CURRENT_TIMESTAMP writes UTC, so a plain DATETIME stays a zoned timestamp.
+  [/LOCAL_?(TIMESTAMP|DATETIME)|WITHOUT TIME ZONE/, 'localtimestamp'],
   [/TIMESTAMP|DATETIME/, 'timestamp'],
   [/DATE/, 'date'],
   [/TIME/, 'time'],
@@ -133,6 +136,8 @@ export function declaredTypeFor(field: FieldInfo): string {
       return 'BLOB'
     case 'timestamp':
       return 'TIMESTAMP_TEXT'
+    case 'localtimestamp':
+      return 'LOCAL_TIMESTAMP_TEXT'
     case 'date':
       return 'DATE_TEXT'
     case 'time':
@@ -254,6 +259,17 @@ function timestampFrom(raw: unknown): string {
   return fail(raw, 'a timestamp')
 }
 
+/** A local timestamp: text as written (no zone added or applied); epoch numbers as their UTC wall clock. */
+function localTimestampFrom(raw: unknown): string {
+  try {
+    if (typeof raw === 'bigint') return parseLocalTimestamp(narrow(raw))
+    if (typeof raw === 'number' || typeof raw === 'string') return parseLocalTimestamp(raw)
+  } catch (error) {
+    return fail(raw, 'a local timestamp', (error as Error).message)
+  }
+  return fail(raw, 'a local timestamp')
+}
+
 function dateFrom(raw: unknown): string {
   try {
     if (typeof raw === 'string') return parseDate(raw)
@@ -310,6 +326,8 @@ export function decodeValue(raw: unknown, type: CanonicalType): Value {
       return typeof raw === 'string' ? Buffer.from(raw, 'utf8') : fail(raw, 'bytes')
     case 'timestamp':
       return timestampFrom(raw)
+    case 'localtimestamp':
+      return localTimestampFrom(raw)
     case 'date':
       return dateFrom(raw)
     case 'time':
@@ -362,6 +380,8 @@ export function encodeValue(value: Value, type: CanonicalType): SqliteValue {
       return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength)
     case 'timestamp':
       return timestampFrom(value)
+    case 'localtimestamp':
+      return localTimestampFrom(value)
     case 'date':
       return dateFrom(value)
     case 'time':

@@ -44,14 +44,15 @@ export type CompareMode = 'stored' | 'normalized' | TimestampSpelling
 export const COMPARABLE_FUNCTION = 'syncline_comparable'
 
 /** Types compared as text, which must compare byte by byte. */
-const TEXTUAL = new Set<CanonicalType>(['text', 'uuid', 'timestamp', 'date', 'time', 'json', 'enum', 'array'])
+const TEXTUAL = new Set<CanonicalType>(['text', 'uuid', 'timestamp', 'localtimestamp', 'date', 'time', 'json', 'enum', 'array'])
 
 /** Types whose canonical value is also what {@link encodeValue} stores (and compares). */
-const ENCODED_AS_CANONICAL = new Set<CanonicalType>(['timestamp', 'date', 'time', 'uuid'])
+const ENCODED_AS_CANONICAL = new Set<CanonicalType>(['timestamp', 'localtimestamp', 'date', 'time', 'uuid'])
 
 const D = '[0-9]'
 const H = '[0-9a-f]'
-const TIMESTAMP_GLOB = `${D.repeat(4)}-${D.repeat(2)}-${D.repeat(2)}T${D.repeat(2)}:${D.repeat(2)}:${D.repeat(2)}.${D.repeat(6)}Z`
+const LOCAL_TIMESTAMP_GLOB = `${D.repeat(4)}-${D.repeat(2)}-${D.repeat(2)}T${D.repeat(2)}:${D.repeat(2)}:${D.repeat(2)}.${D.repeat(6)}`
+const TIMESTAMP_GLOB = `${LOCAL_TIMESTAMP_GLOB}Z`
 const TIME_GLOB = `${D.repeat(2)}:${D.repeat(2)}:${D.repeat(2)}`
 
 const DATE = `${D.repeat(4)}-${D.repeat(2)}-${D.repeat(2)}`
@@ -89,6 +90,7 @@ const IN_RANGE = (c: string) =>
  */
 const CANONICAL_STORAGE: Partial<Record<CanonicalType, (column: string) => string>> = {
   timestamp: (c) => `typeof(${c}) = 'text' AND ${c} GLOB '${TIMESTAMP_GLOB}'`,
+  localtimestamp: (c) => `typeof(${c}) = 'text' AND ${c} GLOB '${LOCAL_TIMESTAMP_GLOB}'`,
   date: (c) => `typeof(${c}) = 'text' AND ${c} GLOB '${D.repeat(4)}-${D.repeat(2)}-${D.repeat(2)}'`,
   time: (c) => `typeof(${c}) = 'text' AND (${c} GLOB '${TIME_GLOB}' OR (${c} GLOB '${TIME_GLOB}.${D.repeat(6)}' AND substr(${c}, 10) <> '000000'))`,
   uuid: (c) => `typeof(${c}) = 'text' AND ${c} GLOB '${H.repeat(8)}-${H.repeat(4)}-${H.repeat(4)}-${H.repeat(4)}-${H.repeat(12)}'`,
@@ -139,7 +141,7 @@ function modeOf(db: Database.Database, table: string, field: FieldInfo): Compare
   const every = (condition: string) =>
     Number(db.prepare(`SELECT EXISTS (SELECT 1 FROM ${quoteIdent(table)} WHERE ${column} IS NOT NULL AND NOT (${condition}))`).pluck().get()) === 0
   if (every(canonical(column))) return 'stored'
-  if (field.type === 'timestamp') {
+  if (field.type === 'timestamp' || field.type === 'localtimestamp') {
     for (const [name, spelling] of Object.entries(TIMESTAMP_SPELLINGS)) {
       if (every(`typeof(${column}) = 'text' AND ${column} GLOB '${spelling.glob}' AND ${IN_RANGE(column)}`)) return name as TimestampSpelling
     }
@@ -195,7 +197,9 @@ export function sqliteDialect(modes: ReadonlyMap<string, CompareMode> = new Map(
     const mode = modes.get(field.name) ?? 'stored'
     if (mode === 'stored') return column
     if (mode === 'normalized') return `${COMPARABLE_FUNCTION}(${sqlString(field.type)}, ${column}, ${sqlString(field.name)})`
-    return `(${TIMESTAMP_SPELLINGS[mode].canonical(column)})`
+    const canonical = TIMESTAMP_SPELLINGS[mode].canonical(column)
+    // The spellings' canonical form is zoned; a local timestamp is the same digits without the `Z`.
+    return field.type === 'localtimestamp' ? `substr(${canonical}, 1, 26)` : `(${canonical})`
   }
   return {
     quoteIdent,

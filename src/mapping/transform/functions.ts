@@ -37,7 +37,7 @@ export const PARAM_TYPES: Record<ParamKind, readonly StaticType[] | undefined> =
   any: undefined,
   number: ['integer', 'decimal', 'float', 'text', 'boolean', 'null'],
   integer: ['integer', 'decimal', 'float', 'text', 'null'],
-  temporal: ['timestamp', 'date', 'text', 'null'],
+  temporal: ['timestamp', 'localtimestamp', 'date', 'text', 'null'],
 }
 
 /** How each kind is named in messages. */
@@ -104,6 +104,7 @@ function commonType(types: readonly StaticType[]): CanonicalType {
   // Mixed numbers become decimal: it holds integers, decimals and floats exactly.
   if (known.every((t) => NUMERIC.includes(t))) return 'decimal'
   if (known.every((t) => t === 'timestamp' || t === 'date')) return 'timestamp'
+  if (known.every((t) => t === 'localtimestamp' || t === 'date')) return 'localtimestamp'
   return 'text'
 }
 

@@ -57,6 +57,16 @@ describe('type inference', () => {
     expect(second).toMatchObject({ big: 2n ** 53n + 1n, price: '-0.0000000001', ratio: -2e-5, active: false, seen_at: '2026-11-21T10:00:00.000000Z', note: 'plain' })
   })
 
+  it('timestamps without a zone are local and keep their digits; a field mixing both kinds is zoned', async () => {
+    files.write('clocks.csv', 'id,wall,mixed\n1,2026-03-29 02:30,2026-03-29 02:30\n2,2026-10-25T02:30:00.123456,2026-10-25T02:30:00Z\n')
+    const connector = files.connect('csv')
+    expect((await connector.describe('clocks')).fields.map((f) => f.type)).toEqual(['integer', 'localtimestamp', 'timestamp'])
+    expect(await readRows(connector, 'clocks', ['id'])).toEqual([
+      { id: 1, wall: '2026-03-29T02:30:00.000000', mixed: '2026-03-29T02:30:00.000000Z' },
+      { id: 2, wall: '2026-10-25T02:30:00.123456', mixed: '2026-10-25T02:30:00.000000Z' },
+    ])
+  })
+
   it('integers and decimals together are decimals, integers beyond 64 bits too; numbers with an exponent make floats', async () => {
     // With a byte order mark, as spreadsheet programs write: it is not part of the first name.
     files.write('numbers.csv', '\uFEFFa,b,c,d\n1,1,1,1\n2.25,1e2,x,-123456789012345678901234567890\n')

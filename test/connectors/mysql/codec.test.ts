@@ -5,7 +5,7 @@
  * from tables created natively (not by syncline).
  */
 import { describe, expect, it } from 'vitest'
-import { DecodeProblem, decodeDate, decodeDateTime, decodeFloat32, decodeInt64, decodeTime, encodeDateTime } from '../../../src/connectors/mysql/codec.js'
+import { DecodeProblem, decodeDate, decodeDateTime, decodeFloat32, decodeLocalTimestamp, decodeInt64, decodeTime, encodeDateTime } from '../../../src/connectors/mysql/codec.js'
 import { RecordError } from '../../../src/errors.js'
 import { hasMysql } from '../../helpers/services.js'
 import { rejection, scanAll, useMysqlFixture } from './fixture.js'
@@ -22,6 +22,14 @@ describe('MySQL codec', () => {
     expect(decodeFloat32(0.10000000149011612)).toBe(0.1)
     expect(decodeFloat32(3.4028234663852886e38)).toBe(3.4028235e38)
     expect(decodeFloat32(-0)).toBe(-0)
+  })
+
+  it('reads a DATETIME as a local timestamp: the digits as stored, no zone', () => {
+    expect(decodeLocalTimestamp('2026-03-29T02:30:00.000000')).toBe('2026-03-29T02:30:00.000000')
+    expect(decodeLocalTimestamp('2026-03-29 02:30:00.5')).toBe('2026-03-29T02:30:00.500000')
+    expect(decodeLocalTimestamp('9999-12-31 23:59:59.999999')).toBe('9999-12-31T23:59:59.999999')
+    expect(() => decodeLocalTimestamp('0000-00-00T00:00:00.000000')).toThrow(DecodeProblem)
+    expect(encodeDateTime('2026-03-29T02:30:00.000001')).toBe('2026-03-29 02:30:00.000001')
   })
 
   it('reads DATETIME text as a UTC instant with six fraction digits, and refuses zero dates', () => {
@@ -59,7 +67,7 @@ describe.skipIf(!(await hasMysql()))('MySQL codec against the server', () => {
       ubig: 18446744073709551615n,
       sbig: -9223372036854775808n,
       dec65: '12345678901234567890123456789012345.123456789012345678901234567890',
-      dt: '2026-11-21T10:00:00.123456Z',
+      dt: '2026-11-21T10:00:00.123456',
       ts: '2038-01-19T03:14:07.999999Z',
       t: '23:59:59.000001',
       doc: '{ "b": [1, {"z": 2, "a": null}], "a": "😀" }',
@@ -92,7 +100,8 @@ describe.skipIf(!(await hasMysql()))('MySQL codec against the server', () => {
     // Written by a session in +05:00 (MariaDB's SET STATEMENT): that instant is 10:00 UTC.
     await my.sql(`SET STATEMENT time_zone = '+05:00' FOR INSERT INTO times VALUES (1, '2026-11-21 15:00:00.000001', '2026-11-21 15:00:00.000001')`)
     const { rows } = await scanAll(my.connector(), 'times', { fields: ['ts', 'dt'], keys: ['id'] })
-    expect(rows).toEqual([{ id: 1, ts: '2026-11-21T10:00:00.000001Z', dt: '2026-11-21T15:00:00.000001Z' }])
+    // DATETIME has no zone: the digits as written, a local timestamp.
+    expect(rows).toEqual([{ id: 1, ts: '2026-11-21T10:00:00.000001Z', dt: '2026-11-21T15:00:00.000001' }])
   })
 
   it('a TIME beyond 24 hours is a RecordError naming the record and the field', async () => {

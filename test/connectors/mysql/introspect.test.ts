@@ -39,7 +39,7 @@ describe.skipIf(!(await hasMysql()))('MySQL introspection', () => {
     const types = Object.fromEntries(info.fields.map((f) => [f.name, f.type]))
     expect(types).toEqual({
       id: 'integer', flag: 'boolean', small: 'integer', big: 'integer', yr: 'integer', price: 'decimal', ratio: 'float', single: 'float',
-      name: 'text', code: 'text', body: 'text', kind: 'enum', raw: 'bytes', pic: 'bytes', born: 'date', seen: 'timestamp', stamp: 'timestamp',
+      name: 'text', code: 'text', body: 'text', kind: 'enum', raw: 'bytes', pic: 'bytes', born: 'date', seen: 'localtimestamp', stamp: 'timestamp',
       clock: 'time', doc: 'json', area: 'text', total: 'integer',
     })
     expect(byName.name).toMatchObject({ maxLength: 120, nullable: false })
@@ -127,6 +127,7 @@ describe.skipIf(!(await hasMysql()))('MySQL introspection', () => {
       field('uid', 'uuid'),
       field('pic', 'bytes'),
       field('at', 'timestamp'),
+      field('wall', 'localtimestamp'),
       field('day', 'date'),
       field('clock', 'time'),
       field('doc', 'json'),
@@ -138,7 +139,7 @@ describe.skipIf(!(await hasMysql()))('MySQL introspection', () => {
     )
     expect(Object.fromEntries(columns.map((c) => [c.name, c.type]))).toEqual({
       id: 'bigint(20)', name: 'longtext', code: 'varchar(40)', huge: 'longtext', price: 'decimal(38,10)', any_number: 'decimal(65,30)', ratio: 'double',
-      flag: 'tinyint(1)', uid: 'uuid', pic: 'longblob', at: 'datetime(6)', day: 'date', clock: 'time(6)', doc: 'longtext',
+      flag: 'tinyint(1)', uid: 'uuid', pic: 'longblob', at: 'datetime(6)', wall: 'datetime(6)', day: 'date', clock: 'time(6)', doc: 'longtext',
     })
     expect(columns.find((c) => c.name === 'code')!.collation).toBe('utf8mb4_nopad_bin')
     const [table] = await my.sql<{ engine: string; collation: string }>('SELECT ENGINE AS engine, TABLE_COLLATION AS collation FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?', [my.name(), 'created'])

@@ -15,7 +15,8 @@ const items = (count: number, version = 1, from = 1): Row[] =>
     id: from + i,
     name: `item ${from + i} v${version}`,
     amount: `${from + i}.${String(version).padStart(2, '0')}`,
-    updated_at: `2026-11-21T10:00:00.${String(version).padStart(6, '0')}Z`,
+    // DATETIME(6) holds a local timestamp: no zone.
+    updated_at: `2026-11-21T10:00:00.${String(version).padStart(6, '0')}`,
   }))
 
 const ITEM_FIELDS = ['name', 'amount', 'updated_at']

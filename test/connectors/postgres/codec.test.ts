@@ -4,7 +4,7 @@
  * bytes, lower-case UUIDs; everything else as PostgreSQL's own text.
  */
 import { describe, expect, it } from 'vitest'
-import { decodeDate, decodeFloat4, decodeInt8, decodeTimestamp, decodeTimetz, encodeArrayLiteral } from '../../../src/connectors/postgres/codec.js'
+import { decodeDate, decodeFloat4, decodeInt8, decodeLocalTimestamp, decodeTimestamp, decodeTimetz, encodeArrayLiteral } from '../../../src/connectors/postgres/codec.js'
 import { createPostgresConnector } from '../../../src/connectors/postgres/connector.js'
 import { COPY_MIN_ROWS } from '../../../src/connectors/postgres/sink.js'
 import type { Row } from '../../../src/values/canonical.js'
@@ -29,6 +29,14 @@ describe('decoding PostgreSQL text', () => {
     expect(decodeTimestamp('0001-01-01 00:00:00+00 BC')).toBe('0000-01-01T00:00:00.000000Z')
     expect(decodeTimestamp('infinity')).toBe('infinity')
     expect(decodeDate('0044-03-15 BC')).toBe('-0043-03-15')
+  })
+
+  it('reads timestamp without time zone as a local timestamp: the stored digits, no zone', () => {
+    expect(decodeLocalTimestamp('2026-03-29 02:30:00')).toBe('2026-03-29T02:30:00.000000')
+    expect(decodeLocalTimestamp('2026-11-21 10:00:00.123456')).toBe('2026-11-21T10:00:00.123456')
+    expect(decodeLocalTimestamp('0001-01-01 00:00:00')).toBe('0001-01-01T00:00:00.000000')
+    expect(decodeLocalTimestamp('0001-01-01 00:00:00 BC')).toBe('0000-01-01T00:00:00.000000')
+    expect(decodeLocalTimestamp('-infinity')).toBe('-infinity')
   })
 
   it('reads timetz as the UTC time of day', () => {
@@ -84,7 +92,7 @@ const ROWS: Row[] = [
     d: '2026-11-21',
     tm: '13:45:56.123456',
     ttz: '08:00:00.500000',
-    ts: '2026-11-21T10:00:00.000001Z',
+    ts: '2026-11-21T10:00:00.000001',
     tstz: '2026-11-21T23:59:59.999999Z',
     js: '{"a":[1,2,{"c":null,"d":9007199254740993}],"b":"x"}',
     jsb: '{"a":1,"aa":2,"b":{"y":0.1000000000000000055,"z":true}}',
@@ -111,7 +119,7 @@ const ROWS: Row[] = [
     d: '1970-01-01',
     tm: '00:00:00',
     ttz: '23:59:59.999999',
-    ts: '1999-12-31T23:59:59.000000Z',
+    ts: '1999-12-31T23:59:59.000000',
     tstz: '1970-01-01T00:00:00.000000Z',
     js: '[]',
     jsb: '{}',
@@ -184,7 +192,7 @@ describe.skipIf(!(await hasPostgres()))('PostgreSQL codec round trips', () => {
     expect(row).toEqual({
       id: 10,
       tstz: '2026-11-21T10:00:00.123456Z',
-      ts: '2026-11-21T10:00:00.500000Z',
+      ts: '2026-11-21T10:00:00.500000',
       ttz: '08:00:00',
       js: '{"a":2,"b":1}',
       jsb: '{"a":2,"b":1}',

@@ -36,6 +36,11 @@ describe('canonicalTypeOf', () => {
     ['TIMESTAMP', 'timestamp'],
     ['TIMESTAMPTZ', 'timestamp'],
     ['TIMESTAMP WITH TIME ZONE', 'timestamp'],
+    // Only a declared type that says it is local: CURRENT_TIMESTAMP writes UTC into plain DATETIME columns.
+    ['LOCAL_TIMESTAMP_TEXT', 'localtimestamp'],
+    ['LOCALTIMESTAMP', 'localtimestamp'],
+    ['LOCAL_DATETIME', 'localtimestamp'],
+    ['TIMESTAMP WITHOUT TIME ZONE', 'localtimestamp'],
     ['JSON', 'json'],
     ['JSONB', 'json'],
     ['UUID', 'uuid'],

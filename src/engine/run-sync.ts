@@ -20,6 +20,7 @@ import { realtimeSync } from './realtime-sync.js'
 import { prepareSync, type PreparedSync } from './prepare-sync.js'
 import type { ConflictResolver } from './conflict-resolution.js'
 import { twoWaySync } from './two-way-sync.js'
+import { twoWayRealtimeSync } from './two-way-realtime.js'
 import { emptyCounts, type ProgressListener } from './progress.js'
 import { destinationRowsAtStart, report, saveWatermark, type RunContext } from './run-context.js'
 import { capWatermark, watermarkTracker } from './watermark.js'
@@ -181,7 +182,10 @@ async function runHolding(target: RunTarget, userOpts: RunSyncOptions, record: R
     // Before any write: the facts saved at the end add this run's writes to it.
     await destinationRowsAtStart(ctx)
     if (opts.deletesOnly) await reconcileDeletes(ctx, { repairMissing: plan.mode === 'incremental' && !ctx.full })
-    else if (plan.direction === 'two-way') await twoWaySync(ctx, { index: target.index, ...(opts.onConflict ? { onConflict: opts.onConflict } : {}) })
+    else if (plan.direction === 'two-way') {
+      const twoWay = { index: target.index, ...(opts.onConflict ? { onConflict: opts.onConflict } : {}) }
+      await (plan.mode === 'realtime' ? twoWayRealtimeSync(ctx, twoWay) : twoWaySync(ctx, twoWay))
+    }
     else await runMode(ctx, facts)
     await commitStaged(ctx)
     if (!ctx.dryRun) await state.setSyncFacts(plan.id, await deliveredFacts(ctx))

@@ -1,0 +1,49 @@
+/**
+ * Realtime two-way runs in the background for tests: start one, wait until
+ * it streams, wait for both sides to reach what a test expects, stop it.
+ */
+import { expect } from 'vitest'
+import type { SyncResult } from '../../../src/engine/run-sync.js'
+import type { SyncManager } from '../../../src/sync-manager.js'
+import type { Row } from '../../../src/values/canonical.js'
+import type { TestDatasource } from '../datasources.js'
+import { items } from './two-way-harness.js'
+
+/** A realtime run in progress. */
+export interface Streaming {
+  /** Resolves once the run streams (its first comparison done), or ended early. */
+  streaming: Promise<void>
+  /** Abort it and wait for its result. */
+  stop: () => Promise<SyncResult>
+}
+
+/** Start `manager.run(id)` of a realtime sync in the background. */
+export function startStreaming(manager: SyncManager, id = 'items'): Streaming {
+  const controller = new AbortController()
+  let onStream: () => void = () => undefined
+  const streaming = new Promise<void>((resolve) => (onStream = resolve))
+  const result = manager.run(id, { signal: controller.signal, onProgress: (p) => p.phase === 'stream' && onStream() })
+  // A run that fails early must not leave the test waiting for the stream.
+  void result.then(onStream, onStream)
+  return {
+    streaming,
+    stop: async () => {
+      controller.abort()
+      return result
+    },
+  }
+}
+
+/** Wait until both sides hold `want` (polling them), at most `ms`; fails with the last difference. */
+export async function converged(src: TestDatasource, dst: TestDatasource, want: Row[], ms = 20_000): Promise<void> {
+  const until = Date.now() + ms
+  for (;;) {
+    const [s, d] = await Promise.all([items(src), items(dst)])
+    if (JSON.stringify(s) === JSON.stringify(want) && JSON.stringify(d) === JSON.stringify(want)) return
+    if (Date.now() > until) {
+      expect(s).toEqual(want)
+      expect(d).toEqual(want)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+}

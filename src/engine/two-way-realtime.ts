@@ -109,8 +109,10 @@ function sideStream(ctx: RunContext, side: Side, connector: Connector, ref: { co
 /**
  * Open a side's feed where the last run stopped, or afresh (first run,
  * `--full`, a position lost or saved for another entity); returns whether it
- * started afresh. A side that cannot stream is left without a feed and is
- * polled by its cursor, with a note saying why.
+ * started afresh. A side whose connector has no change capture is left
+ * without a feed and polled by its cursor, with a note saying so. A feed
+ * that fails to open (CDC_NOT_READY…) fails the run: a silent switch to
+ * polling would hide a setting to fix (docs/realtime.md).
  */
 async function openSide(ctx: RunContext, side: SideStream): Promise<boolean> {
   const open = side.connector.capabilities.cdc ? side.connector.openChangeFeed : undefined
@@ -121,24 +123,19 @@ async function openSide(ctx: RunContext, side: SideStream): Promise<boolean> {
   const options: ChangeFeedOptions = { consumer: side.consumer, keys: side.keys, maxBatchSize: ctx.prepared.plan.batchSize, signal: ctx.signal }
   const saved = ctx.full ? undefined : await ctx.state.getFeedPosition(side.positionId)
   const resumable = saved !== undefined && saved.connection === side.connection && saved.entity === side.planEntity && saved.consumer === side.consumer
-  try {
-    if (resumable) {
-      try {
-        side.feed = await open.call(side.connector, side.entity, { ...options, from: saved.position })
-        return false
-      } catch (error) {
-        if (!(error instanceof SynclineError && error.code === 'POSITION_LOST')) throw error
-        ctx.notes.push(`The saved ${side.side} stream position could no longer be served (${firstLine(error.message)}); both sides were compared in full and only the differences were written.`)
-      }
+  if (resumable) {
+    try {
+      side.feed = await open.call(side.connector, side.entity, { ...options, from: saved.position })
+      return false
+    } catch (error) {
+      if (!(error instanceof SynclineError && error.code === 'POSITION_LOST')) throw error
+      ctx.notes.push(`The saved ${side.side} stream position could no longer be served (${firstLine(error.message)}); both sides were compared in full and only the differences were written.`)
     }
-    await side.connector.dropChangeFeed?.(side.consumer, { signal: ctx.signal })
-    side.feed = await open.call(side.connector, side.entity, options)
-    return true
-  } catch (error) {
-    if (!(error instanceof SynclineError && error.code === 'CDC_NOT_READY')) throw error
-    ctx.notes.push(`The ${side.side} ${side.connector.name} cannot stream (${firstLine(error.message)}): its changes are read by its cursor every ${POLL_MS / 1000} s, its deletes by a key pass every ${KEY_PASS_MS / 1000} s.`)
-    return false
   }
+  // A consumer left from before is dropped, so its source keeps nothing for a position never read again.
+  await side.connector.dropChangeFeed?.(side.consumer, { signal: ctx.signal })
+  side.feed = await open.call(side.connector, side.entity, options)
+  return true
 }
 
 /** Decide the keys of each batch as it arrives (and poll the sides without a feed) until the signal stops it. */

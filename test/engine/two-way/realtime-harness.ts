@@ -11,20 +11,24 @@ import { items } from './two-way-harness.js'
 
 /** A realtime run in progress. */
 export interface Streaming {
-  /** Resolves once the run streams (its first comparison done), or ended early. */
+  /** Resolves once the run streams (its first comparison done); rejects when it ended before. */
   streaming: Promise<void>
   /** Abort it and wait for its result. */
   stop: () => Promise<SyncResult>
 }
 
 /** Start `manager.run(id)` of a realtime sync in the background. */
-export function startStreaming(manager: SyncManager, id = 'items'): Streaming {
+export function startStreaming(manager: SyncManager, id: string): Streaming {
   const controller = new AbortController()
   let onStream: () => void = () => undefined
-  const streaming = new Promise<void>((resolve) => (onStream = resolve))
+  let onEnd: (error: Error) => void = () => undefined
+  const streaming = new Promise<void>((resolve, reject) => {
+    onStream = resolve
+    onEnd = reject
+  })
   const result = manager.run(id, { signal: controller.signal, onProgress: (p) => p.phase === 'stream' && onStream() })
-  // A run that fails early must not leave the test waiting for the stream.
-  void result.then(onStream, onStream)
+  // A run that ends before streaming fails the test with its error (a no-op once streaming).
+  void result.then((r) => onEnd(new Error(`the realtime run ended before streaming: ${r.status} ${r.error ?? ''} ${(r.notes ?? []).join(' ')}`)), onEnd)
   return {
     streaming,
     stop: async () => {

@@ -53,8 +53,10 @@ for (const pair of PAIRS) {
       await fc.assert(
         fc.asyncProperty(rounds, async (plan) => {
           const { src, dst } = await openPair(pair.source, pair.destination)
-          const { manager, cleanup } = await openManager(src, dst, [itemsSync({ mode: 'realtime', conflict: 'latest-wins', batchSize: 5 })])
-          let running: Streaming | undefined = startStreaming(manager)
+          // Slot names are shared by the whole PostgreSQL server: an id no other test uses.
+          const id = `two-way-random-${pair.destination}`
+          const { manager, cleanup } = await openManager(src, dst, [itemsSync({ id, mode: 'realtime', conflict: 'latest-wins', batchSize: 5 })])
+          let running: Streaming | undefined = startStreaming(manager, id)
           try {
             await running.streaming
             let clock = 0
@@ -107,7 +109,7 @@ for (const pair of PAIRS) {
                 if (!same(result, d)) writes++
                 if (result) expected.set(id, result)
               }
-              running = startStreaming(manager)
+              running = startStreaming(manager, id)
               await running.streaming
               await converged(src, dst, rowsOf(expected))
 
@@ -125,12 +127,15 @@ for (const pair of PAIRS) {
             expect(result).toMatchObject({ status: 'succeeded', conflicts, failed: 0 })
             expect(result.created + result.updated + result.deleted).toBe(writes)
           } finally {
-            await running?.stop()
-            // Drops both consumers (the PostgreSQL slot, the binlog reader's and the change log's positions).
-            await manager.forget('items')
-            await cleanup()
-            await src.cleanup()
-            await dst.cleanup()
+            try {
+              await running?.stop()
+              // Drops both consumers (the PostgreSQL slot, the change log's position).
+              await manager.forget(id)
+            } finally {
+              await cleanup()
+              await src.cleanup()
+              await dst.cleanup()
+            }
           }
         }),
         { seed: 20261201, numRuns: 2, endOnFailure: true },

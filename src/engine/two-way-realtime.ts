@@ -53,6 +53,8 @@ interface SideStream {
   /** Where its position is saved: the sync id (source), `<id>:destination` (destination). */
   positionId: string
   consumer: string
+  /** No change capture: read by its cursor instead. */
+  polled?: boolean
   feed?: ChangeFeed
   changes?: AsyncIterator<ChangeBatch>
   next?: Promise<Arrival>
@@ -76,33 +78,114 @@ export async function twoWayRealtimeSync(ctx: RunContext, opts: TwoWayOptions): 
   if (ctx.dryRun) return twoWaySync({ ...ctx, full: true }, opts)
   const p = ctx.prepared
   const sides: SideStream[] = [
-    sideStream(ctx, 'source', p.source, p.plan.source, p.sourceEntity.name, p.keys, p.plan.id),
-    sideStream(ctx, 'destination', p.destination, p.plan.destination, p.destinationEntity.name, p.destinationKeys, destinationPositionId(p.plan.id)),
+    sideStream('source', p.source, p.plan.source, p.sourceEntity.name, p.keys, p.plan.id),
+    sideStream('destination', p.destination, p.plan.destination, p.destinationEntity.name, p.destinationKeys, destinationPositionId(p.plan.id)),
   ]
   try {
-    let fresh = false
-    for (const side of sides) fresh = (await openSide(ctx, side)) || fresh
+    let fresh = await openSides(ctx, sides, ctx.full)
     if (!sides.some((s) => s.feed)) {
       throw new SynclineError(
         'CAPABILITY_MISSING',
         'config',
-        `Sync '${p.plan.id}': mode: realtime needs a change feed on at least one side, and neither ${p.source.name} (${p.source.kind}) nor ${p.destination.name} (${p.destination.kind}) can open one (see the run's notes and 'syncline check'). Use mode: incremental with a schedule instead.`,
+        `Sync '${p.plan.id}': mode: realtime needs a change feed on at least one side, and neither ${p.source.name} (${p.source.kind}) nor ${p.destination.name} (${p.destination.kind}) has change capture. Use mode: incremental with a schedule instead.`,
       )
     }
-    if (fresh) {
-      // Feeds first, then the comparison: a change made meanwhile is in a feed and decided again, which lands the same rows.
-      report(ctx, 'changes', 0, undefined, `Comparing both sides of ${p.plan.id} before streaming`)
-      await twoWaySync({ ...ctx, full: true }, opts)
-      for (const side of sides) if (side.feed) await checkpoint(ctx, side, side.feed.start, undefined)
+    // Live: `full` only applies to the first comparison; polls continue from the watermarks it left.
+    const run = createTwoWayRun({ ...ctx, full: false }, opts)
+    const health: StreamHealth = { batches: 0, outages: 0 }
+    for (;;) {
+      if (fresh) {
+        // Feeds first, then the comparison: a change made meanwhile is in a feed and decided again, which lands the same rows.
+        report(ctx, 'changes', 0, undefined, `Comparing both sides of ${p.plan.id} before streaming`)
+        await twoWaySync({ ...ctx, full: true }, opts)
+        for (const side of sides) if (side.feed) await checkpoint(ctx, side, side.feed.start, undefined)
+      }
+      try {
+        await stream(ctx, run, sides, health)
+        return
+      } catch (error) {
+        if (!(error instanceof SynclineError && error.failure === 'transient') || ctx.signal?.aborted) throw error
+        await closeFeeds(sides)
+        const reopened = await reconnect(ctx, sides, error, health)
+        if (reopened === undefined) {
+          ctx.stoppedStreaming = true
+          return
+        }
+        fresh = reopened
+      }
     }
-    // Live: `full` only applied to the comparison above; polls continue from the watermarks it left.
-    await stream(ctx, createTwoWayRun({ ...ctx, full: false }, opts), sides)
   } finally {
-    await Promise.all(sides.map((s) => s.feed?.close().catch(() => undefined)))
+    await closeFeeds(sides)
   }
 }
 
-function sideStream(ctx: RunContext, side: Side, connector: Connector, ref: { connection: string; entity: string }, entity: string, keys: string[], positionId: string): SideStream {
+async function closeFeeds(sides: SideStream[]): Promise<void> {
+  await Promise.all(sides.map((s) => s.feed?.close().catch(() => undefined)))
+  for (const s of sides) {
+    delete s.feed
+    delete s.changes
+    delete s.next
+  }
+}
+
+/** Open every side that streams; returns whether one started afresh (then both sides are compared in full). */
+async function openSides(ctx: RunContext, sides: SideStream[], full: boolean): Promise<boolean> {
+  let fresh = false
+  for (const side of sides) if (!side.polled) fresh = (await openSide(ctx, side, full)) || fresh
+  return fresh
+}
+
+/** How the stream fares across reconnections. */
+interface StreamHealth {
+  /** Batches decided in this run. */
+  batches: number
+  /** Reconnections after transient errors in this run. */
+  outages: number
+  /** `batches` when the current outage began: batches decided since mean a new outage, with a fresh retry budget. */
+  batchesAtOutage?: number
+  attempts?: number
+  /** Index in `ctx.notes` of the note about reconnections. */
+  note?: number
+}
+
+const RECONNECT_FIRST_MS = 500
+const RECONNECT_MAX_MS = 30_000
+
+/**
+ * After a transient error (a connection lost), open the feeds again from
+ * their saved positions: up to the plan's `retries` attempts per outage,
+ * with exponential backoff and jitter, as a one-way stream does. Returns
+ * whether a side had to start afresh; undefined when the run was stopped.
+ */
+async function reconnect(ctx: RunContext, sides: SideStream[], first: SynclineError, health: StreamHealth): Promise<boolean | undefined> {
+  if (health.batchesAtOutage !== health.batches) health.attempts = 0
+  health.batchesAtOutage = health.batches
+  let error: unknown = first
+  for (;;) {
+    const attempt = (health.attempts = (health.attempts ?? 0) + 1)
+    if (attempt > ctx.prepared.plan.retries) throw error
+    const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_FIRST_MS * 2 ** (attempt - 1))
+    try {
+      await sleep(delay / 2 + Math.random() * (delay / 2), undefined, { signal: ctx.signal })
+    } catch {
+      return undefined
+    }
+    try {
+      const fresh = await openSides(ctx, sides, false)
+      health.outages++
+      const text = `The stream reconnected ${health.outages} time(s) after transient errors (last: ${firstLine(first.message)}); it resumed from its saved positions each time.`
+      if (health.note === undefined) health.note = ctx.notes.push(text) - 1
+      else ctx.notes[health.note] = text
+      return fresh
+    } catch (retryError) {
+      await closeFeeds(sides)
+      if (!(retryError instanceof SynclineError && retryError.failure === 'transient')) throw retryError
+      error = retryError
+    }
+  }
+}
+
+function sideStream(side: Side, connector: Connector, ref: { connection: string; entity: string }, entity: string, keys: string[], positionId: string): SideStream {
   return { side, connector, connection: ref.connection, planEntity: ref.entity, entity, keys, positionId, consumer: consumerName(positionId), lastSaved: Date.now() }
 }
 
@@ -114,14 +197,15 @@ function sideStream(ctx: RunContext, side: Side, connector: Connector, ref: { co
  * that fails to open (CDC_NOT_READY…) fails the run: a silent switch to
  * polling would hide a setting to fix (docs/realtime.md).
  */
-async function openSide(ctx: RunContext, side: SideStream): Promise<boolean> {
+async function openSide(ctx: RunContext, side: SideStream, full: boolean): Promise<boolean> {
   const open = side.connector.capabilities.cdc ? side.connector.openChangeFeed : undefined
   if (!open) {
+    side.polled = true
     ctx.notes.push(`The ${side.side} ${side.connector.name} (${side.connector.kind}) has no change capture: its changes are read by its cursor every ${POLL_MS / 1000} s, its deletes by a key pass every ${KEY_PASS_MS / 1000} s.`)
     return false
   }
   const options: ChangeFeedOptions = { consumer: side.consumer, keys: side.keys, maxBatchSize: ctx.prepared.plan.batchSize, signal: ctx.signal }
-  const saved = ctx.full ? undefined : await ctx.state.getFeedPosition(side.positionId)
+  const saved = full ? undefined : await ctx.state.getFeedPosition(side.positionId)
   const resumable = saved !== undefined && saved.connection === side.connection && saved.entity === side.planEntity && saved.consumer === side.consumer
   if (resumable) {
     try {
@@ -139,7 +223,7 @@ async function openSide(ctx: RunContext, side: SideStream): Promise<boolean> {
 }
 
 /** Decide the keys of each batch as it arrives (and poll the sides without a feed) until the signal stops it. */
-async function stream(ctx: RunContext, run: TwoWayRun, sides: SideStream[]): Promise<void> {
+async function stream(ctx: RunContext, run: TwoWayRun, sides: SideStream[], health: StreamHealth): Promise<void> {
   const p = ctx.prepared
   const feeds = sides.filter((s) => s.feed)
   const polled = sides.filter((s) => !s.feed)
@@ -182,6 +266,7 @@ async function stream(ctx: RunContext, run: TwoWayRun, sides: SideStream[]): Pro
         if (Date.now() - s.lastSaved >= IDLE_CHECKPOINT_MS) await checkpoint(ctx, s, batch.position, new Date().toISOString())
       } else {
         await applyBatch(run, s, batch)
+        health.batches++
         await checkpoint(ctx, s, batch.position, batch.changes[batch.changes.length - 1]!.committedAt)
       }
       if (Date.now() - lastReport >= PROGRESS_INTERVAL_MS) {

@@ -4,10 +4,11 @@
  * back through the feeds and are not sent back (an idle stream writes
  * nothing, also after a restart); both positions are saved; a conflict made
  * before either event was applied is settled once; a side without change
- * capture is polled by its cursor.
+ * capture is polled by its cursor; a lost connection is reconnected.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Connector } from '../../../src/connectors/connector.js'
+import { consumerName } from '../../../src/engine/consumer-name.js'
 import type { SyncManager } from '../../../src/sync-manager.js'
 import type { TestDatasource } from '../datasources.js'
 import { openManager } from '../sync-harness.js'
@@ -111,5 +112,26 @@ describe('realtime two-way sync postgres <-> sqlite', () => {
     expect(result).toMatchObject({ status: 'succeeded', conflicts: 0, failed: 0 })
     expect(written(result)).toBe(3 + 4)
     expect(result.notes?.join(' ')).toMatch(/destination dst \(sqlite\) has no change capture: its changes are read by its cursor every 1 s/)
+  })
+
+  it('reconnects after the replication connection is lost and resumes from its saved positions', async () => {
+    await open({ retries: 2 })
+    const running = startStreaming(manager, ID)
+    await running.streaming
+    await converged(src, dst, [row(1, 'item 1', 1), row(2, 'item 2', 2), row(3, 'item 3', 3)])
+    // End the PostgreSQL feed's server process once its slot is read.
+    for (const until = Date.now() + 10_000; ; ) {
+      const ended = await src.query<{ ok: boolean }>(`SELECT pg_terminate_backend(active_pid) AS ok FROM pg_replication_slots WHERE slot_name LIKE '%' || ? AND active_pid IS NOT NULL`, [consumerName(ID)])
+      if (ended[0]?.ok === true) break
+      if (Date.now() > until) throw new Error('the feed never read its slot')
+      await idle(25)
+    }
+    await updateItem(src, 1, { name: 'after the cut', updated_at: at(10) })
+    await updateItem(dst, 2, { name: 'also after the cut', updated_at: at(11) })
+    await converged(src, dst, [row(1, 'after the cut', 1), row(2, 'also after the cut', 2), row(3, 'item 3', 3)])
+    const result = await running.stop()
+    expect(result).toMatchObject({ status: 'succeeded', conflicts: 0, failed: 0 })
+    expect(written(result)).toBe(3 + 2)
+    expect(result.notes?.join(' ')).toMatch(/reconnected 1 time\(s\) after transient errors .*resumed from its saved positions/)
   })
 })

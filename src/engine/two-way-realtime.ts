@@ -91,7 +91,8 @@ export async function twoWayRealtimeSync(ctx: RunContext, opts: TwoWayOptions): 
       )
     }
     // Live: `full` only applies to the first comparison; polls continue from the watermarks it left.
-    const run = createTwoWayRun({ ...ctx, full: false }, opts)
+    // No signal: a stop lets the batch in flight finish its writes and checkpoint; the loop stops between batches.
+    const run = createTwoWayRun({ ...ctx, full: false, signal: undefined }, opts)
     const health: StreamHealth = { batches: 0, outages: 0 }
     for (;;) {
       if (fresh) {
@@ -277,7 +278,13 @@ async function stream(ctx: RunContext, run: TwoWayRun, sides: SideStream[], heal
     // Stopping: the newest position seen, even an idle one, so a restart skips nothing twice.
     for (const s of feeds) if (s.unsaved) await checkpoint(ctx, s, s.unsaved.position, new Date().toISOString())
   } finally {
-    await Promise.all(feeds.map((s) => s.changes?.return?.().catch(() => undefined)))
+    // A feed still waiting for its next batch would hold `return()` until a change comes: closing it ends the wait.
+    await Promise.all(
+      feeds.map(async (s) => {
+        if (s.next) await s.feed?.close().catch(() => undefined)
+        await s.changes?.return?.().catch(() => undefined)
+      }),
+    )
   }
   ctx.stoppedStreaming = ctx.signal?.aborted === true
 }

@@ -126,7 +126,9 @@ describe('realtime two-way sync postgres <-> sqlite', () => {
       if (Date.now() > until) throw new Error('the feed never read its slot')
       await idle(25)
     }
+    // The SQLite feed stays idle meanwhile: reconnecting must not wait for it.
     await updateItem(src, 1, { name: 'after the cut', updated_at: at(10) })
+    await converged(src, dst, [row(1, 'after the cut', 1), row(2, 'item 2', 2), row(3, 'item 3', 3)])
     await updateItem(dst, 2, { name: 'also after the cut', updated_at: at(11) })
     await converged(src, dst, [row(1, 'after the cut', 1), row(2, 'also after the cut', 2), row(3, 'item 3', 3)])
     const result = await running.stop()

@@ -15,6 +15,8 @@ export interface Streaming {
   streaming: Promise<void>
   /** Abort it and wait for its result. */
   stop: () => Promise<SyncResult>
+  /** Its result once it ended (by itself, e.g. failed, or stopped). */
+  ended?: SyncResult
 }
 
 /** Start `manager.run(id)` of a realtime sync in the background. */
@@ -29,21 +31,25 @@ export function startStreaming(manager: SyncManager, id: string): Streaming {
   const result = manager.run(id, { signal: controller.signal, onProgress: (p) => p.phase === 'stream' && onStream() })
   // A run that ends before streaming fails the test with its error (a no-op once streaming).
   void result.then((r) => onEnd(new Error(`the realtime run ended before streaming: ${r.status} ${r.error ?? ''} ${(r.notes ?? []).join(' ')}`)), onEnd)
-  return {
+  const handle: Streaming = {
     streaming,
     stop: async () => {
       controller.abort()
       return result
     },
   }
+  void result.then((r) => (handle.ended = r))
+  return handle
 }
 
-/** Wait until both sides hold `want` (polling them), at most `ms`; fails with the last difference. */
-export async function converged(src: TestDatasource, dst: TestDatasource, want: Row[], ms = 20_000): Promise<void> {
+/** Wait until both sides hold `want` (polling them), at most `ms`; fails with the last difference, or the result of `running` once it ended. */
+export async function converged(src: TestDatasource, dst: TestDatasource, want: Row[], running?: Streaming, ms = 20_000): Promise<void> {
   const until = Date.now() + ms
   for (;;) {
     const [s, d] = await Promise.all([items(src), items(dst)])
     if (JSON.stringify(s) === JSON.stringify(want) && JSON.stringify(d) === JSON.stringify(want)) return
+    // A run that ended cannot converge any more: its result says why.
+    if (running?.ended) expect(running.ended).toBe('still streaming')
     if (Date.now() > until) {
       expect(s).toEqual(want)
       expect(d).toEqual(want)

@@ -111,7 +111,7 @@ for (const pair of PAIRS) {
               }
               running = startStreaming(manager, id)
               await running.streaming
-              await converged(src, dst, rowsOf(expected))
+              await converged(src, dst, rowsOf(expected), running)
 
               // Live: each edit reaches the other side once.
               for (const o of live) {
@@ -119,7 +119,7 @@ for (const pair of PAIRS) {
                 await edit(o, expected)
                 if (!same(before, expected.get(o.id))) writes++
               }
-              await converged(src, dst, rowsOf(expected))
+              await converged(src, dst, rowsOf(expected), running)
               agreed = expected
             }
             const result = await running.stop()

@@ -105,7 +105,15 @@ export async function twoWayRealtimeSync(ctx: RunContext, opts: TwoWayOptions): 
         await stream(ctx, run, sides, health)
         return
       } catch (error) {
-        if (!(error instanceof SynclineError && error.failure === 'transient') || ctx.signal?.aborted) throw error
+        if (ctx.signal?.aborted || !(error instanceof SynclineError)) throw error
+        if (error.code === 'POSITION_LOST') {
+          // Lost mid-stream: both feeds start afresh and both sides are compared in full (never a blind reload).
+          ctx.notes.push(`A stream position could no longer be served (${firstLine(error.message)}); both feeds started afresh, both sides were compared in full and only the differences were written.`)
+          await closeFeeds(sides)
+          fresh = await openSides(ctx, sides, true)
+          continue
+        }
+        if (error.failure !== 'transient') throw error
         await closeFeeds(sides)
         const reopened = await reconnect(ctx, sides, error, health)
         if (reopened === undefined) {

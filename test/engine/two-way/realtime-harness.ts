@@ -43,7 +43,7 @@ export function startStreaming(manager: SyncManager, id: string): Streaming {
 }
 
 /** Wait until both sides hold `want` (polling them), at most `ms`; fails with the last difference, or the result of `running` once it ended. */
-export async function converged(src: TestDatasource, dst: TestDatasource, want: Row[], running?: Streaming, ms = 20_000): Promise<void> {
+export async function converged(src: TestDatasource, dst: TestDatasource, want: Row[], running?: Streaming, ms = 30_000): Promise<void> {
   const until = Date.now() + ms
   for (;;) {
     const [s, d] = await Promise.all([items(src), items(dst)])

@@ -136,4 +136,25 @@ describe('realtime two-way sync postgres <-> sqlite', () => {
     expect(written(result)).toBe(3 + 2)
     expect(result.notes?.join(' ')).toMatch(/reconnected 1 time\(s\) after transient errors .*resumed from its saved positions/)
   })
+
+  it('a destination position lost while stopped: both sides are compared in full, then it streams again', async () => {
+    await open()
+    const first = startStreaming(manager, ID)
+    await first.streaming
+    await converged(src, dst, [row(1, 'item 1', 1), row(2, 'item 2', 2), row(3, 'item 3', 3)])
+    await first.stop()
+
+    const sqlite = await manager.connector('dst')
+    await sqlite.dropChangeFeed!(consumerName(`${ID}:destination`))
+    // Made while its consumer is gone: in no change log, found by the comparison.
+    await updateItem(dst, 2, { name: 'while lost', updated_at: at(10) })
+    const second = startStreaming(manager, ID)
+    await second.streaming
+    await converged(src, dst, [row(1, 'item 1', 1), row(2, 'while lost', 2), row(3, 'item 3', 3)], second)
+    await updateItem(dst, 3, { name: 'streamed again', updated_at: at(11) })
+    await converged(src, dst, [row(1, 'item 1', 1), row(2, 'while lost', 2), row(3, 'streamed again', 3)], second)
+    const result = await second.stop()
+    expect(result).toMatchObject({ status: 'succeeded', updated: 2, conflicts: 0 })
+    expect(result.notes?.join(' ')).toMatch(/saved destination stream position could no longer be served/)
+  })
 })

@@ -185,8 +185,7 @@ async function runHolding(target: RunTarget, userOpts: RunSyncOptions, record: R
     else if (plan.direction === 'two-way') {
       const twoWay = { index: target.index, ...(opts.onConflict ? { onConflict: opts.onConflict } : {}) }
       await (plan.mode === 'realtime' ? twoWayRealtimeSync(ctx, twoWay) : twoWaySync(ctx, twoWay))
-    }
-    else await runMode(ctx, facts)
+    } else await runMode(ctx, facts)
     await commitStaged(ctx)
     if (!ctx.dryRun) await state.setSyncFacts(plan.id, await deliveredFacts(ctx))
   } catch (error) {

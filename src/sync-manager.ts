@@ -13,6 +13,7 @@ import { keyOf, type CheckReport, type Connector, type DiscoverOptions } from '.
 import { createConnector } from './connectors/registry.js'
 import { consumerName } from './engine/consumer-name.js'
 import { explainForeignKeys, type ExplainedNode } from './engine/foreign-key-plan.js'
+import { destinationPositionId } from './engine/two-way-realtime.js'
 import { runSyncs } from './engine/run-syncs.js'
 import { verifySync, type VerifyOptions, type VerifyResult } from './engine/verify-sync.js'
 import { startWatch, type WatchCallback, type WatchHandle, type WatchOptions } from './engine/watch.js'
@@ -516,6 +517,11 @@ export class SyncManager extends EventEmitter {
       const source = await this.connector(connection)
       await source.dropChangeFeed?.(saved?.consumer ?? consumerName(syncId))
     }
+    // A realtime two-way sync also streams its destination, under a position of its own.
+    const destinationId = destinationPositionId(syncId)
+    const other = await state.getFeedPosition(destinationId)
+    if (other && this.plan.connections[other.connection] !== undefined) await (await this.connector(other.connection)).dropChangeFeed?.(other.consumer)
+    if (other) await state.forgetSync(destinationId)
     await state.forgetSync(syncId)
   }
 

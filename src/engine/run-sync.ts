@@ -22,6 +22,7 @@ import { realtimeSync } from './realtime-sync.js'
 import { prepareSync, type PreparedSync } from './prepare-sync.js'
 import type { ConflictResolver } from './conflict-resolution.js'
 import { twoWaySync } from './two-way-sync.js'
+import { twoWayRealtimeSync } from './two-way-realtime.js'
 import { emptyCounts, type ProgressListener } from './progress.js'
 import { destinationRowsAtStart, report, saveWatermark, type RunContext } from './run-context.js'
 import type { ForeignKeyInfo } from '../values/canonical.js'
@@ -201,8 +202,10 @@ async function runHolding(target: RunTarget, userOpts: RunSyncOptions, record: R
     await destinationRowsAtStart(ctx)
     if (opts.orphanCheck) await checkOrphans(ctx, opts.orphanCheck)
     else if (opts.deletesOnly) await reconcileDeletes(ctx, { repairMissing: plan.mode === 'incremental' && !ctx.full })
-    else if (plan.direction === 'two-way') await twoWaySync(ctx, { index: target.index, ...(opts.onConflict ? { onConflict: opts.onConflict } : {}) })
-    else await runMode(ctx, facts)
+    else if (plan.direction === 'two-way') {
+      const twoWay = { index: target.index, ...(opts.onConflict ? { onConflict: opts.onConflict } : {}) }
+      await (plan.mode === 'realtime' ? twoWayRealtimeSync(ctx, twoWay) : twoWaySync(ctx, twoWay))
+    } else await runMode(ctx, facts)
     await commitStaged(ctx)
     if (!ctx.dryRun && !opts.orphanCheck) await state.setSyncFacts(plan.id, await deliveredFacts(ctx))
     if (checkOwnKeys && !ctx.dryRun) await checkOrphans(ctx, prepared.destinationEntity.foreignKeys)

@@ -41,8 +41,8 @@ export interface TwoWayOptions {
   onConflict?: ConflictResolver
 }
 
-/** One two-way run in progress. */
-interface TwoWayRun {
+/** One two-way run in progress (also the realtime two-way stream's, src/engine/two-way-realtime.ts). */
+export interface TwoWayRun {
   ctx: RunContext
   mapping: TwoWayMapping
   state: TwoWayState
@@ -60,6 +60,14 @@ interface TwoWayRun {
 
 /** Run one incremental two-way sync. */
 export async function twoWaySync(ctx: RunContext, opts: TwoWayOptions): Promise<void> {
+  const run = createTwoWayRun(ctx, opts)
+  await readChanges(run, 'source')
+  await readChanges(run, 'destination')
+  if (ctx.deletes !== 'ignore') await keyPass(run)
+}
+
+/** The mapping both ways, the base and a writer for the source, for one run. */
+export function createTwoWayRun(ctx: RunContext, opts: TwoWayOptions): TwoWayRun {
   const p = ctx.prepared
   const mapping = twoWayMapping(p, opts.index)
   const sourceWriter = new BatchWriter({
@@ -83,14 +91,11 @@ export async function twoWaySync(ctx: RunContext, opts: TwoWayOptions): Promise<
   }
   if (opts.onConflict) run.resolver = opts.onConflict
   if (ctx.dryRun) run.planned = new Set()
-
-  await readChanges(run, 'source')
-  await readChanges(run, 'destination')
-  if (ctx.deletes !== 'ignore') await keyPass(run)
+  return run
 }
 
 /** Phase 1 or 2: one side's rows changed since its watermark, then its rows with a NULL cursor. */
-async function readChanges(run: TwoWayRun, side: 'source' | 'destination'): Promise<void> {
+export async function readChanges(run: TwoWayRun, side: 'source' | 'destination'): Promise<void> {
   const { ctx, mapping, state } = run
   const p = ctx.prepared
   const isSource = side === 'source'
@@ -186,25 +191,25 @@ async function viewsOf(run: TwoWayRun, side: 'source' | 'destination', rows: Row
 }
 
 /** Base entries and open conflicts of a batch's keys, when already read. */
-interface KnownState {
+export interface KnownState {
   bases: Map<string, BaseEntry>
   open: Map<string, StoredConflict>
 }
 
-function newView(run: TwoWayRun, key: KeyValues): KeyView | undefined {
+export function newView(run: TwoWayRun, key: KeyValues): KeyView | undefined {
   const keyBytes = sortKey(run.ctx.prepared.keyTypes, key)
   // A key with a NULL part cannot be a base key; such rows cannot be matched across sides either.
   if (keyBytes === undefined) return undefined
   return { key, keyBytes, recordId: recordId(key) }
 }
 
-async function lookupDestination(run: TwoWayRun, keys: KeyValues[]): Promise<Map<string, Row>> {
+export async function lookupDestination(run: TwoWayRun, keys: KeyValues[]): Promise<Map<string, Row>> {
   const p = run.ctx.prepared
   const found = await p.destination.lookup(p.destinationEntity.name, p.destinationKeys, keys, run.mapping.destinationFields, { signal: run.ctx.signal })
   return new Map(found.map((row) => [recordId(keyOf(row, p.destinationKeys)), row]))
 }
 
-async function lookupSource(run: TwoWayRun, keys: KeyValues[]): Promise<Map<string, Row>> {
+export async function lookupSource(run: TwoWayRun, keys: KeyValues[]): Promise<Map<string, Row>> {
   const p = run.ctx.prepared
   const found = await p.source.lookup(p.sourceEntity.name, p.keys, keys, run.mapping.forward.sourceFields, { signal: run.ctx.signal })
   return new Map(found.map((row) => [recordId(keyOf(row, p.keys)), row]))
@@ -214,7 +219,7 @@ async function lookupSource(run: TwoWayRun, keys: KeyValues[]): Promise<Map<stri
  * Decide and write a batch of keys; returns how many records were rejected
  * (their base is left as it was, so the next run tries them again).
  */
-async function syncKeys(run: TwoWayRun, all: KeyView[], known?: KnownState): Promise<number> {
+export async function syncKeys(run: TwoWayRun, all: KeyView[], known?: KnownState): Promise<number> {
   const planned = run.planned
   const views = planned ? all.filter((v) => !planned.has(v.recordId)) : all
   for (const v of views) planned?.add(v.recordId)
@@ -320,7 +325,7 @@ function storedConflict(run: TwoWayRun, view: KeyView, kind: StoredConflict['kin
  * order, by their encoding). Every key not on both sides and in the base is
  * decided: deletes, and new rows the cursor scans cannot see.
  */
-async function keyPass(run: TwoWayRun): Promise<void> {
+export async function keyPass(run: TwoWayRun): Promise<void> {
   const { ctx, state } = run
   const p = ctx.prepared
   const { batchSize } = p.plan

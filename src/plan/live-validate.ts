@@ -82,7 +82,9 @@ async function validateSyncLive(sync: SyncPlan, at: string, deps: LiveValidation
   const sourceEntity = source.entity
   if (sync.mode === 'realtime' && deps.changeCapture) {
     const capture = await deps.changeCapture(sync.source.connection)
-    if (!capture.cdc) {
+    // Two-way: a side without change capture is polled by its cursor, so one feed is enough.
+    const otherSide = sync.direction === 'two-way' && !capture.cdc ? await deps.changeCapture(sync.destination.connection) : undefined
+    if (!capture.cdc && !otherSide?.cdc) {
       issues.push({
         path: `${at}.mode`,
         message: `mode: realtime needs change capture, but the source connection '${sync.source.connection}' (${capture.kind}) has none; use mode: incremental with a cursor (or mode: full), or a source that captures changes (PostgreSQL, MariaDB, SQLite)`,

@@ -72,7 +72,7 @@ syncs:
   # - id: contacts
   #   source: { connection: shop, entity: contacts }
   #   destination: { connection: warehouse, entity: public.contacts }
-  #   mode: incremental                                # two-way needs incremental (realtime two-way: not yet)
+  #   mode: incremental                                # incremental (each run) or realtime (change feeds on both sides)
   #   direction: two-way                               # one-way | two-way
   #   cursor: updated_at                               # needed to tell which side changed
   #   destinationCursor: modified                      # the destination's cursor, if not the field cursor maps to

@@ -22,11 +22,8 @@ export function twoWayIssues(sync: SyncPlan, at: string): PlanIssue[] {
   if (sync.mode === 'full') {
     issues.push({
       path: `${at}.mode`,
-      message: `direction two-way reads each side's changes since the last run, so it needs mode: incremental and a cursor on both sides, e.g. mode: incremental, cursor: updated_at`,
+      message: `direction two-way reads each side's changes since the last run (or as they happen), so it needs mode: incremental or realtime and a cursor on both sides, e.g. mode: incremental, cursor: updated_at`,
     })
-  }
-  if (sync.mode === 'realtime') {
-    issues.push({ path: `${at}.mode`, message: `two-way sync in realtime mode is not available in this version yet; use mode: incremental with a cursor on both sides` })
   }
   if (sync.filters.length > 0) {
     issues.push({

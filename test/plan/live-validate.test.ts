@@ -103,6 +103,14 @@ describe('validatePlanLive', () => {
     expect(await validatePlanLive(planWith({ mode: 'full' }), withCapture(false))).toEqual([])
   })
 
+  it('passes a realtime two-way sync when either side captures changes (the other is polled), and reports one where neither does', async () => {
+    const plan = planWith({ mode: 'realtime', direction: 'two-way', cursor: 'updated_at' })
+    const capturing = (connections: string[]): LiveValidationDeps => ({ ...fakeDeps(), changeCapture: async (c) => ({ cdc: connections.includes(c), kind: 'sqlite' }) })
+    expect(await validatePlanLive(plan, capturing(['warehouse']))).toEqual([])
+    expect(await validatePlanLive(plan, capturing(['shop']))).toEqual([])
+    expect(await validatePlanLive(plan, capturing([]))).toEqual([{ path: 'syncs[0].mode', message: expect.stringContaining("the source connection 'shop' (sqlite) has none") }])
+  })
+
   it('reports a missing source entity with the connector message, and checks nothing else for that sync', async () => {
     const plan = planWith({ source: { connection: 'shop', entity: 'Customers' }, keys: ['nope'] })
     expect(await validatePlanLive(plan, fakeDeps())).toEqual([{ path: 'syncs[0].source.entity', message: "No entity 'Customers' in 'shop'." }])

@@ -115,13 +115,13 @@ describe('two-way plan validation', () => {
     expect(errors({})).toEqual([])
   })
 
-  it('refuses a transform without oneWay, filters, full and realtime modes, and destinationCursor on a one-way sync', () => {
+  it('refuses a transform without oneWay, filters, full mode (realtime is accepted), and destinationCursor on a one-way sync', () => {
     expect(errors({ mapping: { fields: [{ source: 'name', destination: 'label', transform: 'UPPER(name)' }] } })).toEqual([
       expect.stringMatching(/^syncs\[0\]\.mapping\.fields\[0\]\.transform: a two-way sync writes every field back to the source, but the transform 'UPPER\(name\)' cannot be undone.*oneWay: true/),
     ])
     expect(errors({ filters: [{ field: 'qty', op: '>', value: 1 }] })[0]).toMatch(/^syncs\[0\]\.filters: filters are not supported with direction two-way/)
     expect(errors({ mode: 'full' })[0]).toMatch(/^syncs\[0\]\.mode: direction two-way .* needs mode: incremental/)
-    expect(errors({ mode: 'realtime' })[0]).toMatch(/^syncs\[0\]\.mode: two-way sync in realtime mode is not available/)
+    expect(errors({ mode: 'realtime' })).toEqual([])
     expect(errors({ direction: 'one-way' })).toEqual([expect.stringMatching(/^syncs\[0\]\.destinationCursor: destinationCursor applies to direction: two-way only/)])
     expect(errors({ keys: ['id'], mapping: { fields: [{ source: 'id', destination: 'id', oneWay: true }] } })[0]).toMatch(/key field 'id' .* cannot be one-way/)
     expect(errors({ conflictTies: 'left' as 'source' })[0]).toMatch(/^syncs\[0\]\.conflictTies/)

@@ -28,6 +28,8 @@ export interface PgColumn {
   castTo?: string
   /** Appended to the column to order it by UTF-8 bytes (`COLLATE "C"`, `::text COLLATE "C"`, or nothing). */
   orderSuffix: string
+  /** The type's name (a domain's base type): `numeric`, `timestamptz`, `bpchar`… */
+  baseType: string
 }
 
 /** An entity with its catalog details, cached by the connector. */
@@ -257,8 +259,8 @@ function toColumn(row: ColumnRow, binaryDefault: boolean): PgColumn {
     orderSuffix = '::text COLLATE "C"'
   }
   return viaText
-    ? { field, paramType: 'text', castTo: row.param_type, orderSuffix }
-    : { field, paramType: row.param_type, orderSuffix }
+    ? { field, paramType: 'text', castTo: row.param_type, orderSuffix, baseType: row.base_type }
+    : { field, paramType: row.param_type, orderSuffix, baseType: row.base_type }
 }
 
 /** The names of all user entities, for "did you mean" hints. */

@@ -24,12 +24,16 @@ import { rangeChecksumOf, type RangeChecksumMethods } from './capabilities.js'
 import { destinationFields, type CompareContext } from './run-context.js'
 import type { MergeStep } from './sorted-merge.js'
 
-/** Ranges of at most this many rows (on the larger side) compare (key, hash) pairs instead of being cut again. */
-export const LEAF_ROWS = 25_000
-/** Into how many ranges a differing range is cut. */
-export const FANOUT = 16
-/** The most ranges the whole key space is cut into at first. */
-const MAX_FIRST_CUT = 4096
+/**
+ * How the key space is cut. `leafRows`: ranges of at most this many rows (on
+ * the larger side) compare (key, hash) pairs instead of being cut again;
+ * their pairs are held in memory, so it bounds memory. `fanout`: into how
+ * many ranges a differing range is cut. The whole key space is cut into
+ * about `2 × rows / leafRows` ranges at first (at least `fanout`, at most
+ * `maxFirstCut`), without a checksum of the whole. Tests lower these to
+ * make small tables descend.
+ */
+export const descentLimits = { leafRows: 25_000, fanout: 16, maxFirstCut: 4096 }
 
 /** One side of the comparison: a connector's range methods bound to its entity, keys and fields. */
 interface ChecksumSide {
@@ -138,7 +142,8 @@ export async function* differingSteps(
   const whole: KeyRange = {}
   const largest = Math.max(totals.source ?? 0, totals.destination ?? 0)
   // The first cut needs no checksum of the whole: it is one pass fewer when anything changed.
-  if (largest > LEAF_ROWS) pushParts(stack, whole, await cut(cmp, whole, totals, Math.min(MAX_FIRST_CUT, Math.max(FANOUT, Math.ceil((2 * largest) / LEAF_ROWS)))))
+  const { leafRows, fanout, maxFirstCut } = descentLimits
+  if (largest > leafRows) pushParts(stack, whole, await cut(cmp, whole, totals, Math.min(maxFirstCut, Math.max(fanout, Math.ceil((2 * largest) / leafRows)))))
   else stack.push({ range: whole })
   while (stack.length > 0) {
     throwIfAborted(ctx.signal)
@@ -149,7 +154,7 @@ export async function* differingSteps(
       continue
     }
     const rows = Math.max(s.count, d.count)
-    const parts = rows > LEAF_ROWS ? await cut(cmp, range, { source: s.count, destination: d.count }, FANOUT) : []
+    const parts = rows > leafRows ? await cut(cmp, range, { source: s.count, destination: d.count }, fanout) : []
     if (parts.length > 0) {
       pushParts(stack, range, parts)
       continue

@@ -139,6 +139,8 @@ export interface RangeOptions {
 export interface RangeChecksumOptions extends RangeOptions {
   /** The fields each row's hash covers, in this order. */
   fields: ChecksumField[]
+  /** The row hash function, one of both sides' {@link Connector.checksumHashes}; default `md5`. */
+  hash?: string
 }
 
 /** Rows in a key range and the sum (mod 2^64) of their 64-bit row hashes. */
@@ -359,6 +361,15 @@ export interface Connector {
 
   /** Create the entity if it does not exist, mapping canonical types to native ones. */
   ensureEntity(entity: string, fields: FieldInfo[], keys: string[]): Promise<void>
+
+  /**
+   * Row hash functions `rangeChecksum` and `rangeHashes` accept, preferred
+   * first. `md5` is the one of src/values/row-checksum.ts (the default,
+   * which every connector with `capabilities.rangeChecksum` takes); another
+   * name is used only when both sides list it (PostgreSQL's faster
+   * `postgres-hashtext` between two PostgreSQL databases).
+   */
+  readonly checksumHashes?: readonly string[]
 
   /** Formats `bulkExport` writes and `bulkImport` reads; absent: no bulk path. */
   readonly bulkFormats?: readonly string[]

@@ -41,6 +41,8 @@ interface ChecksumSide {
   entity: string
   base: Omit<RangeOptions, 'range'>
   fields: ChecksumField[]
+  /** The row hash function both sides compute. */
+  hash: string
   /** What a lookup reads, for the rows that differ. */
   lookupFields: string[]
 }
@@ -95,6 +97,9 @@ function obstacleOf(ctx: CompareContext, obstacles: ChecksumObstacles): Checksum
     }
   }
   const sourceKeyTypes = p.keys.map((k) => sourceTypes.get(k) ?? 'text')
+  // The first hash function both sides compute (md5 always is).
+  const destinationHashes = p.destination.checksumHashes ?? ['md5']
+  const hash = (p.source.checksumHashes ?? ['md5']).find((h) => destinationHashes.includes(h)) ?? 'md5'
   return {
     keyTypes: p.keyTypes,
     source: {
@@ -102,6 +107,7 @@ function obstacleOf(ctx: CompareContext, obstacles: ChecksumObstacles): Checksum
       entity: p.sourceEntity.name,
       base: { keys: p.keys, keyTypes: sourceKeyTypes, filters: p.filters, ...(ctx.signal ? { signal: ctx.signal } : {}) },
       fields: p.mapper.fields.map((f) => ({ name: f.source!, type: f.type })),
+      hash,
       lookupFields: p.mapper.sourceFields,
     },
     destination: {
@@ -109,6 +115,7 @@ function obstacleOf(ctx: CompareContext, obstacles: ChecksumObstacles): Checksum
       entity: p.destinationEntity.name,
       base: { keys: p.destinationKeys, keyTypes: p.keyTypes, ...(ctx.signal ? { signal: ctx.signal } : {}) },
       fields: p.mapper.fields.map((f) => ({ name: f.destination, type: f.type })),
+      hash,
       lookupFields: destinationFields(p),
     },
   }
@@ -175,7 +182,7 @@ function pushParts(stack: Pending[], range: KeyRange, cuts: KeyValues[]): void {
 }
 
 function checksum(side: ChecksumSide, range: KeyRange) {
-  return side.methods.rangeChecksum(side.entity, { ...side.base, fields: side.fields, range })
+  return side.methods.rangeChecksum(side.entity, { ...side.base, fields: side.fields, hash: side.hash, range })
 }
 
 /** Cut points from the side with more rows (keys are the same values on both sides). */
@@ -189,7 +196,7 @@ async function cut(cmp: ChecksumComparison, range: KeyRange, rows: { source: num
 
 /** A small differing range: compare (key, hash) pairs, read in full only the keys that differ. */
 async function* leafSteps(ctx: CompareContext, cmp: ChecksumComparison, range: KeyRange, chunkSize: number, same: (rows: number) => void): AsyncGenerator<MergeStep[]> {
-  const hashes = (side: ChecksumSide) => side.methods.rangeHashes(side.entity, { ...side.base, fields: side.fields, range })
+  const hashes = (side: ChecksumSide) => side.methods.rangeHashes(side.entity, { ...side.base, fields: side.fields, hash: side.hash, range })
   const [left, right] = await Promise.all([hashes(cmp.source), hashes(cmp.destination)])
   const differing = differingKeys(left, right, cmp.keyTypes)
   same(left.length - differing.filter((d) => d.left).length)

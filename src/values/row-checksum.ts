@@ -3,8 +3,10 @@
  * docs/sync-semantics.md "Checksum comparison").
  *
  * A row's hash is the first 8 bytes (big-endian, unsigned) of the MD5 of
- * its fields' pieces, concatenated in field order: `~` for NULL, otherwise
- * the UTF-8 byte length of the value's checksum text, `:`, and that text.
+ * its fields' pieces, concatenated in field order: `~` for NULL; for text
+ * and json the UTF-8 byte length of the value's checksum text, `:`, and
+ * that text; for every other type (whose text never holds `|` nor starts
+ * with `~`) the text and `|`.
  * A range's checksum is the row count and the sum of the row hashes mod
  * 2^64, which does not depend on the order rows are read in.
  *
@@ -47,10 +49,15 @@ export function checksumText(type: CanonicalType, value: Exclude<Value, null>): 
       return value ? '1' : '0'
     case 'bytes':
       return value instanceof Uint8Array ? Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex') : Buffer.from(String(value), 'utf8').toString('hex')
+    case 'timestamp':
+      return timestampText(String(value))
     default:
       return value instanceof Uint8Array ? Buffer.from(value).toString('utf8') : String(value)
   }
 }
+
+/** Types whose checksum text may hold any character: their pieces carry a length instead of a `|` terminator. */
+const FREE_TEXT = new Set<CanonicalType>(['text', 'json'])
 
 /** The hash input of a row: each field's piece, in field order. */
 export function checksumInput(row: Row, fields: readonly { name: string; type: CanonicalType }[]): string {
@@ -62,9 +69,23 @@ export function checksumInput(row: Row, fields: readonly { name: string; type: C
       continue
     }
     const text = checksumText(field.type, value)
-    input += `${Buffer.byteLength(text, 'utf8')}:${text}`
+    input += FREE_TEXT.has(field.type) ? `${Buffer.byteLength(text, 'utf8')}:${text}` : `${text}|`
   }
   return input
+}
+
+const CANONICAL_TIMESTAMP = /^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)\.(\d{6})Z$/
+
+/**
+ * PostgreSQL's own text of a UTC timestamp (`2026-01-01 10:00:00.5+00`:
+ * fraction without trailing zeros), which it prints much faster than
+ * `to_char`; other spellings (infinity) are kept as they are.
+ */
+function timestampText(value: string): string {
+  const match = CANONICAL_TIMESTAMP.exec(value)
+  if (!match) return value
+  const fraction = match[3]!.replace(/0+$/, '')
+  return `${match[1]} ${match[2]}${fraction ? `.${fraction}` : ''}+00`
 }
 
 /**

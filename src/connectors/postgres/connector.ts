@@ -22,7 +22,7 @@ import { entityNotFound, findTable, loadTables, type PgTable } from './introspec
 import { createPool, displayUrl, endpointOf, type Endpoint, type PoolSettings } from './pool.js'
 import { applyBatch } from './sink.js'
 import { BULK_FORMAT, bulkExport, bulkImport } from './bulk.js'
-import { rangeChecksum, rangeHashes, rangeSplit } from './checksum.js'
+import { CHECKSUM_HASHES, rangeChecksum, rangeHashes, rangeSplit } from './checksum.js'
 import { countRows, lookupRows, oldestOpenTransactionStart, scanRows } from './source.js'
 import { timestampSpellings } from './timestamp-spellings.js'
 import { TriggerCapture } from './trigger-capture.js'
@@ -36,6 +36,7 @@ class PostgresConnector implements Connector {
   readonly kind = 'postgres'
   readonly capabilities = POSTGRES_CAPABILITIES
   readonly bulkFormats = [BULK_FORMAT]
+  readonly checksumHashes = CHECKSUM_HASHES
   readonly name: string
   readonly endpoint: Endpoint
   #pool: pg.Pool | undefined

@@ -6,6 +6,7 @@
  * engine defines (src/values/row-checksum.ts). For SQLite the scan is
  * in-process, so this costs about a scan; only counts and sums leave here.
  */
+import { SynclineError } from '../../errors.js'
 import { compareKeys } from '../../values/compare.js'
 import type { KeyValues, Row } from '../../values/canonical.js'
 import { ChecksumSum, rowChecksumHex } from '../../values/row-checksum.js'
@@ -35,8 +36,14 @@ async function* rangeRows(scan: Scan, entity: string, opts: RangeOptions, fields
   }
 }
 
+/** Only md5 is computed here (src/values/row-checksum.ts). */
+function requireMd5(opts: RangeChecksumOptions): void {
+  if (opts.hash !== undefined && opts.hash !== 'md5') throw new SynclineError('INTERNAL', 'internal', `Row hash '${opts.hash}' is not computed over scans; only md5 is.`)
+}
+
 /** Count and checksum a range by scanning it. */
 export async function checksumByScan(scan: Scan, entity: string, opts: RangeChecksumOptions): Promise<RangeChecksum> {
+  requireMd5(opts)
   const sum = new ChecksumSum()
   const names = [...new Set([...opts.keys, ...opts.fields.map((f) => f.name)])]
   for await (const batch of rangeRows(scan, entity, opts, names)) {
@@ -47,6 +54,7 @@ export async function checksumByScan(scan: Scan, entity: string, opts: RangeChec
 
 /** Each row's key and hash in a range, by scanning it. */
 export async function hashesByScan(scan: Scan, entity: string, opts: RangeChecksumOptions): Promise<KeyHash[]> {
+  requireMd5(opts)
   const out: KeyHash[] = []
   const names = [...new Set([...opts.keys, ...opts.fields.map((f) => f.name)])]
   for await (const batch of rangeRows(scan, entity, opts, names)) {

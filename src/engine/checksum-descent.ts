@@ -121,10 +121,27 @@ function obstacleOf(ctx: CompareContext, obstacles: ChecksumObstacles): Checksum
   }
 }
 
-/** A range to look at, with its row counts when known. */
+/** A range to look at, with the rows its cut expects in it on the larger side. */
 interface Pending {
   range: KeyRange
-  rows?: { source: number; destination: number }
+  expectedRows?: number
+}
+
+/**
+ * How often small ranges have differed so far. Once most do (changes spread
+ * all over the table), a small range goes straight to its (key, hash) pairs:
+ * its checksum would only be one more pass that finds it different.
+ */
+class Density {
+  private seen = 0
+  private differed = 0
+  record(differs: boolean): void {
+    this.seen++
+    if (differs) this.differed++
+  }
+  get dense(): boolean {
+    return this.seen >= 4 && this.differed * 2 > this.seen
+  }
 }
 
 /**
@@ -147,23 +164,33 @@ export async function* differingSteps(
   }
   const stack: Pending[] = []
   const whole: KeyRange = {}
+  const density = new Density()
   const largest = Math.max(totals.source ?? 0, totals.destination ?? 0)
-  // The first cut needs no checksum of the whole: it is one pass fewer when anything changed.
   const { leafRows, fanout, maxFirstCut } = descentLimits
-  if (largest > leafRows) pushParts(stack, whole, await cut(cmp, whole, totals, Math.min(maxFirstCut, Math.max(fanout, Math.ceil((2 * largest) / leafRows)))))
-  else stack.push({ range: whole })
+  // The first cut needs no checksum of the whole: it is one pass fewer when anything changed.
+  if (largest > leafRows) {
+    const parts = Math.min(maxFirstCut, Math.max(fanout, Math.ceil((2 * largest) / leafRows)))
+    pushParts(stack, whole, await cut(cmp, whole, totals, parts), largest / parts)
+  } else stack.push({ range: whole, expectedRows: largest })
   while (stack.length > 0) {
     throwIfAborted(ctx.signal)
-    const { range } = stack.pop()!
+    const { range, expectedRows } = stack.pop()!
+    const small = expectedRows !== undefined && expectedRows <= leafRows
+    if (small && density.dense) {
+      density.record(yield* leafSteps(ctx, cmp, range, chunkSize, same))
+      continue
+    }
     const [s, d] = await Promise.all([checksum(cmp.source, range), checksum(cmp.destination, range)])
-    if (s.count === d.count && s.sum === d.sum) {
+    const differs = s.count !== d.count || s.sum !== d.sum
+    if (small) density.record(differs)
+    if (!differs) {
       same(s.count)
       continue
     }
     const rows = Math.max(s.count, d.count)
     const parts = rows > leafRows ? await cut(cmp, range, { source: s.count, destination: d.count }, fanout) : []
     if (parts.length > 0) {
-      pushParts(stack, range, parts)
+      pushParts(stack, range, parts, rows / (parts.length + 1))
       continue
     }
     yield* leafSteps(ctx, cmp, range, chunkSize, same)
@@ -171,13 +198,13 @@ export async function* differingSteps(
 }
 
 /** Push the ranges between the cuts, last first, so they pop in key order. */
-function pushParts(stack: Pending[], range: KeyRange, cuts: KeyValues[]): void {
+function pushParts(stack: Pending[], range: KeyRange, cuts: KeyValues[], expectedRows: number): void {
   const bounds: (KeyValues | undefined)[] = [range.after, ...cuts, range.through]
   for (let i = bounds.length - 2; i >= 0; i--) {
     const part: KeyRange = {}
     if (bounds[i] !== undefined) part.after = bounds[i]!
     if (bounds[i + 1] !== undefined) part.through = bounds[i + 1]!
-    stack.push({ range: part })
+    stack.push({ range: part, expectedRows })
   }
 }
 
@@ -194,8 +221,8 @@ async function cut(cmp: ChecksumComparison, range: KeyRange, rows: { source: num
   return side.methods.rangeSplit(side.entity, { ...side.base, range, parts, rows: count })
 }
 
-/** A small differing range: compare (key, hash) pairs, read in full only the keys that differ. */
-async function* leafSteps(ctx: CompareContext, cmp: ChecksumComparison, range: KeyRange, chunkSize: number, same: (rows: number) => void): AsyncGenerator<MergeStep[]> {
+/** A small range: compare (key, hash) pairs, read in full only the keys that differ; returns whether any did. */
+async function* leafSteps(ctx: CompareContext, cmp: ChecksumComparison, range: KeyRange, chunkSize: number, same: (rows: number) => void): AsyncGenerator<MergeStep[], boolean> {
   const hashes = (side: ChecksumSide) => side.methods.rangeHashes(side.entity, { ...side.base, fields: side.fields, hash: side.hash, range })
   const [left, right] = await Promise.all([hashes(cmp.source), hashes(cmp.destination)])
   const differing = differingKeys(left, right, cmp.keyTypes)
@@ -220,6 +247,7 @@ async function* leafSteps(ctx: CompareContext, cmp: ChecksumComparison, range: K
     }
     yield steps
   }
+  return differing.length > 0
 }
 
 /** Keys on one side only, or on both with different hashes, in key order. */

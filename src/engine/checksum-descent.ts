@@ -157,6 +157,25 @@ export async function* differingSteps(
   chunkSize: number,
   onSame?: (rows: number) => void,
 ): AsyncGenerator<MergeStep[]> {
+  // Small ranges give a few steps each: gather them into batches of about chunkSize for the writer.
+  let out: MergeStep[] = []
+  for await (const steps of rangeSteps(ctx, cmp, totals, chunkSize, onSame)) {
+    out = out.length === 0 ? steps : out.concat(steps)
+    if (out.length >= chunkSize) {
+      yield out
+      out = []
+    }
+  }
+  if (out.length > 0) yield out
+}
+
+async function* rangeSteps(
+  ctx: CompareContext,
+  cmp: ChecksumComparison,
+  totals: { source: number | undefined; destination: number | undefined },
+  chunkSize: number,
+  onSame?: (rows: number) => void,
+): AsyncGenerator<MergeStep[]> {
   const same = (rows: number): void => {
     ctx.counts.read += rows
     ctx.counts.unchanged += rows

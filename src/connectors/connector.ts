@@ -7,7 +7,7 @@
  */
 import type { SynclineError } from '../errors.js'
 import type { ChangeFeed, ChangeFeedOptions, ChangeFeedStatus } from './change-feed.js'
-import type { EntityInfo, FieldInfo, ForeignKeyInfo, KeyValues, Row, Value } from '../values/canonical.js'
+import type { CanonicalType, EntityInfo, FieldInfo, ForeignKeyInfo, KeyValues, Row, Value } from '../values/canonical.js'
 
 /**
  * What a connector can do; the engine chooses its strategy from these and
@@ -53,6 +53,15 @@ export interface Capabilities {
    * commit, and rolls back on failure.
    */
   staging: boolean
+  /**
+   * `rangeChecksum` and `rangeSplit` answer per key range with a row count
+   * and an order-independent checksum of the rows' canonical encodings
+   * (src/values/row-checksum.ts), computed in the database where it can.
+   * A full sync and `verify` whose sides both have it compare checksums
+   * first and read rows only in the ranges that differ (docs/sync-semantics.md,
+   * "Checksum comparison"); without it they compare every row.
+   */
+  rangeChecksum: boolean
 }
 
 /** The filter operators of the plan file (DESIGN §1.1). */
@@ -97,6 +106,61 @@ export interface ScanOptions {
   /** Rows per yielded batch. */
   batchSize: number
   signal?: AbortSignal
+}
+
+/**
+ * A key range `(after, through]`: keys greater than `after` (or from the
+ * first) up to and including `through` (or to the last). Both bounds are
+ * keys in key order, compared as {@link compareKeys} does.
+ */
+export interface KeyRange {
+  after?: KeyValues
+  through?: KeyValues
+}
+
+/** A field a checksum covers, with the canonical type it is encoded as. */
+export interface ChecksumField {
+  name: string
+  type: CanonicalType
+}
+
+/** What {@link Connector.rangeChecksum} and {@link Connector.rangeSplit} read. */
+export interface RangeOptions {
+  /** Key fields, in key order. */
+  keys: string[]
+  /** The canonical types of the key fields, in key order. */
+  keyTypes: CanonicalType[]
+  filters?: Filter[]
+  range: KeyRange
+  signal?: AbortSignal
+}
+
+/** Options of {@link Connector.rangeChecksum}. */
+export interface RangeChecksumOptions extends RangeOptions {
+  /** The fields each row's hash covers, in this order. */
+  fields: ChecksumField[]
+  /** The row hash function, one of both sides' {@link Connector.checksumHashes}; default `md5`. */
+  hash?: string
+}
+
+/** Rows in a key range and the sum (mod 2^64) of their 64-bit row hashes. */
+export interface RangeChecksum {
+  count: number
+  sum: bigint
+}
+
+/** One row's key and hash (16 hex digits of {@link RangeChecksum}'s row hash), from {@link Connector.rangeHashes}. */
+export interface KeyHash {
+  key: KeyValues
+  hash: string
+}
+
+/** Options of {@link Connector.rangeSplit}. */
+export interface RangeSplitOptions extends RangeOptions {
+  /** Into how many parts of about equal row counts. */
+  parts: number
+  /** Rows in the range (as `rangeChecksum` counted them). */
+  rows: number
 }
 
 /** One transaction's worth of changes for one entity. */
@@ -285,6 +349,25 @@ export interface Connector {
   /** Read the rows with these keys (missing keys are simply absent). */
   lookup(entity: string, keys: string[], values: KeyValues[], fields: string[], opts?: { signal?: AbortSignal }): Promise<Row[]>
 
+  /**
+   * Count and checksum the rows in a key range (`capabilities.rangeChecksum`):
+   * each row's hash is {@link rowChecksum} of its canonical values, so two
+   * databases holding equal rows give equal sums.
+   */
+  rangeChecksum?(entity: string, opts: RangeChecksumOptions): Promise<RangeChecksum>
+
+  /**
+   * Each row's key and hash in a (small) key range, in key order: the
+   * compact form two sides compare before reading the rows that differ.
+   */
+  rangeHashes?(entity: string, opts: RangeChecksumOptions): Promise<KeyHash[]>
+
+  /**
+   * Keys that cut a key range into about `parts` ranges of equal row
+   * counts: at most `parts - 1` existing keys inside the range, increasing.
+   */
+  rangeSplit?(entity: string, opts: RangeSplitOptions): Promise<KeyValues[]>
+
   /** Write upserts and deletes in one transaction; idempotent. */
   apply(entity: string, batch: ApplyBatch, opts: ApplyOptions): Promise<ApplyResult>
 
@@ -301,6 +384,15 @@ export interface Connector {
 
   /** Create the entity if it does not exist, mapping canonical types to native ones. */
   ensureEntity(entity: string, fields: FieldInfo[], keys: string[]): Promise<void>
+
+  /**
+   * Row hash functions `rangeChecksum` and `rangeHashes` accept, preferred
+   * first. `md5` is the one of src/values/row-checksum.ts (the default,
+   * which every connector with `capabilities.rangeChecksum` takes); another
+   * name is used only when both sides list it (PostgreSQL's faster
+   * `postgres-hashtext` between two PostgreSQL databases).
+   */
+  readonly checksumHashes?: readonly string[]
 
   /** Formats `bulkExport` writes and `bulkImport` reads; absent: no bulk path. */
   readonly bulkFormats?: readonly string[]

@@ -5,6 +5,9 @@
  * docs/connectors.md lists what each flag makes the engine do.
  */
 import type { Connector } from '../connectors/connector.js'
+
+/** The methods a checksum comparison calls on one side. */
+export type RangeChecksumMethods = Required<Pick<Connector, 'rangeChecksum' | 'rangeHashes' | 'rangeSplit' | 'lookup'>>
 import { SynclineError } from '../errors.js'
 
 /**
@@ -49,6 +52,19 @@ export function requireWatchable(connector: Connector): NonNullable<Connector['o
     )
   }
   return open.bind(connector)
+}
+
+/** The range checksum methods of a connector, bound to it, or undefined when its flag is off. */
+export function rangeChecksumOf(connector: Connector): RangeChecksumMethods | undefined {
+  if (!connector.capabilities.rangeChecksum) return undefined
+  const { rangeChecksum, rangeHashes, rangeSplit } = connector
+  if (!rangeChecksum || !rangeHashes || !rangeSplit) throw declaredWithout(connector, 'rangeChecksum', 'rangeChecksum, rangeHashes and rangeSplit')
+  return {
+    rangeChecksum: rangeChecksum.bind(connector),
+    rangeHashes: rangeHashes.bind(connector),
+    rangeSplit: rangeSplit.bind(connector),
+    lookup: connector.lookup.bind(connector),
+  }
 }
 
 /** The commit and rollback of a staging destination; undefined when `apply` commits by itself. */

@@ -6,6 +6,7 @@ import { keyOf } from '../connectors/connector.js'
 import type { CanonicalType, Row } from '../values/canonical.js'
 import type { Operation } from './batch-writer.js'
 import { tryBulkCopy } from './bulk-copy.js'
+import { checksumComparison, differingSteps } from './checksum-descent.js'
 import { laterWatermark, type WatermarkTracker } from './watermark.js'
 import { destinationFields, destinationRowsAtStart, destinationTypes, diffRow, isSoftDeleted, mapRow, report, requireKeyOrder, type CompareContext, type RunContext } from './run-context.js'
 import { sortedMerge, type MergeStep } from './sorted-merge.js'
@@ -42,7 +43,13 @@ export async function fullSync(ctx: RunContext, tracker?: WatermarkTracker, snap
   if (destinationRows === 0 && snapshot === undefined && (await tryBulkCopy(ctx, total, tracker))) return
 
   const types = destinationTypes(p)
-  for await (const chunk of mergeWithDestination(ctx, snapshot?.rows)) {
+  // A destination holding rows is compared range by range first where both sides can checksum.
+  const checksums = destinationRows !== 0 ? checksumComparison(ctx, { tracksWatermark: tracker !== undefined, snapshot: snapshot !== undefined }) : undefined
+  const chunks =
+    checksums !== undefined && typeof checksums !== 'string'
+      ? differingSteps(ctx, checksums, { source: total, destination: destinationRows }, p.plan.batchSize)
+      : mergeWithDestination(ctx, snapshot?.rows)
+  for await (const chunk of chunks) {
     const operations: Operation[] = []
     for (const step of chunk) {
       const op = await operationFor(ctx, step, types, tracker)

@@ -11,12 +11,10 @@
  * sides like any reader would, so it may run beside a sync (rows written
  * while it reads can show as differences; verify again once the sync ends).
  *
- * Where a checksum strategy slots in (issue 11, the speed half): today the
- * whole key space is one range, compared row by row in {@link compareRows}.
- * A checksum descent would split the key space, compare per-range checksums
- * computed in each database, and call {@link compareRows} only on the ranges
- * that differ (a scan bounded by `after` and an upper key), feeding the same
- * {@link VerifyTally}, so the result and its samples stay the same.
+ * Where both sides can checksum key ranges, {@link compareRows} compares
+ * per-range checksums first (./checksum-descent.ts) and merges only the keys
+ * in ranges that differ, feeding the same {@link VerifyTally}, so the result
+ * and its samples are those of the row-by-row comparison.
  */
 import type { Connector } from '../connectors/connector.js'
 import { SynclineError, throwIfAborted } from '../errors.js'
@@ -26,6 +24,7 @@ import { valuesEqual } from '../values/compare.js'
 import { recordId } from '../values/record-id.js'
 import { BatchWriter, type Operation } from './batch-writer.js'
 import { requireOrderedKeyScan } from './capabilities.js'
+import { checksumComparison, differingSteps } from './checksum-descent.js'
 import { mergeWithDestination, operationFor } from './full-sync.js'
 import { prepareSync } from './prepare-sync.js'
 import { emptyCounts } from './progress.js'
@@ -158,10 +157,21 @@ export async function verifySync(target: VerifyTarget, opts: VerifyOptions = {})
   return { id: plan.id, inStep: r.missing + r.extra + r.changed + r.failed === 0, ...r, durationMs: Date.now() - started }
 }
 
-/** Compare every key of the sync row by row, feeding the tally. */
+/**
+ * Compare every key of the sync, feeding the tally: by key-range checksums
+ * where both sides can (only keys in differing ranges are merged; the rest
+ * count as compared), else row by row.
+ */
 async function compareRows(ctx: CompareContext, tally: VerifyTally): Promise<void> {
-  const types = destinationTypes(ctx.prepared)
-  for await (const chunk of mergeWithDestination(ctx)) {
+  const p = ctx.prepared
+  const types = destinationTypes(p)
+  const checksums = checksumComparison(ctx)
+  let chunks = mergeWithDestination(ctx)
+  if (typeof checksums !== 'string') {
+    const [source, destination] = await Promise.all([p.source.count(p.sourceEntity.name, p.filters), p.destination.count(p.destinationEntity.name)])
+    chunks = differingSteps(ctx, checksums, { source, destination }, p.plan.batchSize, (rows) => (tally.result.compared += rows))
+  }
+  for await (const chunk of chunks) {
     throwIfAborted(ctx.signal)
     for (const step of chunk) tally.add(await operationFor(ctx, step, types), step.right, types, step.left)
   }

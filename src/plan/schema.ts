@@ -90,6 +90,14 @@ export const syncSchema = z.strictObject({
    */
   destinationCursor: z.string().min(1).optional(),
   deletes: z.enum(['propagate', 'ignore']).default('propagate'),
+  /**
+   * How a full sync and `verify` compare a non-empty destination: `auto`
+   * compares per-key-range checksums and reads rows only where they differ,
+   * when both sides can and the mapping allows it (else row by row); `rows`
+   * always row by row; `checksum` like auto but fails (naming why) when it
+   * cannot. docs/sync-semantics.md, "Checksum comparison".
+   */
+  compare: z.enum(['auto', 'rows', 'checksum']).default('auto'),
   softDelete: z.string().min(1).optional(),
   mapping: mappingSchema.default({ auto: true, fields: [], exclude: [] }),
   filters: z.array(filterSchema).default([]),

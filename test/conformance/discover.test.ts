@@ -21,7 +21,7 @@ const PEOPLE = [
 ]
 
 /** Every flag of {@link Capabilities}; each has a reader in src/engine/capabilities.ts (docs/connectors.md). */
-const CAPABILITY_FLAGS = ['cdc', 'transactions', 'bulkExport', 'bulkLoad', 'orderedKeyScan', 'staging'] as const satisfies readonly (keyof Capabilities)[]
+const CAPABILITY_FLAGS = ['cdc', 'transactions', 'bulkExport', 'bulkLoad', 'orderedKeyScan', 'staging', 'rangeChecksum'] as const satisfies readonly (keyof Capabilities)[]
 
 for (const harness of HARNESSES) {
   describe.skipIf(!(await harness.available()))(`${harness.kind}: discover`, () => {
@@ -44,11 +44,14 @@ for (const harness of HARNESSES) {
       for (const flag of CAPABILITY_FLAGS) expect(typeof caps[flag], flag).toBe('boolean')
       expect((await engineSide.check()).capabilities).toEqual(caps)
       const formats = engineSide.bulkFormats ?? []
-      expect({ bulkExport: caps.bulkExport, bulkLoad: caps.bulkLoad, staging: caps.staging }).toEqual({
+      expect({ bulkExport: caps.bulkExport, bulkLoad: caps.bulkLoad, staging: caps.staging, rangeChecksum: caps.rangeChecksum }).toEqual({
         bulkExport: typeof engineSide.bulkExport === 'function' && formats.length > 0,
         bulkLoad: typeof engineSide.bulkImport === 'function' && formats.length > 0,
         staging: typeof engineSide.commit === 'function' && typeof engineSide.rollback === 'function',
+        rangeChecksum: typeof engineSide.rangeChecksum === 'function' && typeof engineSide.rangeHashes === 'function' && typeof engineSide.rangeSplit === 'function',
       })
+      // md5 is the row hash every checksumming connector computes (src/values/row-checksum.ts).
+      if (caps.rangeChecksum) expect(engineSide.checksumHashes ?? ['md5']).toContain('md5')
     })
 
     it('describe reports fields with their canonical types, nullability, limits and the primary key', async () => {

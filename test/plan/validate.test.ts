@@ -36,6 +36,7 @@ describe('validatePlan', () => {
       mode: 'full',
       direction: 'one-way',
       deletes: 'propagate',
+      compare: 'auto',
       mapping: { auto: true, fields: [], exclude: [] },
       filters: [],
       conflict: 'latest-wins',

@@ -29,7 +29,7 @@ import { StagedEntities } from './staged-entities.js'
  * What the file connector can do: writes are atomic at commit (one rename),
  * upserts and ordered key scans run in the staging database.
  */
-export const FILE_CAPABILITIES: Capabilities = { cdc: false, transactions: true, bulkExport: false, bulkLoad: false, orderedKeyScan: true, staging: true }
+export const FILE_CAPABILITIES: Capabilities = { cdc: false, transactions: true, bulkExport: false, bulkLoad: false, orderedKeyScan: true, staging: true, rangeChecksum: false }
 
 /**
  * A connector for a directory of CSV or NDJSON files.

@@ -10,7 +10,8 @@ import type { Pool } from 'mysql2/promise'
 import { SynclineError, throwIfAborted } from '../../errors.js'
 import type { EntityInfo, FieldInfo, ForeignKeyInfo, KeyValues, Row } from '../../values/canonical.js'
 import type { ChangeFeed, ChangeFeedOptions, ChangeFeedStatus } from '../change-feed.js'
-import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, OrphanRows, PhysicalIdentity, ScanOptions, TimestampSpellings } from '../connector.js'
+import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, KeyHash, OrphanRows, PhysicalIdentity, RangeChecksum, RangeChecksumOptions, RangeSplitOptions, ScanOptions, TimestampSpellings } from '../connector.js'
+import { checksumByScan, hashesByScan, splitByScan } from '../sql/scan-checksum.js'
 import { urlScheme } from '../registry.js'
 import { TableCache } from '../sql/table-cache.js'
 import { bulkExport, MYSQL_BULK_FORMATS } from './bulk.js'
@@ -29,7 +30,7 @@ import { countRows, lookupRows, oldestOpenTransactionStart, scanRows, type MyCon
 import { timestampSpellings } from './timestamp-spellings.js'
 
 /** What the MySQL connector can do. CDC reads the binlog (change-capture.ts). */
-export const MYSQL_CAPABILITIES: Capabilities = { cdc: true, transactions: true, bulkExport: true, bulkLoad: false, orderedKeyScan: true, staging: false }
+export const MYSQL_CAPABILITIES: Capabilities = { cdc: true, transactions: true, bulkExport: true, bulkLoad: false, orderedKeyScan: true, staging: false, rangeChecksum: true }
 
 
 
@@ -155,6 +156,19 @@ class MysqlConnector implements Connector {
 
   scan(entity: string, opts: ScanOptions): AsyncIterable<Row[]> {
     return scanRows(this.#context, entity, opts)
+  }
+
+  /** Hashed in JavaScript over decoded rows (src/connectors/sql/scan-checksum.ts). */
+  rangeChecksum(entity: string, opts: RangeChecksumOptions): Promise<RangeChecksum> {
+    return checksumByScan((e, o) => this.scan(e, o), entity, opts)
+  }
+
+  rangeHashes(entity: string, opts: RangeChecksumOptions): Promise<KeyHash[]> {
+    return hashesByScan((e, o) => this.scan(e, o), entity, opts)
+  }
+
+  rangeSplit(entity: string, opts: RangeSplitOptions): Promise<KeyValues[]> {
+    return splitByScan((e, o) => this.scan(e, o), entity, opts)
   }
 
   lookup(entity: string, keys: string[], values: KeyValues[], fields: string[], opts: { signal?: AbortSignal } = {}): Promise<Row[]> {

@@ -10,7 +10,7 @@ import type pg from 'pg'
 import { SynclineError, throwIfAborted } from '../../errors.js'
 import type { EntityInfo, FieldInfo, ForeignKeyInfo, KeyValues, Row } from '../../values/canonical.js'
 import type { ChangeFeed, ChangeFeedOptions, ChangeFeedStatus } from '../change-feed.js'
-import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, BulkImportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, OrphanRows, PhysicalIdentity, ScanOptions, TimestampSpellings } from '../connector.js'
+import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, BulkImportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, KeyHash, OrphanRows, PhysicalIdentity, RangeChecksum, RangeChecksumOptions, RangeSplitOptions, ScanOptions, TimestampSpellings } from '../connector.js'
 import { urlScheme } from '../registry.js'
 import { TableCache } from '../sql/table-cache.js'
 import { dropChangeFeed, listChangeFeeds, openChangeFeed, type CaptureContext } from './change-capture.js'
@@ -23,12 +23,13 @@ import { createPool, displayUrl, endpointOf, type Endpoint, type PoolSettings } 
 import { applyBatch } from './sink.js'
 import { findOrphans } from './foreign-keys.js'
 import { BULK_FORMAT, bulkExport, bulkImport } from './bulk.js'
+import { CHECKSUM_HASHES, rangeChecksum, rangeHashes, rangeSplit } from './checksum.js'
 import { countRows, lookupRows, oldestOpenTransactionStart, scanRows } from './source.js'
 import { timestampSpellings } from './timestamp-spellings.js'
 import { TriggerCapture } from './trigger-capture.js'
 
 /** What the PostgreSQL connector can do (change capture: change-capture.ts). */
-export const POSTGRES_CAPABILITIES: Capabilities = { cdc: true, transactions: true, bulkExport: true, bulkLoad: true, orderedKeyScan: true, staging: false }
+export const POSTGRES_CAPABILITIES: Capabilities = { cdc: true, transactions: true, bulkExport: true, bulkLoad: true, orderedKeyScan: true, staging: false, rangeChecksum: true }
 
 
 
@@ -37,6 +38,7 @@ class PostgresConnector implements Connector {
   readonly capabilities = POSTGRES_CAPABILITIES
   readonly foreignKeyChecksOff = 'SET LOCAL session_replication_role = replica in each writing transaction (a superuser, or PostgreSQL 15+ GRANT SET ON PARAMETER session_replication_role); it also skips ordinary triggers and ON DELETE actions'
   readonly bulkFormats = [BULK_FORMAT]
+  readonly checksumHashes = CHECKSUM_HASHES
   readonly name: string
   readonly endpoint: Endpoint
   #pool: pg.Pool | undefined
@@ -156,6 +158,18 @@ class PostgresConnector implements Connector {
 
   scan(entity: string, opts: ScanOptions): AsyncIterable<Row[]> {
     return scanRows(this.#context, entity, opts)
+  }
+
+  rangeChecksum(entity: string, opts: RangeChecksumOptions): Promise<RangeChecksum> {
+    return this.#tables.withTable(entity, () => rangeChecksum(this.#context, entity, opts))
+  }
+
+  rangeHashes(entity: string, opts: RangeChecksumOptions): Promise<KeyHash[]> {
+    return this.#tables.withTable(entity, () => rangeHashes(this.#context, entity, opts))
+  }
+
+  rangeSplit(entity: string, opts: RangeSplitOptions): Promise<KeyValues[]> {
+    return this.#tables.withTable(entity, () => rangeSplit(this.#context, entity, opts))
   }
 
   lookup(entity: string, keys: string[], values: KeyValues[], fields: string[], opts: { signal?: AbortSignal } = {}): Promise<Row[]> {

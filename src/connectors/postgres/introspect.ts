@@ -32,6 +32,8 @@ export interface PgColumn {
   orderSuffix: string
   /** The OID of the sequence that fills the column (serial, identity): advanced past the values syncline writes (sequences.ts). */
   sequence?: number
+  /** The type's name (a domain's base type): `numeric`, `timestamptz`, `bpchar`… */
+  baseType: string
 }
 
 /** An entity with its catalog details, cached by the connector. */
@@ -302,7 +304,9 @@ function toColumn(row: ColumnRow, binaryDefault: boolean): PgColumn {
   } else if (type === 'json') {
     orderSuffix = '::text COLLATE "C"'
   }
-  const column: PgColumn = viaText ? { field, paramType: 'text', castTo: row.param_type, orderSuffix } : { field, paramType: row.param_type, orderSuffix }
+  const column: PgColumn = viaText
+    ? { field, paramType: 'text', castTo: row.param_type, orderSuffix, baseType: row.base_type }
+    : { field, paramType: row.param_type, orderSuffix, baseType: row.base_type }
   if (row.sequence !== null) {
     column.sequence = Number(row.sequence)
     field.autoIncrement = true

@@ -44,7 +44,7 @@ export interface PgContext {
 }
 
 /** A column as an expression that orders by UTF-8 bytes. */
-function ordered(table: PgTable, name: string): string {
+export function ordered(table: PgTable, name: string): string {
   return quoteIdent(name) + columnOf(table, name).orderSuffix
 }
 
@@ -57,7 +57,7 @@ function param(params: ParamList, field: FieldInfo, value: Value): string {
  * `(a, b) > ($1, $2)`: a row-value comparison, which PostgreSQL turns into an
  * index range (nested OR/AND would not be).
  */
-function rowGreater(table: PgTable, names: readonly string[], values: readonly Value[], params: ParamList): string {
+export function rowGreater(table: PgTable, names: readonly string[], values: readonly Value[], params: ParamList): string {
   const left = names.map((n) => ordered(table, n))
   const right = names.map((n, i) => param(params, columnOf(table, n).field, values[i] ?? null))
   return left.length === 1 ? `${left[0]} > ${right[0]}` : `(${left.join(', ')}) > (${right.join(', ')})`

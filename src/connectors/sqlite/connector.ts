@@ -8,7 +8,8 @@
 import { SynclineError, throwIfAborted } from '../../errors.js'
 import type { EntityInfo, FieldInfo, ForeignKeyInfo, KeyValues, Row } from '../../values/canonical.js'
 import type { ChangeFeed, ChangeFeedOptions, ChangeFeedStatus } from '../change-feed.js'
-import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, DiscoverOptions, Filter, OrphanRows, PhysicalIdentity, ScanOptions, TimestampSpellings } from '../connector.js'
+import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, DiscoverOptions, Filter, KeyHash, OrphanRows, PhysicalIdentity, RangeChecksum, RangeChecksumOptions, RangeSplitOptions, ScanOptions, TimestampSpellings } from '../connector.js'
+import { checksumByScan, hashesByScan, splitByScan } from '../sql/scan-checksum.js'
 import { fileIdentity } from '../file-identity.js'
 import { SqliteFile, BUSY_TIMEOUT_MS, MEMORY } from './database.js'
 import { sqliteFailure } from './errors.js'
@@ -23,7 +24,7 @@ import { cdcDetails, cdcUnavailable, dropSqliteChangeFeed, listSqliteChangeFeeds
 import type Database from 'better-sqlite3'
 
 /** What the SQLite connector can do. */
-export const SQLITE_CAPABILITIES: Capabilities = { cdc: true, transactions: true, bulkExport: true, bulkLoad: false, orderedKeyScan: true, staging: false }
+export const SQLITE_CAPABILITIES: Capabilities = { cdc: true, transactions: true, bulkExport: true, bulkLoad: false, orderedKeyScan: true, staging: false, rangeChecksum: true }
 
 /**
  * A connector for a SQLite file.
@@ -122,6 +123,19 @@ class SqliteConnector implements Connector {
 
   scan(entity: string, opts: ScanOptions): AsyncIterable<Row[]> {
     return this.scanBatches(entity, opts)
+  }
+
+  /** Hashed in JavaScript over decoded rows (src/connectors/sql/scan-checksum.ts). */
+  rangeChecksum(entity: string, opts: RangeChecksumOptions): Promise<RangeChecksum> {
+    return checksumByScan((e, o) => this.scan(e, o), entity, opts)
+  }
+
+  rangeHashes(entity: string, opts: RangeChecksumOptions): Promise<KeyHash[]> {
+    return hashesByScan((e, o) => this.scan(e, o), entity, opts)
+  }
+
+  rangeSplit(entity: string, opts: RangeSplitOptions): Promise<KeyValues[]> {
+    return splitByScan((e, o) => this.scan(e, o), entity, opts)
   }
 
   private async *scanBatches(entity: string, opts: ScanOptions): AsyncGenerator<Row[]> {

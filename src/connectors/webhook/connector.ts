@@ -16,7 +16,7 @@ import { webhookOptions, type WebhookOptions } from './options.js'
 import { idempotencyKey, jsonKey, jsonRow, jsonValue, postBatch, send, type ChangeEvent, type WebhookAuth } from './sink.js'
 
 /** What the webhook connector can do: write, one batch per request. */
-export const WEBHOOK_CAPABILITIES: Capabilities = { cdc: false, transactions: false, bulkExport: false, bulkLoad: false, orderedKeyScan: true, staging: false }
+export const WEBHOOK_CAPABILITIES: Capabilities = { cdc: false, transactions: false, bulkExport: false, bulkLoad: false, orderedKeyScan: true, staging: false, rangeChecksum: false }
 
 /**
  * A connector for an HTTP endpoint.

@@ -102,7 +102,7 @@ describe('file connections', () => {
     const report = await files.connect('csv', '?delimiter=\\t').check()
     expect(report).toMatchObject({ connection: 'files', kind: 'csv', cdc: { ready: false } })
     expect(report.details).toMatchObject({ path: files.path, exists: true, writable: true, delimiter: 'tab' })
-    expect(report.capabilities).toEqual({ cdc: false, transactions: true, bulkExport: false, bulkLoad: false, orderedKeyScan: true, staging: true })
+    expect(report.capabilities).toEqual({ cdc: false, transactions: true, bulkExport: false, bulkLoad: false, orderedKeyScan: true, staging: true, rangeChecksum: false })
 
     const missing = createFileConnector({ name: 'later', url: `ndjson:${join(files.path, 'not', 'yet')}` })
     expect((await missing.check()).details).toMatchObject({ exists: false, writable: true })

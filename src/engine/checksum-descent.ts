@@ -1,0 +1,297 @@
+/**
+ * Checksum descent (DESIGN §3, issue 11): compare a sync's source and
+ * destination per key range, by a count and a checksum each database
+ * computes (`capabilities.rangeChecksum`), and read rows only where they
+ * differ. The key space is cut at keys taken from one side, and both sides
+ * are asked about the very same bounds. A range that differs is cut again
+ * until it is small; then each row's (key, hash) pair is compared, and only
+ * the keys whose hashes differ are read in full and handed, as merge steps,
+ * to the code the row merge uses ({@link operationFor}), so creates,
+ * updates, deletes and counts come out as a row-by-row merge makes them.
+ *
+ * Rows whose checksums agree count as read and unchanged: their mapped
+ * values equal the destination's (src/values/row-checksum.ts), which is
+ * exactly when the row merge counts them unchanged. That holds only when
+ * each destination field is a source field copied as is, which
+ * {@link checksumComparison} checks; otherwise the sync stays on the row path.
+ */
+import { keyOf, type ChecksumField, type KeyHash, type KeyRange, type RangeOptions } from '../connectors/connector.js'
+import { SynclineError, throwIfAborted } from '../errors.js'
+import type { CanonicalType, KeyValues, Row } from '../values/canonical.js'
+import { compareKeys } from '../values/compare.js'
+import { checksumText } from '../values/row-checksum.js'
+import { rangeChecksumOf, type RangeChecksumMethods } from './capabilities.js'
+import { destinationFields, type CompareContext } from './run-context.js'
+import type { MergeStep } from './sorted-merge.js'
+
+/**
+ * How the key space is cut. `leafRows`: ranges of at most this many rows (on
+ * the larger side) compare (key, hash) pairs instead of being cut again;
+ * their pairs are held in memory, so it bounds memory. `fanout`: into how
+ * many ranges a differing range is cut. The whole key space is cut into
+ * about `2 × rows / leafRows` ranges at first (at least `fanout`, at most
+ * `maxFirstCut`), without a checksum of the whole. Tests lower these to
+ * make small tables descend.
+ */
+export const descentLimits = { leafRows: 25_000, fanout: 16, maxFirstCut: 4096 }
+
+/** One side of the comparison: a connector's range methods bound to its entity, keys and fields. */
+interface ChecksumSide {
+  methods: RangeChecksumMethods
+  entity: string
+  base: Omit<RangeOptions, 'range'>
+  fields: ChecksumField[]
+  /** The row hash function both sides compute. */
+  hash: string
+  /** What a lookup reads, for the rows that differ. */
+  lookupFields: string[]
+}
+
+/** Both sides, ready to compare. */
+export interface ChecksumComparison {
+  source: ChecksumSide
+  destination: ChecksumSide
+  keyTypes: CanonicalType[]
+}
+
+/** What rules the checksum path out besides the connectors and the mapping. */
+export interface ChecksumObstacles {
+  /** Set when the run keeps a watermark from every source row it reads (a full pass of a sync with a cursor). */
+  tracksWatermark?: boolean
+  /** Set when the source rows come from a change feed's snapshot instead of a scan. */
+  snapshot?: boolean
+}
+
+/**
+ * Both sides of a checksum comparison, or why the sync compares row by row
+ * (a sentence). `compare: rows` always gives a reason; `compare: checksum`
+ * turns a reason into a CAPABILITY_MISSING error.
+ */
+export function checksumComparison(ctx: CompareContext, obstacles: ChecksumObstacles = {}): ChecksumComparison | string {
+  const reason = obstacleOf(ctx, obstacles)
+  if (typeof reason !== 'string') return reason
+  // Nothing to compare with yet: a first copy, whatever `compare` says.
+  if (ctx.prepared.plan.compare === 'checksum' && ctx.prepared.destinationExists) {
+    throw new SynclineError('CAPABILITY_MISSING', 'config', `Sync '${ctx.prepared.plan.id}' has compare: checksum, but ${reason}. Set compare: auto (or rows) to compare row by row.`)
+  }
+  return reason
+}
+
+function obstacleOf(ctx: CompareContext, obstacles: ChecksumObstacles): ChecksumComparison | string {
+  const p = ctx.prepared
+  if (p.plan.compare === 'rows') return 'the plan sets compare: rows'
+  if (!p.destinationExists) return 'the destination does not exist yet'
+  if (obstacles.snapshot) return 'a realtime sync compares its feed snapshot row by row'
+  if (obstacles.tracksWatermark) return 'a full pass of a sync with a cursor reads every row to keep its watermark'
+  if (p.plan.softDelete !== undefined) return `softDelete '${p.plan.softDelete}' turns source rows into deletes, which a checksum cannot tell`
+  const sourceMethods = rangeChecksumOf(p.source)
+  if (!sourceMethods) return `the source connection '${p.source.name}' (${p.source.kind}) cannot checksum key ranges`
+  const destinationMethods = rangeChecksumOf(p.destination)
+  if (!destinationMethods) return `the destination connection '${p.destination.name}' (${p.destination.kind}) cannot checksum key ranges`
+  const sourceTypes = new Map(p.sourceEntity.fields.map((f) => [f.name, f.type]))
+  for (const field of p.mapper.fields) {
+    if (field.transform !== undefined) return `destination field '${field.destination}' is computed by a transform (${field.transform}), which the databases cannot checksum`
+    if (field.source === undefined) return `destination field '${field.destination}' has no source field`
+    if (sourceTypes.get(field.source) !== field.type) {
+      return `source field '${field.source}' (${sourceTypes.get(field.source) ?? '?'}) is converted to ${field.type} for destination field '${field.destination}'`
+    }
+  }
+  const sourceKeyTypes = p.keys.map((k) => sourceTypes.get(k) ?? 'text')
+  // The first hash function both sides compute (md5 always is).
+  const destinationHashes = p.destination.checksumHashes ?? ['md5']
+  const hash = (p.source.checksumHashes ?? ['md5']).find((h) => destinationHashes.includes(h)) ?? 'md5'
+  return {
+    keyTypes: p.keyTypes,
+    source: {
+      methods: sourceMethods,
+      entity: p.sourceEntity.name,
+      base: { keys: p.keys, keyTypes: sourceKeyTypes, filters: p.filters, ...(ctx.signal ? { signal: ctx.signal } : {}) },
+      fields: p.mapper.fields.map((f) => ({ name: f.source!, type: f.type })),
+      hash,
+      lookupFields: p.mapper.sourceFields,
+    },
+    destination: {
+      methods: destinationMethods,
+      entity: p.destinationEntity.name,
+      base: { keys: p.destinationKeys, keyTypes: p.keyTypes, ...(ctx.signal ? { signal: ctx.signal } : {}) },
+      fields: p.mapper.fields.map((f) => ({ name: f.destination, type: f.type })),
+      hash,
+      lookupFields: destinationFields(p),
+    },
+  }
+}
+
+/** A range to look at, with the rows its cut expects in it on the larger side. */
+interface Pending {
+  range: KeyRange
+  expectedRows?: number
+}
+
+/**
+ * How often small ranges have differed so far. Once most do (changes spread
+ * all over the table), a small range goes straight to its (key, hash) pairs:
+ * its checksum would only be one more pass that finds it different.
+ */
+class Density {
+  private seen = 0
+  private differed = 0
+  record(differs: boolean): void {
+    this.seen++
+    if (differs) this.differed++
+  }
+  get dense(): boolean {
+    return this.seen >= 4 && this.differed * 2 > this.seen
+  }
+}
+
+/**
+ * The merge steps of the keys that differ, in chunks of about `chunkSize`,
+ * range by range in key order. Keys whose checksums agree are counted in
+ * `ctx.counts` (read and unchanged) and reported to `onSame`.
+ * @example for await (const steps of differingSteps(ctx, comparison, { source: 1e6, destination: 1e6 }, 5000)) …
+ */
+export async function* differingSteps(
+  ctx: CompareContext,
+  cmp: ChecksumComparison,
+  totals: { source: number | undefined; destination: number | undefined },
+  chunkSize: number,
+  onSame?: (rows: number) => void,
+): AsyncGenerator<MergeStep[]> {
+  // Small ranges give a few steps each: gather them into batches of about chunkSize for the writer.
+  let out: MergeStep[] = []
+  for await (const steps of rangeSteps(ctx, cmp, totals, chunkSize, onSame)) {
+    out = out.length === 0 ? steps : out.concat(steps)
+    if (out.length >= chunkSize) {
+      yield out
+      out = []
+    }
+  }
+  if (out.length > 0) yield out
+}
+
+async function* rangeSteps(
+  ctx: CompareContext,
+  cmp: ChecksumComparison,
+  totals: { source: number | undefined; destination: number | undefined },
+  chunkSize: number,
+  onSame?: (rows: number) => void,
+): AsyncGenerator<MergeStep[]> {
+  const same = (rows: number): void => {
+    ctx.counts.read += rows
+    ctx.counts.unchanged += rows
+    onSame?.(rows)
+  }
+  const stack: Pending[] = []
+  const whole: KeyRange = {}
+  const density = new Density()
+  const largest = Math.max(totals.source ?? 0, totals.destination ?? 0)
+  const { leafRows, fanout, maxFirstCut } = descentLimits
+  // The first cut needs no checksum of the whole: it is one pass fewer when anything changed.
+  if (largest > leafRows) {
+    const parts = Math.min(maxFirstCut, Math.max(fanout, Math.ceil((2 * largest) / leafRows)))
+    pushParts(stack, whole, await cut(cmp, whole, totals, parts), largest / parts)
+  } else stack.push({ range: whole, expectedRows: largest })
+  while (stack.length > 0) {
+    throwIfAborted(ctx.signal)
+    const { range, expectedRows } = stack.pop()!
+    const small = expectedRows !== undefined && expectedRows <= leafRows
+    if (small && density.dense) {
+      density.record(yield* leafSteps(ctx, cmp, range, chunkSize, same))
+      continue
+    }
+    const [s, d] = await Promise.all([checksum(cmp.source, range), checksum(cmp.destination, range)])
+    const differs = s.count !== d.count || s.sum !== d.sum
+    if (small) density.record(differs)
+    if (!differs) {
+      same(s.count)
+      continue
+    }
+    const rows = Math.max(s.count, d.count)
+    const parts = rows > leafRows ? await cut(cmp, range, { source: s.count, destination: d.count }, fanout) : []
+    if (parts.length > 0) {
+      pushParts(stack, range, parts, rows / (parts.length + 1))
+      continue
+    }
+    yield* leafSteps(ctx, cmp, range, chunkSize, same)
+  }
+}
+
+/** Push the ranges between the cuts, last first, so they pop in key order. */
+function pushParts(stack: Pending[], range: KeyRange, cuts: KeyValues[], expectedRows: number): void {
+  const bounds: (KeyValues | undefined)[] = [range.after, ...cuts, range.through]
+  for (let i = bounds.length - 2; i >= 0; i--) {
+    const part: KeyRange = {}
+    if (bounds[i] !== undefined) part.after = bounds[i]!
+    if (bounds[i + 1] !== undefined) part.through = bounds[i + 1]!
+    stack.push({ range: part, expectedRows })
+  }
+}
+
+function checksum(side: ChecksumSide, range: KeyRange) {
+  return side.methods.rangeChecksum(side.entity, { ...side.base, fields: side.fields, hash: side.hash, range })
+}
+
+/** Cut points from the side with more rows (keys are the same values on both sides). */
+async function cut(cmp: ChecksumComparison, range: KeyRange, rows: { source: number | undefined; destination: number | undefined }, parts: number): Promise<KeyValues[]> {
+  const fromSource = (rows.source ?? 0) >= (rows.destination ?? 0)
+  const side = fromSource ? cmp.source : cmp.destination
+  const count = (fromSource ? rows.source : rows.destination) ?? 0
+  if (count < 2) return []
+  return side.methods.rangeSplit(side.entity, { ...side.base, range, parts, rows: count })
+}
+
+/** A small range: compare (key, hash) pairs, read in full only the keys that differ; returns whether any did. */
+async function* leafSteps(ctx: CompareContext, cmp: ChecksumComparison, range: KeyRange, chunkSize: number, same: (rows: number) => void): AsyncGenerator<MergeStep[], boolean> {
+  const hashes = (side: ChecksumSide) => side.methods.rangeHashes(side.entity, { ...side.base, fields: side.fields, hash: side.hash, range })
+  const [left, right] = await Promise.all([hashes(cmp.source), hashes(cmp.destination)])
+  const differing = differingKeys(left, right, cmp.keyTypes)
+  same(left.length - differing.filter((d) => d.left).length)
+  for (let at = 0; at < differing.length; at += chunkSize) {
+    throwIfAborted(ctx.signal)
+    const slice = differing.slice(at, at + chunkSize)
+    const [sourceRows, destinationRows] = await Promise.all([
+      lookup(ctx, cmp.source, slice.filter((d) => d.left).map((d) => d.key)),
+      lookup(ctx, cmp.destination, slice.filter((d) => d.right).map((d) => d.key)),
+    ])
+    const steps: MergeStep[] = []
+    for (const d of slice) {
+      const text = keyId(d.key, cmp.keyTypes)
+      const step: MergeStep = {}
+      const l = sourceRows.get(text)
+      const r = destinationRows.get(text)
+      if (l) step.left = l
+      if (r) step.right = r
+      // A row deleted since its hash was read is simply no longer there.
+      if (l || r) steps.push(step)
+    }
+    yield steps
+  }
+  return differing.length > 0
+}
+
+/** Keys on one side only, or on both with different hashes, in key order. */
+function differingKeys(left: readonly KeyHash[], right: readonly KeyHash[], types: readonly CanonicalType[]): { key: KeyValues; left: boolean; right: boolean }[] {
+  const out: { key: KeyValues; left: boolean; right: boolean }[] = []
+  let i = 0
+  let j = 0
+  while (i < left.length || j < right.length) {
+    const order = i >= left.length ? 1 : j >= right.length ? -1 : compareKeys(types, left[i]!.key, right[j]!.key)
+    if (order === 0) {
+      if (left[i]!.hash !== right[j]!.hash) out.push({ key: left[i]!.key, left: true, right: true })
+      i++
+      j++
+    } else if (order < 0) out.push({ key: left[i++]!.key, left: true, right: false })
+    else out.push({ key: right[j++]!.key, left: false, right: true })
+  }
+  return out
+}
+
+async function lookup(ctx: CompareContext, side: ChecksumSide, keys: KeyValues[]): Promise<Map<string, Row>> {
+  const rows = keys.length === 0 ? [] : await side.methods.lookup(side.entity, side.base.keys, keys, side.lookupFields, ctx.signal ? { signal: ctx.signal } : {})
+  return new Map(rows.map((row) => [keyId(keyOf(row, side.base.keys), side.base.keyTypes), row]))
+}
+
+/** Text equal for keys the merge finds equal, whichever side decoded them (`1.5` and `1.50`). */
+function keyId(key: KeyValues, types: readonly CanonicalType[]): string {
+  return key.map((v, i) => (v === null ? '~' : checksumText(types[i] ?? 'text', v))).join('\u0000')
+}

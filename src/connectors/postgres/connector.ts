@@ -21,7 +21,7 @@ import { physicalIdentity } from './identity.js'
 import { entityNotFound, findTable, loadTables, type PgTable } from './introspect.js'
 import { createPool, displayUrl, endpointOf, type Endpoint, type PoolSettings } from './pool.js'
 import { applyBatch } from './sink.js'
-import { BULK_FORMAT, bulkExport, bulkImport } from './bulk.js'
+import { PG_BULK_FORMATS, bulkExport, bulkImport } from './bulk.js'
 import { countRows, lookupRows, oldestOpenTransactionStart, scanRows } from './source.js'
 import { timestampSpellings } from './timestamp-spellings.js'
 import { TriggerCapture } from './trigger-capture.js'
@@ -34,7 +34,7 @@ export const POSTGRES_CAPABILITIES: Capabilities = { cdc: true, transactions: tr
 class PostgresConnector implements Connector {
   readonly kind = 'postgres'
   readonly capabilities = POSTGRES_CAPABILITIES
-  readonly bulkFormats = [BULK_FORMAT]
+  readonly bulkFormats = PG_BULK_FORMATS
   readonly name: string
   readonly endpoint: Endpoint
   #pool: pg.Pool | undefined
@@ -88,7 +88,7 @@ class PostgresConnector implements Connector {
 
 
   async bulkExport(entity: string, opts: BulkExportOptions): Promise<BulkExport | undefined> {
-    if (opts.format !== BULK_FORMAT) return undefined
+    if (!PG_BULK_FORMATS.includes(opts.format)) return undefined
     return this.#tables.withTable(entity, () => bulkExport(this.#context, entity, opts))
   }
 

@@ -1,17 +1,19 @@
 /**
  * PostgreSQL → PostgreSQL (issue 2): a binary COPY pipe, the physical limit
- * of a full copy, against syncline's full sync into an empty table, an idle
+ * of a full copy, and pgloader, against syncline's full sync into an empty table, an idle
  * re-sync, and re-syncs after 1% of rows changed (full and incremental).
  */
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ITEMS_DDL, ROWS, dropPg, pgUrl, printSection, psql, recreatePg, timeShell, timeSyncline, type Measurement } from './harness.js'
+import { timePgloader } from './pgloader.js'
 
 /** Run the section in `work` (a temp directory). */
 export function postgresToPostgres(work: string): void {
   const [src, copy, dst] = ['syncline_bench_src', 'syncline_bench_copy', 'syncline_bench_dst']
+  const viaPgloader = 'syncline_bench_pgloader_pg'
   try {
-    recreatePg(src, copy, dst)
+    recreatePg(src, copy, dst, viaPgloader)
     psql(src, ITEMS_DDL)
     psql(
       src,
@@ -24,6 +26,8 @@ export function postgresToPostgres(work: string): void {
 
     const results: Measurement[] = []
     results.push(timeShell('binary COPY pipe', `psql '${pgUrl(src)}' -c "copy items to stdout (format binary)" | psql '${pgUrl(copy)}' -c "copy items from stdin (format binary)"`))
+    const pgloader = timePgloader('pgloader', pgUrl(src), pgUrl(viaPgloader))
+    if (pgloader) results.push(pgloader)
     const config = join(work, 'pg.yaml')
     writeFileSync(
       config,
@@ -54,7 +58,7 @@ ${rowCompareSync()}`,
     if (Number(landed) !== ROWS) throw new Error(`destination has ${landed} rows, expected ${ROWS}`)
     printSection('PostgreSQL → PostgreSQL', results)
   } finally {
-    dropPg(src, copy, dst)
+    dropPg(src, copy, dst, viaPgloader)
   }
 }
 

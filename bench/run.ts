@@ -3,7 +3,7 @@
  * the same run, on the same machine, printed as ratios. Never a timed test.
  *
  * Sections (BENCH_ONLY=postgres,sqlite,mariadb,sqlite-incremental,two-way to pick): PostgreSQL →
- * PostgreSQL against a binary COPY pipe; SQLite → PostgreSQL against pgloader
+ * PostgreSQL against a binary COPY pipe and pgloader; SQLite → PostgreSQL against pgloader
  * and `sqlite3 -csv | COPY`; MariaDB → PostgreSQL against a `mariadb -B | COPY`
  * pipe; sqlite-incremental: incremental runs from SQLite against a full sync
  * of the same rows (its own size, see the section); scheduler: the daemon's

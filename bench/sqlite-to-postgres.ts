@@ -5,7 +5,8 @@
 import Database from 'better-sqlite3'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ITEMS_DDL, ROWS, dropPg, hasCommand, pgUrl, printSection, psql, recreatePg, timeShell, timeSyncline, type Measurement } from './harness.js'
+import { ITEMS_DDL, ROWS, dropPg, pgUrl, printSection, psql, recreatePg, timeShell, timeSyncline, type Measurement } from './harness.js'
+import { timePgloader } from './pgloader.js'
 
 function createSqliteItems(path: string): void {
   const db = new Database(path)
@@ -32,8 +33,8 @@ export function sqliteToPostgres(work: string): void {
     psql(viaCsv, ITEMS_DDL)
     const results: Measurement[] = []
     results.push(timeShell('sqlite3 -csv | COPY', `sqlite3 -csv '${file}' "select * from items" | psql '${pgUrl(viaCsv)}' -c "copy items from stdin (format csv)"`))
-    if (hasCommand('pgloader')) results.push(timeShell('pgloader', `pgloader --quiet 'sqlite://${file}' '${pgUrl(viaPgloader)}'`))
-    else console.log('\n(pgloader is not installed: apt-get install pgloader, to compare with it)')
+    const pgloader = timePgloader('pgloader', `sqlite://${file}`, pgUrl(viaPgloader))
+    if (pgloader) results.push(pgloader)
     const config = join(work, 'sqlite.yaml')
     writeFileSync(
       config,

@@ -1,6 +1,7 @@
 /**
  * The bulk path of a first full copy: when the destination is empty and both
- * connectors speak a common bulk format (PostgreSQL's COPY text), the rows go
+ * connectors speak a common bulk format (PostgreSQL's binary COPY between
+ * PostgreSQL tables of the same column types, COPY text), the rows go
  * from one to the other as bytes, never decoded. This is what makes an
  * initial load run near the speed of a COPY pipe.
  *
@@ -36,33 +37,37 @@ export async function tryBulkCopy(ctx: RunContext, total: number | undefined, tr
   if (ctx.dryRun || p.filters.length > 0 || p.plan.softDelete !== undefined) return false
   const bulk = bulkPathOf(source, destination)
   if (bulk === undefined) return false
-  const { format } = bulk
   const sourceTypes = new Map(p.sourceEntity.fields.map((f) => [f.name, f.type]))
   const destinationTypes = new Map(p.destinationEntity.fields.map((f) => [f.name, f.type]))
   const plain = p.mapper.fields.every((f) => f.source !== undefined && f.transform === undefined && sameInBulk(sourceTypes.get(f.source), destinationTypes.get(f.destination)))
   if (!plain) return false
 
   const highest = tracker ? { cursor: tracker.cursorField, keys: [...tracker.keys] } : undefined
-  const exported = await bulk.bulkExport(p.sourceEntity.name, { fields: p.mapper.fields.map((f) => f.source!), format, signal: ctx.signal, ...(highest ? { highest } : {}) })
-  if (!exported) return false
-  try {
-    const rows = await bulk.bulkImport(p.destinationEntity.name, exported, {
-      columns: p.mapper.fields.map((f) => f.destination),
-      signal: ctx.signal,
-      onRows: (n) => report(ctx, 'copy', n, total, `${n} rows copied in bulk`),
-      ...(ctx.foreignKeyChecks === 'off' ? { foreignKeyChecks: 'off' as const } : {}),
-    })
-    if (rows === undefined) return false
-    if (tracker && exported.highest) laterWatermark(tracker, exported.highest)
-    ctx.counts.read += rows
-    ctx.counts.created += rows
-    report(ctx, 'copy', rows, total, `${rows} rows copied in bulk`)
-    return true
-  } catch (error) {
-    if (!(error instanceof SynclineError) || error.failure !== 'data') throw error
-    report(ctx, 'copy', 0, total, `The bulk copy stopped, nothing written (${error.message.split('\n')[0]}); copying row by row`)
-    return false
-  } finally {
-    await exported.close()
+  // The source's preferred format first (PostgreSQL → PostgreSQL: binary);
+  // a side that cannot carry these fields in it refuses before a row is written.
+  for (const format of bulk.formats) {
+    const exported = await bulk.bulkExport(p.sourceEntity.name, { fields: p.mapper.fields.map((f) => f.source!), format, signal: ctx.signal, ...(highest ? { highest } : {}) })
+    if (!exported) continue
+    try {
+      const rows = await bulk.bulkImport(p.destinationEntity.name, exported, {
+        columns: p.mapper.fields.map((f) => f.destination),
+        signal: ctx.signal,
+        onRows: (n) => report(ctx, 'copy', n, total, `${n} rows copied in bulk`),
+        ...(ctx.foreignKeyChecks === 'off' ? { foreignKeyChecks: 'off' as const } : {}),
+      })
+      if (rows === undefined) continue
+      if (tracker && exported.highest) laterWatermark(tracker, exported.highest)
+      ctx.counts.read += rows
+      ctx.counts.created += rows
+      report(ctx, 'copy', rows, total, `${rows} rows copied in bulk (${format})`)
+      return true
+    } catch (error) {
+      if (!(error instanceof SynclineError) || error.failure !== 'data') throw error
+      report(ctx, 'copy', 0, total, `The bulk copy stopped, nothing written (${error.message.split('\n')[0]}); copying row by row`)
+      return false
+    } finally {
+      await exported.close()
+    }
   }
+  return false
 }

@@ -75,16 +75,21 @@ export function stagingOf(destination: Connector): { commit(entity: string): Pro
   return { commit: (entity) => commit.call(destination, entity), rollback: (entity) => rollback.call(destination, entity) }
 }
 
-/** The bulk path between two connectors, or undefined when their flags or formats rule it out. */
-export function bulkPathOf(source: Connector, destination: Connector): { format: string; bulkExport: NonNullable<Connector['bulkExport']>; bulkImport: NonNullable<Connector['bulkImport']> } | undefined {
+/**
+ * The bulk path between two connectors, or undefined when their flags or
+ * formats rule it out. `formats` are the shared formats in the source's order
+ * of preference: the engine tries the next when one side refuses a format
+ * for these fields.
+ */
+export function bulkPathOf(source: Connector, destination: Connector): { formats: string[]; bulkExport: NonNullable<Connector['bulkExport']>; bulkImport: NonNullable<Connector['bulkImport']> } | undefined {
   if (!source.capabilities.bulkExport || !destination.capabilities.bulkLoad) return undefined
-  const format = source.bulkFormats?.find((f) => destination.bulkFormats?.includes(f))
-  if (format === undefined) return undefined
+  const formats = (source.bulkFormats ?? []).filter((f) => destination.bulkFormats?.includes(f))
+  if (formats.length === 0) return undefined
   const { bulkExport } = source
   const { bulkImport } = destination
   if (!bulkExport) throw declaredWithout(source, 'bulkExport', 'bulkExport')
   if (!bulkImport) throw declaredWithout(destination, 'bulkLoad', 'bulkImport')
-  return { format, bulkExport: bulkExport.bind(source), bulkImport: bulkImport.bind(destination) }
+  return { formats, bulkExport: bulkExport.bind(source), bulkImport: bulkImport.bind(destination) }
 }
 
 function declaredWithout(connector: Connector, flag: string, methods: string): SynclineError {

@@ -12,8 +12,7 @@
 import { pino, type Logger, type LevelWithSilent, type DestinationStream } from 'pino'
 import { redact } from '../cli/output.js'
 
-/** Log levels `--log-level` takes. */
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+export { LOG_LEVELS } from './log-levels.js'
 
 /** Options of {@link createLogger}. */
 export interface LoggerOptions {

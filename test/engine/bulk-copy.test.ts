@@ -58,6 +58,34 @@ describe.skipIf(!pgAvailable)('bulk copy PostgreSQL → PostgreSQL', () => {
     }
   })
 
+  it('copies in binary COPY, exactly, into columns of the same types as the source', async () => {
+    await dst.exec(`CREATE TABLE things_same (id bigint PRIMARY KEY, label text, amount numeric(20,6), ratio double precision, at timestamptz, day date, doc jsonb, raw bytea, ref uuid, flag boolean, small integer)`)
+    const { manager, cleanup } = await openManager(src, dst, [sync('same', 'things_same')])
+    try {
+      const messages: string[] = []
+      expect(await manager.run('same', { onProgress: (p: Progress) => messages.push(p.message) })).toMatchObject({ status: 'succeeded', read: 3000, created: 3000 })
+      expect(messages.some((m) => m.includes('3000 rows copied in bulk (postgres-copy-binary)'))).toBe(true)
+      expect(await readAll(dst, 'things_same', ['id'])).toEqual(await readAll(src, 'things', ['id']))
+      expect(await manager.run('same')).toMatchObject({ status: 'succeeded', created: 0, updated: 0, unchanged: 3000 })
+    } finally {
+      await cleanup()
+    }
+  })
+
+  it('copies in COPY text, exactly, into columns of wider types than the source (binary needs the same types)', async () => {
+    await dst.exec(`CREATE TABLE things_wider (id bigint PRIMARY KEY, label text, amount numeric(20,6), ratio double precision, at timestamptz, day date, doc jsonb, raw bytea, ref uuid, flag boolean, small bigint)`)
+    const { manager, cleanup } = await openManager(src, dst, [sync('wider', 'things_wider')])
+    try {
+      const messages: string[] = []
+      expect(await manager.run('wider', { onProgress: (p: Progress) => messages.push(p.message) })).toMatchObject({ status: 'succeeded', read: 3000, created: 3000 })
+      expect(messages.some((m) => m.includes('in bulk (postgres-copy-text)'))).toBe(true)
+      expect(await readAll(dst, 'things_wider', ['id'])).toEqual(await readAll(src, 'things', ['id']))
+      expect(await manager.run('wider')).toMatchObject({ status: 'succeeded', created: 0, updated: 0, unchanged: 3000 })
+    } finally {
+      await cleanup()
+    }
+  })
+
   it('does not bulk copy into a column that would cut values, and reports each rejected record', async () => {
     await dst.exec(`CREATE TABLE things_narrow (id bigint PRIMARY KEY, label varchar(20))`)
     const { manager, cleanup } = await openManager(src, dst, [sync('narrow', 'things_narrow', { maxErrors: 5000 })])

@@ -1,6 +1,10 @@
 /**
  * The bulk path between PostgreSQL databases: `COPY (SELECT …) TO STDOUT`
- * piped into `COPY … FROM STDIN`, in text format, without decoding a row.
+ * piped into `COPY … FROM STDIN`, without decoding a row. Binary format when
+ * every destination column has the source column's type (the same bytes
+ * mean the same value, and binary is cheaper for both servers to write and
+ * parse: numbers and timestamps are not printed and re-read), COPY text
+ * otherwise (and from SQLite and MariaDB, which write only text).
  *
  * It is taken only where the text COPY writes means exactly what the row
  * path would write: the source types below (whose text output is their
@@ -15,6 +19,7 @@ import copyStreams from 'pg-copy-streams'
 import { throwIfAborted } from '../../errors.js'
 import type { FieldInfo, Row } from '../../values/canonical.js'
 import { COPY_TEXT_FORMAT } from '../../values/copy-text.js'
+import { COPY_BINARY_FORMAT, CopyBinaryRowCounter } from './copy-binary.js'
 import type pg from 'pg'
 import type { BulkExport, BulkExportOptions, BulkImportOptions } from '../connector.js'
 import { classifyPgError } from './errors.js'
@@ -26,8 +31,8 @@ import { columnOf } from '../sql/key-rows.js'
 import { SCAN_APPLICATION_NAME, type PgContext } from './source.js'
 import type { PgTable } from './introspect.js'
 
-/** The one format this connector reads and writes. */
-export const BULK_FORMAT = COPY_TEXT_FORMAT
+/** The formats this connector reads and writes, the one it prefers first. */
+export const PG_BULK_FORMATS: readonly string[] = [COPY_BINARY_FORMAT, COPY_TEXT_FORMAT]
 
 /** Source types whose COPY text is exactly their canonical value when read back. */
 const EXPORTABLE = new Set([
@@ -101,13 +106,19 @@ export function holdsExactly(target: FieldInfo, source: FieldInfo): boolean {
   }
 }
 
+/** Whether binary COPY carries `source` into `target`: the same base type (binary input still applies the target's length and scale, as text input does). */
+function sameBinaryType(target: FieldInfo, source: FieldInfo): boolean {
+  return baseType(target) === baseType(source)
+}
+
 /**
- * Stream the fields of an entity as COPY text, or undefined when one has no
- * exact text form. With `highest`, the greatest `(cursor, key)` is read first
+ * Stream the fields of an entity as COPY text or binary (`opts.format`), or
+ * undefined when one has no exact text form. With `highest`, the greatest `(cursor, key)` is read first
  * in the same REPEATABLE READ snapshot as the COPY.
  */
 export async function bulkExport(ctx: PgContext, entity: string, opts: BulkExportOptions): Promise<BulkExport | undefined> {
   throwIfAborted(opts.signal)
+  if (!PG_BULK_FORMATS.includes(opts.format)) return undefined
   const table = await ctx.table(entity)
   const infos = opts.fields.map((f) => table.fields.get(f))
   if (infos.some((f) => f === undefined || !exportable(f))) return undefined
@@ -121,11 +132,11 @@ export async function bulkExport(ctx: PgContext, entity: string, opts: BulkExpor
       await held.client.query(`SET LOCAL application_name = '${SCAN_APPLICATION_NAME}'`)
       highest = await highestRow(held.client, table, opts.highest.cursor, opts.highest.keys)
     }
-    const sql = `COPY (SELECT ${opts.fields.map(quoteIdent).join(', ')} FROM ${table.sql}) TO STDOUT`
+    const sql = `COPY (SELECT ${opts.fields.map(quoteIdent).join(', ')} FROM ${table.sql}) TO STDOUT${copyOptions(opts.format)}`
     const stream = held.client.query(copyStreams.to(sql))
     let closed = false
     const exported: BulkExport = {
-      format: BULK_FORMAT,
+      format: opts.format,
       fields: infos as FieldInfo[],
       stream,
       close: async () => {
@@ -164,14 +175,25 @@ async function highestRow(client: pg.PoolClient, table: PgTable, cursor: string,
   return result.rows[0] ?? null
 }
 
-/** Counts rows (one newline each in COPY text) as the bytes pass. */
-function rowCounter(onRows: ((rows: number) => void) | undefined): Transform & { rows: number } {
+/** The option list of a COPY in this format. */
+function copyOptions(format: string): string {
+  return format === COPY_BINARY_FORMAT ? ' (FORMAT binary)' : ''
+}
+
+/** Counts rows (one newline each in COPY text, framed rows in binary) as the bytes pass. */
+function rowCounter(format: string, onRows: ((rows: number) => void) | undefined): Transform & { rows: number } {
+  const binary = format === COPY_BINARY_FORMAT ? new CopyBinaryRowCounter() : undefined
   const counter = new Transform({
     transform(chunk: Buffer, _encoding, done) {
-      let at = chunk.indexOf(10)
-      while (at !== -1) {
-        counter.rows++
-        at = chunk.indexOf(10, at + 1)
+      if (binary) {
+        binary.add(chunk)
+        counter.rows = binary.rows
+      } else {
+        let at = chunk.indexOf(10)
+        while (at !== -1) {
+          counter.rows++
+          at = chunk.indexOf(10, at + 1)
+        }
       }
       onRows?.(counter.rows)
       done(null, chunk)
@@ -182,24 +204,27 @@ function rowCounter(onRows: ((rows: number) => void) | undefined): Transform & {
 }
 
 /**
- * Load a COPY text export in one transaction. Undefined (nothing written)
- * when a column cannot hold its source exactly; a rejected value throws the
- * classified error after rolling back.
+ * Load a COPY text or binary export in one transaction. Undefined (nothing
+ * written, the stream not read) when a column cannot hold its source exactly
+ * or, for binary, has another type than its source; a rejected value throws
+ * the classified error after rolling back.
  */
 export async function bulkImport(ctx: PgContext, entity: string, data: BulkExport, opts: BulkImportOptions): Promise<number | undefined> {
   throwIfAborted(opts.signal)
-  if (data.format !== BULK_FORMAT) return undefined
+  if (!PG_BULK_FORMATS.includes(data.format)) return undefined
   const table = await ctx.table(entity)
   const targets = opts.columns.map((c) => table.fields.get(c))
-  if (!table.writable || targets.some((t, i) => t === undefined || !holdsExactly(t, data.fields[i]!))) return undefined
+  const binary = data.format === COPY_BINARY_FORMAT
+  const carries = (target: FieldInfo | undefined, source: FieldInfo) => target !== undefined && holdsExactly(target, source) && (!binary || sameBinaryType(target, source))
+  if (!table.writable || targets.some((t, i) => !carries(t, data.fields[i]!))) return undefined
 
   const held = await holdClient(ctx.pool())
   let broken = false
   try {
     const { client } = held
     await beginWriting(client, table, ctx.errorContext().endpoint.user, opts.foreignKeyChecks)
-    const counter = rowCounter(opts.onRows)
-    const sink = client.query(copyStreams.from(`COPY ${table.sql} (${opts.columns.map(quoteIdent).join(', ')}) FROM STDIN`))
+    const counter = rowCounter(data.format, opts.onRows)
+    const sink = client.query(copyStreams.from(`COPY ${table.sql} (${opts.columns.map(quoteIdent).join(', ')}) FROM STDIN${copyOptions(data.format)}`))
     await pipeline(data.stream, counter, sink, opts.signal ? { signal: opts.signal } : {})
     await advanceSequencesToTable(client, table, opts.columns)
     await client.query('COMMIT')

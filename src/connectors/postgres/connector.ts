@@ -22,7 +22,7 @@ import { entityNotFound, findTable, loadTables, type PgTable } from './introspec
 import { createPool, displayUrl, endpointOf, type Endpoint, type PoolSettings } from './pool.js'
 import { applyBatch } from './sink.js'
 import { findOrphans } from './foreign-keys.js'
-import { BULK_FORMAT, bulkExport, bulkImport } from './bulk.js'
+import { PG_BULK_FORMATS, bulkExport, bulkImport } from './bulk.js'
 import { CHECKSUM_HASHES, rangeChecksum, rangeHashes, rangeSplit } from './checksum.js'
 import { countRows, lookupRows, oldestOpenTransactionStart, scanRows } from './source.js'
 import { timestampSpellings } from './timestamp-spellings.js'
@@ -37,7 +37,7 @@ class PostgresConnector implements Connector {
   readonly kind = 'postgres'
   readonly capabilities = POSTGRES_CAPABILITIES
   readonly foreignKeyChecksOff = 'SET LOCAL session_replication_role = replica in each writing transaction (a superuser, or PostgreSQL 15+ GRANT SET ON PARAMETER session_replication_role); it also skips ordinary triggers and ON DELETE actions'
-  readonly bulkFormats = [BULK_FORMAT]
+  readonly bulkFormats = PG_BULK_FORMATS
   readonly checksumHashes = CHECKSUM_HASHES
   readonly name: string
   readonly endpoint: Endpoint
@@ -92,7 +92,7 @@ class PostgresConnector implements Connector {
 
 
   async bulkExport(entity: string, opts: BulkExportOptions): Promise<BulkExport | undefined> {
-    if (opts.format !== BULK_FORMAT) return undefined
+    if (!PG_BULK_FORMATS.includes(opts.format)) return undefined
     return this.#tables.withTable(entity, () => bulkExport(this.#context, entity, opts))
   }
 

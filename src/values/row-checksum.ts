@@ -51,9 +51,12 @@ export function checksumText(type: CanonicalType, value: Exclude<Value, null>): 
       return value instanceof Uint8Array ? Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex') : Buffer.from(String(value), 'utf8').toString('hex')
     case 'timestamp':
       return timestampText(String(value))
-    case 'localtimestamp':
-      // Spelled like a UTC instant: PostgreSQL prints a `timestamp` column the same way (checksum.ts).
-      return timestampText(`${String(value)}Z`)
+    case 'localtimestamp': {
+      // Spelled like a UTC instant, as PostgreSQL prints a `timestamp` column (checksum.ts); `infinity` stays as it is.
+      const local = String(value)
+      const spelled = timestampText(`${local}Z`)
+      return spelled === `${local}Z` ? local : spelled
+    }
     default:
       return value instanceof Uint8Array ? Buffer.from(value).toString('utf8') : String(value)
   }

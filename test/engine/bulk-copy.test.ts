@@ -59,7 +59,7 @@ describe.skipIf(!pgAvailable)('bulk copy PostgreSQL → PostgreSQL', () => {
   })
 
   it('copies in binary COPY, exactly, into columns of the same types as the source', async () => {
-    await dst.exec(`CREATE TABLE things_same (id bigint PRIMARY KEY, label text, amount numeric(20,6), ratio double precision, at timestamptz, day date, doc jsonb, raw bytea, ref uuid, flag boolean, small integer)`)
+    await dst.exec(`CREATE TABLE things_same (id bigint PRIMARY KEY, label text, amount numeric(20,6), ratio double precision, at timestamptz, day date, doc jsonb, raw bytea, ref uuid, flag boolean, small integer, tags text[], nums bigint[])`)
     const { manager, cleanup } = await openManager(src, dst, [sync('same', 'things_same')])
     try {
       const messages: string[] = []
@@ -73,7 +73,7 @@ describe.skipIf(!pgAvailable)('bulk copy PostgreSQL → PostgreSQL', () => {
   })
 
   it('copies in COPY text, exactly, into columns of wider types than the source (binary needs the same types)', async () => {
-    await dst.exec(`CREATE TABLE things_wider (id bigint PRIMARY KEY, label text, amount numeric(20,6), ratio double precision, at timestamptz, day date, doc jsonb, raw bytea, ref uuid, flag boolean, small bigint)`)
+    await dst.exec(`CREATE TABLE things_wider (id bigint PRIMARY KEY, label text, amount numeric(20,6), ratio double precision, at timestamptz, day date, doc jsonb, raw bytea, ref uuid, flag boolean, small bigint, tags text[], nums bigint[])`)
     const { manager, cleanup } = await openManager(src, dst, [sync('wider', 'things_wider')])
     try {
       const messages: string[] = []

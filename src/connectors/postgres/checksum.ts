@@ -35,6 +35,8 @@ function timeText(time: string): string {
  * make the plain casts print what the codec reads.
  */
 export function checksumTextSql(column: PgColumn, ref: string): string {
+  // Arrays of text and integers print as the canonical JSON array (src/values/array.ts); others stay inexact (row comparison).
+  if (column.field.type === 'array' && (column.field.elementType === 'text' || column.field.elementType === 'integer')) return `array_to_json(${ref})::text`
   switch (column.baseType) {
     case 'bool':
       return `CASE WHEN ${ref} THEN '1' WHEN NOT ${ref} THEN '0' END`

@@ -25,11 +25,11 @@ const COLUMNS: [string, string, ChecksumField['type']][] = [
   ['uid', 'uuid', 'uuid'],
   ['doc', 'jsonb', 'json'],
   ['at', 'timestamptz', 'timestamp'],
-  ['local', 'timestamp', 'timestamp'],
+  ['local', 'timestamp', 'localtimestamp'],
   ['day', 'date', 'date'],
   ['clock', 'time', 'time'],
   ['zoned', 'timetz', 'time'],
-  ['tags', 'text[]', 'text'],
+  ['tags', 'text[]', 'array'],
 ]
 
 // Each row differs from row 1 in one way a row merge tells apart (or, where noted, does not).

@@ -29,7 +29,7 @@ import { BatchWriter, recordId, type Operation } from './batch-writer.js'
 import { rowHash, sameHash } from './row-hash.js'
 import { changedFields, decide, type ConflictResolver, type Decision, type KeyView } from './conflict-resolution.js'
 import { report, type RunContext } from './run-context.js'
-import { sortedMerge } from './sorted-merge.js'
+import { keysToDecide, ScanKeys, type HexKeyStream } from './three-way-keys.js'
 import { twoWayMapping, type TwoWayMapping } from './two-way-mapping.js'
 import { capWatermark, laterWatermark, scanStart, watermarkTracker } from './watermark.js'
 
@@ -324,20 +324,19 @@ async function keyPass(run: TwoWayRun): Promise<void> {
   const { ctx, state } = run
   const p = ctx.prepared
   const { batchSize } = p.plan
-  const steps = sortedMerge(
-    { rows: p.source.scan(p.sourceEntity.name, { fields: p.keys, keys: p.keys, batchSize, signal: ctx.signal }), keys: p.keys, label: `source ${p.source.name}.${p.sourceEntity.name}` },
-    { rows: p.destination.scan(p.destinationEntity.name, { fields: p.destinationKeys, keys: p.destinationKeys, batchSize, signal: ctx.signal }), keys: p.destinationKeys, label: `destination ${p.destination.name}.${p.destinationEntity.name}` },
-    p.keyTypes,
-    batchSize,
+  // Keys are small: larger pages mean fewer round trips (a 10,000-key page is well under a megabyte).
+  const page = Math.max(batchSize, KEY_PAGE)
+  const keyScan = (side: 'source' | 'destination') => {
+    const connector = side === 'source' ? p.source : p.destination
+    const entity = side === 'source' ? p.sourceEntity.name : p.destinationEntity.name
+    const keys = side === 'source' ? p.keys : p.destinationKeys
+    return new ScanKeys(connector.scan(entity, { fields: keys, keys, batchSize: page, signal: ctx.signal }), keys, p.keyTypes, `${side} ${connector.name}.${entity}`)
+  }
+  const chunks = keysToDecide(keyScan('source'), keyScan('destination'), new BaseKeys(state, p.plan.id, page), batchSize, (compared) =>
+    report(ctx, 'deletes', compared, undefined, `${compared} keys compared with the base`),
   )
-  // Keys are small: a larger page means fewer round trips to the state store.
-  const base = new BaseReader(state, p.plan.id, Math.max(batchSize, 10_000))
-  let candidates: KeyValues[] = []
-  let compared = 0
-  const flush = async () => {
-    if (candidates.length === 0) return
-    const keys = candidates
-    candidates = []
+  for await (const chunk of chunks) {
+    const keys = chunk.map((k) => decodeSortKey(p.keyTypes, Buffer.from(k.hex, 'hex')))
     const [sources, destinations] = await Promise.all([lookupSource(run, keys), lookupDestination(run, keys)])
     const views: KeyView[] = []
     for (const key of keys) {
@@ -351,39 +350,16 @@ async function keyPass(run: TwoWayRun): Promise<void> {
     }
     await syncKeys(run, views)
   }
-  for await (const chunk of steps) {
-    for (const { left, right } of chunk) {
-      compared++
-      const key = left ? keyOf(left, p.keys) : keyOf(right!, p.destinationKeys)
-      const bytes = sortKey(p.keyTypes, key)
-      if (bytes === undefined) continue
-      // Hex text sorts like the bytes it spells.
-      const hex = bytes.toString('hex')
-      // Base keys before this one are on neither side: deleted on both.
-      let entry = await base.peek()
-      while (entry !== undefined && entry < hex) {
-        candidates.push(decodeSortKey(p.keyTypes, Buffer.from(base.take(), 'hex')))
-        entry = await base.peek()
-      }
-      const inBase = entry === hex
-      if (inBase) base.take()
-      if (!(left && right && inBase)) candidates.push(key)
-      if (candidates.length >= batchSize) await flush()
-    }
-    report(ctx, 'deletes', compared, undefined, `${compared} keys compared with the base`)
-  }
-  for (let entry = await base.peek(); entry; entry = await base.peek()) {
-    candidates.push(decodeSortKey(p.keyTypes, Buffer.from(base.take(), 'hex')))
-    if (candidates.length >= batchSize) await flush()
-  }
-  await flush()
 }
 
-/** Pages through a sync's base keys in key order. */
-class BaseReader {
+/** Rows per page of the key pass's key-only reads. */
+const KEY_PAGE = 10_000
+
+/** A sync's base keys in key order, a page at a time. */
+class BaseKeys implements HexKeyStream {
   private page: string[] = []
   private index = 0
-  private done = false
+  private ended = false
 
   constructor(
     private readonly state: TwoWayState,
@@ -391,18 +367,25 @@ class BaseReader {
     private readonly pageSize: number,
   ) {}
 
-  /** The next key, or undefined at the end. */
-  async peek(): Promise<string | undefined> {
-    if (this.index >= this.page.length && !this.done) {
-      const last = this.page[this.page.length - 1]
-      this.page = await this.state.scanBaseKeys(this.syncId, last, this.pageSize)
-      this.index = 0
-      if (this.page.length < this.pageSize) this.done = true
-    }
+  get current(): string | undefined {
     return this.page[this.index]
   }
 
-  take(): string {
-    return this.page[this.index++]!
+  get ready(): boolean {
+    return this.index < this.page.length || this.ended
   }
+
+  async fill(): Promise<void> {
+    if (this.ready) return
+    const last = this.page[this.page.length - 1]
+    this.page = await this.state.scanBaseKeys(this.syncId, last, this.pageSize)
+    this.index = 0
+    if (this.page.length < this.pageSize) this.ended = true
+  }
+
+  take(): void {
+    this.index++
+  }
+
+  async close(): Promise<void> {}
 }

@@ -30,6 +30,28 @@ export function sortKey(types: readonly CanonicalType[], key: KeyValues): Buffer
   return parts.length === 1 ? parts[0] : Buffer.concat(parts)
 }
 
+/**
+ * {@link sortKey} as lowercase hex, read from a row's key fields. Hex text
+ * sorts like the bytes it spells, so a merge can compare plain strings; a
+ * key of one non-negative safe integer (the common case, once per key of a
+ * table in a two-way key pass) is spelled without a Buffer.
+ * @example sortKeyHex(['integer'], { id: 255 }, ['id']) // '81ff'
+ */
+export function sortKeyHex(types: readonly CanonicalType[], row: Readonly<Record<string, Value>>, fields: readonly string[]): string | undefined {
+  if (types.length === 1 && types[0] === 'integer') {
+    const value = row[fields[0]!]
+    if (typeof value === 'number' && value >= 0 && Number.isSafeInteger(value)) {
+      if (value === 0) return '80'
+      const digits = value.toString(16)
+      const length = (digits.length + 1) >> 1
+      return (0x80 + length).toString(16) + (digits.length & 1 ? '0' + digits : digits)
+    }
+  }
+  const key: Value[] = new Array(fields.length)
+  for (let i = 0; i < fields.length; i++) key[i] = row[fields[i]!] ?? null
+  return sortKey(types, key)?.toString('hex')
+}
+
 function encodeValue(type: CanonicalType, value: Value): Buffer | undefined {
   if (value === null || !ENCODABLE.has(type)) return undefined
   if (type === 'integer') return typeof value === 'number' || typeof value === 'bigint' ? encodeInteger(value) : undefined

@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import type { CanonicalType, KeyValues } from '../../src/values/canonical.js'
 import { compareKeys } from '../../src/values/compare.js'
-import { sortKey, sortKeyEncodable } from '../../src/values/sort-key.js'
+import { sortKey, sortKeyEncodable, sortKeyHex } from '../../src/values/sort-key.js'
 
 const sign = (n: number) => Math.sign(n)
 
@@ -39,6 +39,15 @@ describe('sortKey', () => {
       sameOrder(['bytes'], [a], [b])
       sameOrder(['boolean'], [x], [y])
     }))
+  })
+
+  it('spells the same encoding as hex from a row, fast path for non-negative integers included', () => {
+    fc.assert(fc.property(integer, text, (n, t) => {
+      expect(sortKeyHex(['integer'], { id: n }, ['id'])).toBe(sortKey(['integer'], [n])!.toString('hex'))
+      expect(sortKeyHex(['text', 'integer'], { a: t, b: n }, ['a', 'b'])).toBe(sortKey(['text', 'integer'], [t, n])!.toString('hex'))
+    }), { numRuns: 2000 })
+    for (const n of [0, 1, 15, 16, 255, 256, 4095, 4096, 2 ** 52, Number.MAX_SAFE_INTEGER]) expect(sortKeyHex(['integer'], { id: n }, ['id'])).toBe(sortKey(['integer'], [n])!.toString('hex'))
+    expect(sortKeyHex(['integer'], { id: null }, ['id'])).toBeUndefined()
   })
 
   it('has no encoding for decimal or float keys, nor for NULL or fractional values', () => {

@@ -24,6 +24,7 @@ import type { StoredConflict, TwoWayState, BaseEntry } from '../state/two-way-st
 import { baseKeyId } from '../state/two-way-state.js'
 import type { Watermark } from '../state/state-store.js'
 import type { CanonicalType, KeyValues, Row } from '../values/canonical.js'
+import { normalizeDecimal } from '../values/compare.js'
 import { decodeSortKey, sortKey } from '../values/sort-key.js'
 import { BatchWriter, recordId, type Operation } from './batch-writer.js'
 import { rowHash, sameHash } from './row-hash.js'
@@ -191,23 +192,39 @@ interface KnownState {
   open: Map<string, StoredConflict>
 }
 
-function newView(run: TwoWayRun, key: KeyValues): KeyView | undefined {
+function newView(run: TwoWayRun, raw: KeyValues): KeyView | undefined {
+  const key = sameKeyForm(run.ctx.prepared.keyTypes, raw)
   const keyBytes = sortKey(run.ctx.prepared.keyTypes, key)
   // A key with a NULL part cannot be a base key; such rows cannot be matched across sides either.
   if (keyBytes === undefined) return undefined
   return { key, keyBytes, recordId: recordId(key) }
 }
 
+/**
+ * A key in one spelling per value, so its record id matches across sides
+ * and with the base's decoded keys: `1.50` from PostgreSQL and `1.5` from
+ * SQLite are one decimal key, -0 and 0 one float key.
+ */
+function sameKeyForm(types: readonly CanonicalType[], key: KeyValues): KeyValues {
+  if (!types.some((t) => t === 'decimal' || t === 'float')) return key
+  return key.map((value, i) => {
+    if (value === null) return value
+    if (types[i] === 'decimal' && (typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint')) return normalizeDecimal(value)
+    if (types[i] === 'float' && value === 0) return 0
+    return value
+  })
+}
+
 async function lookupDestination(run: TwoWayRun, keys: KeyValues[]): Promise<Map<string, Row>> {
   const p = run.ctx.prepared
   const found = await p.destination.lookup(p.destinationEntity.name, p.destinationKeys, keys, run.mapping.destinationFields, { signal: run.ctx.signal })
-  return new Map(found.map((row) => [recordId(keyOf(row, p.destinationKeys)), row]))
+  return new Map(found.map((row) => [recordId(sameKeyForm(p.keyTypes, keyOf(row, p.destinationKeys))), row]))
 }
 
 async function lookupSource(run: TwoWayRun, keys: KeyValues[]): Promise<Map<string, Row>> {
   const p = run.ctx.prepared
   const found = await p.source.lookup(p.sourceEntity.name, p.keys, keys, run.mapping.forward.sourceFields, { signal: run.ctx.signal })
-  return new Map(found.map((row) => [recordId(keyOf(row, p.keys)), row]))
+  return new Map(found.map((row) => [recordId(sameKeyForm(p.keyTypes, keyOf(row, p.keys))), row]))
 }
 
 /**

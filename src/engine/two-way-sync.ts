@@ -57,6 +57,15 @@ interface TwoWayRun {
    * changes, not the table.
    */
   planned?: Set<string>
+  /** The pass running: the source's changes, the destination's, or the key pass. */
+  phase: 'source' | 'destination' | 'keys'
+  /**
+   * Record ids the source pass read (unchanged or decided), so a later pass
+   * reading the same key does not count it unchanged again. Undefined when
+   * the source pass reads every row (the first run): every key then is in
+   * it. Otherwise it grows with the source's changes, not the table.
+   */
+  readBySource?: Set<string>
 }
 
 /** Run one incremental two-way sync. */
@@ -81,6 +90,7 @@ export async function twoWaySync(ctx: RunContext, opts: TwoWayOptions): Promise<
     state: ctx.state.twoWay(),
     sourceWriter,
     sourceKeyTypes: p.keys.map((k) => p.sourceEntity.fields.find((f) => f.name === k)?.type ?? 'text'),
+    phase: 'source',
   }
   if (opts.onConflict) run.resolver = opts.onConflict
   if (ctx.dryRun) run.planned = new Set()
@@ -103,6 +113,8 @@ async function readChanges(run: TwoWayRun, side: 'source' | 'destination'): Prom
   const cursorType = isSource ? mapping.sourceCursorType : mapping.destinationCursorType
   const tracker = watermarkTracker(cursorField, cursorType, keys, isSource ? run.sourceKeyTypes : p.keyTypes)
   const saved = ctx.full ? undefined : isSource ? await ctx.state.getWatermark(p.plan.id) : await state.getDestinationWatermark(p.plan.id)
+  run.phase = side
+  if (isSource && saved) run.readBySource = new Set()
   // Taken before the scan: a transaction open now may commit older cursor values later.
   const cap = cursorType === 'timestamp' ? await connector.oldestOpenTransactionStart?.({ signal: ctx.signal }) : undefined
   const start = scanStart(cursorField, cursorType, saved, durationMs(p.plan.lookback))
@@ -172,7 +184,7 @@ async function viewsOf(run: TwoWayRun, side: 'source' | 'destination', rows: Row
       }
     }
     if (!sameHash(rowHash(row!, mapping.compared), base.hash)) return true
-    ctx.counts.unchanged++
+    countUnchanged(run, view.recordId)
     return false
   })
   const keys = views.map((v) => v.key)
@@ -184,6 +196,16 @@ async function viewsOf(run: TwoWayRun, side: 'source' | 'destination', rows: Row
     else view.source = other
   }
   return { views, known }
+}
+
+/** Count a key unchanged once per run, though each pass may read it. */
+function countUnchanged(run: TwoWayRun, id: string): void {
+  if (run.phase === 'source') {
+    run.ctx.counts.unchanged++
+    run.readBySource?.add(id)
+  } else if (run.readBySource && !run.readBySource.has(id)) {
+    run.ctx.counts.unchanged++
+  }
 }
 
 /** Base entries and open conflicts of a batch's keys, when already read. */
@@ -275,7 +297,8 @@ async function syncKeys(run: TwoWayRun, all: KeyView[], known?: KnownState): Pro
       }
     }
     if (decision.pending) pending.push({ ...(view.base ?? { key: view.keyBytes }), key: view.keyBytes, pending: decision.pending })
-    if (!decision.conflict && !decision.toDestination && !decision.toSource) ctx.counts.unchanged++
+    if (!decision.conflict && !decision.toDestination && !decision.toSource) countUnchanged(run, view.recordId)
+    else if (run.phase === 'source') run.readBySource?.add(view.recordId)
   }
 
   if (!ctx.dryRun) await state.writeBase(syncId, pending, [])
@@ -341,6 +364,7 @@ async function keyPass(run: TwoWayRun): Promise<void> {
   const { ctx, state } = run
   const p = ctx.prepared
   const { batchSize } = p.plan
+  run.phase = 'keys'
   // Keys are small: larger pages mean fewer round trips (a 10,000-key page is well under a megabyte).
   const page = Math.max(batchSize, KEY_PAGE)
   const keyScan = (side: 'source' | 'destination') => {

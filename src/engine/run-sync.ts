@@ -33,7 +33,8 @@ export interface RunOptions {
   /** Ignore the saved watermark and compare everything (incremental syncs). */
   full?: boolean
   /** Dry runs: receives each batch of operations that would be made. */
-  onPlanned?: (syncId: string, operations: readonly Operation[]) => void
+  /** Dry runs: the operations that would be made, at the destination or (two-way) at the source. */
+  onPlanned?: (syncId: string, operations: readonly Operation[], side: 'source' | 'destination') => void
   /**
    * The run id of the first attempt (one sync only; default a random UUID),
    * for a caller that hands it out before the run starts (the daemon's API).
@@ -161,7 +162,7 @@ async function runHolding(target: RunTarget, userOpts: RunSyncOptions, record: R
       // A realtime stream stops after the batch in flight committed, so its writes are never interrupted.
       signal: plan.mode === 'realtime' ? undefined : opts.signal,
       onRejected: (entries) => state.addRecordErrors(entries),
-      onPlanned: opts.onPlanned ? (ops) => opts.onPlanned?.(plan.id, ops) : undefined,
+      onPlanned: opts.onPlanned ? (ops) => opts.onPlanned?.(plan.id, ops, 'destination') : undefined,
     })
     ctx = {
       prepared,
@@ -171,6 +172,7 @@ async function runHolding(target: RunTarget, userOpts: RunSyncOptions, record: R
       pipeline: new WritePipeline(writer),
       state,
       dryRun: opts.dryRun ?? false,
+      ...(opts.onPlanned ? { onPlanned: (ops: readonly Operation[], side: 'source') => opts.onPlanned?.(plan.id, ops, side) } : {}),
       full: opts.full ?? false,
       deletes: plan.deletes === 'ignore' ? 'ignore' : opts.deferDeletes ? 'defer' : 'propagate',
       signal: opts.signal,

@@ -83,7 +83,10 @@ export async function twoWaySync(ctx: RunContext, opts: TwoWayOptions): Promise<
     dryRun: ctx.dryRun,
     signal: ctx.signal,
     onRejected: (entries) => ctx.state.addRecordErrors(entries),
+    ...(ctx.onPlanned ? { onPlanned: (ops: readonly Operation[]) => ctx.onPlanned?.(ops, 'source') } : {}),
   })
+  // maxErrors is one budget for the run: rejections on either side count against it.
+  ctx.writer.shareBudget(sourceWriter)
   const run: TwoWayRun = {
     ctx,
     mapping,
@@ -255,7 +258,10 @@ async function lookupSource(run: TwoWayRun, keys: KeyValues[]): Promise<Map<stri
  */
 async function syncKeys(run: TwoWayRun, all: KeyView[], known?: KnownState): Promise<number> {
   const planned = run.planned
-  const views = planned ? all.filter((v) => !planned.has(v.recordId)) : all
+  const { writer } = run.ctx
+  // Rejected earlier in this run (a side pass, then the key pass): trying again would only reject it twice.
+  const fresh = writer.rejected + run.sourceWriter.rejected === 0 ? all : all.filter((v) => !writer.rejectedIds.has(v.recordId) && !run.sourceWriter.rejectedIds.has(v.recordId))
+  const views = planned ? fresh.filter((v) => !planned.has(v.recordId)) : fresh
   for (const v of views) planned?.add(v.recordId)
   if (views.length === 0) return 0
   const { ctx, mapping, state } = run

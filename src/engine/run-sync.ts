@@ -182,8 +182,8 @@ async function runHolding(target: RunTarget, userOpts: RunSyncOptions, record: R
     report(ctx, 'prepare', 0, undefined, `Prepared ${plan.id}`)
     // Before any write: the facts saved at the end add this run's writes to it.
     await destinationRowsAtStart(ctx)
-    if (opts.deletesOnly) await reconcileDeletes(ctx, { repairMissing: plan.mode === 'incremental' && !ctx.full })
-    else if (plan.direction === 'two-way') await twoWaySync(ctx, { index: target.index, ...(opts.onConflict ? { onConflict: opts.onConflict } : {}) })
+    if (plan.direction === 'two-way') await twoWaySync(ctx, { index: target.index, keyPassOnly: opts.deletesOnly === true, ...(opts.onConflict ? { onConflict: opts.onConflict } : {}) })
+    else if (opts.deletesOnly) await reconcileDeletes(ctx, { repairMissing: plan.mode === 'incremental' && !ctx.full })
     else await runMode(ctx, facts)
     await commitStaged(ctx)
     if (!ctx.dryRun) await state.setSyncFacts(plan.id, await deliveredFacts(ctx))

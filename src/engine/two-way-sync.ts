@@ -40,6 +40,12 @@ export interface TwoWayOptions {
   index: number
   /** The `conflict` listener (`manager.on('conflict', fn)`), consulted before the plan's strategy. */
   onConflict?: ConflictResolver
+  /**
+   * Only the key pass (deletes and rows the cursors cannot see): the
+   * children-first phase of syncs linked by foreign keys, after every sync's
+   * changes went parents first with `deletes: 'defer'`.
+   */
+  keyPassOnly?: boolean
 }
 
 /** One two-way run in progress. */
@@ -98,9 +104,11 @@ export async function twoWaySync(ctx: RunContext, opts: TwoWayOptions): Promise<
   if (opts.onConflict) run.resolver = opts.onConflict
   if (ctx.dryRun) run.planned = new Set()
 
-  await readChanges(run, 'source')
-  await readChanges(run, 'destination')
-  if (ctx.deletes !== 'ignore') await keyPass(run)
+  if (!opts.keyPassOnly) {
+    await readChanges(run, 'source')
+    await readChanges(run, 'destination')
+  }
+  if (ctx.deletes === 'propagate') await keyPass(run)
 }
 
 /** Phase 1 or 2: one side's rows changed since its watermark, then its rows with a NULL cursor. */

@@ -46,7 +46,7 @@ export async function runCommand(ids: string[], opts: RunCommandOptions): Promis
   // A service manager stops with SIGTERM: the same orderly stop as Ctrl-C.
   process.on('SIGTERM', onSigint)
   const display = createProgressDisplay(opts)
-  const planned = new Map<string, { create: string[]; update: string[]; delete: string[]; total: Record<string, number> }>()
+  const planned = new Map<string, Planned>()
 
   try {
     return await withManager(opts, async (manager) => {
@@ -55,12 +55,12 @@ export async function runCommand(ids: string[], opts: RunCommandOptions): Promis
         full: opts.full ?? false,
         dryRun: opts.dryRun ?? false,
         onProgress: (p) => display.update(p),
-        onPlanned: opts.dryRun ? (id, ops) => collectPlanned(planned, id, ops) : undefined,
+        onPlanned: opts.dryRun ? (id, ops, side) => collectPlanned(planned, side === 'source' ? `${id}\u0000source` : id, ops) : undefined,
         onRetry: (failed, delayMs) => log(`${failed.id}: attempt ${failed.attempt} failed (${failed.errorCode ?? 'error'}: ${firstLine(failed.error)}); retrying in ${(delayMs / 1000).toFixed(1)} s`),
       })
       display.stop()
       if (results.length === 0 && !opts.json) print('No syncs to run: the plan has none yet (add one under syncs:).')
-      for (const r of results) printResult(r, opts, planned.get(r.id))
+      for (const r of results) printResult(r, opts, planned.get(r.id), planned.get(`${r.id}\u0000source`))
       if (results.some((r) => r.status === 'cancelled')) return EXIT.cancelled
       if (results.some((r) => r.status === 'failed' && r.failure === 'config')) return EXIT.badConfig
       if (results.some((r) => r.status === 'failed' || r.status === 'partial')) return EXIT.syncFailed
@@ -77,7 +77,10 @@ function firstLine(text: string | undefined): string {
   return (text ?? '').split('\n')[0] ?? ''
 }
 
-function collectPlanned(planned: Map<string, { create: string[]; update: string[]; delete: string[]; total: Record<string, number> }>, id: string, ops: readonly Operation[]): void {
+/** A dry run's operations on one side: the first few of each kind, and how many in all. */
+type Planned = { create: string[]; update: string[]; delete: string[]; total: Record<string, number> }
+
+function collectPlanned(planned: Map<string, Planned>, id: string, ops: readonly Operation[]): void {
   let entry = planned.get(id)
   if (!entry) planned.set(id, (entry = { create: [], update: [], delete: [], total: { create: 0, update: 0, delete: 0 } }))
   for (const op of ops) {
@@ -87,7 +90,7 @@ function collectPlanned(planned: Map<string, { create: string[]; update: string[
   }
 }
 
-function printResult(r: SyncResult, opts: RunCommandOptions, planned?: { create: string[]; update: string[]; delete: string[]; total: Record<string, number> }): void {
+function printResult(r: SyncResult, opts: RunCommandOptions, planned?: Planned, plannedAtSource?: Planned): void {
   if (opts.json) {
     const line: Record<string, unknown> = {
       id: r.id,
@@ -117,13 +120,17 @@ function printResult(r: SyncResult, opts: RunCommandOptions, planned?: { create:
   print(`${r.id}: ${r.status}${attempt}${r.dryRun ? ' (dry run: nothing written)' : ''} in ${(r.durationMs / 1000).toFixed(2)} s — ${r.read} read; ${verb ? `${verb}: ` : ''}${summary}`)
   if (r.error) print(`  ${r.error.split('\n').join('\n  ')}`)
   for (const note of r.notes ?? []) print(`  note: ${note}`)
-  if (planned) {
-    for (const kind of ['create', 'update', 'delete'] as const) {
-      const total = planned.total[kind] ?? 0
-      if (total === 0) continue
-      print(`  would ${kind} ${total}:`)
-      for (const row of planned[kind]) print(`    ${row}`)
-      if (total > planned[kind].length) print(`    … and ${total - planned[kind].length} more`)
-    }
+  // A two-way sync also writes the source: each side's operations are listed under its name.
+  if (planned) printPlanned(planned, plannedAtSource ? ' at the destination' : '')
+  if (plannedAtSource) printPlanned(plannedAtSource, ' at the source')
+}
+
+function printPlanned(planned: Planned, where: string): void {
+  for (const kind of ['create', 'update', 'delete'] as const) {
+    const total = planned.total[kind] ?? 0
+    if (total === 0) continue
+    print(`  would ${kind} ${total}${where}:`)
+    for (const row of planned[kind]) print(`    ${row}`)
+    if (total > planned[kind].length) print(`    … and ${total - planned[kind].length} more`)
   }
 }

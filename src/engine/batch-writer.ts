@@ -50,8 +50,19 @@ export class BatchWriter {
   readonly rejectedIds = new Set<string>()
   /** Every upsert is known to be new (empty destination): lets the sink bulk load. */
   allNew = false
+  /** Rejections counted against maxErrors: this writer's, or those of every writer sharing the budget. */
+  private budget = { rejected: 0 }
 
   constructor(private readonly opts: BatchWriterOptions) {}
+
+  /**
+   * Count `other`'s rejected records against this writer's maxErrors and
+   * the other way round: one budget for a run that writes to two places
+   * (a two-way sync writes both sides). Call before either writes.
+   */
+  shareBudget(other: BatchWriter): void {
+    other.budget = this.budget
+  }
 
   /**
    * Apply one batch. Resolves when it is committed; returns how many of its
@@ -134,6 +145,7 @@ export class BatchWriter {
   /** Record a rejected record (also used for rows that fail to map); throws past the budget. */
   async reject(op: Operation, error: SynclineError): Promise<void> {
     this.rejected++
+    this.budget.rejected++
     this.rejectedIds.add(recordId(op.key))
     this.opts.counts.failed++
     const reason = boundedText(error.message)
@@ -148,12 +160,12 @@ export class BatchWriter {
         at: new Date().toISOString(),
       },
     ])
-    if (this.rejected > this.opts.maxErrors) {
+    if (this.budget.rejected > this.opts.maxErrors) {
       const budget = this.opts.maxErrors === 0 ? 'maxErrors is 0 (fail on the first rejected record)' : `maxErrors is ${this.opts.maxErrors}`
       throw new SynclineError(
         'ERROR_BUDGET_EXCEEDED',
         'data',
-        `Record ${boundedText(recordId(op.key), 200)} was rejected by ${this.opts.entity}: ${reason}\n${this.rejected} record(s) rejected and ${budget}; fix the data or raise maxErrors. Rejected records are listed by 'syncline history ${this.opts.syncId}'.`,
+        `Record ${boundedText(recordId(op.key), 200)} was rejected by ${this.opts.entity}: ${reason}\n${this.budget.rejected} record(s) rejected and ${budget}; fix the data or raise maxErrors. Rejected records are listed by 'syncline history ${this.opts.syncId}'.`,
         { cause: error },
       )
     }

@@ -40,6 +40,8 @@ export interface RunContext {
   startRows?: { rows: number | undefined }
   /** A realtime sync that stopped streaming on request (its signal): a normal end, not a cancellation. */
   stoppedStreaming?: boolean
+  /** Dry runs: operations that would be made on a side other than the destination (two-way: the source). */
+  onPlanned?: (operations: readonly Operation[], side: 'source') => void
 }
 
 /**

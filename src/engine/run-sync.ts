@@ -37,7 +37,8 @@ export interface RunOptions {
   /** Ignore the saved watermark and compare everything (incremental syncs). */
   full?: boolean
   /** Dry runs: receives each batch of operations that would be made. */
-  onPlanned?: (syncId: string, operations: readonly Operation[]) => void
+  /** Dry runs: the operations that would be made, at the destination or (two-way) at the source. */
+  onPlanned?: (syncId: string, operations: readonly Operation[], side: 'source' | 'destination') => void
   /**
    * The run id of the first attempt (one sync only; default a random UUID),
    * for a caller that hands it out before the run starts (the daemon's API).
@@ -179,7 +180,7 @@ async function runHolding(target: RunTarget, userOpts: RunSyncOptions, record: R
       // A realtime stream stops after the batch in flight committed, so its writes are never interrupted.
       signal: plan.mode === 'realtime' ? undefined : opts.signal,
       onRejected: (entries) => state.addRecordErrors(entries),
-      onPlanned: opts.onPlanned ? (ops) => opts.onPlanned?.(plan.id, ops) : undefined,
+      onPlanned: opts.onPlanned ? (ops) => opts.onPlanned?.(plan.id, ops, 'destination') : undefined,
       foreignKeyChecks,
     })
     ctx = {
@@ -190,6 +191,7 @@ async function runHolding(target: RunTarget, userOpts: RunSyncOptions, record: R
       pipeline: new WritePipeline(writer),
       state,
       dryRun: opts.dryRun ?? false,
+      ...(opts.onPlanned ? { onPlanned: (ops: readonly Operation[], side: 'source') => opts.onPlanned?.(plan.id, ops, side) } : {}),
       full: opts.full ?? false,
       deletes: plan.deletes === 'ignore' ? 'ignore' : opts.deferDeletes ? 'defer' : 'propagate',
       foreignKeyChecks,
@@ -201,11 +203,13 @@ async function runHolding(target: RunTarget, userOpts: RunSyncOptions, record: R
     // Before any write: the facts saved at the end add this run's writes to it.
     await destinationRowsAtStart(ctx)
     if (opts.orphanCheck) await checkOrphans(ctx, opts.orphanCheck)
-    else if (opts.deletesOnly) await reconcileDeletes(ctx, { repairMissing: plan.mode === 'incremental' && !ctx.full })
     else if (plan.direction === 'two-way') {
-      const twoWay = { index: target.index, ...(opts.onConflict ? { onConflict: opts.onConflict } : {}) }
-      await (plan.mode === 'realtime' ? twoWayRealtimeSync(ctx, twoWay) : twoWaySync(ctx, twoWay))
-    } else await runMode(ctx, facts)
+      const twoWay = { index: target.index, keyPassOnly: opts.deletesOnly === true, ...(opts.onConflict ? { onConflict: opts.onConflict } : {}) }
+      // A realtime two-way sync makes its deletes as they stream: it has no separate key pass.
+      if (plan.mode !== 'realtime') await twoWaySync(ctx, twoWay)
+      else if (!opts.deletesOnly) await twoWayRealtimeSync(ctx, twoWay)
+    } else if (opts.deletesOnly) await reconcileDeletes(ctx, { repairMissing: plan.mode === 'incremental' && !ctx.full })
+    else await runMode(ctx, facts)
     await commitStaged(ctx)
     if (!ctx.dryRun && !opts.orphanCheck) await state.setSyncFacts(plan.id, await deliveredFacts(ctx))
     if (checkOwnKeys && !ctx.dryRun) await checkOrphans(ctx, prepared.destinationEntity.foreignKeys)

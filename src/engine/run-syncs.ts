@@ -96,9 +96,12 @@ async function runBatchSyncs(targets: readonly RunTarget[], opts: RunOptions): P
       if (opts.signal?.aborted) break
       const { target, prepared: p } = ready[i]!
       const first = results.get(target)
-      // A two-way sync made its deletes (on both sides) in its own key pass; a one-way delete pass would undo the other direction.
-      if (!first || first.status === 'failed' || first.status === 'cancelled' || target.plan.deletes === 'ignore' || target.plan.direction === 'two-way') continue
+      // A two-way sync's deletes-only run is its key pass, deleting on both sides (run-sync.ts).
+      if (!first || first.status === 'failed' || first.status === 'cancelled' || target.plan.deletes === 'ignore') continue
       const deletes = await runRetrying(target, { ...opts, prepared: p, deletesOnly: true, foreignKeyChecks: checksOf(i) })
+      first.created += deletes.created
+      first.updated += deletes.updated
+      first.conflicts += deletes.conflicts
       first.deleted += deletes.deleted
       first.failed += deletes.failed
       mergePass(first, deletes)

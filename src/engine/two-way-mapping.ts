@@ -54,7 +54,7 @@ export function twoWayMapping(p: PreparedSync, index: number): TwoWayMapping {
   }
   if (!sortKeyEncodable(p.keyTypes)) {
     throw new PlanError([
-      { path: `${at}.keys`, message: `two-way sync keeps its base by key and supports integer, text, uuid, date, time, timestamp, boolean and bytes keys; the keys here are ${p.keyTypes.join(', ')}` },
+      { path: `${at}.keys`, message: `two-way sync keeps its base by key and supports integer, decimal, float, text, uuid, date, time, timestamp, boolean, bytes and json keys; the keys here are ${p.keyTypes.join(', ')}` },
     ])
   }
   for (const [end, connector] of [['source', p.source], ['destination', p.destination]] as const) {

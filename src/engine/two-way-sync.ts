@@ -24,12 +24,13 @@ import type { StoredConflict, TwoWayState, BaseEntry } from '../state/two-way-st
 import { baseKeyId } from '../state/two-way-state.js'
 import type { Watermark } from '../state/state-store.js'
 import type { CanonicalType, KeyValues, Row } from '../values/canonical.js'
+import { normalizeDecimal } from '../values/compare.js'
 import { decodeSortKey, sortKey } from '../values/sort-key.js'
 import { BatchWriter, recordId, type Operation } from './batch-writer.js'
 import { rowHash, sameHash } from './row-hash.js'
 import { changedFields, decide, type ConflictResolver, type Decision, type KeyView } from './conflict-resolution.js'
 import { report, type RunContext } from './run-context.js'
-import { sortedMerge } from './sorted-merge.js'
+import { keysToDecide, ScanKeys, type HexKeyStream } from './three-way-keys.js'
 import { twoWayMapping, type TwoWayMapping } from './two-way-mapping.js'
 import { capWatermark, isClockCursor, laterWatermark, scanStart, watermarkTracker } from './watermark.js'
 
@@ -39,6 +40,12 @@ export interface TwoWayOptions {
   index: number
   /** The `conflict` listener (`manager.on('conflict', fn)`), consulted before the plan's strategy. */
   onConflict?: ConflictResolver
+  /**
+   * Only the key pass (deletes and rows the cursors cannot see): the
+   * children-first phase of syncs linked by foreign keys, after every sync's
+   * changes went parents first with `deletes: 'defer'`.
+   */
+  keyPassOnly?: boolean
 }
 
 /** One two-way run in progress (also the realtime two-way stream's, src/engine/two-way-realtime.ts). */
@@ -56,13 +63,25 @@ export interface TwoWayRun {
    * changes, not the table.
    */
   planned?: Set<string>
+  /** The pass running: the source's changes, the destination's, or the key pass. */
+  phase: 'source' | 'destination' | 'keys'
+  /**
+   * Record ids the source pass read (unchanged or decided), so a later pass
+   * reading the same key does not count it unchanged again. Undefined when
+   * the source pass reads every row (the first run): every key then is in
+   * it. Otherwise it grows with the source's changes, not the table.
+   */
+  readBySource?: Set<string>
 }
 
 /** Run one incremental two-way sync. */
 export async function twoWaySync(ctx: RunContext, opts: TwoWayOptions): Promise<void> {
   const run = createTwoWayRun(ctx, opts)
-  await readChanges(run, 'source')
-  await readChanges(run, 'destination')
+  // A run's deletes-only phase (foreign keys: after every sync's writes, children first) is the key pass alone.
+  if (!opts.keyPassOnly) {
+    await readChanges(run, 'source')
+    await readChanges(run, 'destination')
+  }
   if (ctx.deletes !== 'ignore') await keyPass(run)
 }
 
@@ -81,13 +100,17 @@ export function createTwoWayRun(ctx: RunContext, opts: TwoWayOptions): TwoWayRun
     dryRun: ctx.dryRun,
     signal: ctx.signal,
     onRejected: (entries) => ctx.state.addRecordErrors(entries),
+    ...(ctx.onPlanned ? { onPlanned: (ops: readonly Operation[]) => ctx.onPlanned?.(ops, 'source') } : {}),
   })
+  // maxErrors is one budget for the run: rejections on either side count against it.
+  ctx.writer.shareBudget(sourceWriter)
   const run: TwoWayRun = {
     ctx,
     mapping,
     state: ctx.state.twoWay(),
     sourceWriter,
     sourceKeyTypes: p.keys.map((k) => p.sourceEntity.fields.find((f) => f.name === k)?.type ?? 'text'),
+    phase: 'source',
   }
   if (opts.onConflict) run.resolver = opts.onConflict
   if (ctx.dryRun) run.planned = new Set()
@@ -107,6 +130,8 @@ export async function readChanges(run: TwoWayRun, side: 'source' | 'destination'
   const cursorType = isSource ? mapping.sourceCursorType : mapping.destinationCursorType
   const tracker = watermarkTracker(cursorField, cursorType, keys, isSource ? run.sourceKeyTypes : p.keyTypes)
   const saved = ctx.full ? undefined : isSource ? await ctx.state.getWatermark(p.plan.id) : await state.getDestinationWatermark(p.plan.id)
+  run.phase = side
+  if (isSource && saved) run.readBySource = new Set()
   // Taken before the scan: a transaction open now may commit older cursor values later.
   const cap = isClockCursor(cursorType) ? await connector.oldestOpenTransactionStart?.({ signal: ctx.signal }) : undefined
   const start = scanStart(cursorField, cursorType, saved, durationMs(p.plan.lookback))
@@ -176,7 +201,7 @@ async function viewsOf(run: TwoWayRun, side: 'source' | 'destination', rows: Row
       }
     }
     if (!sameHash(rowHash(row!, mapping.compared), base.hash)) return true
-    ctx.counts.unchanged++
+    countUnchanged(run, view.recordId)
     return false
   })
   const keys = views.map((v) => v.key)
@@ -190,29 +215,55 @@ async function viewsOf(run: TwoWayRun, side: 'source' | 'destination', rows: Row
   return { views, known }
 }
 
+/** Count a key unchanged once per run, though each pass may read it. */
+function countUnchanged(run: TwoWayRun, id: string): void {
+  if (run.phase === 'source') {
+    run.ctx.counts.unchanged++
+    run.readBySource?.add(id)
+  } else if (run.readBySource && !run.readBySource.has(id)) {
+    run.ctx.counts.unchanged++
+  }
+}
+
 /** Base entries and open conflicts of a batch's keys, when already read. */
 export interface KnownState {
   bases: Map<string, BaseEntry>
   open: Map<string, StoredConflict>
 }
 
-export function newView(run: TwoWayRun, key: KeyValues): KeyView | undefined {
+export function newView(run: TwoWayRun, raw: KeyValues): KeyView | undefined {
+  const key = sameKeyForm(run.ctx.prepared.keyTypes, raw)
   const keyBytes = sortKey(run.ctx.prepared.keyTypes, key)
   // A key with a NULL part cannot be a base key; such rows cannot be matched across sides either.
   if (keyBytes === undefined) return undefined
   return { key, keyBytes, recordId: recordId(key) }
 }
 
+/**
+ * A key in one spelling per value, so its record id matches across sides
+ * and with the base's decoded keys: `1.50` from PostgreSQL and `1.5` from
+ * SQLite are one decimal key, -0 and 0 one float key.
+ */
+function sameKeyForm(types: readonly CanonicalType[], key: KeyValues): KeyValues {
+  if (!types.some((t) => t === 'decimal' || t === 'float')) return key
+  return key.map((value, i) => {
+    if (value === null) return value
+    if (types[i] === 'decimal' && (typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint')) return normalizeDecimal(value)
+    if (types[i] === 'float' && value === 0) return 0
+    return value
+  })
+}
+
 export async function lookupDestination(run: TwoWayRun, keys: KeyValues[]): Promise<Map<string, Row>> {
   const p = run.ctx.prepared
   const found = await p.destination.lookup(p.destinationEntity.name, p.destinationKeys, keys, run.mapping.destinationFields, { signal: run.ctx.signal })
-  return new Map(found.map((row) => [recordId(keyOf(row, p.destinationKeys)), row]))
+  return new Map(found.map((row) => [recordId(sameKeyForm(p.keyTypes, keyOf(row, p.destinationKeys))), row]))
 }
 
 export async function lookupSource(run: TwoWayRun, keys: KeyValues[]): Promise<Map<string, Row>> {
   const p = run.ctx.prepared
   const found = await p.source.lookup(p.sourceEntity.name, p.keys, keys, run.mapping.forward.sourceFields, { signal: run.ctx.signal })
-  return new Map(found.map((row) => [recordId(keyOf(row, p.keys)), row]))
+  return new Map(found.map((row) => [recordId(sameKeyForm(p.keyTypes, keyOf(row, p.keys))), row]))
 }
 
 /**
@@ -221,7 +272,10 @@ export async function lookupSource(run: TwoWayRun, keys: KeyValues[]): Promise<M
  */
 export async function syncKeys(run: TwoWayRun, all: KeyView[], known?: KnownState): Promise<number> {
   const planned = run.planned
-  const views = planned ? all.filter((v) => !planned.has(v.recordId)) : all
+  const { writer } = run.ctx
+  // Rejected earlier in this run (a side pass, then the key pass): trying again would only reject it twice.
+  const fresh = writer.rejected + run.sourceWriter.rejected === 0 ? all : all.filter((v) => !writer.rejectedIds.has(v.recordId) && !run.sourceWriter.rejectedIds.has(v.recordId))
+  const views = planned ? fresh.filter((v) => !planned.has(v.recordId)) : fresh
   for (const v of views) planned?.add(v.recordId)
   if (views.length === 0) return 0
   const { ctx, mapping, state } = run
@@ -263,7 +317,8 @@ export async function syncKeys(run: TwoWayRun, all: KeyView[], known?: KnownStat
       }
     }
     if (decision.pending) pending.push({ ...(view.base ?? { key: view.keyBytes }), key: view.keyBytes, pending: decision.pending })
-    if (!decision.conflict && !decision.toDestination && !decision.toSource) ctx.counts.unchanged++
+    if (!decision.conflict && !decision.toDestination && !decision.toSource) countUnchanged(run, view.recordId)
+    else if (run.phase === 'source') run.readBySource?.add(view.recordId)
   }
 
   if (!ctx.dryRun) await state.writeBase(syncId, pending, [])
@@ -329,20 +384,20 @@ export async function keyPass(run: TwoWayRun): Promise<void> {
   const { ctx, state } = run
   const p = ctx.prepared
   const { batchSize } = p.plan
-  const steps = sortedMerge(
-    { rows: p.source.scan(p.sourceEntity.name, { fields: p.keys, keys: p.keys, batchSize, signal: ctx.signal }), keys: p.keys, label: `source ${p.source.name}.${p.sourceEntity.name}` },
-    { rows: p.destination.scan(p.destinationEntity.name, { fields: p.destinationKeys, keys: p.destinationKeys, batchSize, signal: ctx.signal }), keys: p.destinationKeys, label: `destination ${p.destination.name}.${p.destinationEntity.name}` },
-    p.keyTypes,
-    batchSize,
+  run.phase = 'keys'
+  // Keys are small: larger pages mean fewer round trips (a 10,000-key page is well under a megabyte).
+  const page = Math.max(batchSize, KEY_PAGE)
+  const keyScan = (side: 'source' | 'destination') => {
+    const connector = side === 'source' ? p.source : p.destination
+    const entity = side === 'source' ? p.sourceEntity.name : p.destinationEntity.name
+    const keys = side === 'source' ? p.keys : p.destinationKeys
+    return new ScanKeys(connector.scan(entity, { fields: keys, keys, batchSize: page, signal: ctx.signal }), keys, p.keyTypes, `${side} ${connector.name}.${entity}`)
+  }
+  const chunks = keysToDecide(keyScan('source'), keyScan('destination'), new BaseKeys(state, p.plan.id, page), batchSize, (compared) =>
+    report(ctx, 'deletes', compared, undefined, `${compared} keys compared with the base`),
   )
-  // Keys are small: a larger page means fewer round trips to the state store.
-  const base = new BaseReader(state, p.plan.id, Math.max(batchSize, 10_000))
-  let candidates: KeyValues[] = []
-  let compared = 0
-  const flush = async () => {
-    if (candidates.length === 0) return
-    const keys = candidates
-    candidates = []
+  for await (const chunk of chunks) {
+    const keys = chunk.map((k) => decodeSortKey(p.keyTypes, Buffer.from(k.hex, 'hex')))
     const [sources, destinations] = await Promise.all([lookupSource(run, keys), lookupDestination(run, keys)])
     const views: KeyView[] = []
     for (const key of keys) {
@@ -356,39 +411,16 @@ export async function keyPass(run: TwoWayRun): Promise<void> {
     }
     await syncKeys(run, views)
   }
-  for await (const chunk of steps) {
-    for (const { left, right } of chunk) {
-      compared++
-      const key = left ? keyOf(left, p.keys) : keyOf(right!, p.destinationKeys)
-      const bytes = sortKey(p.keyTypes, key)
-      if (bytes === undefined) continue
-      // Hex text sorts like the bytes it spells.
-      const hex = bytes.toString('hex')
-      // Base keys before this one are on neither side: deleted on both.
-      let entry = await base.peek()
-      while (entry !== undefined && entry < hex) {
-        candidates.push(decodeSortKey(p.keyTypes, Buffer.from(base.take(), 'hex')))
-        entry = await base.peek()
-      }
-      const inBase = entry === hex
-      if (inBase) base.take()
-      if (!(left && right && inBase)) candidates.push(key)
-      if (candidates.length >= batchSize) await flush()
-    }
-    report(ctx, 'deletes', compared, undefined, `${compared} keys compared with the base`)
-  }
-  for (let entry = await base.peek(); entry; entry = await base.peek()) {
-    candidates.push(decodeSortKey(p.keyTypes, Buffer.from(base.take(), 'hex')))
-    if (candidates.length >= batchSize) await flush()
-  }
-  await flush()
 }
 
-/** Pages through a sync's base keys in key order. */
-class BaseReader {
+/** Rows per page of the key pass's key-only reads. */
+const KEY_PAGE = 10_000
+
+/** A sync's base keys in key order, a page at a time. */
+class BaseKeys implements HexKeyStream {
   private page: string[] = []
   private index = 0
-  private done = false
+  private ended = false
 
   constructor(
     private readonly state: TwoWayState,
@@ -396,18 +428,25 @@ class BaseReader {
     private readonly pageSize: number,
   ) {}
 
-  /** The next key, or undefined at the end. */
-  async peek(): Promise<string | undefined> {
-    if (this.index >= this.page.length && !this.done) {
-      const last = this.page[this.page.length - 1]
-      this.page = await this.state.scanBaseKeys(this.syncId, last, this.pageSize)
-      this.index = 0
-      if (this.page.length < this.pageSize) this.done = true
-    }
+  get current(): string | undefined {
     return this.page[this.index]
   }
 
-  take(): string {
-    return this.page[this.index++]!
+  get ready(): boolean {
+    return this.index < this.page.length || this.ended
   }
+
+  async fill(): Promise<void> {
+    if (this.ready) return
+    const last = this.page[this.page.length - 1]
+    this.page = await this.state.scanBaseKeys(this.syncId, last, this.pageSize)
+    this.index = 0
+    if (this.page.length < this.pageSize) this.ended = true
+  }
+
+  take(): void {
+    this.index++
+  }
+
+  async close(): Promise<void> {}
 }

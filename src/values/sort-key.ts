@@ -6,9 +6,10 @@
  * the order the engine merges them, without loading them all.
  */
 import type { CanonicalType, KeyValues, Value } from './canonical.js'
+import { normalizeDecimal } from './compare.js'
 
-/** Key types with an encoding; others (decimal, float) have none yet. */
-const ENCODABLE = new Set<CanonicalType>(['integer', 'boolean', 'bytes', 'text', 'uuid', 'date', 'time', 'timestamp', 'localtimestamp', 'json'])
+/** Key types with an encoding. */
+const ENCODABLE = new Set<CanonicalType>(['integer', 'decimal', 'float', 'boolean', 'bytes', 'text', 'uuid', 'date', 'time', 'timestamp', 'localtimestamp', 'json'])
 
 /** Whether {@link sortKey} can encode keys of these types. */
 export function sortKeyEncodable(types: readonly CanonicalType[]): boolean {
@@ -30,13 +31,78 @@ export function sortKey(types: readonly CanonicalType[], key: KeyValues): Buffer
   return parts.length === 1 ? parts[0] : Buffer.concat(parts)
 }
 
+/**
+ * {@link sortKey} as lowercase hex, read from a row's key fields. Hex text
+ * sorts like the bytes it spells, so a merge can compare plain strings; a
+ * key of one non-negative safe integer (the common case, once per key of a
+ * table in a two-way key pass) is spelled without a Buffer.
+ * @example sortKeyHex(['integer'], { id: 255 }, ['id']) // '81ff'
+ */
+export function sortKeyHex(types: readonly CanonicalType[], row: Readonly<Record<string, Value>>, fields: readonly string[]): string | undefined {
+  if (types.length === 1 && types[0] === 'integer') {
+    const value = row[fields[0]!]
+    if (typeof value === 'number' && value >= 0 && Number.isSafeInteger(value)) {
+      if (value === 0) return '80'
+      const digits = value.toString(16)
+      const length = (digits.length + 1) >> 1
+      return (0x80 + length).toString(16) + (digits.length & 1 ? '0' + digits : digits)
+    }
+  }
+  const key: Value[] = new Array(fields.length)
+  for (let i = 0; i < fields.length; i++) key[i] = row[fields[i]!] ?? null
+  return sortKey(types, key)?.toString('hex')
+}
+
 function encodeValue(type: CanonicalType, value: Value): Buffer | undefined {
   if (value === null || !ENCODABLE.has(type)) return undefined
   if (type === 'integer') return typeof value === 'number' || typeof value === 'bigint' ? encodeInteger(value) : undefined
   if (type === 'boolean') return Buffer.from([value ? 1 : 0])
+  if (type === 'decimal') return typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint' ? encodeDecimal(value) : undefined
+  if (type === 'float') return typeof value === 'number' ? encodeFloat(value) : undefined
   if (type === 'bytes') return value instanceof Uint8Array ? terminated(Buffer.from(value)) : undefined
   // Every other type compares as text, by UTF-8 bytes.
   return terminated(Buffer.from(String(value), 'utf8'))
+}
+
+/**
+ * A decimal by value, whatever its scale (`1.50` and `1.5` are one key):
+ * a sign byte (0x01 negative, 0x02 zero, 0x03 positive), then for
+ * 0.d1d2… × 10^e (d1 ≠ 0) the exponent e as an {@link encodeInteger} and
+ * the digits as bytes 0x01-0x0A ending in 0x00, every byte inverted for a
+ * negative value (a larger magnitude sorts first). The digit string ends in
+ * a byte below every digit, so `0.5` sorts before `0.51`.
+ */
+function encodeDecimal(value: string | number | bigint): Buffer | undefined {
+  let text: string
+  try {
+    text = normalizeDecimal(value)
+  } catch {
+    return undefined
+  }
+  if (!/^-?\d+(\.\d+)?$/.test(text)) return undefined
+  if (text === '0') return Buffer.from([0x02])
+  const negative = text.startsWith('-')
+  const [int = '', frac = ''] = (negative ? text.slice(1) : text).split('.')
+  let digits = int === '0' ? frac : int + frac
+  // 0.00123: the exponent counts the zeros after the point, negatively.
+  const exponent = int === '0' ? -(digits.length - digits.replace(/^0+/, '').length) : int.length
+  digits = digits.replace(/^0+/, '').replace(/0+$/, '')
+  const body = [...encodeSafeInteger(exponent), ...Array.from(digits, (d) => d.charCodeAt(0) - 0x2f), 0]
+  return Buffer.from([negative ? 0x01 : 0x03, ...(negative ? body.map((b) => 0xff - b) : body)])
+}
+
+/**
+ * A float as its 8 IEEE-754 bytes, big-endian, the sign bit flipped for
+ * positives and every bit flipped for negatives, so bytes order as numbers.
+ * -0 is 0 (they compare equal); NaN is one value and sorts after +Infinity,
+ * as PostgreSQL orders it and {@link compareValues} does.
+ */
+function encodeFloat(value: number): Buffer {
+  const out = Buffer.allocUnsafe(8)
+  out.writeDoubleBE(Number.isNaN(value) ? Number.NaN : value === 0 ? 0 : value)
+  if (out[0]! & 0x80) for (let i = 0; i < 8; i++) out[i] = 0xff - out[i]!
+  else out[0] = out[0]! | 0x80
+  return out
 }
 
 /**
@@ -110,14 +176,31 @@ export function decodeSortKey(types: readonly CanonicalType[], encoded: Uint8Arr
       continue
     }
     if (type === 'integer') {
-      const prefix = encoded[at++]!
-      const negative = prefix < 0x80
-      const length = negative ? 0x80 - prefix : prefix - 0x80
-      let magnitude = 0n
-      for (let i = 0; i < length; i++) magnitude = (magnitude << 8n) | BigInt(negative ? 0xff - encoded[at + i]! : encoded[at + i]!)
-      at += length
-      const n = negative ? -magnitude : magnitude
+      const [n, next] = decodeInteger(encoded, at, false)
+      at = next
       out.push(n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n)
+      continue
+    }
+    if (type === 'float') {
+      const bytes = Buffer.from(encoded.subarray(at, at + 8))
+      at += 8
+      if (bytes[0]! & 0x80) bytes[0] = bytes[0]! & 0x7f
+      else for (let i = 0; i < 8; i++) bytes[i] = 0xff - bytes[i]!
+      out.push(bytes.readDoubleBE(0))
+      continue
+    }
+    if (type === 'decimal') {
+      const sign = encoded[at++]!
+      if (sign === 0x02) {
+        out.push('0')
+        continue
+      }
+      const negative = sign === 0x01
+      const [exponent, next] = decodeInteger(encoded, at, negative)
+      at = next
+      let digits = ''
+      for (let b = byteAt(encoded, at++, negative); b !== 0; b = byteAt(encoded, at++, negative)) digits += String(b - 1)
+      out.push((negative ? '-' : '') + placePoint(digits, Number(exponent)))
       continue
     }
     const bytes: number[] = []
@@ -134,4 +217,28 @@ export function decodeSortKey(types: readonly CanonicalType[], encoded: Uint8Arr
     out.push(type === 'bytes' ? Uint8Array.from(bytes) : Buffer.from(bytes).toString('utf8'))
   }
   return out
+}
+
+function byteAt(encoded: Uint8Array, at: number, inverted: boolean): number {
+  return inverted ? 0xff - encoded[at]! : encoded[at]!
+}
+
+/** An {@link encodeInteger} at `at` (its bytes inverted when `inverted`), and the offset after it. */
+function decodeInteger(encoded: Uint8Array, at: number, inverted: boolean): [bigint, number] {
+  const prefix = byteAt(encoded, at++, inverted)
+  const negative = prefix < 0x80
+  const length = negative ? 0x80 - prefix : prefix - 0x80
+  let magnitude = 0n
+  for (let i = 0; i < length; i++) {
+    const b = byteAt(encoded, at + i, inverted)
+    magnitude = (magnitude << 8n) | BigInt(negative ? 0xff - b : b)
+  }
+  return [negative ? -magnitude : magnitude, at + length]
+}
+
+/** `0.digits × 10^exponent` as plain decimal text: ('15', 1) → '1.5', ('5', -2) → '0.005'. */
+function placePoint(digits: string, exponent: number): string {
+  if (exponent <= 0) return `0.${'0'.repeat(-exponent)}${digits}`
+  if (exponent >= digits.length) return digits + '0'.repeat(exponent - digits.length)
+  return `${digits.slice(0, exponent)}.${digits.slice(exponent)}`
 }

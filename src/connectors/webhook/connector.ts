@@ -94,9 +94,9 @@ class WebhookConnector implements Connector {
   }
 
   /**
-   * Delivered rows in key order. Keys with a byte sort key (integers, text,
-   * dates…) page through the ledger `batchSize` rows at a time, so memory
-   * stays bounded; decimal or float keys are sorted in memory.
+   * Delivered rows in key order. Keys with a byte sort key (every key type
+   * has one) page through the ledger `batchSize` rows at a time, so memory
+   * stays bounded; other keys would be sorted in memory.
    */
   async *scan(entity: string, opts: ScanOptions): AsyncIterable<Row[]> {
     const types = this.keyTypes(entity, opts.keys)

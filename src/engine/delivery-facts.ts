@@ -28,6 +28,10 @@ export async function refillReason(ctx: RunContext, saved: Watermark | FeedPosit
     const created = ctx.dryRun ? 'a real run would create it again and refill it' : 'creating it again and refilling it'
     return `The destination ${where} did not exist (dropped or removed?) though earlier runs had delivered rows to it: ${created} by a full compare.`
   }
+  if (p.drift.addFields.length > 0 && !ctx.dryRun) {
+    const fields = p.drift.addFields.map((f) => `'${f.name}'`).join(', ')
+    return `Field(s) ${fields} were added to the destination ${where} (schema: evolve), so rows delivered earlier lack them: ${refill}.`
+  }
   const before = facts?.destination
   if (before && (before.connection !== p.plan.destination.connection || before.entity !== p.plan.destination.entity)) {
     return `The destination changed from ${before.connection}.${before.entity} to ${where} since the last run, so the watermark does not describe it: ${refill}.`
@@ -54,6 +58,7 @@ export async function deliveredFacts(ctx: RunContext): Promise<SyncFacts> {
     sourceFields: p.sourceEntity.fields.map((f) => f.name),
     updatedAt: new Date().toISOString(),
   }
+  if (p.createdBySyncline) facts.destinationCreated = true
   // Counted at the start plus what this run landed: no second count. Rows
   // another writer adds meanwhile only make the next check less eager.
   if (start !== undefined) facts.destinationRows = Math.max(0, start + ctx.counts.created - ctx.counts.deleted)

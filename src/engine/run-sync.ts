@@ -194,7 +194,7 @@ async function runHolding(target: RunTarget, userOpts: RunSyncOptions, record: R
       foreignKeyChecks,
       signal: opts.signal,
       onProgress: opts.onProgress,
-      notes: [],
+      notes: [...prepared.drift.notes],
     }
     report(ctx, 'prepare', 0, undefined, `Prepared ${plan.id}`)
     // Before any write: the facts saved at the end add this run's writes to it.

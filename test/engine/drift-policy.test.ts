@@ -114,6 +114,26 @@ for (const kind of DESTINATIONS) {
       }
     })
 
+    it('fills a field added under evolve into rows an incremental sync delivered earlier', async () => {
+      const entity = `drift_${++tables}`
+      await src.exec(`CREATE TABLE ${entity} (id INTEGER PRIMARY KEY, name TEXT, updated_at TEXT NOT NULL)`)
+      for (const id of [1, 2, 3]) await src.exec(`INSERT INTO ${entity} VALUES (?, ?, ?)`, [id, `item ${id}`, `2026-01-01T00:00:0${id}Z`])
+      const { manager, cleanup } = await openManager(src, dst, [
+        { id: 'inc', source: { connection: 'src', entity }, destination: { connection: 'dst', entity, create: true }, mode: 'incremental', cursor: 'updated_at' },
+      ])
+      try {
+        expect(await manager.run('inc')).toMatchObject({ status: 'succeeded', created: 3 })
+        // Added without touching the cursor: the watermark alone would never read these rows again.
+        for (const sql of CHANGES.added) await src.exec(sql.replaceAll('$t', entity))
+        const result = await manager.run('inc')
+        expect(result).toMatchObject({ status: 'succeeded', updated: 3 })
+        expect(result.notes?.join('\n')).toMatch(/'extra' were added to the destination .* refilling it by a full compare/)
+        expect((await rows(entity)).map((r) => r.extra)).toEqual(['x1', 'x2', 'x3'])
+      } finally {
+        await cleanup()
+      }
+    })
+
     it('evolves a table it created by default, and fails on an existing one', async () => {
       const created = await items()
       const existing = await items()
@@ -126,7 +146,12 @@ for (const kind of DESTINATIONS) {
         for (const id of ['created', 'existing']) expect(await manager.run(id)).toMatchObject({ status: 'succeeded', created: 3 })
         for (const entity of [created, existing]) for (const sql of CHANGES.added) await src.exec(sql.replaceAll('$t', entity))
 
-        // A dry run says what would happen and changes nothing.
+        // validate --live and a dry run say what would happen, and change nothing.
+        const explained = await manager.explainSchemaDrift()
+        expect(explained).toEqual([
+          expect.stringMatching(/^Sync 'created': Schema drift \(evolve\): a real run would add field\(s\) 'extra'/),
+          expect.stringMatching(/^The next run would fail with SCHEMA_DRIFT: Sync 'existing': new source field\(s\) 'extra'/),
+        ])
         const dry = await manager.run('created', { dryRun: true })
         expect(dry).toMatchObject({ status: 'succeeded' })
         expect(dry.notes?.join('\n')).toMatch(/a real run would add field\(s\) 'extra'/)

@@ -28,9 +28,12 @@ export async function refillReason(ctx: RunContext, saved: Watermark | FeedPosit
     const created = ctx.dryRun ? 'a real run would create it again and refill it' : 'creating it again and refilling it'
     return `The destination ${where} did not exist (dropped or removed?) though earlier runs had delivered rows to it: ${created} by a full compare.`
   }
-  if (p.drift.addFields.length > 0 && !ctx.dryRun) {
-    const fields = p.drift.addFields.map((f) => `'${f.name}'`).join(', ')
-    return `Field(s) ${fields} were added to the destination ${where} (schema: evolve), so rows delivered earlier lack them: ${refill}.`
+  // A source field mapped now that the source lacked at the last run (added
+  // by schema: evolve, on this run or on one that failed afterwards): rows
+  // delivered earlier lack it at the destination.
+  const newlyMapped = newlyMappedFields(ctx, facts)
+  if (newlyMapped.length > 0) {
+    return `Field(s) ${newlyMapped.map((n) => `'${n}'`).join(', ')} were added at the source since the last run and now map to ${where}, so rows delivered earlier lack them: ${refill}.`
   }
   const before = facts?.destination
   if (before && (before.connection !== p.plan.destination.connection || before.entity !== p.plan.destination.entity)) {
@@ -63,4 +66,12 @@ export async function deliveredFacts(ctx: RunContext): Promise<SyncFacts> {
   // another writer adds meanwhile only make the next check less eager.
   if (start !== undefined) facts.destinationRows = Math.max(0, start + ctx.counts.created - ctx.counts.deleted)
   return facts
+}
+
+/** Source fields the mapping writes now that were not among the last run's source fields (same source entity only). */
+function newlyMappedFields(ctx: RunContext, facts: SyncFacts | undefined): string[] {
+  const p = ctx.prepared
+  if (!facts || facts.source.connection !== p.plan.source.connection || facts.source.entity !== p.plan.source.entity) return []
+  const known = new Set(facts.sourceFields)
+  return p.mapper.fields.filter((f) => f.source !== undefined && !known.has(f.source)).map((f) => f.source!)
 }

@@ -127,7 +127,7 @@ for (const kind of DESTINATIONS) {
         for (const sql of CHANGES.added) await src.exec(sql.replaceAll('$t', entity))
         const result = await manager.run('inc')
         expect(result).toMatchObject({ status: 'succeeded', updated: 3 })
-        expect(result.notes?.join('\n')).toMatch(/'extra' were added to the destination .* refilling it by a full compare/)
+        expect(result.notes?.join('\n')).toMatch(/'extra' were added at the source since the last run and now map to .* refilling it by a full compare/)
         expect((await rows(entity)).map((r) => r.extra)).toEqual(['x1', 'x2', 'x3'])
       } finally {
         await cleanup()

@@ -6,7 +6,9 @@
  * renamed field's destination values are never turned into NULLs.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { SyncResult } from '../../src/engine/run-sync.js'
 import type { DriftPolicy, SyncPlanInput } from '../../src/plan/schema.js'
+import type { SyncManager } from '../../src/sync-manager.js'
 import { openDatasource, type DatasourceKind, type TestDatasource } from './datasources.js'
 import { openManager, readAll } from './sync-harness.js'
 
@@ -41,6 +43,19 @@ const DESTINATIONS: DatasourceKind[] = ['postgres', 'mysql', 'sqlite']
 const POLICIES: DriftPolicy[] = ['evolve', 'ignore', 'fail']
 
 let tables = 0
+
+/** A realtime run until its snapshot comparison is done and it streams, then stopped: its result. */
+async function streamOnce(manager: SyncManager, id: string): Promise<SyncResult> {
+  const controller = new AbortController()
+  let streaming: () => void = () => undefined
+  const started = new Promise<void>((resolve) => (streaming = resolve))
+  const result = manager.run(id, { signal: controller.signal, onProgress: (p) => p.phase === 'stream' && streaming() })
+  // A run that ends early (a failure) must not leave the test waiting for the stream.
+  void result.finally(() => streaming())
+  await started
+  controller.abort()
+  return result
+}
 
 for (const kind of DESTINATIONS) {
   describe(`schema drift into ${kind}`, () => {
@@ -128,6 +143,23 @@ for (const kind of DESTINATIONS) {
         const result = await manager.run('inc')
         expect(result).toMatchObject({ status: 'succeeded', updated: 3 })
         expect(result.notes?.join('\n')).toMatch(/'extra' were added at the source since the last run and now map to .* refilling it by a full compare/)
+        expect((await rows(entity)).map((r) => r.extra)).toEqual(['x1', 'x2', 'x3'])
+      } finally {
+        await cleanup()
+      }
+    })
+
+    it('a realtime sync follows the policy when it starts again: a column added while it was stopped is added and filled', async () => {
+      const entity = await items()
+      const { manager, cleanup } = await openManager(src, dst, [
+        { id: 'live', source: { connection: 'src', entity }, destination: { connection: 'dst', entity, create: true }, mode: 'realtime' },
+      ])
+      try {
+        expect(await streamOnce(manager, 'live')).toMatchObject({ status: 'succeeded', created: 3 })
+        for (const sql of CHANGES.added) await src.exec(sql.replaceAll('$t', entity))
+        const again = await streamOnce(manager, 'live')
+        expect(again).toMatchObject({ status: 'succeeded', updated: 3 })
+        expect(again.notes?.join('\n')).toMatch(/added field\(s\) 'extra'/)
         expect((await rows(entity)).map((r) => r.extra)).toEqual(['x1', 'x2', 'x3'])
       } finally {
         await cleanup()

@@ -15,6 +15,7 @@ import { consumerName } from './engine/consumer-name.js'
 import { explainForeignKeys, type ExplainedNode } from './engine/foreign-key-plan.js'
 import { destinationPositionId } from './engine/two-way-realtime.js'
 import { runSyncs } from './engine/run-syncs.js'
+import { resolveSchemaDrift } from './engine/schema-drift.js'
 import { verifySync, type VerifyOptions, type VerifyResult } from './engine/verify-sync.js'
 import { startWatch, type WatchCallback, type WatchHandle, type WatchOptions } from './engine/watch.js'
 import { reportChangeFeeds, watchRetentionMs, type ChangeFeedReport, type DroppedWatches } from './engine/watch-retention.js'
@@ -208,6 +209,35 @@ export class SyncManager extends EventEmitter {
    * sync makes on its first write) is reported as a missing entity, not as
    * an unreachable connection, so such a destination passes as it does at run time.
    */
+  /**
+   * What the schema drift policy of these syncs (default all) would do on
+   * their next run, one sentence per line (`validate --live`): fields added
+   * or gone at the source since the last run, and whether the run would add,
+   * leave out or fail. Syncs without facts (never ran) or whose entities
+   * cannot be described are left out.
+   */
+  async explainSchemaDrift(syncIds?: string[]): Promise<string[]> {
+    const lines: string[] = []
+    const state = await this.state()
+    for (const sync of this.plan.syncs) {
+      if (syncIds && !syncIds.includes(sync.id)) continue
+      const facts = await state.getSyncFacts(sync.id)
+      if (!facts) continue
+      const source = await this.describeForValidation(sync.source.connection, sync.source.entity).catch(() => undefined)
+      const destination = await this.describeForValidation(sync.destination.connection, sync.destination.entity).catch(() => undefined)
+      const connector = await this.connector(sync.destination.connection).catch(() => undefined)
+      if (!source || !destination || !connector) continue
+      try {
+        const drift = resolveSchemaDrift(sync, facts, source, destination, { createdNow: false, canAddFields: connector.addFields !== undefined, dryRun: true })
+        for (const note of drift.notes) lines.push(`Sync '${sync.id}': ${note}`)
+      } catch (error) {
+        if (!(error instanceof SynclineError) || error.code !== 'SCHEMA_DRIFT') throw error
+        lines.push(`The next run would fail with SCHEMA_DRIFT: ${error.message}`)
+      }
+    }
+    return lines
+  }
+
   private async describeForValidation(connection: string, entity: string): Promise<EntityInfo> {
     const connector = await this.connector(connection)
     const found = await connector.discover(entity)

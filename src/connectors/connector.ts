@@ -394,6 +394,13 @@ export interface Connector {
    */
   readonly checksumHashes?: readonly string[]
 
+  /**
+   * Add fields to an existing entity, each nullable and of the native type
+   * `ensureEntity` would give it (schema drift `evolve`). A field already
+   * there is left as it is. Absent: the destination cannot grow fields.
+   */
+  addFields?(entity: string, fields: FieldInfo[]): Promise<void>
+
   /** Formats `bulkExport` writes and `bulkImport` reads; absent: no bulk path. */
   readonly bulkFormats?: readonly string[]
 

@@ -28,6 +28,13 @@ export async function refillReason(ctx: RunContext, saved: Watermark | FeedPosit
     const created = ctx.dryRun ? 'a real run would create it again and refill it' : 'creating it again and refilling it'
     return `The destination ${where} did not exist (dropped or removed?) though earlier runs had delivered rows to it: ${created} by a full compare.`
   }
+  // A source field mapped now that the source lacked at the last run (added
+  // by schema: evolve, on this run or on one that failed afterwards): rows
+  // delivered earlier lack it at the destination.
+  const newlyMapped = newlyMappedFields(ctx, facts)
+  if (newlyMapped.length > 0) {
+    return `Field(s) ${newlyMapped.map((n) => `'${n}'`).join(', ')} were added at the source since the last run and now map to ${where}, so rows delivered earlier lack them: ${refill}.`
+  }
   const before = facts?.destination
   if (before && (before.connection !== p.plan.destination.connection || before.entity !== p.plan.destination.entity)) {
     return `The destination changed from ${before.connection}.${before.entity} to ${where} since the last run, so the watermark does not describe it: ${refill}.`
@@ -54,8 +61,17 @@ export async function deliveredFacts(ctx: RunContext): Promise<SyncFacts> {
     sourceFields: p.sourceEntity.fields.map((f) => f.name),
     updatedAt: new Date().toISOString(),
   }
+  if (p.createdBySyncline) facts.destinationCreated = true
   // Counted at the start plus what this run landed: no second count. Rows
   // another writer adds meanwhile only make the next check less eager.
   if (start !== undefined) facts.destinationRows = Math.max(0, start + ctx.counts.created - ctx.counts.deleted)
   return facts
+}
+
+/** Source fields the mapping writes now that were not among the last run's source fields (same source entity only). */
+function newlyMappedFields(ctx: RunContext, facts: SyncFacts | undefined): string[] {
+  const p = ctx.prepared
+  if (!facts || facts.source.connection !== p.plan.source.connection || facts.source.entity !== p.plan.source.entity) return []
+  const known = new Set(facts.sourceFields)
+  return p.mapper.fields.filter((f) => f.source !== undefined && !known.has(f.source)).map((f) => f.source!)
 }

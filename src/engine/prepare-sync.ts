@@ -11,7 +11,7 @@ import { sameTableProblem } from '../plan/same-table.js'
 import type { SyncPlan } from '../plan/schema.js'
 import type { SyncFacts } from '../state/state-store.js'
 import type { CanonicalType, EntityInfo, FieldInfo } from '../values/canonical.js'
-import { checkSchemaDrift } from './schema-drift.js'
+import { createdBySyncline, resolveSchemaDrift, type DriftResolution } from './schema-drift.js'
 
 /** A sync resolved against its datasources. */
 export interface PreparedSync {
@@ -41,6 +41,10 @@ export interface PreparedSync {
   cursorType?: CanonicalType
   /** What the run output should tell the user about preparing (fields created as text). */
   notes: string[]
+  /** Syncline created the destination, on this run or an earlier one (kept in the facts: the drift default). */
+  createdBySyncline: boolean
+  /** What the schema drift policy did: fields added to the destination, notes for the run. */
+  drift: DriftResolution
 }
 
 /** The destination as `create: true` would make it. */
@@ -65,7 +69,7 @@ function plannedDestination(name: string, mapper: RecordMapper): EntityInfo {
 export interface PrepareOptions {
   dryRun?: boolean
   signal?: AbortSignal
-  /** What the last successful run delivered: a source field it mapped that is gone fails the run (`SCHEMA_DRIFT`). */
+  /** What the last successful run delivered: fields added or gone since are schema drift (the plan's `schema` policy). */
   facts?: SyncFacts
 }
 
@@ -96,7 +100,17 @@ export async function prepareSync(plan: SyncPlan, index: number, source: Connect
   }
 
   // Before mapping: a vanished field must be named as such, not as an unknown one.
-  checkSchemaDrift(plan, opts.facts, sourceEntity, destinationEntity)
+  const drift = resolveSchemaDrift(plan, opts.facts, sourceEntity, destinationEntity, {
+    createdNow: !destinationEntity,
+    canAddFields: destination.addFields !== undefined,
+    dryRun: opts.dryRun ?? false,
+  })
+  // A dry run maps against the table as it is: the fields it would add are not there to compare with.
+  if (destinationEntity && drift.addFields.length > 0 && !opts.dryRun) {
+    throwIfAborted(opts.signal)
+    await destination.addFields!(plan.destination.entity, drift.addFields)
+    destinationEntity = await destination.describe(plan.destination.entity)
+  }
 
   const keys = plan.keys ?? sourceEntity.primaryKey
   if (keys.length === 0) {
@@ -156,6 +170,8 @@ export async function prepareSync(plan: SyncPlan, index: number, source: Connect
     mapper,
     filters,
     notes: destinationExists ? [] : createdAsText(mapper, sourceEntity, plan.destination.entity, opts.dryRun === true),
+    createdBySyncline: !destinationExists || createdBySyncline(plan, opts.facts),
+    drift,
   }
   if (plan.cursor !== undefined) prepared.cursorType = sourceEntity.fields.find((f) => f.name === plan.cursor)?.type
   await refuseMixedTimestampCursor(prepared, at, opts.signal)

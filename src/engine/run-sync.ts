@@ -197,7 +197,8 @@ async function runHolding(target: RunTarget, userOpts: RunSyncOptions, record: R
       foreignKeyChecks,
       signal: opts.signal,
       onProgress: opts.onProgress,
-      notes: [...prepared.notes],
+      // The preparing and drift notes belong to the sync's main pass, not to its delete or orphan-check passes.
+      notes: opts.deletesOnly || opts.orphanCheck ? [] : [...prepared.notes, ...prepared.drift.notes],
     }
     report(ctx, 'prepare', 0, undefined, `Prepared ${plan.id}`)
     // Before any write: the facts saved at the end add this run's writes to it.

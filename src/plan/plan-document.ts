@@ -30,6 +30,7 @@ const SYNC_KEY_ORDER = [
   'retries',
   'retryDelay',
   'foreignKeys',
+  'schema',
 ] as const satisfies readonly (keyof SyncPlan)[]
 
 const DEFAULT_STATE = '.syncline/state.db'

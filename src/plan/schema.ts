@@ -124,6 +124,15 @@ export const syncSchema = z.strictObject({
    * `FOREIGN_KEY_ORPHANS` listing rows that point nowhere. Default `auto`.
    */
   foreignKeys: z.enum(['auto', 'defer', 'check']).default('auto'),
+  /**
+   * Schema drift since the last run: a source field added, dropped or
+   * renamed. `evolve` adds a new field to the destination (nullable, the
+   * type `create: true` would give it) and maps it; `ignore` leaves it out
+   * (and a vanished one's destination field as it is); `fail` stops the run
+   * with `SCHEMA_DRIFT`. Never turns a destination field into NULLs. Default:
+   * `evolve` for a destination syncline created, `fail` otherwise.
+   */
+  schema: z.enum(['evolve', 'ignore', 'fail']).optional(),
 })
 
 /**
@@ -172,6 +181,8 @@ export type FieldMapping = z.output<typeof fieldMappingSchema>
 export type FilterPlan = z.output<typeof filterSchema>
 export type HistoryPlan = z.output<typeof historySchema>
 export type FeedPlan = z.output<typeof feedSchema>
+/** A sync's schema drift policy. */
+export type DriftPolicy = NonNullable<SyncPlan['schema']>
 
 /** Parse a duration (`60s`, `5m`, 90) into milliseconds. */
 export function durationMs(value: string | number): number {

@@ -67,6 +67,7 @@ syncs:
   #   retries: 3                                       # transient failures (connection lost, deadlock, timeout) retried
   #   retryDelay: 1s                                   # first retry's delay; doubles each time, with jitter, capped at 5 min
   #   foreignKeys: auto                                # auto (parents first; checks off only for cycles) | defer | check
+  #   schema: evolve                                   # source field added/dropped/renamed: evolve | ignore | fail (default: evolve if created, else fail)
 
   # A two-way sync: changes on either side are copied to the other (docs/two-way.md).
   # - id: contacts

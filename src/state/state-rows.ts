@@ -235,6 +235,7 @@ export const SYNC_FACTS_COLUMNS = [
   'mapped_fields',
   'source_fields',
   'updated_at',
+  'destination_created',
 ] as const
 
 /** A `sync_facts` row (PostgreSQL bigints arrive as strings). */
@@ -248,6 +249,7 @@ export interface SyncFactsRow {
   mapped_fields: string
   source_fields: string
   updated_at: string
+  destination_created: number | null
 }
 
 /** Parameters for {@link SYNC_FACTS_COLUMNS}; field lists are stored as JSON. */
@@ -262,6 +264,7 @@ export function syncFactsParams(syncId: string, facts: SyncFacts): (string | num
     JSON.stringify(facts.mappedFields.map((f) => ({ source: f.source, destination: f.destination }))),
     JSON.stringify(facts.sourceFields),
     facts.updatedAt,
+    facts.destinationCreated ? 1 : null,
   ]
 }
 
@@ -275,6 +278,7 @@ export function syncFactsFromRow(row: SyncFactsRow): SyncFacts {
     updatedAt: row.updated_at,
   }
   if (row.destination_rows !== null) facts.destinationRows = Number(row.destination_rows)
+  if (row.destination_created) facts.destinationCreated = true
   return facts
 }
 

@@ -308,6 +308,13 @@ export const STATE_MIGRATIONS: readonly StateMigration[] = [
       `ALTER TABLE ${s}.runs ADD COLUMN IF NOT EXISTS error_code text`,
     ],
   },
+  {
+    version: 8,
+    description: 'sync facts: whether syncline created the destination (its schema drift default)',
+    // 1 when `create: true` made the destination table; NULL in facts saved before this version (an existing table).
+    sqlite: [`ALTER TABLE sync_facts ADD COLUMN destination_created INTEGER`],
+    postgres: (s) => [`ALTER TABLE ${s}.sync_facts ADD COLUMN IF NOT EXISTS destination_created integer`],
+  },
 ]
 
 /** The newest schema version this build knows (the highest, not the last: branches append versions in whatever order they merge). */

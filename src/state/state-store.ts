@@ -100,6 +100,12 @@ export interface SyncFacts {
   mappedFields: MappedFieldPair[]
   /** Every field of the source entity at that run. */
   sourceFields: string[]
+  /**
+   * Syncline created the destination (`create: true`), on this run or an
+   * earlier one with the same destination: its schema drift policy defaults
+   * to `evolve` instead of `fail` (docs/plan-and-cli.md "schema").
+   */
+  destinationCreated?: boolean
   updatedAt: string
 }
 

@@ -4,7 +4,7 @@
  * the plan as it is now.
  */
 import { describe, expect, it } from 'vitest'
-import { checkSchemaDrift, vanishedFields } from '../../src/engine/schema-drift.js'
+import { addedFields, checkSchemaDrift, driftPolicyOf, resolveSchemaDrift, vanishedFields } from '../../src/engine/schema-drift.js'
 import { syncSchema, type SyncPlanInput } from '../../src/plan/schema.js'
 import type { SyncFacts } from '../../src/state/state-store.js'
 import { entity, field } from '../mapping/entities.js'
@@ -62,5 +62,36 @@ describe('schema drift', () => {
     const other = plan({ source: { connection: 'shop', entity: 'products' } })
     expect(vanishedFields(other, facts, renamed, destination)).toEqual([])
     expect(vanishedFields(plan(), undefined, renamed, destination)).toEqual([])
+  })
+
+  describe('the drift policy', () => {
+    const grown = entity('items', [field('id', 'integer'), field('name', 'text'), field('extra', 'text')], ['id'])
+    const resolve = (p: ReturnType<typeof plan>, f: SyncFacts = facts, canAddFields = true) =>
+      resolveSchemaDrift(p, f, grown, destination, { createdNow: false, canAddFields, dryRun: false })
+
+    it('defaults to evolve for a destination syncline created, fail otherwise; the plan decides when it says', () => {
+      expect(driftPolicyOf(plan(), facts, false)).toBe('fail')
+      expect(driftPolicyOf(plan(), { ...facts, destinationCreated: true }, false)).toBe('evolve')
+      expect(driftPolicyOf(plan(), undefined, true)).toBe('evolve')
+      // Facts about another destination say nothing about this one.
+      expect(driftPolicyOf(plan({ destination: { connection: 'backup', entity: 'other' } }), { ...facts, destinationCreated: true }, false)).toBe('fail')
+      expect(driftPolicyOf(plan({ schema: 'ignore' }), { ...facts, destinationCreated: true }, true)).toBe('ignore')
+    })
+
+    it('counts a new source field as added only with auto-map, when not excluded and not at the destination', () => {
+      expect(addedFields(plan(), facts, grown, destination).map((f) => f.name)).toEqual(['extra'])
+      expect(addedFields(plan({ mapping: { exclude: ['extra'] } }), facts, grown, destination)).toEqual([])
+      expect(addedFields(plan({ mapping: { auto: false, fields: [{ source: 'id', destination: 'id' }] } }), facts, grown, destination)).toEqual([])
+      const there = entity('items', [field('id', 'integer'), field('name', 'text'), field('Extra', 'text')], ['id'])
+      expect(addedFields(plan(), facts, grown, there)).toEqual([])
+    })
+
+    it('adds a new field as nullable under evolve, notes it under ignore, and fails under fail', () => {
+      expect(resolve(plan({ schema: 'evolve' })).addFields).toEqual([{ ...field('extra', 'text'), nullable: true }])
+      expect(resolve(plan({ schema: 'ignore' }))).toMatchObject({ addFields: [], notes: [expect.stringContaining("'extra' of shop.items left out")] })
+      expect(() => resolve(plan({ schema: 'fail' }))).toThrow(expect.objectContaining({ code: 'SCHEMA_DRIFT', message: expect.stringContaining('`schema: ignore`') }))
+      // A destination that cannot grow fields asks for ignore.
+      expect(() => resolve(plan({ schema: 'evolve' }), facts, false)).toThrow(/cannot have fields added by syncline.*`schema: ignore`/)
+    })
   })
 })

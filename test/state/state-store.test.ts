@@ -453,12 +453,15 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         await store.setSyncFacts('items', uncounted)
         expect(await store.getSyncFacts('items')).toEqual(uncounted)
         await store.setSyncFacts('other', facts({ destinationRows: 0 }))
+        // Whether syncline created the destination decides the schema drift default.
+        await store.setSyncFacts('created', facts({ destinationCreated: true }))
 
         await store.close()
         const reopened = await backend.open(name)
         opened.push(reopened)
         expect(await reopened.getSyncFacts('items')).toEqual(uncounted)
         expect(await reopened.getSyncFacts('other')).toEqual(facts({ destinationRows: 0 }))
+        expect(await reopened.getSyncFacts('created')).toEqual(facts({ destinationCreated: true }))
       })
 
       it('are forgotten with their sync only', async () => {

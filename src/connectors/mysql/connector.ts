@@ -17,7 +17,7 @@ import { TableCache } from '../sql/table-cache.js'
 import { bulkExport, MYSQL_BULK_FORMATS } from './bulk.js'
 import { openMysqlChangeFeed, type FeedContext } from './change-capture.js'
 import { checkServer } from './check.js'
-import { createTable } from './create-table.js'
+import { addColumnsSql, createTable } from './create-table.js'
 import { classifyMysqlError, type ErrorContext } from './errors.js'
 import { physicalIdentity } from './identity.js'
 import { unholdableEntity, unholdableField } from './identifiers.js'
@@ -192,6 +192,23 @@ class MysqlConnector implements Connector {
     try {
       if (await findTable(pool, server, entity, this.endpoint.database)) return
       await createTable(pool, server, entity, this.endpoint.database, fields, keys)
+    } catch (error) {
+      throw classifyMysqlError(error, this.#errorContext(entity))
+    } finally {
+      this.#tables.clear()
+    }
+  }
+
+  async addFields(entity: string, fields: FieldInfo[]): Promise<void> {
+    const unholdable = unholdableField(entity, fields, this.#where())
+    if (unholdable) throw unholdable
+    const pool = this.#getPool()
+    const server = await this.#serverInfo()
+    try {
+      const table = await findTable(pool, server, entity, this.endpoint.database)
+      if (!table) throw new SynclineError('ENTITY_NOT_FOUND', 'config', `Cannot add fields to '${entity}': no such table.`)
+      const missing = fields.filter((f) => !table.columns.has(f.name))
+      if (missing.length > 0) await pool.query(addColumnsSql(table.database, table.table, missing, server))
     } catch (error) {
       throw classifyMysqlError(error, this.#errorContext(entity))
     } finally {

@@ -167,6 +167,15 @@ export function createTableSql(database: string, table: string, fields: readonly
 }
 
 /**
+ * `ALTER TABLE … ADD COLUMN` for each field, NULL, typed as a new table's
+ * non-key column would be (unbounded text LONGTEXT, so the row size holds).
+ * The caller leaves out fields already there (MySQL has no ADD COLUMN IF NOT EXISTS).
+ */
+export function addColumnsSql(database: string, table: string, fields: readonly FieldInfo[], server: ServerInfo): string {
+  return `ALTER TABLE ${quoteTable(database, table)} ${fields.map((f) => `ADD COLUMN ${quoteIdent(f.name)} ${nativeTypeFor(f, server)} NULL`).join(', ')}`
+}
+
+/**
  * Create the database (when missing) and the table (when missing). An
  * existing table is left as it is; creating the same table from two
  * processes at once is fine (IF NOT EXISTS).

@@ -15,7 +15,7 @@ import { urlScheme } from '../registry.js'
 import { TableCache } from '../sql/table-cache.js'
 import { dropChangeFeed, listChangeFeeds, openChangeFeed, type CaptureContext } from './change-capture.js'
 import { checkServer, type ServerReport } from './check.js'
-import { createTable } from './create-table.js'
+import { addColumnsSql, createTable } from './create-table.js'
 import { classifyPgError, type ErrorContext } from './errors.js'
 import { physicalIdentity } from './identity.js'
 import { entityNotFound, findTable, loadTables, type PgTable } from './introspect.js'
@@ -190,6 +190,19 @@ class PostgresConnector implements Connector {
     try {
       if (await findTable(pool, entity)) return
       await createTable(pool, entity, fields, keys)
+    } catch (error) {
+      throw classifyPgError(error, this.#errorContext(entity))
+    } finally {
+      this.#tables.clear()
+    }
+  }
+
+  async addFields(entity: string, fields: FieldInfo[]): Promise<void> {
+    const pool = this.#getPool()
+    try {
+      const table = await findTable(pool, entity)
+      if (!table) throw new SynclineError('ENTITY_NOT_FOUND', 'config', `Cannot add fields to '${entity}': no such table.`)
+      if (fields.length > 0) await pool.query(addColumnsSql(table.schema, table.table, fields))
     } catch (error) {
       throw classifyPgError(error, this.#errorContext(entity))
     } finally {

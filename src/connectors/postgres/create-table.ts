@@ -126,6 +126,11 @@ export function createTableSql(schema: string, table: string, fields: readonly F
   return `CREATE TABLE IF NOT EXISTS ${quoteTable(schema, table)} (\n  ${columns.join(',\n  ')}\n)`
 }
 
+/** `ALTER TABLE … ADD COLUMN IF NOT EXISTS` for each field, nullable, typed as {@link createTableSql} would type it. */
+export function addColumnsSql(schema: string, table: string, fields: readonly FieldInfo[]): string {
+  return `ALTER TABLE ${quoteTable(schema, table)} ${fields.map((f) => `ADD COLUMN IF NOT EXISTS ${quoteIdent(f.name)} ${nativeTypeFor(f)}`).join(', ')}`
+}
+
 /**
  * Create the schema (when missing) and the table (when missing). An existing
  * table is left as it is. Creating the same table from two processes at once

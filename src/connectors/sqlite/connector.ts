@@ -15,7 +15,7 @@ import { SqliteFile, BUSY_TIMEOUT_MS, MEMORY } from './database.js'
 import { sqliteFailure } from './errors.js'
 import { CompareModes } from './dialect.js'
 import { describeTable, entityNotFound, findTable, listTables, type TableRef } from './introspect.js'
-import { applyBatch, createTable, tableNameOf } from './sink.js'
+import { addColumns, applyBatch, createTable, tableNameOf } from './sink.js'
 import { findOrphans } from './foreign-keys.js'
 import { SQLITE_BULK_FORMATS, bulkExport } from './bulk.js'
 import { comparedFields, comparedFilterFields, countRows, lookupRows, scanRows } from './source.js'
@@ -203,6 +203,17 @@ class SqliteConnector implements Connector {
       createTable(db, tableNameOf(entity), fields, keys)
     } catch (error) {
       throw sqliteFailure(error, `creating table '${entity}'`)
+    }
+  }
+
+  async addFields(entity: string, fields: FieldInfo[]): Promise<void> {
+    const db = this.file.write()
+    const table = findTable(db, entity)
+    if (!table) throw new SynclineError('ENTITY_NOT_FOUND', 'config', `Cannot add fields to SQLite table '${entity}': no such table.`)
+    try {
+      addColumns(db, table.name, fields)
+    } catch (error) {
+      throw sqliteFailure(error, `adding fields to table '${table.name}'`)
     }
   }
 

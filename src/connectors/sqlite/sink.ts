@@ -46,6 +46,15 @@ export function createTable(db: Database.Database, entity: string, fields: reado
   db.exec(`CREATE TABLE IF NOT EXISTS ${quoteIdent(tableNameOf(entity))} (\n  ${columns.join(',\n  ')}\n)`)
 }
 
+/** `ALTER TABLE … ADD COLUMN` (one statement per field: SQLite adds one at a time) for each field not there yet, nullable, declared as {@link createTable} would. */
+export function addColumns(db: Database.Database, table: string, fields: readonly FieldInfo[]): void {
+  const existing = new Set((db.prepare(`SELECT name FROM pragma_table_info(?)`).all(table) as { name: string }[]).map((c) => c.name))
+  const add = db.transaction(() => {
+    for (const f of fields) if (!existing.has(f.name)) db.exec(`ALTER TABLE ${quoteIdent(table)} ADD COLUMN ${quoteIdent(f.name)} ${declaredTypeFor(f)}`)
+  })
+  add()
+}
+
 /** JSON of a record's key, bigints and bytes made printable. */
 function keyText(keys: readonly string[], key: KeyValues): string {
   const shown: Record<string, unknown> = {}

@@ -22,6 +22,7 @@ import { SynclineError } from '../errors.js'
 import { baseKeyId } from '../state/two-way-state.js'
 import type { FeedPosition } from '../state/state-store.js'
 import type { KeyValues, Row } from '../values/canonical.js'
+import { compareValues } from '../values/compare.js'
 import { recordId } from './batch-writer.js'
 import type { KeyView } from './conflict-resolution.js'
 import { consumerName } from './consumer-name.js'
@@ -334,6 +335,7 @@ async function applyBatch(run: TwoWayRun, s: SideStream, batch: ChangeBatch): Pr
   if (views.length === 0) return
   const keys = views.map((v) => v.key)
   const [sources, destinations] = await Promise.all([lookupSource(run, keys), lookupDestination(run, keys)])
+  await awaitVisible(run, s.side, views, latest, s.side === 'source' ? sources : destinations)
   for (const view of views) {
     const source = sources.get(view.recordId)
     const destination = destinations.get(view.recordId)
@@ -341,6 +343,45 @@ async function applyBatch(run: TwoWayRun, s: SideStream, batch: ChangeBatch): Pr
     if (destination) view.destination = destination
   }
   await syncKeys(run, views, known)
+}
+
+/** Pauses between look-ups of a side that does not show its event's row yet (about 1.5 s in all). */
+const VISIBILITY_WAITS_MS = [10, 40, 100, 250, 400, 700]
+
+/**
+ * A feed can deliver a change before its commit is visible to other
+ * sessions: PostgreSQL decodes the commit record once it is flushed, before
+ * the committing backend leaves the running transactions; MariaDB sends
+ * binlog events before InnoDB's commit step. A look-up of the event's own
+ * side in that window returns the row from before the change, and deciding
+ * on it would drop the change for good (its event is acknowledged). So while
+ * the looked-up row differs from the event's and is not newer by the cursor,
+ * that side is looked up again after a pause, a few times; what is found
+ * then is decided (the side may really have moved on: a later event follows).
+ */
+async function awaitVisible(run: TwoWayRun, side: Side, views: KeyView[], events: Map<string, { record?: Row }>, found: Map<string, Row>): Promise<void> {
+  const behind = (v: KeyView) => mayPredate(run, side, events.get(v.recordId)?.record, found.get(v.recordId))
+  let waiting = views.filter(behind)
+  for (const pause of VISIBILITY_WAITS_MS) {
+    if (waiting.length === 0) return
+    await sleep(pause)
+    const keys = waiting.map((v) => v.key)
+    const again = side === 'source' ? await lookupSource(run, keys) : await lookupDestination(run, keys)
+    for (const v of waiting) {
+      const row = again.get(v.recordId)
+      if (row) found.set(v.recordId, row)
+      else found.delete(v.recordId)
+    }
+    waiting = waiting.filter(behind)
+  }
+}
+
+/** Whether a looked-up row may be older than the event's row of that side (different content, cursor not later; a row or delete not there yet). */
+function mayPredate(run: TwoWayRun, side: Side, event: Row | undefined, found: Row | undefined): boolean {
+  if (!event || !found) return event !== found
+  if (sameHash(eventHash(run, side, event), eventHash(run, side, found))) return false
+  const { cursor, type } = side === 'source' ? { cursor: run.mapping.sourceCursor, type: run.mapping.sourceCursorType } : { cursor: run.mapping.destinationCursor, type: run.mapping.destinationCursorType }
+  return compareValues(type, found[cursor] ?? null, event[cursor] ?? null) <= 0
 }
 
 /** The compared-fields hash of a feed's row (a source row mapped forward first); undefined when it cannot be mapped (decided, and rejected, in full). */

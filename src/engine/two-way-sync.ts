@@ -82,7 +82,8 @@ export async function twoWaySync(ctx: RunContext, opts: TwoWayOptions): Promise<
     await readChanges(run, 'source')
     await readChanges(run, 'destination')
   }
-  if (ctx.deletes !== 'ignore') await keyPass(run)
+  // 'defer': the run's children-first phase makes the deletes (keyPassOnly).
+  if (ctx.deletes === 'propagate') await keyPass(run)
 }
 
 /** The mapping both ways, the base and a writer for the source, for one run. */

@@ -37,8 +37,9 @@ afterEach(async () => {
 /**
  * `WRITES` changes to the rows `FIRST`..`FIRST + SEED_ROWS / 2 - 1` and new
  * rows from `NEW`, each its own transaction, chosen by a fixed pseudo-random
- * sequence; every change stamps `updated_at`. `run(sql, params)` is the
- * database's, defined by the script around it.
+ * sequence; every change stamps `updated_at`. Halfway it waits for the
+ * file `GATE`. `run(sql, params)` is the database's, defined by the script
+ * around it.
  */
 const WRITE_LOOP = `
   let seed = Number(process.env.SEED)
@@ -53,6 +54,8 @@ const WRITE_LOOP = `
     else if (op < 8) await run('UPDATE items SET name = ?, qty = ?, updated_at = ? WHERE id = ?', ['upd ' + i, i, now(), first + next(half)])
     else await run('DELETE FROM items WHERE id = ?', [first + next(half)])
     if (i % 20 === 0) await sleep(5)
+    // Halfway, wait for the test to open the gate: the kill then comes while writes still flow, however slow the machine.
+    if (i === ${WRITES / 2}) while (!require('fs').existsSync(process.env.GATE)) await sleep(20)
   }
 `
 
@@ -128,10 +131,11 @@ syncs:
     expect(destinationRows()).toBe(await sourceRows())
 
     // The source edits rows 1-100 and inserts from 10001; the destination rows 101-200 and inserts from 20001.
+    const gate = w.path('writers-go-on')
     let writersDone = false
     const writing = Promise.all([
-      startWriter(POSTGRES_WRITER, db.url, { SEED: '7', FIRST: '1', NEW: '10000' }),
-      startWriter(SQLITE_WRITER, w.path('dst.db'), { SEED: '11', FIRST: String(SEED_ROWS / 2 + 1), NEW: '20000' }),
+      startWriter(POSTGRES_WRITER, db.url, { SEED: '7', FIRST: '1', NEW: '10000', GATE: gate }),
+      startWriter(SQLITE_WRITER, w.path('dst.db'), { SEED: '11', FIRST: String(SEED_ROWS / 2 + 1), NEW: '20000', GATE: gate }),
     ]).then(() => void (writersDone = true))
     // Mid-stream: changes of both sides applied, more coming.
     const landed = async () => {
@@ -141,6 +145,7 @@ syncs:
     }
     await until(landed, 20_000, 'the first changes of both sides to land')
     expect(writersDone).toBe(false)
+    w.write('writers-go-on', '')
     first.child.kill('SIGKILL')
     expect((await first.done).signal).toBe('SIGKILL')
 

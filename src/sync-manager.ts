@@ -18,6 +18,7 @@ import { runSyncs } from './engine/run-syncs.js'
 import { resolveSchemaDrift } from './engine/schema-drift.js'
 import { verifySync, type VerifyOptions, type VerifyResult } from './engine/verify-sync.js'
 import { startWatch, type WatchCallback, type WatchHandle, type WatchOptions } from './engine/watch.js'
+import { decodeWatchPosition } from './engine/watch-position.js'
 import { reportChangeFeeds, watchRetentionMs, type ChangeFeedReport, type DroppedWatches } from './engine/watch-retention.js'
 import type { ConflictResolver } from './engine/conflict-resolution.js'
 import { resolveConflict, type ConflictSide } from './engine/conflict-queue.js'
@@ -409,6 +410,17 @@ export class SyncManager extends EventEmitter {
     this.watches.add(handle)
     void handle.done.catch(() => undefined).finally(() => this.watches.delete(handle))
     return handle
+  }
+
+  /**
+   * Forget a stopped watch for good: its consumer at the source (slot,
+   * change-log reader) and in the state store, so the source stops keeping
+   * changes for it. `position` is any position of that watch.
+   */
+  async dropWatch(connection: string, position: string): Promise<void> {
+    const { consumer } = decodeWatchPosition(position)
+    await (await this.connector(connection)).dropChangeFeed?.(consumer)
+    await (await this.state()).forgetWatchConsumer(connection, consumer)
   }
 
   /**

@@ -62,6 +62,14 @@ export interface WatchOptions {
    * the consumer is dropped after its retention.
    */
   holdAcks?: boolean
+  /**
+   * Called with each position the watch is about to acknowledge, before it
+   * does (also position-only moves, when the source went on without changes
+   * to this entity). A consumer that stores its own resume position records
+   * it here: the source may release everything up to an acknowledged
+   * position, so a stored position behind it could no longer resume.
+   */
+  beforeAck?: (position: string) => void | Promise<void>
 }
 
 /**
@@ -169,7 +177,7 @@ export function startWatch(context: WatchContext, callback: WatchCallback, opts:
           signal: opening.signal,
         })
       } catch (error) {
-        throw from !== undefined && error instanceof SynclineError && error.code === 'POSITION_LOST' ? positionLost(context, name, retentionMs, error) : error
+        throw from !== undefined && error instanceof SynclineError && error.code === 'POSITION_LOST' ? positionLost(context, name, retentionMs, error, error.message.replace(/\.\s*$/, '')) : error
       } finally {
         controller.signal.removeEventListener('abort', abortOpening)
       }
@@ -199,6 +207,7 @@ export function startWatch(context: WatchContext, callback: WatchCallback, opts:
         handled = batch.position
         position = encodeWatchPosition(name, batch.position)
         if (!opts.holdAcks) {
+          await opts.beforeAck?.(position)
           await feed.ack(batch.position)
           acknowledged = batch.position
         }
@@ -210,7 +219,9 @@ export function startWatch(context: WatchContext, callback: WatchCallback, opts:
       // Each step runs even when one before it failed: the consumer is released whatever happened to the feed.
       await allSteps([
         async () => {
-          if (feed !== undefined && handled !== undefined && handled !== acknowledged && !opts.holdAcks) await feed.ack(handled)
+          if (feed === undefined || handled === undefined || handled === acknowledged || opts.holdAcks) return
+          await opts.beforeAck?.(encodeWatchPosition(name, handled))
+          await feed.ack(handled)
         },
         async () => feed?.close(),
         async () => state.releaseWatchConsumer(context.connection, name, new Date().toISOString()),

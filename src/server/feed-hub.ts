@@ -285,6 +285,7 @@ export class Capture {
       } catch (error) {
         if (!(error instanceof SynclineError) || !['POSITION_LOST', 'POSITION_INVALID'].includes(error.code) || this.stopped) throw error
         this.logger.warn({ connection: this.connection, entity: this.entity, error: error.message }, 'the feed capture cannot resume; starting a new one with a fresh snapshot (clients get a reset)')
+        await this.dropConsumer(saved.watchPosition)
       }
     }
     this.record = this.log.startCapture(this.connection, this.entity)
@@ -304,6 +305,9 @@ export class Capture {
             },
           }
         : { since }),
+      // The source may release the WAL up to what is acknowledged (position-only moves too), so the
+      // log must hold that position first: a restart resumes from it, never from behind it.
+      beforeAck: (position: string) => this.advanceTo(position),
     })
     this.watch = watch
     const position = await watch.ready
@@ -312,6 +316,19 @@ export class Capture {
     this.logger.info({ connection: this.connection, entity: this.entity, consumer: watch.consumer, resumed: since !== undefined, seq: this.record.seq }, 'feed capture started')
     if (this.stopped) await watch()
     return watch
+  }
+
+  /** An old capture's consumer that cannot resume keeps WAL for nothing: drop it (a failure only costs retention). */
+  private async dropConsumer(position: string): Promise<void> {
+    await this.manager.dropWatch(this.connection, position).catch((error: unknown) => {
+      this.logger.warn({ connection: this.connection, entity: this.entity, error: error instanceof Error ? error.message : String(error) }, 'could not drop the old feed capture; it is dropped after its retention')
+    })
+  }
+
+  private advanceTo(position: string): void {
+    if (position === this.record.watchPosition || this.record.id < 0) return
+    this.log.savePosition(this.record.id, position)
+    this.record.watchPosition = position
   }
 
   /** Called by the shared watch for each event: into the log (durably), then every client is woken. */

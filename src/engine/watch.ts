@@ -11,7 +11,7 @@
 import type { ChangeFeed, Position } from '../connectors/change-feed.js'
 import type { Connector } from '../connectors/connector.js'
 import { CancelledError, SynclineError } from '../errors.js'
-import type { StateStore } from '../state/state-store.js'
+import type { StateStore, WatchConsumer } from '../state/state-store.js'
 import { resolveFilters } from '../mapping/filters.js'
 import type { FilterPlan } from '../plan/schema.js'
 import type { CanonicalType, Row } from '../values/canonical.js'
@@ -19,6 +19,7 @@ import { requireWatchable } from './capabilities.js'
 import { toChangeEvent, type ChangeEvent } from './change-event.js'
 import { filterChange } from './watch-filter.js'
 import { decodeWatchPosition, encodeWatchPosition, newWatchConsumer } from './watch-position.js'
+import { DeliveryTracker, filtersFingerprint, resumePosition } from './watch-resume.js'
 import { DEFAULT_WATCH_RETENTION_SECONDS, dropReleasedWatches } from './watch-retention.js'
 
 /** Receives each event; a returned promise is awaited before the next event. Throwing ends the watch. */
@@ -155,13 +156,23 @@ export function startWatch(context: WatchContext, callback: WatchCallback, opts:
     const state = await context.state()
     const retentionMs = context.retentionMs()
     await dropReleasedWatches(context.connection, connector, state, retentionMs)
-    if (from !== undefined) await checkResumable(context, connector, state, name, retentionMs)
+    const fingerprint = filtersFingerprint(opts.filters)
+    const recorded = from === undefined ? undefined : (await checkResumable(context, connector, state, name, retentionMs))?.resume
+    // Since the last delivered event, the source may already be past it with nothing delivered between (watch-resume.ts).
+    const open = from === undefined ? undefined : resumePosition(recorded, from, fingerprint)
     throwIfStopped(controller.signal)
 
     await state.claimWatchConsumer({ connection: context.connection, consumer: name, entity: context.entity })
     let feed: ChangeFeed | undefined
     let handled: Position | undefined
     let acknowledged: Position | undefined
+    let tracker: DeliveryTracker | undefined
+    // Before each acknowledgement: what a resume since the last delivered event needs, then the consumer's own record.
+    const beforeAck = async (at: Position): Promise<void> => {
+      const resume = tracker?.before(at)
+      if (resume !== undefined) await state.setWatchResume(context.connection, name, resume)
+      await opts.beforeAck?.(encodeWatchPosition(name, at))
+    }
     // The feed's own signal aborts only a stop while it opens; a stop later acknowledges first and then
     // closes it (a PostgreSQL slot cannot be moved for a moment after its reader closed).
     const opening = new AbortController()
@@ -171,7 +182,7 @@ export function startWatch(context: WatchContext, callback: WatchCallback, opts:
       try {
         feed = await openChangeFeed(context.entity, {
           consumer: name,
-          ...(from === undefined ? {} : { from }),
+          ...(open === undefined ? {} : { from: open }),
           keys,
           maxBatchSize: opts.batchSize ?? 1000,
           signal: opening.signal,
@@ -190,7 +201,12 @@ export function startWatch(context: WatchContext, callback: WatchCallback, opts:
         }
       }
       handled = acknowledged = feed.start
-      position = encodeWatchPosition(name, feed.start)
+      // Opened beyond `since`: the user still knows only `since`, so it stays their start (and what counts as
+      // delivered), and changes the filters left out after it still lie between it and what is acknowledged next.
+      const beyond = open !== from
+      const start = beyond ? from! : feed.start
+      const delivery = (tracker = new DeliveryTracker(start, fingerprint, beyond && recorded?.filters !== undefined))
+      position = encodeWatchPosition(name, start)
       started = true
       resolveReady(position)
       const eventContext = { connection: context.connection, entity: context.entity, keys, types }
@@ -199,7 +215,11 @@ export function startWatch(context: WatchContext, callback: WatchCallback, opts:
           if (controller.signal.aborted) break batches
           const eventPosition = encodeWatchPosition(name, change.position)
           const passed = filters.length === 0 ? change : filterChange(change, filters, types)
-          if (passed !== undefined) await callback(toChangeEvent(passed, eventPosition, eventContext))
+          if (passed === undefined) delivery.skipped()
+          else {
+            await callback(toChangeEvent(passed, eventPosition, eventContext))
+            delivery.delivered(change.position)
+          }
           handled = change.position
           position = eventPosition
         }
@@ -207,7 +227,7 @@ export function startWatch(context: WatchContext, callback: WatchCallback, opts:
         handled = batch.position
         position = encodeWatchPosition(name, batch.position)
         if (!opts.holdAcks) {
-          await opts.beforeAck?.(position)
+          await beforeAck(batch.position)
           await feed.ack(batch.position)
           acknowledged = batch.position
         }
@@ -220,7 +240,7 @@ export function startWatch(context: WatchContext, callback: WatchCallback, opts:
       await allSteps([
         async () => {
           if (feed === undefined || handled === undefined || handled === acknowledged || opts.holdAcks) return
-          await opts.beforeAck?.(encodeWatchPosition(name, handled))
+          await beforeAck(handled)
           await feed.ack(handled)
         },
         async () => feed?.close(),
@@ -270,7 +290,7 @@ export function startWatch(context: WatchContext, callback: WatchCallback, opts:
  * keeps, for this entity. A consumer dropped after its retention is
  * `POSITION_LOST` here, whatever the connector would do with its name.
  */
-async function checkResumable(context: WatchContext, connector: Connector, state: StateStore, consumer: string, retentionMs: number): Promise<void> {
+async function checkResumable(context: WatchContext, connector: Connector, state: StateStore, consumer: string, retentionMs: number): Promise<WatchConsumer | undefined> {
   const known = await state.getWatchConsumer(context.connection, consumer)
   const feeds = await connector.listChangeFeeds?.()
   const feed = feeds?.find((f) => f.consumer === consumer)
@@ -285,6 +305,7 @@ async function checkResumable(context: WatchContext, connector: Connector, state
     )
   }
   if (feed?.lost !== undefined) throw positionLost(context, consumer, retentionMs, undefined, feed.lost)
+  return known
 }
 
 function positionLost(context: WatchContext, consumer: string, retentionMs: number, cause?: unknown, reason?: string): SynclineError {

@@ -30,6 +30,7 @@ import {
   syncFactsParams,
   syncStateFromRow,
   watchConsumerFromRow,
+  watchResumeParams,
   watermarkFromRow,
   watermarkParams,
   type RecordErrorRow,
@@ -58,6 +59,7 @@ import type {
   SyncFacts,
   SyncState,
   WatchConsumer,
+  WatchResume,
   Watermark,
 } from './state-store.js'
 
@@ -295,7 +297,7 @@ export class PostgresStateStore implements StateStore {
     return rows.map(feedPositionFromRow)
   }
 
-  async claimWatchConsumer(consumer: Omit<WatchConsumer, 'releasedAt'>): Promise<void> {
+  async claimWatchConsumer(consumer: Pick<WatchConsumer, 'connection' | 'consumer' | 'entity'>): Promise<void> {
     await this.query(
       `INSERT INTO ${this.schema}.watch_consumers (connection, consumer, entity, released_at) VALUES ($1, $2, $3, NULL)
        ON CONFLICT (connection, consumer) DO UPDATE SET entity = excluded.entity, released_at = NULL`,
@@ -305,6 +307,14 @@ export class PostgresStateStore implements StateStore {
 
   async releaseWatchConsumer(connection: string, consumer: string, releasedAt: string): Promise<void> {
     await this.query(`UPDATE ${this.schema}.watch_consumers SET released_at = $3 WHERE connection = $1 AND consumer = $2`, [connection, consumer, releasedAt])
+  }
+
+  async setWatchResume(connection: string, consumer: string, resume: WatchResume): Promise<void> {
+    await this.query(`UPDATE ${this.schema}.watch_consumers SET resume_delivered = $1, resume_acknowledged = $2, resume_filters = $3 WHERE connection = $4 AND consumer = $5`, [
+      ...watchResumeParams(resume),
+      connection,
+      consumer,
+    ])
   }
 
   async getWatchConsumer(connection: string, consumer: string): Promise<WatchConsumer | undefined> {

@@ -29,6 +29,7 @@ import {
   syncFactsParams,
   syncStateFromRow,
   watchConsumerFromRow,
+  watchResumeParams,
   watermarkFromRow,
   watermarkParams,
   type RecordErrorRow,
@@ -56,6 +57,7 @@ import type {
   SyncFacts,
   SyncState,
   WatchConsumer,
+  WatchResume,
   Watermark,
 } from './state-store.js'
 
@@ -241,8 +243,12 @@ export class SqliteStateStore implements StateStore {
     return this.use(() => (this.statements.listFeedPositions.all() as FeedPositionRow[]).map(feedPositionFromRow))
   }
 
-  async claimWatchConsumer(consumer: Omit<WatchConsumer, 'releasedAt'>): Promise<void> {
+  async claimWatchConsumer(consumer: Pick<WatchConsumer, 'connection' | 'consumer' | 'entity'>): Promise<void> {
     this.use(() => this.statements.claimWatchConsumer.run(consumer.connection, consumer.consumer, consumer.entity))
+  }
+
+  async setWatchResume(connection: string, consumer: string, resume: WatchResume): Promise<void> {
+    this.use(() => this.statements.setWatchResume.run(...watchResumeParams(resume), connection, consumer))
   }
 
   async releaseWatchConsumer(connection: string, consumer: string, releasedAt: string): Promise<void> {
@@ -385,6 +391,7 @@ function prepareStatements(db: Database.Database) {
        ON CONFLICT (connection, consumer) DO UPDATE SET entity = excluded.entity, released_at = NULL`,
     ),
     releaseWatchConsumer: db.prepare('UPDATE watch_consumers SET released_at = ? WHERE connection = ? AND consumer = ?'),
+    setWatchResume: db.prepare('UPDATE watch_consumers SET resume_delivered = ?, resume_acknowledged = ?, resume_filters = ? WHERE connection = ? AND consumer = ?'),
     getWatchConsumer: db.prepare(`SELECT ${WATCH_CONSUMER_COLUMNS.join(', ')} FROM watch_consumers WHERE connection = ? AND consumer = ?`),
     listWatchConsumers: db.prepare(`SELECT ${WATCH_CONSUMER_COLUMNS.join(', ')} FROM watch_consumers WHERE connection = ? ORDER BY consumer`),
     listAllWatchConsumers: db.prepare(`SELECT ${WATCH_CONSUMER_COLUMNS.join(', ')} FROM watch_consumers ORDER BY connection, consumer`),

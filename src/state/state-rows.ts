@@ -7,7 +7,7 @@ import type { KeyValues, Value } from '../values/canonical.js'
 import { SynclineError } from '../errors.js'
 import { boundedRecord, boundedText } from './record-excerpt.js'
 import { decodeStateValue, encodeStateValue, toReadableJson } from './serialize-value.js'
-import type { RecordErrorEntry, RunLock, RunRecord, RunStatus, SyncFacts, SyncState, WatchConsumer, Watermark } from './state-store.js'
+import type { RecordErrorEntry, RunLock, RunRecord, RunStatus, SyncFacts, SyncState, WatchConsumer, WatchResume, Watermark } from './state-store.js'
 
 /** The `runs` columns written by `startRun` / `finishRun`, in parameter order. */
 export const RUN_COLUMNS = [
@@ -39,7 +39,7 @@ export const RECORD_ERROR_COLUMNS = ['run_id', 'sync_id', 'operation', 'record_i
 export const RUN_LOCK_COLUMNS = ['sync_id', 'run_id', 'pid', 'host', 'acquired_at', 'heartbeat_at'] as const
 
 /** The `watch_consumers` columns, in parameter order. */
-export const WATCH_CONSUMER_COLUMNS = ['connection', 'consumer', 'entity', 'released_at'] as const
+export const WATCH_CONSUMER_COLUMNS = ['connection', 'consumer', 'entity', 'released_at', 'resume_delivered', 'resume_acknowledged', 'resume_filters'] as const
 
 /** A `watch_consumers` row. */
 export interface WatchConsumerRow {
@@ -47,13 +47,25 @@ export interface WatchConsumerRow {
   consumer: string
   entity: string
   released_at: string | null
+  resume_delivered: string | null
+  resume_acknowledged: string | null
+  resume_filters: string | null
 }
 
 /** A stored watch consumer as a {@link WatchConsumer}. */
 export function watchConsumerFromRow(row: WatchConsumerRow): WatchConsumer {
   const consumer: WatchConsumer = { connection: row.connection, consumer: row.consumer, entity: row.entity }
   if (row.released_at !== null) consumer.releasedAt = row.released_at
+  if (row.resume_delivered !== null && row.resume_acknowledged !== null) {
+    consumer.resume = { delivered: row.resume_delivered, acknowledged: row.resume_acknowledged }
+    if (row.resume_filters !== null) consumer.resume.filters = row.resume_filters
+  }
   return consumer
+}
+
+/** Parameters of the `resume_*` columns for a {@link WatchResume}, in column order. */
+export function watchResumeParams(resume: WatchResume): (string | null)[] {
+  return [resume.delivered, resume.acknowledged, resume.filters ?? null]
 }
 
 /** A `run_locks` row. */

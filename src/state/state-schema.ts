@@ -315,6 +315,22 @@ export const STATE_MIGRATIONS: readonly StateMigration[] = [
     sqlite: [`ALTER TABLE sync_facts ADD COLUMN destination_created INTEGER`],
     postgres: (s) => [`ALTER TABLE ${s}.sync_facts ADD COLUMN IF NOT EXISTS destination_created integer`],
   },
+  {
+    version: 9,
+    description: 'watch consumers: the position acknowledged after the last delivered event',
+    // docs/realtime.md "Positions": `since` the last delivered event opens the source at the position
+    // acknowledged after it, with nothing delivered between. NULL until a watch acknowledges past an event.
+    sqlite: [
+      `ALTER TABLE watch_consumers ADD COLUMN resume_delivered TEXT`,
+      `ALTER TABLE watch_consumers ADD COLUMN resume_acknowledged TEXT`,
+      `ALTER TABLE watch_consumers ADD COLUMN resume_filters TEXT`,
+    ],
+    postgres: (s) => [
+      `ALTER TABLE ${s}.watch_consumers ADD COLUMN IF NOT EXISTS resume_delivered text`,
+      `ALTER TABLE ${s}.watch_consumers ADD COLUMN IF NOT EXISTS resume_acknowledged text`,
+      `ALTER TABLE ${s}.watch_consumers ADD COLUMN IF NOT EXISTS resume_filters text`,
+    ],
+  },
 ]
 
 /** The newest schema version this build knows (the highest, not the last: branches append versions in whatever order they merge). */

@@ -163,6 +163,29 @@ export interface WatchConsumer {
   entity: string
   /** When its last watch ended; absent while a watch reads it (or one ended without saying so). */
   releasedAt?: string
+  /** Where `since` its last delivered event may resume instead (schema version 9); absent until a watch acknowledged past an event. */
+  resume?: WatchResume
+}
+
+/**
+ * A fact about a watch consumer's log (docs/realtime.md "Positions"): no
+ * event the watch would deliver lies after `delivered` up to
+ * `acknowledged`, so a resume `since` the former may open the source at the
+ * latter. Written before the source is acknowledged `acknowledged`, so a
+ * user who kept only their last event's position can still resume once the
+ * source released the log up to it (PostgreSQL's position-only moves).
+ */
+export interface WatchResume {
+  /** Connector position of the last event the watch delivered (or of its start, before any event). */
+  delivered: string
+  /** Connector position the watch acknowledged after it. */
+  acknowledged: string
+  /**
+   * Absent when no change at all lies between the two (only the source's
+   * position moved); otherwise the fingerprint of the filters that left
+   * out the changes between, so only a watch with the same filters skips them.
+   */
+  filters?: string
 }
 
 /**
@@ -240,9 +263,11 @@ export interface StateStore {
    * Record that a watch reads this consumer now (a resumed consumer is no
    * longer released), creating its row on first use.
    */
-  claimWatchConsumer(consumer: Omit<WatchConsumer, 'releasedAt'>): Promise<void>
+  claimWatchConsumer(consumer: Pick<WatchConsumer, 'connection' | 'consumer' | 'entity'>): Promise<void>
   /** Record that the consumer's watch ended at `releasedAt`. */
   releaseWatchConsumer(connection: string, consumer: string, releasedAt: string): Promise<void>
+  /** Replace the consumer's {@link WatchResume} (before its watch acknowledges `resume.acknowledged`). */
+  setWatchResume(connection: string, consumer: string, resume: WatchResume): Promise<void>
   /** One watch consumer, if the store knows it. */
   getWatchConsumer(connection: string, consumer: string): Promise<WatchConsumer | undefined>
   /** The watch consumers of one connection (or of all), by connection and consumer name. */

@@ -51,6 +51,28 @@ async function stdoutLines(r: RunningCli, count: number, timeoutMs = 10_000): Pr
   }
 }
 
+/** Run `body` with a new PostgreSQL database (made with `ddl`) as connection `pg` of a new workspace; then drop it. */
+async function withPostgres(ddl: string, body: (db: { url: string }) => Promise<void>): Promise<void> {
+  const db = await createPgDatabase('syncline_watch_cli')
+  try {
+    await pgQuery(db.url, ddl)
+    ws = workspace('syncline-watch-cli-')
+    ws.write('syncline.yaml', `connections:\n  pg: { url: "${db.url}" }\n`)
+    await body(db)
+  } finally {
+    for (const r of running.splice(0)) {
+      r.child.kill('SIGKILL')
+      await r.done
+    }
+    // The ended process's slot stays active for a moment, and DROP DATABASE refuses it then.
+    for (let waited = 0; waited < 10_000; waited += 50) {
+      if ((await pgQuery(db.url, 'SELECT 1 FROM pg_replication_slots WHERE database = current_database() AND active')).length === 0) break
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    await db.drop()
+  }
+}
+
 async function ended(r: RunningCli) {
   const result = await r.done
   running.splice(running.indexOf(r), 1)
@@ -175,12 +197,47 @@ describe('syncline watch', () => {
     expect(gone.stderr).not.toMatch(STACK_FRAME)
   })
 
+  it.skipIf(!pgAvailable)('--since the last printed event resumes after a SIGKILL, though writes to another table moved the slot past it', async () => {
+    await withPostgres('CREATE TABLE items (id integer PRIMARY KEY, name text NOT NULL); CREATE TABLE other (id serial PRIMARY KEY)', async (db) => {
+      const first = startCli(['watch', 'pg', 'items', '--json'], { cwd: ws.dir })
+      running.push(first)
+      await first.waitForStderr(/watching pg items\n/)
+      for (let id = 1; id <= 2; id++) await pgQuery(db.url, `INSERT INTO items VALUES (${id}, 'n${id}')`)
+      const printed = jsonLines((await stdoutLines(first, 2)).join('\n'))
+      const last = String(printed[1]!.position)
+      const [consumer, encoded] = last.split('.')
+      const lastLsn = Buffer.from(encoded!, 'base64url').toString('utf8').split(':')[0]!
+
+      // A busy server: the watch acknowledges position-only moves until the slot is past the last event printed.
+      for (let waited = 0; ; waited += 100) {
+        if (waited > 30_000) throw new Error(`the slot's confirmed position did not move past the last event (${lastLsn}):\n${first.stderr}`)
+        await pgQuery(db.url, 'INSERT INTO other DEFAULT VALUES')
+        const [slot] = await pgQuery<{ ahead: boolean }>(db.url, 'SELECT confirmed_flush_lsn > $1::pg_lsn AS ahead FROM pg_replication_slots WHERE slot_name = $2', [lastLsn, `syncline_${consumer}`])
+        if (slot?.ahead) break
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+      // Killed: no "resume with" line, only the positions printed.
+      first.child.kill('SIGKILL')
+      await ended(first)
+      for (let id = 3; id <= 4; id++) await pgQuery(db.url, `INSERT INTO items VALUES (${id}, 'n${id}')`)
+
+      const second = startCli(['watch', 'pg', 'items', '--since', last, '--json'], { cwd: ws.dir })
+      running.push(second)
+      await second.waitForStderr(/watching pg items\n/)
+      await pgQuery(db.url, `INSERT INTO items VALUES (5, 'n5')`)
+      const events = jsonLines((await stdoutLines(second, 3)).join('\n'))
+      expect(events.map((e) => `${e.type} ${e.recordId}`)).toEqual(['create 3', 'create 4', 'create 5'])
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      expect(second.stdout.split('\n').filter(Boolean)).toHaveLength(3)
+      for (const e of events) expect(String(e.position).startsWith(`${consumer}.`)).toBe(true)
+      second.child.kill('SIGINT')
+      const stopped = await ended(second)
+      expect(stopped.code, stopped.stderr).toBe(0)
+    })
+  })
+
   it.skipIf(!pgAvailable)('--json renders PostgreSQL values exactly: decimals and bigints as digit strings, bytes as base64, timestamps with microseconds', async () => {
-    const db = await createPgDatabase('syncline_watch_cli')
-    try {
-      await pgQuery(db.url, 'CREATE TABLE prices (id bigint PRIMARY KEY, amount numeric(30,10), raw bytea, at timestamptz)')
-      ws = workspace('syncline-watch-cli-')
-      ws.write('syncline.yaml', `connections:\n  pg: { url: "${db.url}" }\n`)
+    await withPostgres('CREATE TABLE prices (id bigint PRIMARY KEY, amount numeric(30,10), raw bytea, at timestamptz)', async (db) => {
       const w = startCli(['watch', 'pg', 'prices', '--json'], { cwd: ws.dir })
       running.push(w)
       await w.waitForStderr(/watching pg prices\n/)
@@ -193,13 +250,6 @@ describe('syncline watch', () => {
       expect(event!.committedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/)
       w.child.kill('SIGINT')
       expect((await ended(w)).code).toBe(0)
-    } finally {
-      // The ended process's slot stays active for a moment, and DROP DATABASE refuses it then.
-      for (let waited = 0; waited < 10_000; waited += 50) {
-        if ((await pgQuery(db.url, 'SELECT 1 FROM pg_replication_slots WHERE database = current_database() AND active')).length === 0) break
-        await new Promise((resolve) => setTimeout(resolve, 50))
-      }
-      await db.drop()
-    }
+    })
   })
 })

@@ -11,6 +11,7 @@ import pg from 'pg'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { ChangeEvent } from '../../src/engine/change-event.js'
 import type { WatchHandle, WatchOptions } from '../../src/engine/watch.js'
+import { decodeWatchPosition } from '../../src/engine/watch-position.js'
 import { SynclineError } from '../../src/errors.js'
 import { SyncManager } from '../../src/sync-manager.js'
 import { openDatasource, type TestDatasource } from '../engine/datasources.js'
@@ -257,6 +258,71 @@ for (const source of KINDS) {
         expect(feed!.lagBytes).toEqual(expect.any(Number))
         expect(feed!.retainedBytes).toEqual(expect.any(Number))
       }
+    })
+
+    if (source.kind === 'postgres') {
+      it('resumes since the last event after writes to another table moved the slot past it; an older position is still lost', async () => {
+        const manager = await open()
+        const first = new Received()
+        const stop = await watch(manager, first)
+        for (let id = 1; id <= 2; id++) await db.exec(`INSERT INTO items (id, name) VALUES (${id}, 'n${id}')`)
+        const [older, last] = await first.until(2)
+        // A busy server: the watch acknowledges position-only moves, so the slot releases the WAL past the last event.
+        await db.exec('CREATE TABLE other (id serial PRIMARY KEY)')
+        const lastLsn = decodeWatchPosition(last!.position).position.split(':')[0]!
+        for (let waited = 0; ; waited += 100) {
+          if (waited > 30_000) throw new Error(`the slot's confirmed position did not move past the last event (${lastLsn})`)
+          await db.exec('INSERT INTO other DEFAULT VALUES')
+          const [slot] = await db.query<{ ahead: boolean }>('SELECT confirmed_flush_lsn > ?::pg_lsn AS ahead FROM pg_replication_slots WHERE slot_name = ?', [lastLsn, `syncline_${stop.consumer}`])
+          if (slot?.ahead) break
+          await sleep(100)
+        }
+        // The user kept only the last event's position (as after a crash); the handle's is not used.
+        await stop()
+        for (let id = 3; id <= 4; id++) await db.exec(`INSERT INTO items (id, name) VALUES (${id}, 'n${id}')`)
+
+        // The safety check stands: before the last delivered event, the source no longer has what lies between.
+        const lost = manager.watch('shop', 'items', () => undefined, { since: older!.position })
+        watches.push(lost)
+        await expect(lost.ready).rejects.toMatchObject({ code: 'POSITION_LOST' })
+
+        const second = new Received()
+        const resumed = await watch(await open(), second, { since: last!.position })
+        expect(resumed.position).toBe(last!.position)
+        await db.exec(`INSERT INTO items (id, name) VALUES (5, 'n5')`)
+        expect((await second.until(3)).map((e) => `${e.type} ${e.recordId}`)).toEqual(['create 3', 'create 4', 'create 5'])
+        await sleep(300)
+        expect(second.events).toHaveLength(3)
+        expect(new Set([...first.events, ...second.events].map((e) => e.position)).size).toBe(5)
+      })
+    }
+
+    it('resumes since the last event after changes its filters left out were acknowledged, only with the same filters', async () => {
+      const manager = await open()
+      const filters: WatchOptions['filters'] = [{ field: 'name', op: '!=', value: 'hidden' }]
+      const first = new Received()
+      const stop = await watch(manager, first, { filters })
+      await db.exec(`INSERT INTO items (id, name) VALUES (1, 'shown')`)
+      const [last] = await first.until(1)
+      await db.exec(`INSERT INTO items (id, name) VALUES (2, 'hidden')`)
+      // The watch handled the left-out change once its position moved past the last event; stopping acknowledges it.
+      for (let waited = 0; stop.position === last!.position; waited += 20) {
+        if (waited > 10_000) throw new Error('the watch did not handle the left-out change')
+        await sleep(20)
+      }
+      await stop()
+      await db.exec(`INSERT INTO items (id, name) VALUES (3, 'shown')`)
+
+      // Without those filters the change left out would be due, and the source released it: lost, never skipped.
+      const unfiltered = manager.watch('shop', 'items', () => undefined, { since: last!.position })
+      watches.push(unfiltered)
+      await expect(unfiltered.ready).rejects.toMatchObject({ code: 'POSITION_LOST' })
+
+      const second = new Received()
+      await watch(manager, second, { since: last!.position, filters })
+      expect((await second.until(1)).map((e) => `${e.type} ${e.recordId}`)).toEqual(['create 3'])
+      await sleep(300)
+      expect(second.events).toHaveLength(1)
     })
 
     it('ends with the error of a callback that throws; resuming delivers that event again, and nothing before it', async () => {

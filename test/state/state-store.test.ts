@@ -533,6 +533,32 @@ for (const kind of ['sqlite', 'postgres'] as const) {
         expect(await reopened.getWatchConsumer('shop', 'watch_0a1b2c3d')).toEqual({ connection: 'shop', consumer: 'watch_0a1b2c3d', entity: 'items' })
       })
 
+      it('keeps the position acknowledged after the last delivered event (schema v9), replaced by the next, through a release, a claim and a reopen', async () => {
+        const { store, name } = await fresh()
+        const consumer = { connection: 'shop', consumer: 'watch_0a1b2c3d', entity: 'items' }
+        await store.claimWatchConsumer(consumer)
+        await store.setWatchResume('shop', 'watch_0a1b2c3d', { delivered: '0/16B3748', acknowledged: '0/16B9000' })
+        expect(await store.getWatchConsumer('shop', 'watch_0a1b2c3d')).toEqual({ ...consumer, resume: { delivered: '0/16B3748', acknowledged: '0/16B9000' } })
+        await store.setWatchResume('shop', 'watch_0a1b2c3d', { delivered: '0/16C0000:2', acknowledged: '0/16C1000', filters: '0123456789abcdef' })
+        await store.releaseWatchConsumer('shop', 'watch_0a1b2c3d', at(5))
+        // Another connection's consumer of the same name is untouched.
+        await store.claimWatchConsumer({ ...consumer, connection: 'crm' })
+        await store.setWatchResume('crm', 'watch_0a1b2c3d', { delivered: '7', acknowledged: '9' })
+
+        await store.close()
+        const reopened = await backend.open(name)
+        opened.push(reopened)
+        await reopened.claimWatchConsumer(consumer)
+        expect(await reopened.getWatchConsumer('shop', 'watch_0a1b2c3d')).toEqual({
+          ...consumer,
+          resume: { delivered: '0/16C0000:2', acknowledged: '0/16C1000', filters: '0123456789abcdef' },
+        })
+        expect((await reopened.getWatchConsumer('crm', 'watch_0a1b2c3d'))?.resume).toEqual({ delivered: '7', acknowledged: '9' })
+        // Writing for a consumer the store does not know creates nothing.
+        await reopened.setWatchResume('shop', 'watch_ffffffff', { delivered: '1', acknowledged: '2' })
+        expect(await reopened.getWatchConsumer('shop', 'watch_ffffffff')).toBeUndefined()
+      })
+
       it('lists per connection in name order, and forgets one consumer only', async () => {
         const { store } = await fresh()
         await store.claimWatchConsumer({ connection: 'shop', consumer: 'watch_ffffffff', entity: 'items' })

@@ -14,6 +14,7 @@ import type { KeyValues } from '../values/canonical.js'
 import { recordId, type Operation } from './batch-writer.js'
 import { isSoftDeleted, mapRow, report, requireKeyOrder, type RunContext } from './run-context.js'
 import { sortedMerge } from './sorted-merge.js'
+import { keyPageSize } from './key-page.js'
 
 /** Options of {@link reconcileDeletes}. */
 export interface ReconcileOptions {
@@ -27,19 +28,32 @@ export async function reconcileDeletes(ctx: RunContext, opts: ReconcileOptions =
   if (!p.destinationExists) return
   requireKeyOrder(ctx, 'the delete reconciliation pass (deletes: propagate)')
   const { batchSize } = p.plan
+  const page = keyPageSize(batchSize)
   const softDelete = p.plan.softDelete
   const sourceFields = softDelete === undefined ? p.keys : [...p.keys, softDelete]
   const steps = sortedMerge(
-    { rows: p.source.scan(p.sourceEntity.name, { fields: sourceFields, keys: p.keys, filters: p.filters, batchSize, signal: ctx.signal }), keys: p.keys, label: `source ${p.source.name}.${p.sourceEntity.name}` },
-    { rows: p.destination.scan(p.destinationEntity.name, { fields: p.destinationKeys, keys: p.destinationKeys, batchSize, signal: ctx.signal }), keys: p.destinationKeys, label: `destination ${p.destination.name}.${p.destinationEntity.name}` },
+    { rows: p.source.scan(p.sourceEntity.name, { fields: sourceFields, keys: p.keys, filters: p.filters, batchSize: page, signal: ctx.signal }), keys: p.keys, label: `source ${p.source.name}.${p.sourceEntity.name}` },
+    { rows: p.destination.scan(p.destinationEntity.name, { fields: p.destinationKeys, keys: p.destinationKeys, batchSize: page, signal: ctx.signal }), keys: p.destinationKeys, label: `destination ${p.destination.name}.${p.destinationEntity.name}` },
     p.keyTypes,
-    batchSize,
+    page,
   )
   let compared = 0
   let repaired = 0
+  // Deletes and repairs gather across pages and go out `batchSize` at a time.
+  let operations: Operation[] = []
+  let missing: KeyValues[] = []
+  const takeBatch = async (): Promise<Operation[]> => {
+    const batch = operations
+    if (missing.length > 0) {
+      const creates = await missingRows(ctx, missing)
+      repaired += creates.length
+      batch.push(...creates)
+    }
+    operations = []
+    missing = []
+    return batch
+  }
   for await (const chunk of steps) {
-    const operations: Operation[] = []
-    const missing: KeyValues[] = []
     for (const { left, right } of chunk) {
       compared++
       if (right === undefined) {
@@ -52,14 +66,11 @@ export async function reconcileDeletes(ctx: RunContext, opts: ReconcileOptions =
       }
       if (left === undefined || isSoftDeleted(ctx, left)) operations.push({ kind: 'delete', key: keyOf(right, p.destinationKeys) })
     }
-    if (missing.length > 0) {
-      const creates = await missingRows(ctx, missing)
-      repaired += creates.length
-      operations.push(...creates)
-    }
-    await ctx.pipeline.submit(operations)
+    // An empty submit still gives the event loop its turn per page (signals, timers).
+    await ctx.pipeline.submit(operations.length + missing.length >= batchSize ? await takeBatch() : [])
     report(ctx, 'deletes', compared, undefined, `${compared} keys reconciled`)
   }
+  if (operations.length + missing.length > 0) await ctx.pipeline.submit(await takeBatch())
   await ctx.pipeline.drain()
   if (repaired > 0) {
     ctx.notes.push(

@@ -3,14 +3,19 @@
  *
  * Memory holds one batch per side plus one output chunk, never a table. The
  * comparison loop is synchronous; it only awaits to refill a side. Keys are
- * compared with {@link compareKeys}, the order the databases use, and each
- * side is checked to be strictly increasing: a repeat means the key is not
- * unique, a step back means the two sides disagree on the order.
+ * compared with {@link compareRowKeys}, the order the databases use, read in
+ * place from the rows: a key pass merges every key of a table, and a key
+ * array per row would be garbage made at {@link keyOf}'s allocation site,
+ * which V8 allocates in the old generation once the run's long-lived
+ * batches taught it that those arrays survive (docs/two-way.md,
+ * Performance, Memory). Each side is checked to be strictly increasing: a repeat
+ * means the key is not unique, a step back means the two sides disagree on
+ * the order.
  */
 import { SynclineError } from '../errors.js'
 import { keyOf } from '../connectors/connector.js'
-import { compareKeys } from '../values/compare.js'
-import type { CanonicalType, KeyValues, Row } from '../values/canonical.js'
+import { compareRowKeys } from '../values/compare.js'
+import type { CanonicalType, Row } from '../values/canonical.js'
 
 /** One key of the merge: present on the left, the right, or both. */
 export interface MergeStep {
@@ -32,7 +37,7 @@ class SideReader {
   private batch: Row[] = []
   private index = 0
   private done = false
-  private lastKey: KeyValues | undefined
+  private last: Row | undefined
   /** Rows consumed so far. */
   consumed = 0
 
@@ -66,32 +71,37 @@ class SideReader {
     return this.batch[this.index]!
   }
 
-  currentKey(): KeyValues {
-    return keyOf(this.current, this.side.keys)
+  /** The current row's key against another side's current row (negative: this one first). */
+  compareTo(other: SideReader): number {
+    return compareRowKeys(this.types, this.current, this.side.keys, other.current, other.side.keys)
   }
 
   /** Move past the current row, checking the order. */
-  advance(key: KeyValues): void {
-    if (this.lastKey !== undefined) {
-      const order = compareKeys(this.types, this.lastKey, key)
-      if (order === 0) {
-        throw new SynclineError(
-          'KEY_NOT_UNIQUE',
-          'config',
-          `The key (${this.side.keys.join(', ')}) is not unique in ${this.side.label}: ${JSON.stringify(key, jsonSafe)} appears more than once. Choose keys that identify one row (set keys: in the plan).`,
-        )
-      }
-      if (order > 0) {
-        throw new SynclineError(
-          'INTERNAL',
-          'internal',
-          `${this.side.label} returned key ${JSON.stringify(key, jsonSafe)} after ${JSON.stringify(this.lastKey, jsonSafe)}: its key order differs from byte order. This usually means a case-insensitive collation or key type; please report it with the table definition.`,
-        )
-      }
+  advance(): void {
+    const row = this.current
+    if (this.last !== undefined) {
+      const order = compareRowKeys(this.types, this.last, this.side.keys, row, this.side.keys)
+      if (order >= 0) this.outOfOrder(row, order === 0)
     }
-    this.lastKey = key
+    this.last = row
     this.index++
     this.consumed++
+  }
+
+  private outOfOrder(row: Row, repeated: boolean): never {
+    const key = JSON.stringify(keyOf(row, this.side.keys), jsonSafe)
+    if (repeated) {
+      throw new SynclineError(
+        'KEY_NOT_UNIQUE',
+        'config',
+        `The key (${this.side.keys.join(', ')}) is not unique in ${this.side.label}: ${key} appears more than once. Choose keys that identify one row (set keys: in the plan).`,
+      )
+    }
+    throw new SynclineError(
+      'INTERNAL',
+      'internal',
+      `${this.side.label} returned key ${key} after ${JSON.stringify(keyOf(this.last!, this.side.keys), jsonSafe)}: its key order differs from byte order. This usually means a case-insensitive collation or key type; please report it with the table definition.`,
+    )
   }
 
   async close(): Promise<void> {
@@ -118,26 +128,24 @@ export async function* sortedMerge(left: MergeSide, right: MergeSide, types: rea
       // Synchronous inner loop while both sides (or the only side left) have buffered rows.
       while ((hasA ? a.hasBuffered : true) && (hasB ? b.hasBuffered : true) && (hasA || hasB)) {
         if (hasA && hasB) {
-          const ka = a.currentKey()
-          const kb = b.currentKey()
-          const order = compareKeys(types, ka, kb)
+          const order = a.compareTo(b)
           if (order === 0) {
             out.push({ left: a.current, right: b.current })
-            a.advance(ka)
-            b.advance(kb)
+            a.advance()
+            b.advance()
           } else if (order < 0) {
             out.push({ left: a.current })
-            a.advance(ka)
+            a.advance()
           } else {
             out.push({ right: b.current })
-            b.advance(kb)
+            b.advance()
           }
         } else if (hasA) {
           out.push({ left: a.current })
-          a.advance(a.currentKey())
+          a.advance()
         } else {
           out.push({ right: b.current })
-          b.advance(b.currentKey())
+          b.advance()
         }
         if (out.length >= chunkSize) {
           yield out

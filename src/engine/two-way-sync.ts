@@ -31,6 +31,7 @@ import { rowHash, sameHash } from './row-hash.js'
 import { changedFields, decide, type ConflictResolver, type Decision, type KeyView } from './conflict-resolution.js'
 import { report, type RunContext } from './run-context.js'
 import { keysToDecide, ScanKeys, type HexKeyStream } from './three-way-keys.js'
+import { keyPageSize } from './key-page.js'
 import { twoWayMapping, type TwoWayMapping } from './two-way-mapping.js'
 import { capWatermark, isClockCursor, laterWatermark, scanStart, watermarkTracker } from './watermark.js'
 
@@ -386,8 +387,7 @@ export async function keyPass(run: TwoWayRun): Promise<void> {
   const p = ctx.prepared
   const { batchSize } = p.plan
   run.phase = 'keys'
-  // Keys are small: larger pages mean fewer round trips (a 10,000-key page is well under a megabyte).
-  const page = Math.max(batchSize, KEY_PAGE)
+  const page = keyPageSize(batchSize)
   const keyScan = (side: 'source' | 'destination') => {
     const connector = side === 'source' ? p.source : p.destination
     const entity = side === 'source' ? p.sourceEntity.name : p.destinationEntity.name
@@ -413,9 +413,6 @@ export async function keyPass(run: TwoWayRun): Promise<void> {
     await syncKeys(run, views)
   }
 }
-
-/** Rows per page of the key pass's key-only reads. */
-const KEY_PAGE = 10_000
 
 /** A sync's base keys in key order, a page at a time. */
 class BaseKeys implements HexKeyStream {

@@ -139,6 +139,19 @@ export function compareKeys(types: readonly CanonicalType[], a: KeyValues, b: Ke
 }
 
 /**
+ * {@link compareKeys} of two rows' keys, read in place (`aFields[i]` of `a`
+ * against `bFields[i]` of `b`): no key arrays for a merge that compares
+ * every row of a table.
+ */
+export function compareRowKeys(types: readonly CanonicalType[], a: Readonly<Record<string, Value>>, aFields: readonly string[], b: Readonly<Record<string, Value>>, bFields: readonly string[]): number {
+  for (let i = 0; i < types.length; i++) {
+    const d = compareValues(types[i]!, a[aFields[i]!] ?? null, b[bFields[i]!] ?? null)
+    if (d !== 0) return d
+  }
+  return 0
+}
+
+/**
  * Whether two values mean the same thing for a field of this type. Change
  * detection uses this, so `"1.50"` equals `"1.5"` for decimals, a number
  * equals the same bigint, and bytes compare by content.

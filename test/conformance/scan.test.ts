@@ -131,6 +131,20 @@ for (const harness of HARNESSES) {
       expect(after.rows.map((r) => r.v)).toEqual(expected.slice(expected.findIndex((r) => r.grp === 2 && r.name === 'a') + 1).map((r) => r.v))
     })
 
+    it('a key-only scan (the key pass) returns rows of just the key fields, composite keys in order, after resuming', async () => {
+      const fields = [field('grp', 'integer', { nullable: false }), field('name', 'text', { nullable: false }), field('v', 'integer')]
+      const rows: Row[] = []
+      for (const grp of [-5, 0, 2, 2 ** 40]) for (const name of ['b', 'A', '😀']) rows.push({ grp, name, v: rows.length })
+      await seed(connector(), 'conf_key_only', fields, ['grp', 'name'], rows)
+      const types = ['integer', 'text'] as const
+      const expected = [...rows].sort((x, y) => compareKeys(types, [x.grp!, x.name!], [y.grp!, y.name!])).map((r) => ({ grp: r.grp, name: r.name }))
+      // The fields in another order than the keys: each row still carries each value under its own name.
+      const all = await scanAll(connector(), 'conf_key_only', { fields: ['name', 'grp'], keys: ['grp', 'name'], batchSize: 5 })
+      expect(all.rows).toEqual(expected)
+      const after = await scanAll(connector(), 'conf_key_only', { fields: ['grp', 'name'], keys: ['grp', 'name'], batchSize: 5, after: [0, 'b'] })
+      expect(after.rows).toEqual(expected.slice(expected.findIndex((r) => r.grp === 0 && r.name === 'b') + 1))
+    })
+
     it('a cursor scan returns every row once when 30 rows share a cursor value (batchSize 7)', async () => {
       const fields = [field('id', 'integer', { nullable: false }), field('updated_at', 'timestamp'), field('note', 'text')]
       await seed(connector(), 'conf_events', fields, ['id'], EVENTS)

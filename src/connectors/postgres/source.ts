@@ -79,7 +79,7 @@ export function selectColumn(table: PgTable, name: string, alias?: string): stri
 
 /** The SELECT of a scan, with its parameters. */
 export function scanQuery(table: PgTable, opts: Omit<ScanOptions, 'batchSize' | 'signal'>): { sql: string; params: unknown[] } {
-  const names = [...new Set([...opts.fields, ...opts.keys, ...(opts.cursor ? [opts.cursor.field] : [])])]
+  const names = scanColumns(opts)
   for (const name of [...names, ...(opts.filters ?? []).map((f) => f.field)]) columnOf(table, name)
   const params = new ParamList(table.dialect)
   const conditions = [filterCondition(table.dialect, table.fields, opts.filters ?? [], params)]
@@ -90,8 +90,42 @@ export function scanQuery(table: PgTable, opts: Omit<ScanOptions, 'batchSize' | 
   return { sql, params: params.values }
 }
 
+/** The columns of a scan's SELECT list, in order. */
+function scanColumns(opts: Pick<ScanOptions, 'fields' | 'keys' | 'cursor'>): string[] {
+  return [...new Set([...opts.fields, ...opts.keys, ...(opts.cursor ? [opts.cursor.field] : [])])]
+}
+
+/**
+ * A scan of key columns only: the key pass of `deletes: propagate` and of a
+ * two-way sync, which reads every key of the table on every run.
+ */
+function isKeyScan(opts: ScanOptions): boolean {
+  return opts.cursor === undefined && opts.fields.every((f) => opts.keys.includes(f))
+}
+
+/**
+ * The rows of a key scan, read as arrays and made here rather than by
+ * node-postgres's row builder. V8 pretenures an allocation site whose
+ * objects survive a young-generation GC: the row builder's site is shared by
+ * every query, and a run's change batches (held while they are looked up
+ * and written) teach V8 that its rows live long, after which every key row
+ * of a million-key pass would be allocated in the old generation and kept
+ * until a full GC (docs/two-way.md, Performance, Memory). This site only
+ * ever sees short-lived key rows.
+ */
+function keyRows(arrays: readonly Value[][], names: readonly string[]): Row[] {
+  const rows: Row[] = new Array(arrays.length)
+  for (let i = 0; i < arrays.length; i++) {
+    const values = arrays[i]!
+    const row: Row = {}
+    for (let j = 0; j < names.length; j++) row[names[j]!] = values[j] ?? null
+    rows[i] = row
+  }
+  return rows
+}
+
 interface PgCursor {
-  read(rows: number): Promise<Row[]>
+  read(rows: number): Promise<Row[] | Value[][]>
   close(): Promise<void>
 }
 
@@ -110,7 +144,7 @@ export async function* scanRows(ctx: PgContext, entity: string, opts: ScanOption
   const batchSize = Math.floor(opts.batchSize)
   let held: HeldClient | undefined
   let cursor: PgCursor | undefined
-  let pending: Promise<Row[]> | undefined
+  let pending: Promise<Row[] | Value[][]> | undefined
   let failure: unknown
   let finished = false
   try {
@@ -118,11 +152,13 @@ export async function* scanRows(ctx: PgContext, entity: string, opts: ScanOption
     const { client } = held
     for (const statement of begin) await client.query(statement)
     await client.query(`SET LOCAL application_name = '${SCAN_APPLICATION_NAME}'`)
-    cursor = (client.query(new QueryStream(sql, params, { batchSize })) as QueryStream).cursor as PgCursor
+    const keyColumns = isKeyScan(opts) ? scanColumns(opts) : undefined
+    cursor = (client.query(new QueryStream(sql, params, keyColumns ? { batchSize, rowMode: 'array' } : { batchSize })) as QueryStream).cursor as PgCursor
     let next = prefetch(cursor, batchSize)
     pending = next
     for (;;) {
-      const rows = await next
+      const page = await next
+      const rows = keyColumns ? keyRows(page as Value[][], keyColumns) : (page as Row[])
       pending = undefined
       const more = rows.length === batchSize
       // Fetch the next batch while the caller handles this one.
@@ -146,14 +182,14 @@ export async function* scanRows(ctx: PgContext, entity: string, opts: ScanOption
  * now so a dropped connection is not an unhandled rejection; whoever awaits
  * it still gets the error.
  */
-function prefetch(cursor: PgCursor, batchSize: number): Promise<Row[]> {
+function prefetch(cursor: PgCursor, batchSize: number): Promise<Row[] | Value[][]> {
   const next = cursor.read(batchSize)
   next.catch(() => undefined)
   return next
 }
 
 /** End a scan's cursor and transaction and return (or, if broken, destroy) its connection. */
-async function releaseScan(held: HeldClient, cursor: PgCursor | undefined, pending: Promise<Row[]> | undefined, finished: boolean, failure: unknown): Promise<void> {
+async function releaseScan(held: HeldClient, cursor: PgCursor | undefined, pending: Promise<unknown> | undefined, finished: boolean, failure: unknown): Promise<void> {
   let broken = held.lost !== undefined || (failure !== undefined && isConnectionBroken(failure))
   if (!broken) {
     try {

@@ -141,6 +141,8 @@ export interface RangeChecksumOptions extends RangeOptions {
   fields: ChecksumField[]
   /** The row hash function, one of both sides' {@link Connector.checksumHashes}; default `md5`. */
   hash?: string
+  /** {@link Connector.rangeHashes} only: at most this many pairs, the first of the range. Default all. */
+  limit?: number
 }
 
 /** Rows in a key range and the sum (mod 2^64) of their 64-bit row hashes. */
@@ -153,6 +155,18 @@ export interface RangeChecksum {
 export interface KeyHash {
   key: KeyValues
   hash: string
+}
+
+/**
+ * A batch of {@link Connector.streamHashes}, by column so that a million
+ * pairs make no million objects: pair `i` has the key values
+ * `keys[i * width … (i + 1) * width - 1]` (width = the number of key fields)
+ * and the row hash `hashes[i]`, folded to a number (`foldHash`,
+ * src/values/row-checksum.ts) so that any two connectors' streams compare.
+ */
+export interface KeyHashBatch {
+  keys: Value[]
+  hashes: Float64Array
 }
 
 /** Options of {@link Connector.rangeSplit}. */
@@ -367,6 +381,14 @@ export interface Connector {
    * counts: at most `parts - 1` existing keys inside the range, increasing.
    */
   rangeSplit?(entity: string, opts: RangeSplitOptions): Promise<KeyValues[]>
+
+  /**
+   * Each row's key and hash in a key range of any size, in key order, batch
+   * by batch (memory bounded by a batch): what the descent merges when most
+   * of a table differs. Optional: without it, differing ranges are cut and
+   * compared with {@link rangeHashes}.
+   */
+  streamHashes?(entity: string, opts: RangeChecksumOptions): AsyncIterable<KeyHashBatch>
 
   /** Write upserts and deletes in one transaction; idempotent. */
   apply(entity: string, batch: ApplyBatch, opts: ApplyOptions): Promise<ApplyResult>

@@ -7,7 +7,7 @@
 import type { Connector } from '../connectors/connector.js'
 
 /** The methods a checksum comparison calls on one side. */
-export type RangeChecksumMethods = Required<Pick<Connector, 'rangeChecksum' | 'rangeHashes' | 'rangeSplit' | 'lookup'>>
+export type RangeChecksumMethods = Required<Pick<Connector, 'rangeChecksum' | 'rangeHashes' | 'rangeSplit' | 'lookup'>> & Pick<Connector, 'streamHashes'>
 import { SynclineError } from '../errors.js'
 
 /**
@@ -64,6 +64,7 @@ export function rangeChecksumOf(connector: Connector): RangeChecksumMethods | un
     rangeHashes: rangeHashes.bind(connector),
     rangeSplit: rangeSplit.bind(connector),
     lookup: connector.lookup.bind(connector),
+    ...(connector.streamHashes ? { streamHashes: connector.streamHashes.bind(connector) } : {}),
   }
 }
 

@@ -2,9 +2,12 @@
  * Checksum descent (DESIGN §3, issue 11): compare a sync's source and
  * destination per key range, by a count and a checksum each database
  * computes (`capabilities.rangeChecksum`), and read rows only where they
- * differ. The key space is cut at keys taken from one side, and both sides
- * are asked about the very same bounds. A range that differs is cut again
- * until it is small; then each row's (key, hash) pair is compared, and only
+ * differ. Both whole tables are checksummed at once first (in step: done).
+ * Where both sides stream (key, hash) pairs (`streamHashes`), a table that
+ * differs — or whose first keys already do — is compared pair by pair in
+ * one streamed pass. Otherwise the key space is cut at keys taken from one
+ * side, and both sides are asked about the very same bounds; a range that
+ * differs is cut again until it is small, then its pairs are compared. Only
  * the keys whose hashes differ are read in full and handed, as merge steps,
  * to the code the row merge uses ({@link operationFor}), so creates,
  * updates, deletes and counts come out as a row-by-row merge makes them.
@@ -21,19 +24,22 @@ import type { CanonicalType, KeyValues, Row } from '../values/canonical.js'
 import { compareKeys } from '../values/compare.js'
 import { checksumText } from '../values/row-checksum.js'
 import { rangeChecksumOf, type RangeChecksumMethods } from './capabilities.js'
+import { differingKeyChunks, type DifferingKey } from './key-hash-merge.js'
 import { destinationFields, type CompareContext } from './run-context.js'
 import type { MergeStep } from './sorted-merge.js'
 
 /**
- * How the key space is cut. `leafRows`: ranges of at most this many rows (on
- * the larger side) compare (key, hash) pairs instead of being cut again;
- * their pairs are held in memory, so it bounds memory. `fanout`: into how
- * many ranges a differing range is cut. The whole key space is cut into
- * about `2 × rows / leafRows` ranges at first (at least `fanout`, at most
- * `maxFirstCut`), without a checksum of the whole. Tests lower these to
- * make small tables descend.
+ * How the key space is compared. `probeRows`: where both sides stream
+ * pairs, the first this many keys of each are compared before anything
+ * else; `lookupRows`: how many differing keys of the streams are read in
+ * full at a time. `leafRows`: ranges of at most this many rows (on the larger side)
+ * compare (key, hash) pairs instead of being cut again; their pairs are
+ * held in memory, so it bounds memory. `fanout`: into how many ranges a
+ * differing range is cut. A whole key space that differs is cut into about
+ * `2 × rows / leafRows` ranges at first (at least `fanout`, at most
+ * `maxFirstCut`). Tests lower these to make small tables descend.
  */
-export const descentLimits = { leafRows: 25_000, fanout: 16, maxFirstCut: 4096 }
+export const descentLimits = { leafRows: 25_000, fanout: 16, maxFirstCut: 4096, probeRows: 2000, lookupRows: 2000 }
 
 /** One side of the comparison: a connector's range methods bound to its entity, keys and fields. */
 interface ChecksumSide {
@@ -148,18 +154,12 @@ class Density {
  * The merge steps of the keys that differ, in chunks of about `chunkSize`,
  * range by range in key order. Keys whose checksums agree are counted in
  * `ctx.counts` (read and unchanged) and reported to `onSame`.
- * @example for await (const steps of differingSteps(ctx, comparison, { source: 1e6, destination: 1e6 }, 5000)) …
+ * @example for await (const steps of differingSteps(ctx, comparison, 5000)) …
  */
-export async function* differingSteps(
-  ctx: CompareContext,
-  cmp: ChecksumComparison,
-  totals: { source: number | undefined; destination: number | undefined },
-  chunkSize: number,
-  onSame?: (rows: number) => void,
-): AsyncGenerator<MergeStep[]> {
+export async function* differingSteps(ctx: CompareContext, cmp: ChecksumComparison, chunkSize: number, onSame?: (rows: number) => void): AsyncGenerator<MergeStep[]> {
   // Small ranges give a few steps each: gather them into batches of about chunkSize for the writer.
   let out: MergeStep[] = []
-  for await (const steps of rangeSteps(ctx, cmp, totals, chunkSize, onSame)) {
+  for await (const steps of rangeSteps(ctx, cmp, chunkSize, onSame)) {
     out = out.length === 0 ? steps : out.concat(steps)
     if (out.length >= chunkSize) {
       yield out
@@ -169,28 +169,68 @@ export async function* differingSteps(
   if (out.length > 0) yield out
 }
 
-async function* rangeSteps(
-  ctx: CompareContext,
-  cmp: ChecksumComparison,
-  totals: { source: number | undefined; destination: number | undefined },
-  chunkSize: number,
-  onSame?: (rows: number) => void,
-): AsyncGenerator<MergeStep[]> {
+async function* rangeSteps(ctx: CompareContext, cmp: ChecksumComparison, chunkSize: number, onSame?: (rows: number) => void): AsyncGenerator<MergeStep[]> {
   const same = (rows: number): void => {
     ctx.counts.read += rows
     ctx.counts.unchanged += rows
     onSame?.(rows)
   }
+  const whole: KeyRange = {}
+  // Where both sides stream their pairs, one pass each finds every differing key,
+  // cheaper than cutting and asking range by range, one round trip each.
+  const streamed = streams(cmp)
+  // Changes spread over the table show in its first keys already: then a whole checksum would only find it different.
+  if (streamed && (await headDiffers(cmp))) {
+    yield* streamedSteps(ctx, cmp, whole, chunkSize, same)
+    return
+  }
+  // One pass over each side, both at once: tables in step (the usual scheduled run) end here.
+  const [s, d] = await Promise.all([checksum(cmp.source, whole), checksum(cmp.destination, whole)])
+  if (s.count === d.count && s.sum === d.sum) {
+    same(s.count)
+    return
+  }
+  if (streamed) {
+    yield* streamedSteps(ctx, cmp, whole, chunkSize, same)
+    return
+  }
+  yield* descend(ctx, cmp, { source: s.count, destination: d.count }, chunkSize, same)
+}
+
+/** Whether both sides stream their (key, hash) pairs. */
+function streams(cmp: ChecksumComparison): boolean {
+  return cmp.source.methods.streamHashes !== undefined && cmp.destination.methods.streamHashes !== undefined
+}
+
+/**
+ * Whether the first `descentLimits.probeRows` keys of the two sides differ.
+ * Only keys up to the lower of the sides' last keys count where both lists
+ * were cut off (a key missing on one side shifts its list along).
+ */
+async function headDiffers(cmp: ChecksumComparison): Promise<boolean> {
+  const limit = descentLimits.probeRows
+  const head = (side: ChecksumSide) => side.methods.rangeHashes(side.entity, { ...side.base, fields: side.fields, hash: side.hash, range: {}, limit })
+  const [left, right] = await Promise.all([head(cmp.source), head(cmp.destination)])
+  const cutOff = [left, right].filter((pairs) => pairs.length >= limit).map((pairs) => pairs[pairs.length - 1]!.key)
+  const bound = cutOff.reduce<KeyValues | undefined>((low, key) => (low === undefined || compareKeys(cmp.keyTypes, key, low) < 0 ? key : low), undefined)
+  const within = (pairs: KeyHash[]) => (bound === undefined ? pairs : pairs.filter((p) => compareKeys(cmp.keyTypes, p.key, bound) <= 0))
+  return differingKeys(within(left), within(right), cmp.keyTypes).length > 0
+}
+
+/** Cut the key space, checksum the parts, and cut again where they differ, down to (key, hash) pairs. */
+async function* descend(ctx: CompareContext, cmp: ChecksumComparison, totals: { source: number; destination: number }, chunkSize: number, same: (rows: number) => void): AsyncGenerator<MergeStep[]> {
   const stack: Pending[] = []
   const whole: KeyRange = {}
   const density = new Density()
-  const largest = Math.max(totals.source ?? 0, totals.destination ?? 0)
+  const largest = Math.max(totals.source, totals.destination)
   const { leafRows, fanout, maxFirstCut } = descentLimits
-  // The first cut needs no checksum of the whole: it is one pass fewer when anything changed.
-  if (largest > leafRows) {
-    const parts = Math.min(maxFirstCut, Math.max(fanout, Math.ceil((2 * largest) / leafRows)))
-    pushParts(stack, whole, await cut(cmp, whole, totals, parts), largest / parts)
-  } else stack.push({ range: whole, expectedRows: largest })
+  // The whole is known to differ: cut it at once, or compare its pairs when small.
+  if (largest <= leafRows) {
+    yield* leafSteps(ctx, cmp, whole, chunkSize, same)
+    return
+  }
+  const firstParts = Math.min(maxFirstCut, Math.max(fanout, Math.ceil((2 * largest) / leafRows)))
+  pushParts(stack, whole, await cut(cmp, whole, totals, firstParts), largest / firstParts)
   while (stack.length > 0) {
     throwIfAborted(ctx.signal)
     const { range, expectedRows } = stack.pop()!
@@ -213,6 +253,17 @@ async function* rangeSteps(
       continue
     }
     yield* leafSteps(ctx, cmp, range, chunkSize, same)
+  }
+}
+
+/** Merge both sides' streamed pairs of a range; read in full only the keys that differ. */
+async function* streamedSteps(ctx: CompareContext, cmp: ChecksumComparison, range: KeyRange, chunkSize: number, same: (rows: number) => void): AsyncGenerator<MergeStep[]> {
+  const pairs = (side: ChecksumSide) => side.methods.streamHashes!(side.entity, { ...side.base, fields: side.fields, hash: side.hash, range })
+  // Lookups of a few thousand keys at a time run while the streams go on, instead of all at their end.
+  const lookupSize = Math.min(chunkSize, descentLimits.lookupRows)
+  for await (const differing of differingKeyChunks(pairs(cmp.source), pairs(cmp.destination), cmp.keyTypes, lookupSize, same)) {
+    throwIfAborted(ctx.signal)
+    yield await stepsOf(ctx, cmp, differing)
   }
 }
 
@@ -248,30 +299,34 @@ async function* leafSteps(ctx: CompareContext, cmp: ChecksumComparison, range: K
   same(left.length - differing.filter((d) => d.left).length)
   for (let at = 0; at < differing.length; at += chunkSize) {
     throwIfAborted(ctx.signal)
-    const slice = differing.slice(at, at + chunkSize)
-    const [sourceRows, destinationRows] = await Promise.all([
-      lookup(ctx, cmp.source, slice.filter((d) => d.left).map((d) => d.key)),
-      lookup(ctx, cmp.destination, slice.filter((d) => d.right).map((d) => d.key)),
-    ])
-    const steps: MergeStep[] = []
-    for (const d of slice) {
-      const text = keyId(d.key, cmp.keyTypes)
-      const step: MergeStep = {}
-      const l = sourceRows.get(text)
-      const r = destinationRows.get(text)
-      if (l) step.left = l
-      if (r) step.right = r
-      // A row deleted since its hash was read is simply no longer there.
-      if (l || r) steps.push(step)
-    }
-    yield steps
+    yield await stepsOf(ctx, cmp, differing.slice(at, at + chunkSize))
   }
   return differing.length > 0
 }
 
+/** The rows of differing keys, read from both sides at once, as merge steps in key order. */
+async function stepsOf(ctx: CompareContext, cmp: ChecksumComparison, differing: readonly DifferingKey[]): Promise<MergeStep[]> {
+  const [sourceRows, destinationRows] = await Promise.all([
+    lookup(ctx, cmp.source, differing.filter((d) => d.left).map((d) => d.key)),
+    lookup(ctx, cmp.destination, differing.filter((d) => d.right).map((d) => d.key)),
+  ])
+  const steps: MergeStep[] = []
+  for (const d of differing) {
+    const text = keyId(d.key, cmp.keyTypes)
+    const step: MergeStep = {}
+    const l = sourceRows.get(text)
+    const r = destinationRows.get(text)
+    if (l) step.left = l
+    if (r) step.right = r
+    // A row deleted since its hash was read is simply no longer there.
+    if (l || r) steps.push(step)
+  }
+  return steps
+}
+
 /** Keys on one side only, or on both with different hashes, in key order. */
-function differingKeys(left: readonly KeyHash[], right: readonly KeyHash[], types: readonly CanonicalType[]): { key: KeyValues; left: boolean; right: boolean }[] {
-  const out: { key: KeyValues; left: boolean; right: boolean }[] = []
+function differingKeys(left: readonly KeyHash[], right: readonly KeyHash[], types: readonly CanonicalType[]): DifferingKey[] {
+  const out: DifferingKey[] = []
   let i = 0
   let j = 0
   while (i < left.length || j < right.length) {

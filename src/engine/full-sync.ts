@@ -33,8 +33,8 @@ export interface SnapshotSource {
 export async function fullSync(ctx: RunContext, tracker?: WatermarkTracker, snapshot?: SnapshotSource): Promise<void> {
   requireKeyOrder(ctx, 'a full sync')
   const p = ctx.prepared
-  const total = await p.source.count(p.sourceEntity.name, p.filters)
-  const destinationRows = await destinationRowsAtStart(ctx)
+  // Both counts at once: each is a pass over its table.
+  const [total, destinationRows] = await Promise.all([p.source.count(p.sourceEntity.name, p.filters), destinationRowsAtStart(ctx)])
   // An empty destination takes only creates: let the sink use its bulk path.
   ctx.writer.allNew = destinationRows === 0 && (snapshot?.mayBeEmpty ?? true)
   report(ctx, 'copy', 0, total, `Comparing ${p.sourceEntity.name} with ${p.destinationEntity.name}`)
@@ -47,7 +47,7 @@ export async function fullSync(ctx: RunContext, tracker?: WatermarkTracker, snap
   const checksums = destinationRows !== 0 ? checksumComparison(ctx, { tracksWatermark: tracker !== undefined, snapshot: snapshot !== undefined }) : undefined
   const chunks =
     checksums !== undefined && typeof checksums !== 'string'
-      ? differingSteps(ctx, checksums, { source: total, destination: destinationRows }, p.plan.batchSize)
+      ? differingSteps(ctx, checksums, p.plan.batchSize)
       : mergeWithDestination(ctx, snapshot?.rows)
   for await (const chunk of chunks) {
     const operations: Operation[] = []

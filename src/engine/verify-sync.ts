@@ -168,8 +168,7 @@ async function compareRows(ctx: CompareContext, tally: VerifyTally): Promise<voi
   const checksums = checksumComparison(ctx)
   let chunks = mergeWithDestination(ctx)
   if (typeof checksums !== 'string') {
-    const [source, destination] = await Promise.all([p.source.count(p.sourceEntity.name, p.filters), p.destination.count(p.destinationEntity.name)])
-    chunks = differingSteps(ctx, checksums, { source, destination }, p.plan.batchSize, (rows) => (tally.result.compared += rows))
+    chunks = differingSteps(ctx, checksums, p.plan.batchSize, (rows) => (tally.result.compared += rows))
   }
   for await (const chunk of chunks) {
     throwIfAborted(ctx.signal)

@@ -137,3 +137,12 @@ export function reduceChecksum(sum: string | bigint | number | null | undefined)
   const value = BigInt(sum)
   return ((value % CHECKSUM_MODULUS) + CHECKSUM_MODULUS) % CHECKSUM_MODULUS
 }
+
+/**
+ * A 64-bit row hash as a number, for streamed pairs that are only compared
+ * for equality: its top 53 bits (`h >> 11`), a safe integer, so no string or
+ * bigint is kept per row.
+ */
+export function foldHash(hash: bigint): number {
+  return Number(BigInt.asIntN(64, hash) >> 11n)
+}

@@ -81,8 +81,12 @@ function pieceSql(table: PgTable, field: ChecksumField): string {
 }
 
 /**
- * Row hashes between two PostgreSQL databases: `hashtextextended` over the
- * same input is about 8 times faster than md5 (a server of another
+ * Row hashes between two PostgreSQL databases: each column is hashed by its
+ * type's own hash function with a seed of its own (integers, decimals and
+ * timestamps without printing them), the column hashes are XORed and the
+ * result hashed again, so that values swapped between rows or columns still
+ * change a sum. About twice as fast as `hashtextextended` over the row's
+ * text, itself about 8 times faster than md5 (a server of another
  * architecture hashing otherwise only makes ranges look different).
  */
 export const HASHTEXT = 'postgres-hashtext'
@@ -94,19 +98,45 @@ function hashInput(table: PgTable, fields: readonly ChecksumField[]): string {
   return fields.map((f) => pieceSql(table, f)).join(' || ')
 }
 
+/**
+ * One column's 64-bit hash, equal exactly when the checksum texts are:
+ * PostgreSQL's own hash functions where equal values of every native type of
+ * that canonical type hash alike (any integer width; numeric of any scale,
+ * as `1.5 = 1.50`; timestamptz read in UTC as timestamp), else the checksum
+ * text, byte by byte (`COLLATE "C"`: a nondeterministic collation would hash
+ * `a` and `A` alike).
+ */
+function columnHashSql(table: PgTable, field: ChecksumField, seed: number): string {
+  const ref = quoteIdent(field.name)
+  const column = columnOf(table, field.name)
+  let hash: string
+  if (field.type === 'integer' && (column.baseType === 'int2' || column.baseType === 'int4' || column.baseType === 'int8')) hash = `hashint8extended(${ref}::int8, ${seed})`
+  else if (field.type === 'decimal' && column.baseType === 'numeric') hash = `hash_numeric_extended(${ref}, ${seed})`
+  else if (field.type === 'timestamp' && column.baseType === 'timestamptz') hash = `timestamp_hash_extended(${ref} AT TIME ZONE 'UTC', ${seed})`
+  else if (field.type === 'timestamp' && column.baseType === 'timestamp') hash = `timestamp_hash_extended(${ref}, ${seed})`
+  else hash = `hashtextextended((${checksumTextSql(column, ref)}) COLLATE "C", ${seed})`
+  // NULL hashes to a constant of its own column: `~` against any value, as the text form.
+  return `COALESCE(${hash}, ${-seed})`
+}
+
+function nativeHashSql(table: PgTable, fields: readonly ChecksumField[]): string {
+  const hashes = fields.map((f, i) => columnHashSql(table, f, i + 1))
+  return `hashint8extended(${hashes.length > 0 ? hashes.join(' # ') : '0'}, 0)`
+}
+
 /** The SQL of one row's hash as text, equal for equal hashes (16 hex digits for md5). */
 export function rowHashTextSql(table: PgTable, fields: readonly ChecksumField[], hash = 'md5'): string {
-  if (hash === HASHTEXT) return `hashtextextended(${hashInput(table, fields)}, 0)::text`
+  if (hash === HASHTEXT) return `${nativeHashSql(table, fields)}::text`
   return `left(md5(${hashInput(table, fields)}), 16)`
 }
 
 /** The SQL of one row's 64-bit hash (signed; sums agree with unsigned ones mod 2^64). */
 export function rowHashSql(table: PgTable, fields: readonly ChecksumField[], hash = 'md5'): string {
-  if (hash === HASHTEXT) return `hashtextextended(${hashInput(table, fields)}, 0)`
+  if (hash === HASHTEXT) return nativeHashSql(table, fields)
   return `('x' || left(md5(${hashInput(table, fields)}), 16))::bit(64)::bigint`
 }
 
-function requireHash(hash: string | undefined): void {
+export function requireHash(hash: string | undefined): void {
   if (hash !== undefined && !(CHECKSUM_HASHES as readonly string[]).includes(hash)) {
     throw new SynclineError('INTERNAL', 'internal', `PostgreSQL cannot compute row hash '${hash}' (it offers ${CHECKSUM_HASHES.join(', ')}).`)
   }
@@ -120,7 +150,7 @@ function rowAtMost(table: PgTable, names: readonly string[], values: KeyValues, 
 }
 
 /** The WHERE of a range with the source's filters. */
-function rangeWhere(table: PgTable, opts: RangeOptions, range: KeyRange, params: ParamList): string {
+export function rangeWhere(table: PgTable, opts: RangeOptions, range: KeyRange, params: ParamList): string {
   const conditions = [filterCondition(table.dialect, table.fields, opts.filters ?? [], params)]
   if (range.after) conditions.push(rowGreater(table, opts.keys, range.after, params))
   if (range.through) conditions.push(rowAtMost(table, opts.keys, range.through, params))
@@ -141,13 +171,20 @@ export async function rangeChecksum(ctx: PgContext, entity: string, opts: RangeC
   }
 }
 
+/** The SELECT of each row's key and hash (as text, or as the int8 row hash) in a range, in key order. */
+export function hashesQuery(table: PgTable, opts: RangeChecksumOptions, range: KeyRange, params: ParamList, form: 'text' | 'int8' = 'text'): string {
+  const order = opts.keys.map((n) => ordered(table, n)).join(', ')
+  const hash = form === 'int8' ? rowHashSql(table, opts.fields, opts.hash) : rowHashTextSql(table, opts.fields, opts.hash)
+  return `SELECT ${opts.keys.map(quoteIdent).join(', ')}, ${hash} AS syncline_hash FROM ${table.sql} ${rangeWhere(table, opts, range, params)} ORDER BY ${order}`
+}
+
 /** Each row's key and hash in a range, in key order (a bounded range: one plain query). */
 export async function rangeHashes(ctx: PgContext, entity: string, opts: RangeChecksumOptions): Promise<KeyHash[]> {
   const table = await ctx.table(entity)
   const params = new ParamList(table.dialect)
-  const order = opts.keys.map((n) => ordered(table, n)).join(', ')
   requireHash(opts.hash)
-  const sql = `SELECT ${opts.keys.map(quoteIdent).join(', ')}, ${rowHashTextSql(table, opts.fields, opts.hash)} AS syncline_hash FROM ${table.sql} ${rangeWhere(table, opts, opts.range, params)} ORDER BY ${order}`
+  let sql = hashesQuery(table, opts, opts.range, params)
+  if (opts.limit !== undefined) sql += ` LIMIT ${params.add(opts.limit)}`
   try {
     const { rows } = await ctx.pool().query<unknown[]>({ text: sql, values: params.values, rowMode: 'array' })
     const width = opts.keys.length

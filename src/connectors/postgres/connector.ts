@@ -10,7 +10,7 @@ import type pg from 'pg'
 import { SynclineError, throwIfAborted } from '../../errors.js'
 import type { EntityInfo, FieldInfo, ForeignKeyInfo, KeyValues, Row } from '../../values/canonical.js'
 import type { ChangeFeed, ChangeFeedOptions, ChangeFeedStatus } from '../change-feed.js'
-import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, BulkImportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, KeyHash, OrphanRows, PhysicalIdentity, RangeChecksum, RangeChecksumOptions, RangeSplitOptions, ScanOptions, TimestampSpellings } from '../connector.js'
+import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, BulkImportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, KeyHash, KeyHashBatch, OrphanRows, PhysicalIdentity, RangeChecksum, RangeChecksumOptions, RangeSplitOptions, ScanOptions, TimestampSpellings } from '../connector.js'
 import { urlScheme } from '../registry.js'
 import { TableCache } from '../sql/table-cache.js'
 import { dropChangeFeed, listChangeFeeds, openChangeFeed, type CaptureContext } from './change-capture.js'
@@ -24,6 +24,7 @@ import { applyBatch } from './sink.js'
 import { findOrphans } from './foreign-keys.js'
 import { PG_BULK_FORMATS, bulkExport, bulkImport } from './bulk.js'
 import { CHECKSUM_HASHES, rangeChecksum, rangeHashes, rangeSplit } from './checksum.js'
+import { streamHashes } from './checksum-stream.js'
 import { countRows, lookupRows, oldestOpenTransactionStart, scanRows } from './source.js'
 import { timestampSpellings } from './timestamp-spellings.js'
 import { TriggerCapture } from './trigger-capture.js'
@@ -170,6 +171,10 @@ class PostgresConnector implements Connector {
 
   rangeSplit(entity: string, opts: RangeSplitOptions): Promise<KeyValues[]> {
     return this.#tables.withTable(entity, () => rangeSplit(this.#context, entity, opts))
+  }
+
+  streamHashes(entity: string, opts: RangeChecksumOptions): AsyncIterable<KeyHashBatch> {
+    return streamHashes(this.#context, entity, opts)
   }
 
   lookup(entity: string, keys: string[], values: KeyValues[], fields: string[], opts: { signal?: AbortSignal } = {}): Promise<Row[]> {

@@ -57,8 +57,12 @@ export async function hashesByScan(scan: Scan, entity: string, opts: RangeChecks
   requireMd5(opts)
   const out: KeyHash[] = []
   const names = [...new Set([...opts.keys, ...opts.fields.map((f) => f.name)])]
+  const limit = opts.limit ?? Infinity
   for await (const batch of rangeRows(scan, entity, opts, names)) {
-    for (const row of batch) out.push({ key: keyOf(row, opts.keys), hash: rowChecksumHex(row, opts.fields) })
+    for (const row of batch) {
+      if (out.length >= limit) return out
+      out.push({ key: keyOf(row, opts.keys), hash: rowChecksumHex(row, opts.fields) })
+    }
   }
   return out
 }

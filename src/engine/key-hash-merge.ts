@@ -1,0 +1,137 @@
+/**
+ * Merge two key-ordered streams of (key, hash) pairs into the keys that
+ * differ: on one side only, or on both with different hashes. Memory holds a
+ * batch per side and one output chunk, never a table; the next batch of each
+ * side is already being read while the current one is compared, so both
+ * databases keep sending. Batches are columnar ({@link KeyHashBatch}): a key
+ * becomes an array only when it differs.
+ */
+import type { KeyHashBatch } from '../connectors/connector.js'
+import type { CanonicalType, KeyValues, Value } from '../values/canonical.js'
+import { compareValues } from '../values/compare.js'
+
+/** A key that differs, and on which sides it is. */
+export interface DifferingKey {
+  key: KeyValues
+  left: boolean
+  right: boolean
+}
+
+const EMPTY: KeyHashBatch = { keys: [], hashes: new Float64Array(0) }
+
+/** One side's batches, with the next one asked for before the current one is used up. */
+class PairReader {
+  batch: KeyHashBatch = EMPTY
+  at = 0
+  done = false
+  #next: Promise<IteratorResult<KeyHashBatch>>
+  readonly #iterator: AsyncIterator<KeyHashBatch>
+
+  constructor(
+    pairs: AsyncIterable<KeyHashBatch>,
+    readonly width: number,
+  ) {
+    this.#iterator = pairs[Symbol.asyncIterator]()
+    this.#next = this.#iterator.next()
+  }
+
+  get left(): boolean {
+    return this.at < this.batch.hashes.length
+  }
+
+  key(): KeyValues {
+    return this.batch.keys.slice(this.at * this.width, (this.at + 1) * this.width)
+  }
+
+  /** Move to the next non-empty batch, or to the end. */
+  async refill(): Promise<void> {
+    while (!this.done && !this.left) {
+      const result = await this.#next
+      if (result.done) {
+        this.done = true
+        this.batch = EMPTY
+      } else {
+        this.#next = this.#iterator.next()
+        this.batch = result.value
+      }
+      this.at = 0
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.done) return
+    this.done = true
+    // Wait for the read in flight so the stream ends before its connection goes back.
+    await this.#next.catch(() => undefined)
+    await this.#iterator.return?.()
+  }
+}
+
+/** Order pair `i` of `a` against pair `j` of `b`, field by field, as compareKeys does. */
+function comparePairs(types: readonly CanonicalType[], a: readonly Value[], i: number, b: readonly Value[], j: number): number {
+  const width = types.length
+  for (let f = 0; f < width; f++) {
+    const d = compareValues(types[f]!, a[i * width + f] ?? null, b[j * width + f] ?? null)
+    if (d !== 0) return d
+  }
+  return 0
+}
+
+/**
+ * The differing keys in key order, in chunks of about `chunkSize`; `onEqual`
+ * gets the number of equal pairs since its last call, before each chunk and
+ * at the end.
+ * @example for await (const keys of differingKeyChunks(src, dst, ['integer'], 5000, (n) => (same += n))) …
+ */
+export async function* differingKeyChunks(
+  left: AsyncIterable<KeyHashBatch>,
+  right: AsyncIterable<KeyHashBatch>,
+  types: readonly CanonicalType[],
+  chunkSize: number,
+  onEqual: (pairs: number) => void,
+): AsyncGenerator<DifferingKey[]> {
+  const l = new PairReader(left, types.length)
+  const r = new PairReader(right, types.length)
+  let out: DifferingKey[] = []
+  let equal = 0
+  try {
+    for (;;) {
+      await Promise.all([l.refill(), r.refill()])
+      if (l.done && r.done) break
+      // Compare synchronously until one side's batch runs out.
+      while ((l.done || l.left) && (r.done || r.left) && !(l.done && r.done)) {
+        if (l.done) {
+          out.push({ key: r.key(), left: false, right: true })
+          r.at++
+        } else if (r.done) {
+          out.push({ key: l.key(), left: true, right: false })
+          l.at++
+        } else {
+          const order = comparePairs(types, l.batch.keys, l.at, r.batch.keys, r.at)
+          if (order === 0) {
+            if (l.batch.hashes[l.at] === r.batch.hashes[r.at]) equal++
+            else out.push({ key: l.key(), left: true, right: true })
+            l.at++
+            r.at++
+          } else if (order < 0) {
+            out.push({ key: l.key(), left: true, right: false })
+            l.at++
+          } else {
+            out.push({ key: r.key(), left: false, right: true })
+            r.at++
+          }
+        }
+        if (out.length >= chunkSize) {
+          onEqual(equal)
+          equal = 0
+          yield out
+          out = []
+        }
+      }
+    }
+    onEqual(equal)
+    if (out.length > 0) yield out
+  } finally {
+    await Promise.all([l.close(), r.close()])
+  }
+}

@@ -7,7 +7,7 @@
  * generation grow to its maximum and filled the old one with dead strings
  * (tens of MB of peak RSS in a bulk copy), and cost more CPU than the
  * printing itself. These functions build the same text from small strings
- * made once, and `toFixed`, neither of which goes through that cache.
+ * made once, which does not go through that cache.
  */
 
 /** `'0'` … `'9999'`, and the same padded to four digits; made on first use. */
@@ -50,12 +50,11 @@ const POWERS_OF_TEN = [1, 10, 100, 1000, 10000, 100000, 1000000] as const
  *
  * Exact because: `k / 10^scale === x` means x is the double nearest to the
  * decimal `k × 10^-scale` (IEEE division rounds correctly, and k and
- * 10^scale are exact). Two decimals of
- * at most 15 significant digits are never nearest to the same double, so
- * that decimal is also the shortest one that reads back as x, which is what
- * `String(x)` prints (without an exponent for |x| ≥ 1e-6, which a nonzero
- * value of scale ≤ 6 is). `toFixed(scale)` prints exactly it (x is far
- * closer to it than to any other multiple of 10^-scale); trailing zeros go.
+ * 10^scale are exact). Two decimals of at most 15 significant digits are
+ * never nearest to the same double, so that decimal is also the shortest
+ * one that reads back as x, which is what `String(x)` prints (without an
+ * exponent for |x| ≥ 1e-6, which a nonzero value of scale ≤ 6 is). It is
+ * printed from k's digits, trailing zeros of the fraction left out.
  * @example shortDecimalText(1234.5, 2) // '1234.5'
  */
 export function shortDecimalText(x: number, scale: number): string | undefined {
@@ -63,10 +62,15 @@ export function shortDecimalText(x: number, scale: number): string | undefined {
   if (power === undefined) return undefined
   const k = Math.round(x * power)
   if (k / power !== x || k >= 1e15 || k <= -1e15) return undefined
-  const fixed = x.toFixed(scale)
-  if (scale === 0) return fixed
-  let end = fixed.length
-  while (fixed.charCodeAt(end - 1) === 48) end--
-  if (fixed.charCodeAt(end - 1) === 46) end--
-  return end === fixed.length ? fixed : fixed.slice(0, end)
+  if (k === 0) return '0'
+  const digits = integerText(Math.abs(k))
+  const sign = k < 0 ? '-' : ''
+  let end = digits.length
+  while (end > digits.length - scale && digits.charCodeAt(end - 1) === 48) end--
+  if (digits.length > scale) {
+    const point = digits.length - scale
+    return end === point ? sign + digits.slice(0, point) : `${sign}${digits.slice(0, point)}.${digits.slice(point, end)}`
+  }
+  // |x| < 1: zeros between the point and k's digits.
+  return `${sign}0.${'0'.repeat(scale - digits.length)}${digits.slice(0, end)}`
 }

@@ -244,6 +244,12 @@ export interface BulkExport {
    * Undefined when not asked for (or not supported: no bulk path then).
    */
   highest?: Row | null
+  /**
+   * Rows encoded so far (at most a chunk ahead of the stream), when the
+   * exporter counts them as it encodes; the importer then reports progress
+   * from it instead of counting rows in the bytes again.
+   */
+  readonly rows?: number
   /** Release the source's connection; call once the stream ended or was abandoned. */
   close(): Promise<void>
 }

@@ -167,4 +167,26 @@ describe('parseTimestamp fast path', () => {
     )
     expect(() => parseTimestamp('2026-02-30T00:00:00.000Z')).toThrow()
   })
+
+  it('agrees with the full parse on text one character away from canonical or toISOString form', () => {
+    const outcome = (parse: () => string) => {
+      try {
+        return parse()
+      } catch {
+        return 'rejected'
+      }
+    }
+    const near = fc.tuple(fc.constantFrom('2024-02-29T23:59:59.123456Z', '2026-11-21T10:00:00.123Z', '1999-12-31T00:00:00.000000Z'), fc.nat(), fc.constantFrom(...'0123456789-:.TZ +/a'))
+    fc.assert(
+      fc.property(near, ([text, at, c]) => {
+        const i = at % text.length
+        const changed = text.slice(0, i) + c + text.slice(i + 1)
+        expect(outcome(() => parseTimestamp(changed)), changed).toBe(outcome(() => microsToTimestamp(timestampToMicros(changed))))
+      }),
+      { numRuns: 2000 },
+    )
+    for (const text of ['2023-02-29T00:00:00.000Z', '2026-04-31T00:00:00.000000Z', '2026-13-01T00:00:00.000Z', '2026-00-10T00:00:00.000Z', '2026-11-21T24:00:00.000000Z', '2026-11-21T23:60:00.000Z', '2026-11-21T23:59:60.000Z']) {
+      expect(outcome(() => parseTimestamp(text)), text).toBe(outcome(() => microsToTimestamp(timestampToMicros(text))))
+    }
+  })
 })

@@ -223,12 +223,20 @@ export async function bulkImport(ctx: PgContext, entity: string, data: BulkExpor
   try {
     const { client } = held
     await beginWriting(client, table, ctx.errorContext().endpoint.user, opts.foreignKeyChecks)
-    const counter = rowCounter(data.format, opts.onRows)
     const sink = client.query(copyStreams.from(`COPY ${table.sql} (${opts.columns.map(quoteIdent).join(', ')}) FROM STDIN${copyOptions(data.format)}`))
-    await pipeline(data.stream, counter, sink, opts.signal ? { signal: opts.signal } : {})
+    const streamOptions = opts.signal ? { signal: opts.signal } : {}
+    if (data.rows === undefined) {
+      await pipeline(data.stream, rowCounter(data.format, opts.onRows), sink, streamOptions)
+    } else {
+      // The exporter counts its rows: no second pass over the bytes.
+      const onRows = opts.onRows
+      if (onRows) data.stream.on('data', () => onRows(data.rows!))
+      await pipeline(data.stream, sink, streamOptions)
+    }
     await advanceSequencesToTable(client, table, opts.columns)
     await client.query('COMMIT')
-    return counter.rows
+    // The server's count of the rows COPY wrote.
+    return sink.rowCount
   } catch (error) {
     // Only an error the server reported leaves the protocol in a known state;
     // after anything else (the source stream failed mid-COPY) the connection

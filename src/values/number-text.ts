@@ -1,0 +1,76 @@
+/**
+ * The text of numbers for bulk encoders, without `String(number)`.
+ *
+ * Why: V8 keeps the string of every number it prints in a cache that lives
+ * in the old generation, so each printed number survives the next young
+ * collection. Printed once per cell over a million rows, that made the young
+ * generation grow to its maximum and filled the old one with dead strings
+ * (tens of MB of peak RSS in a bulk copy), and cost more CPU than the
+ * printing itself. These functions build the same text from small strings
+ * made once, which does not go through that cache.
+ */
+
+/** `'0'` … `'9999'`, and the same padded to four digits; made on first use. */
+let small: string[] | undefined
+let padded: string[] | undefined
+
+function tables(): [string[], string[]] {
+  if (!small || !padded) {
+    small = Array.from({ length: 10000 }, (_, i) => `${i}`)
+    padded = small.map((s) => s.padStart(4, '0'))
+  }
+  return [small, padded]
+}
+
+/**
+ * The decimal text of a safe integer, what `String(n)` gives.
+ * @example integerText(-1234567) // '-1234567'
+ */
+export function integerText(n: number): string {
+  const [plain, four] = tables()
+  if (n < 0) return `-${integerText(-n)}`
+  if (n < 10000) return plain[n]!
+  let low = n % 10000
+  let rest = (n - low) / 10000
+  let text = four[low]!
+  while (rest >= 10000) {
+    low = rest % 10000
+    rest = (rest - low) / 10000
+    text = four[low]! + text
+  }
+  return plain[rest]! + text
+}
+
+const POWERS_OF_TEN = [1, 10, 100, 1000, 10000, 100000, 1000000] as const
+
+/**
+ * What `String(x)` gives for a double with at most `scale` (≤ 6) decimals
+ * and fewer than 15 significant digits, the common REAL decimal; undefined
+ * for any other double (the caller prints it the general way).
+ *
+ * Exact because: `k / 10^scale === x` means x is the double nearest to the
+ * decimal `k × 10^-scale` (IEEE division rounds correctly, and k and
+ * 10^scale are exact). Two decimals of at most 15 significant digits are
+ * never nearest to the same double, so that decimal is also the shortest
+ * one that reads back as x, which is what `String(x)` prints (without an
+ * exponent for |x| ≥ 1e-6, which a nonzero value of scale ≤ 6 is). It is
+ * printed from k's digits, trailing zeros of the fraction left out.
+ * @example shortDecimalText(1234.5, 2) // '1234.5'
+ */
+export function shortDecimalText(x: number, scale: number): string | undefined {
+  const power = POWERS_OF_TEN[scale]
+  if (power === undefined) return undefined
+  const k = Math.round(x * power)
+  if (k / power !== x || k >= 1e15 || k <= -1e15) return undefined
+  if (k === 0) return '0'
+  const digits = integerText(Math.abs(k))
+  const sign = k < 0 ? '-' : ''
+  let end = digits.length
+  while (end > digits.length - scale && digits.charCodeAt(end - 1) === 48) end--
+  if (digits.length > scale) {
+    const point = digits.length - scale
+    return end === point ? sign + digits.slice(0, point) : `${sign}${digits.slice(0, point)}.${digits.slice(point, end)}`
+  }
+  // |x| < 1: zeros between the point and k's digits.
+  return `${sign}0.${'0'.repeat(scale - digits.length)}${digits.slice(0, end)}`
+}

@@ -74,7 +74,7 @@ export interface ChecksumObstacles {
  * turns a reason into a CAPABILITY_MISSING error.
  */
 export function checksumComparison(ctx: CompareContext, obstacles: ChecksumObstacles = {}): ChecksumComparison | string {
-  const reason = obstacleOf(ctx, obstacles)
+  const reason = checksumCandidate(ctx, obstacles)
   if (typeof reason !== 'string') return reason
   // Nothing to compare with yet: a first copy, whatever `compare` says.
   if (ctx.prepared.plan.compare === 'checksum' && ctx.prepared.destinationExists) {
@@ -83,7 +83,8 @@ export function checksumComparison(ctx: CompareContext, obstacles: ChecksumObsta
   return reason
 }
 
-function obstacleOf(ctx: CompareContext, obstacles: ChecksumObstacles): ChecksumComparison | string {
+/** What {@link checksumComparison} gives, without throwing: for callers that only plan ahead (no I/O). */
+export function checksumCandidate(ctx: CompareContext, obstacles: ChecksumObstacles = {}): ChecksumComparison | string {
   const p = ctx.prepared
   if (p.plan.compare === 'rows') return 'the plan sets compare: rows'
   if (!p.destinationExists) return 'the destination does not exist yet'
@@ -152,24 +153,13 @@ class Density {
 
 /**
  * The merge steps of the keys that differ, in chunks of about `chunkSize`,
- * range by range in key order. Keys whose checksums agree are counted in
- * `ctx.counts` (read and unchanged) and reported to `onSame`.
+ * range by range in key order (streamed tables: in chunks of at most
+ * `descentLimits.lookupRows`, written while the streams go on). Keys whose
+ * checksums agree are counted in `ctx.counts` (read and unchanged) and
+ * reported to `onSame`.
  * @example for await (const steps of differingSteps(ctx, comparison, 5000)) …
  */
 export async function* differingSteps(ctx: CompareContext, cmp: ChecksumComparison, chunkSize: number, onSame?: (rows: number) => void): AsyncGenerator<MergeStep[]> {
-  // Small ranges give a few steps each: gather them into batches of about chunkSize for the writer.
-  let out: MergeStep[] = []
-  for await (const steps of rangeSteps(ctx, cmp, chunkSize, onSame)) {
-    out = out.length === 0 ? steps : out.concat(steps)
-    if (out.length >= chunkSize) {
-      yield out
-      out = []
-    }
-  }
-  if (out.length > 0) yield out
-}
-
-async function* rangeSteps(ctx: CompareContext, cmp: ChecksumComparison, chunkSize: number, onSame?: (rows: number) => void): AsyncGenerator<MergeStep[]> {
   const same = (rows: number): void => {
     ctx.counts.read += rows
     ctx.counts.unchanged += rows
@@ -194,7 +184,20 @@ async function* rangeSteps(ctx: CompareContext, cmp: ChecksumComparison, chunkSi
     yield* streamedSteps(ctx, cmp, whole, chunkSize, same)
     return
   }
-  yield* descend(ctx, cmp, { source: s.count, destination: d.count }, chunkSize, same)
+  yield* gathered(descend(ctx, cmp, { source: s.count, destination: d.count }, chunkSize, same), chunkSize)
+}
+
+/** Small ranges give a few steps each: gather them into batches of about chunkSize for the writer. */
+async function* gathered(chunks: AsyncIterable<MergeStep[]>, chunkSize: number): AsyncGenerator<MergeStep[]> {
+  let out: MergeStep[] = []
+  for await (const steps of chunks) {
+    out = out.length === 0 ? steps : out.concat(steps)
+    if (out.length >= chunkSize) {
+      yield out
+      out = []
+    }
+  }
+  if (out.length > 0) yield out
 }
 
 /** Whether both sides stream their (key, hash) pairs. */
@@ -256,15 +259,39 @@ async function* descend(ctx: CompareContext, cmp: ChecksumComparison, totals: { 
   }
 }
 
-/** Merge both sides' streamed pairs of a range; read in full only the keys that differ. */
+/**
+ * Merge both sides' streamed pairs of a range; read in full only the keys
+ * that differ. Each chunk of keys is looked up, and handed to the writer,
+ * while the merge already finds the next one: with changes spread over the
+ * table, waiting for a chunk's rows or a whole batch size of them would
+ * leave the streams idle and put every write after their end.
+ */
 async function* streamedSteps(ctx: CompareContext, cmp: ChecksumComparison, range: KeyRange, chunkSize: number, same: (rows: number) => void): AsyncGenerator<MergeStep[]> {
   const pairs = (side: ChecksumSide) => side.methods.streamHashes!(side.entity, { ...side.base, fields: side.fields, hash: side.hash, range })
-  // Lookups of a few thousand keys at a time run while the streams go on, instead of all at their end.
   const lookupSize = Math.min(chunkSize, descentLimits.lookupRows)
-  for await (const differing of differingKeyChunks(pairs(cmp.source), pairs(cmp.destination), cmp.keyTypes, lookupSize, same)) {
-    throwIfAborted(ctx.signal)
-    yield await stepsOf(ctx, cmp, differing)
+  const chunks = differingKeyChunks(pairs(cmp.source), pairs(cmp.destination), cmp.keyTypes, lookupSize, same)
+  // One chunk ahead at most, so memory stays bounded by two chunks.
+  let next = ahead(chunks)
+  try {
+    for (;;) {
+      const chunk = await next
+      if (chunk.done) return
+      throwIfAborted(ctx.signal)
+      next = ahead(chunks)
+      yield await stepsOf(ctx, cmp, chunk.value)
+    }
+  } finally {
+    // The merge may be reading on: let it stop before its streams close.
+    await next.catch(() => undefined)
+    await chunks.return(undefined)
   }
+}
+
+/** The next item, read while the caller works; its failure comes out where it is awaited, not as an unhandled rejection. */
+function ahead<T>(iterator: AsyncIterator<T>): Promise<IteratorResult<T>> {
+  const next = iterator.next()
+  next.catch(() => undefined)
+  return next
 }
 
 /** Push the ranges between the cuts, last first, so they pop in key order. */

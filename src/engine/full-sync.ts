@@ -6,7 +6,7 @@ import { keyOf } from '../connectors/connector.js'
 import type { CanonicalType, Row } from '../values/canonical.js'
 import type { Operation } from './batch-writer.js'
 import { tryBulkCopy } from './bulk-copy.js'
-import { checksumComparison, differingSteps } from './checksum-descent.js'
+import { checksumCandidate, checksumComparison, differingSteps } from './checksum-descent.js'
 import { laterWatermark, type WatermarkTracker } from './watermark.js'
 import { destinationFields, destinationRowsAtStart, destinationTypes, diffRow, isSoftDeleted, mapRow, report, requireKeyOrder, type CompareContext, type RunContext } from './run-context.js'
 import { sortedMerge, type MergeStep } from './sorted-merge.js'
@@ -33,8 +33,14 @@ export interface SnapshotSource {
 export async function fullSync(ctx: RunContext, tracker?: WatermarkTracker, snapshot?: SnapshotSource): Promise<void> {
   requireKeyOrder(ctx, 'a full sync')
   const p = ctx.prepared
+  const obstacles = { tracksWatermark: tracker !== undefined, snapshot: snapshot !== undefined }
+  // A table compared by checksums reads no more rows than differ: its source count would only feed
+  // progress, at the price of a pass over the table (taken only if the destination turns out empty).
+  const countSource = () => p.source.count(p.sourceEntity.name, p.filters)
+  const byChecksums = p.destinationExists && typeof checksumCandidate(ctx, obstacles) !== 'string'
   // Both counts at once: each is a pass over its table.
-  const [total, destinationRows] = await Promise.all([p.source.count(p.sourceEntity.name, p.filters), destinationRowsAtStart(ctx)])
+  const [counted, destinationRows] = await Promise.all([byChecksums ? undefined : countSource(), destinationRowsAtStart(ctx)])
+  const total = destinationRows === 0 && byChecksums ? await countSource() : counted
   // An empty destination takes only creates: let the sink use its bulk path.
   ctx.writer.allNew = destinationRows === 0 && (snapshot?.mayBeEmpty ?? true)
   report(ctx, 'copy', 0, total, `Comparing ${p.sourceEntity.name} with ${p.destinationEntity.name}`)
@@ -44,7 +50,7 @@ export async function fullSync(ctx: RunContext, tracker?: WatermarkTracker, snap
 
   const types = destinationTypes(p)
   // A destination holding rows is compared range by range first where both sides can checksum.
-  const checksums = destinationRows !== 0 ? checksumComparison(ctx, { tracksWatermark: tracker !== undefined, snapshot: snapshot !== undefined }) : undefined
+  const checksums = destinationRows !== 0 ? checksumComparison(ctx, obstacles) : undefined
   const chunks =
     checksums !== undefined && typeof checksums !== 'string'
       ? differingSteps(ctx, checksums, p.plan.batchSize)

@@ -32,7 +32,14 @@ class PairReader {
     readonly width: number,
   ) {
     this.#iterator = pairs[Symbol.asyncIterator]()
-    this.#next = this.#iterator.next()
+    this.#next = this.#read()
+  }
+
+  /** The next batch, read ahead; a failure comes out where it is awaited, not as an unhandled rejection. */
+  #read(): Promise<IteratorResult<KeyHashBatch>> {
+    const next = this.#iterator.next()
+    next.catch(() => undefined)
+    return next
   }
 
   get left(): boolean {
@@ -51,7 +58,7 @@ class PairReader {
         this.done = true
         this.batch = EMPTY
       } else {
-        this.#next = this.#iterator.next()
+        this.#next = this.#read()
         this.batch = result.value
       }
       this.at = 0

@@ -114,7 +114,7 @@ describe.each(PAIRS)('checksum descent %s → %s equals the row merge', (sourceK
   beforeAll(async () => {
     src = await openDatasource(sourceKind)
     dst = await openDatasource(destinationKind)
-    Object.assign(descentLimits, { leafRows: 3, fanout: 3, maxFirstCut: 4, probeRows: 3 })
+    Object.assign(descentLimits, { leafRows: 3, fanout: 3, maxFirstCut: 4, probeRows: 3, lookupRows: 2 })
   })
   afterAll(async () => {
     Object.assign(descentLimits, saved)

@@ -2,8 +2,9 @@
  * Streamed (key, hash) pairs (`streamHashes`, issue 11) must be the pairs of
  * `rangeHashes` — same keys, decoded alike, in the same order, with the
  * same hash folded to a number — whether they come packed in one bytea a
- * page (integer, text and uuid keys) or as plain rows (other keys), across
- * page boundaries, inside range bounds and filters; and the per-column
+ * page (integer, text and uuid keys), in one COPY (the same keys over a
+ * whole range) or as plain rows (other keys), across page boundaries,
+ * inside range bounds and filters; and the per-column
  * hash two PostgreSQL databases use must not depend on a column's width,
  * scale or time zone type.
  */
@@ -68,6 +69,29 @@ describe('PostgreSQL streamed key hashes', () => {
     expect(prices.streamed.length).toBe(24002)
     expect(prices.batches).toBeGreaterThan(1)
     expect(prices.streamed).toEqual(prices.listed)
+  })
+
+  it('streams a whole range in one COPY with the pairs of rangeHashes, across chunks, and stops it early without spoiling the connection', async () => {
+    // Keys with quotes, a backslash, a non-ASCII letter and a trailing space, long enough that tuples straddle chunks.
+    await pg.sql(`CREATE TABLE texts (a int, b text COLLATE "C", name text, amount numeric, at timestamptz, PRIMARY KEY (a, b))`)
+    await pg.sql(`INSERT INTO texts SELECT g % 3, (ARRAY['x', 'it''s', 'back\\slash', 'é', 'x '])[1 + g % 5] || repeat('-', g % 37) || g, 'v', g, NULL FROM generate_series(0, 20000) g`)
+    const whole = await pairsOf('texts', ['a', 'b'], ['integer', 'text'])
+    expect(whole.streamed.length).toBe(20001)
+    expect(whole.batches).toBeGreaterThan(1)
+    expect(whole.streamed).toEqual(whole.listed)
+    // The same range cut by a bound pages instead, with the same pairs.
+    const bounded = await pairsOf('texts', ['a', 'b'], ['integer', 'text'], { after: [-1, ''] })
+    expect(bounded.streamed).toEqual(whole.streamed)
+
+    const opts = { keys: ['a', 'b'], keyTypes: ['integer', 'text'] as CanonicalType[], fields: FIELDS, hash: HASHTEXT, range: {} }
+    for (let i = 0; i < 12; i++) {
+      // More early stops than the pool has connections: each must give its connection back usable.
+      for await (const batch of pg.connector().streamHashes!('texts', opts)) {
+        expect(batch.hashes.length).toBeGreaterThan(0)
+        break
+      }
+    }
+    expect(await pg.connector().count('texts')).toBe(20001)
   })
 
   it('hashes equal values alike whatever the native type, and tells a trailing space, a microsecond and NULL against empty apart', async () => {

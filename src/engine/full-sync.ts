@@ -2,6 +2,7 @@
  * Full sync: scan both sides in key order, merge, and write only what differs
  * (DESIGN §3). Memory is bounded by the batch size, never by the table.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises'
 import { keyOf } from '../connectors/connector.js'
 import type { CanonicalType, Row } from '../values/canonical.js'
 import type { Operation } from './batch-writer.js'
@@ -10,6 +11,7 @@ import { checksumCandidate, checksumComparison, differingSteps } from './checksu
 import { laterWatermark, type WatermarkTracker } from './watermark.js'
 import { destinationFields, destinationRowsAtStart, destinationTypes, diffRow, isSoftDeleted, mapRow, report, requireKeyOrder, type CompareContext, type RunContext } from './run-context.js'
 import { sortedMerge, type MergeStep } from './sorted-merge.js'
+import { keyPageSize } from './key-page.js'
 
 async function* nothing(): AsyncGenerator<Row[]> {}
 
@@ -55,26 +57,33 @@ export async function fullSync(ctx: RunContext, tracker?: WatermarkTracker, snap
     checksums !== undefined && typeof checksums !== 'string'
       ? differingSteps(ctx, checksums, p.plan.batchSize)
       : mergeWithDestination(ctx, snapshot?.rows)
+  const { batchSize } = p.plan
+  // Pages are small (see mergeWithDestination); writes gather across them and go out `batchSize` at a time.
+  const operations: Operation[] = []
   for await (const chunk of chunks) {
-    const operations: Operation[] = []
     for (const step of chunk) {
       const op = await operationFor(ctx, step, types, tracker)
       if (op) operations.push(op)
     }
-    await ctx.pipeline.submit(operations)
+    // A page without a full batch still gives the event loop its turn (signals, timers), without waiting for the write in flight.
+    if (operations.length < batchSize) await nextTurn()
+    while (operations.length >= batchSize) await ctx.pipeline.submit(operations.splice(0, batchSize))
     report(ctx, 'copy', ctx.counts.read, total, `${ctx.counts.read} rows compared`)
   }
+  if (operations.length > 0) await ctx.pipeline.submit(operations)
   await ctx.pipeline.drain()
 }
 
 /**
  * The source (filtered, or the given rows) and the destination, both in key
- * order, merged into steps of one key each, in chunks of the batch size.
- * Shared by {@link fullSync} and `verify`, so both pair the same rows.
+ * order, merged into steps of one key each, read and chunked in pages of
+ * at most 2,000 rows ({@link keyPageSize}: larger pages outlive young GCs
+ * and fill the old generation with dead rows). Shared by {@link fullSync}
+ * and `verify`, so both pair the same rows.
  */
 export function mergeWithDestination(ctx: CompareContext, sourceRows?: AsyncIterable<Row[]>): AsyncGenerator<MergeStep[]> {
   const p = ctx.prepared
-  const { batchSize } = p.plan
+  const batchSize = keyPageSize(p.plan.batchSize)
   const signal = ctx.signal
   const source = sourceRows ?? p.source.scan(p.sourceEntity.name, { fields: p.mapper.sourceFields, keys: p.keys, filters: p.filters, batchSize, signal })
   const destination = p.destinationExists

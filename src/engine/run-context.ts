@@ -6,7 +6,7 @@ import { keyOf, type ForeignKeyChecks } from '../connectors/connector.js'
 import { SynclineError } from '../errors.js'
 import type { StateStore, RunCounts, Watermark } from '../state/state-store.js'
 import { valuesEqual } from '../values/compare.js'
-import type { CanonicalType, KeyValues, Row } from '../values/canonical.js'
+import type { CanonicalType, Row } from '../values/canonical.js'
 import type { BatchWriter, Operation, WritePipeline } from './batch-writer.js'
 import { requireOrderedKeyScan } from './capabilities.js'
 import type { PreparedSync } from './prepare-sync.js'
@@ -123,9 +123,9 @@ export function rowChanged(mapped: Row, existing: Row, types: ReadonlyMap<string
 
 /** The operation that brings the destination row in line, or undefined when unchanged. */
 export function diffRow(ctx: CompareContext, mapped: Row, existing: Row | undefined, types: ReadonlyMap<string, CanonicalType>): Operation | undefined {
-  const key: KeyValues = keyOf(mapped, ctx.prepared.destinationKeys)
-  if (existing === undefined) return { kind: 'create', row: mapped, key }
-  if (rowChanged(mapped, existing, types)) return { kind: 'update', row: mapped, key }
+  // The key only for an operation: an unchanged row (most of a re-sync) makes no garbage array.
+  if (existing === undefined) return { kind: 'create', row: mapped, key: keyOf(mapped, ctx.prepared.destinationKeys) }
+  if (rowChanged(mapped, existing, types)) return { kind: 'update', row: mapped, key: keyOf(mapped, ctx.prepared.destinationKeys) }
   ctx.counts.unchanged++
   return undefined
 }

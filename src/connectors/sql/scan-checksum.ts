@@ -12,8 +12,8 @@ import type { KeyValues, Row } from '../../values/canonical.js'
 import { ChecksumSum, rowChecksumHex } from '../../values/row-checksum.js'
 import { keyOf, type KeyHash, type RangeChecksum, type RangeChecksumOptions, type RangeOptions, type RangeSplitOptions, type ScanOptions } from '../connector.js'
 
-/** Rows per scan batch while checksumming. */
-const BATCH_ROWS = 5000
+/** Rows per scan batch while checksumming: small enough that a batch dies young (docs/two-way.md "Memory"). */
+const BATCH_ROWS = 2000
 
 type Scan = (entity: string, opts: ScanOptions) => AsyncIterable<Row[]>
 

@@ -4,11 +4,11 @@
  * as fast as they are read, with no page to ask for after each one and no
  * hex text to decode, and the socket's backpressure bounds memory.
  */
-import copyStreams from 'pg-copy-streams'
-import { throwIfAborted } from '../../errors.js'
+import { SynclineError, throwIfAborted } from '../../errors.js'
 import type { KeyValues, Value } from '../../values/canonical.js'
 import type { KeyHashBatch, RangeChecksumOptions } from '../connector.js'
 import { rowHashSql } from './checksum.js'
+import { copyOut, viewOf } from './copy-out.js'
 import { quoteIdent } from './dialect.js'
 import { classifyPgError } from './errors.js'
 import type { PgTable } from './introspect.js'
@@ -29,74 +29,128 @@ export async function* copiedHashes(ctx: PgContext, table: PgTable, opts: RangeC
   const sql = `COPY (SELECT ${select.join(', ')} FROM ${table.sql} ${condition} ORDER BY ${order}) TO STDOUT (FORMAT binary)`
   throwIfAborted(opts.signal)
   const held = await holdClient(ctx.pool())
-  const stream = held.client.query(copyStreams.to(sql))
-  let finished = false
+  const tuples = new HashTuples(packings, table.info.name)
   let last: KeyValues | undefined
-  let keys: Value[] = []
-  let hashes: number[] = []
-  const batch = (): KeyHashBatch => {
-    const out = { keys, hashes: Float64Array.from(hashes) }
-    last = requireIncreasing(out, opts.keyTypes, last, table.info.name)
-    keys = []
-    hashes = []
-    return out
-  }
+  let finished = false
   try {
-    let rest: Buffer | undefined
-    let body = false
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
+    for await (const chunk of copyOut(held.client, sql)) {
       throwIfAborted(opts.signal)
-      const bytes = rest ? Buffer.concat([rest, chunk]) : chunk
-      let at = 0
-      if (!body) {
-        if (bytes.length < HEADER_BYTES) {
-          rest = bytes
-          continue
+      for (let s = 0; s < chunk.spans.length; s += 2) {
+        tuples.read(chunk, chunk.spans[s]!, chunk.spans[s + 1]!)
+        if (tuples.size >= BATCH_PAIRS) {
+          const batch = tuples.take()
+          last = requireIncreasing(batch, opts.keyTypes, last, table.info.name)
+          yield batch
         }
-        at = HEADER_BYTES + bytes.readInt32BE(HEADER_BYTES - 4)
-        body = true
       }
-      for (let end = tupleEnd(bytes, at); end > 0; end = tupleEnd(bytes, at)) {
-        let field = at + 2
-        for (const packing of packings) {
-          const length = bytes.readInt32BE(field)
-          packing.readCopied(bytes, field + 4, length, keys)
-          field += 4 + length
-        }
-        hashes.push(foldedAt(bytes, field + 4))
-        at = end
-        if (hashes.length >= BATCH_PAIRS) yield batch()
-      }
-      // A tuple cut by the chunk's end: kept (copied, so the chunk can go) for the next one.
-      rest = at < bytes.length ? Buffer.from(bytes.subarray(at)) : undefined
     }
     finished = true
-    if (hashes.length > 0) yield batch()
+    tuples.end()
+    if (tuples.size > 0) {
+      const batch = tuples.take()
+      requireIncreasing(batch, opts.keyTypes, last, table.info.name)
+      yield batch
+    }
   } catch (error) {
     throwIfAborted(opts.signal)
     throw classifyPgError(error, ctx.errorContext(table.info.name))
   } finally {
-    if (!finished) {
-      // An unfinished COPY leaves the connection mid-protocol: destroy it, and swallow what its end raises.
-      const ignore = () => undefined
-      stream.on('error', ignore)
-      held.client.on('error', ignore)
-      stream.destroy()
-    }
+    // An unfinished COPY leaves the connection mid-protocol: copyOut destroyed it, and the pool discards it.
     held.release(!finished)
   }
 }
 
-/** Where the tuple at `at` ends, or 0 when it is not all in `bytes` (or is the trailer, -1 fields). */
-function tupleEnd(bytes: Buffer, at: number): number {
-  if (at + 2 > bytes.length) return 0
-  const fields = bytes.readInt16BE(at)
-  if (fields < 0) return 0
-  let end = at + 2
-  for (let f = 0; f < fields; f++) {
-    if (end + 4 > bytes.length) return 0
-    end += 4 + Math.max(0, bytes.readInt32BE(end))
-    if (end > bytes.length) return 0
+/**
+ * The binary COPY data of (key fields…, hash) tuples, read from the
+ * CopyData payloads in order. PostgreSQL sends a tuple per message (the
+ * header with the first); a tuple cut across messages is joined all the same.
+ */
+export class HashTuples {
+  keys: Value[] = []
+  hashes = new Float64Array(BATCH_PAIRS)
+  size = 0
+  #header = false
+  #trailer = false
+  #pending: Buffer | undefined
+
+  constructor(
+    readonly packings: readonly KeyPacking[],
+    readonly entity: string,
+  ) {}
+
+  /** Read the tuples of the chunk's bytes from `start` to `end` (one CopyData payload). */
+  read(chunk: { bytes: Buffer; view: DataView }, start: number, end: number): void {
+    let { bytes, view } = chunk
+    if (this.#pending) {
+      bytes = Buffer.concat([this.#pending, bytes.subarray(start, end)])
+      view = viewOf(bytes)
+      start = 0
+      end = bytes.length
+      this.#pending = undefined
+    }
+    let at = start
+    if (!this.#header) {
+      if (end - at < HEADER_BYTES) {
+        this.#pending = Buffer.from(bytes.subarray(at, end))
+        return
+      }
+      at += HEADER_BYTES + view.getInt32(at + HEADER_BYTES - 4)
+      this.#header = true
+    }
+    const fields = this.packings.length + 1
+    while (at < end && !this.#trailer) {
+      const next = tupleEnd(view, at, end)
+      if (next === 0) {
+        this.#pending = Buffer.from(bytes.subarray(at, end))
+        return
+      }
+      if (next < 0) {
+        this.#trailer = true
+        return
+      }
+      if (view.getInt16(at) !== fields) throw this.#malformed(`a row of ${view.getInt16(at)} fields, not ${fields}`)
+      let field = at + 2
+      for (const packing of this.packings) {
+        const length = view.getInt32(field)
+        packing.readCopied(bytes, view, field + 4, length, this.keys)
+        field += 4 + length
+      }
+      if (view.getInt32(field) !== 8) throw this.#malformed('a row hash that is not 8 bytes')
+      this.hashes[this.size++] = foldedAt(view, field + 4)
+      at = next
+    }
   }
-  return end
+
+  /** The pairs read so far, as a batch; the reader starts a new one. */
+  take(): KeyHashBatch {
+    const batch = { keys: this.keys, hashes: this.hashes.subarray(0, this.size) }
+    this.keys = []
+    this.hashes = new Float64Array(BATCH_PAIRS)
+    this.size = 0
+    return batch
+  }
+
+  /** Check the data ended where COPY ends it: with the trailer, no tuple cut short. */
+  end(): void {
+    if (!this.#trailer || this.#pending) throw this.#malformed('data that ended before its trailer')
+  }
+
+  #malformed(what: string): SynclineError {
+    return new SynclineError('INTERNAL', 'internal', `PostgreSQL sent ${what} in the key hashes of '${this.entity}'. Set compare: rows on this sync and report it.`)
+  }
+}
+
+/** Where the tuple at `at` ends: 0 when it is not all before `end`, -1 for the trailer (-1 fields). */
+function tupleEnd(view: DataView, at: number, end: number): number {
+  if (at + 2 > end) return 0
+  const fields = view.getInt16(at)
+  if (fields < 0) return -1
+  let next = at + 2
+  for (let f = 0; f < fields; f++) {
+    if (next + 4 > end) return 0
+    const length = view.getInt32(next)
+    next += length > 0 ? 4 + length : 4
+    if (next > end) return 0
+  }
+  return next
 }

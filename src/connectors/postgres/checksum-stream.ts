@@ -19,6 +19,7 @@ import { quoteIdent } from './dialect.js'
 import { classifyPgError } from './errors.js'
 import type { PgTable } from './introspect.js'
 import { copiedHashes } from './checksum-copy.js'
+import { viewOf } from './copy-out.js'
 import { foldedAt, packingOf, requireIncreasing, type KeyPacking } from './key-packing.js'
 import { ordered, type PgContext } from './source.js'
 
@@ -78,10 +79,11 @@ async function* packedHashes(ctx: PgContext, table: PgTable, opts: RangeChecksum
 function unpack(bytes: Buffer, packings: KeyPacking[]): KeyHashBatch {
   const keys: Value[] = []
   const hashes: number[] = []
+  const view = viewOf(bytes)
   let at = 0
   while (at < bytes.length) {
-    for (const packing of packings) at = packing.read(bytes, at, keys)
-    hashes.push(foldedAt(bytes, at))
+    for (const packing of packings) at = packing.read(bytes, view, at, keys)
+    hashes.push(foldedAt(view, at))
     at += 8
   }
   return { keys, hashes: Float64Array.from(hashes) }

@@ -13,47 +13,47 @@ import type { PgTable } from './introspect.js'
 /** How one key field is packed (SQL over the column) and read back (what the codec decodes its text to). */
 export interface KeyPacking {
   sql: (ref: string) => string
-  /** Push the value at `at` onto `keys`; returns where the next field starts. */
-  read: (bytes: Buffer, at: number, keys: Value[]) => number
+  /** Push the value at `at` onto `keys` (`view` over the same bytes); returns where the next field starts. */
+  read: (bytes: Buffer, view: DataView, at: number, keys: Value[]) => number
   /** The field as a binary COPY sends it (its bytes without a length). */
   copied: (ref: string) => string
-  /** Push the COPY field of `length` bytes at `at` onto `keys`. */
-  readCopied: (bytes: Buffer, at: number, length: number, keys: Value[]) => void
+  /** Push the COPY field of `length` bytes at `at` onto `keys` (`view` over the same bytes). */
+  readCopied: (bytes: Buffer, view: DataView, at: number, length: number, keys: Value[]) => void
 }
 
 const INT8: KeyPacking = {
   sql: (ref) => `int8send(${ref}::int8)`,
-  read: (b, at, keys) => {
+  read: (_bytes, view, at, keys) => {
     // Two 32-bit halves: exact as a number below 2^53, else a bigint (as the codec's decodeInt8).
-    const high = b.readInt32BE(at)
-    const value = high * 0x100000000 + b.readUInt32BE(at + 4)
-    keys.push(high >= -0x200000 && high < 0x200000 && Number.isSafeInteger(value) ? value : b.readBigInt64BE(at))
+    const high = view.getInt32(at)
+    const value = high * 0x100000000 + view.getUint32(at + 4)
+    keys.push(high >= -0x200000 && high < 0x200000 && Number.isSafeInteger(value) ? value : view.getBigInt64(at))
     return at + 8
   },
   copied: (ref) => `${ref}::int8`,
-  readCopied: (b, at, _length, keys) => void INT8.read(b, at, keys),
+  readCopied: (bytes, view, at, _length, keys) => void INT8.read(bytes, view, at, keys),
 }
 
 const UUID: KeyPacking = {
   sql: (ref) => `uuid_send(${ref})`,
-  read: (b, at, keys) => {
+  read: (b, _view, at, keys) => {
     const hex = b.toString('hex', at, at + 16)
     keys.push(`${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`)
     return at + 16
   },
   copied: (ref) => ref,
-  readCopied: (b, at, _length, keys) => void UUID.read(b, at, keys),
+  readCopied: (bytes, view, at, _length, keys) => void UUID.read(bytes, view, at, keys),
 }
 
 const TEXT: KeyPacking = {
   sql: (ref) => `int4send(octet_length(convert_to(${ref}, 'UTF8'))) || convert_to(${ref}, 'UTF8')`,
-  read: (b, at, keys) => {
-    const length = b.readInt32BE(at)
+  read: (b, view, at, keys) => {
+    const length = view.getInt32(at)
     keys.push(b.toString('utf8', at + 4, at + 4 + length))
     return at + 4 + length
   },
   copied: (ref) => `convert_to(${ref}, 'UTF8')`,
-  readCopied: (b, at, length, keys) => void keys.push(b.toString('utf8', at, at + length)),
+  readCopied: (bytes, _view, at, length, keys) => void keys.push(bytes.toString('utf8', at, at + length)),
 }
 
 /**
@@ -81,8 +81,8 @@ export function packingOf(table: PgTable, name: string): KeyPacking | undefined 
 }
 
 /** The hash of an int8 at `at`, as foldHash gives it: h >> 11 from its halves. */
-export function foldedAt(bytes: Buffer, at: number): number {
-  return bytes.readInt32BE(at) * 0x200000 + (bytes.readUInt32BE(at + 4) >>> 11)
+export function foldedAt(view: DataView, at: number): number {
+  return view.getInt32(at) * 0x200000 + (view.getUint32(at + 4) >>> 11)
 }
 
 /** The batch's last key, after checking its keys increase from `previous` on. */

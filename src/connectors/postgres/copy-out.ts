@@ -1,0 +1,181 @@
+/**
+ * `COPY … TO STDOUT` read straight off the connection's socket. PostgreSQL
+ * sends one CopyData message per row; pg-copy-streams slices and joins a
+ * buffer for each of them, which for a million small rows (the checksum
+ * stream's key and hash) cost more CPU than both servers' hashing. Here the
+ * socket's chunks are walked in place: each yielded chunk comes with the
+ * offsets of the CopyData payloads wholly inside it (a message cut by the
+ * chunk's end is carried into the next chunk), and nothing is copied per
+ * row. Like pg-copy-streams it takes the socket from node-postgres's parser
+ * for the COPY and hands it back, with what follows CopyDone, so that pg
+ * reads the CommandComplete and ReadyForQuery (or the ErrorResponse) itself.
+ */
+import type { Socket } from 'node:net'
+import type pg from 'pg'
+
+const COPY_DATA = 0x64 // 'd'
+const COPY_DONE = 0x63 // 'c'
+const ERROR_RESPONSE = 0x45 // 'E'
+/** A message's type byte and its length (which counts itself). */
+const MESSAGE_HEADER = 5
+
+/**
+ * A chunk of the socket's bytes and where its CopyData payloads are:
+ * `spans[2i]` to `spans[2i + 1]`. `view` reads its numbers: DataView's
+ * getters compile to plain loads, Buffer's readInt32BE & co. cost several
+ * times more a call (they dominated a million-row stream's CPU).
+ */
+export interface CopyOutChunk {
+  bytes: Buffer
+  view: DataView
+  spans: number[]
+}
+
+/** A DataView over exactly `bytes`. */
+export function viewOf(bytes: Buffer): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.length)
+}
+
+/** The parts of node-postgres's Connection this reader uses. */
+interface PgConnection {
+  stream: Socket
+  query(text: string): void
+}
+
+/**
+ * A node-postgres submittable: pg calls `submit` when the query's turn
+ * comes, and the handle* methods with what its parser reads once the socket
+ * is handed back.
+ */
+class CopyOutQuery {
+  #connection: PgConnection | undefined
+  #pgOnData: ((chunk: Buffer) => void) | undefined
+  #wake: (() => void) | undefined
+  #error: unknown
+  #ready = false
+  readonly #onReadable = () => this.#wakeUp()
+
+  constructor(readonly text: string) {}
+
+  submit(connection: PgConnection): void {
+    this.#connection = connection
+    const socket = connection.stream
+    const listeners = socket.listeners('data') as Array<(chunk: Buffer) => void>
+    if (listeners.length !== 1) throw new Error(`COPY TO: the connection has ${listeners.length} data listeners, expected node-postgres's one`)
+    this.#pgOnData = listeners[0]
+    socket.removeListener('data', this.#pgOnData!)
+    socket.pause()
+    socket.on('readable', this.#onReadable)
+    connection.query(this.text)
+  }
+
+  handleError(error: unknown): void {
+    this.#error ??= error
+    this.#wakeUp()
+  }
+
+  handleCommandComplete(): void {}
+
+  handleReadyForQuery(): void {
+    this.#ready = true
+    this.#wakeUp()
+  }
+
+  /** The socket's next chunk; a lost connection comes out as pg's error for it. */
+  async read(): Promise<Buffer> {
+    for (;;) {
+      if (this.#error !== undefined) throw this.#error
+      const chunk = this.#connection?.stream.read() as Buffer | null
+      if (chunk) return chunk
+      await this.#sleep()
+    }
+  }
+
+  /** Give the socket back to node-postgres, with the bytes it must parse next; then wait for its ReadyForQuery. */
+  async handBack(rest: Buffer): Promise<void> {
+    const socket = this.#connection!.stream
+    socket.removeListener('readable', this.#onReadable)
+    socket.on('data', this.#pgOnData!)
+    if (rest.length > 0) this.#pgOnData!(rest)
+    // pg's data handler may pause the socket; it flows again after the handler returns.
+    process.nextTick(() => socket.resume())
+    while (!this.#ready) {
+      if (this.#error !== undefined) throw this.#error
+      await this.#sleep()
+    }
+    if (this.#error !== undefined) throw this.#error
+  }
+
+  /** Break the connection off mid-COPY (the caller then discards the client). */
+  destroy(): void {
+    this.#connection?.stream.removeListener('readable', this.#onReadable)
+    this.#connection?.stream.destroy()
+  }
+
+  #sleep(): Promise<void> {
+    return new Promise((resolve) => (this.#wake = resolve))
+  }
+
+  #wakeUp(): void {
+    const wake = this.#wake
+    this.#wake = undefined
+    wake?.()
+  }
+}
+
+/** Splits a COPY TO's backend messages, chunk by chunk, into CopyData payloads. */
+export class CopyMessages {
+  /** Where the COPY's data ended (its CopyDone or an ErrorResponse) in the chunk last split; what follows is pg's. */
+  stoppedAt: number | undefined
+  #carried: Buffer | undefined
+
+  /** The chunk (joined to what the last one left of a cut message) and its whole CopyData payloads. */
+  split(chunk: Buffer): CopyOutChunk {
+    const bytes = this.#carried ? Buffer.concat([this.#carried, chunk]) : chunk
+    const view = viewOf(bytes)
+    const spans: number[] = []
+    let at = 0
+    while (at + MESSAGE_HEADER <= bytes.length) {
+      const type = bytes[at]!
+      if (type === ERROR_RESPONSE || type === COPY_DONE) {
+        this.stoppedAt = at
+        this.#carried = undefined
+        return { bytes, view, spans }
+      }
+      const end = at + 1 + view.getInt32(at + 1)
+      if (end > bytes.length) break
+      if (type === COPY_DATA) spans.push(at + MESSAGE_HEADER, end)
+      at = end
+    }
+    // A message cut by the chunk's end: copied (so the chunk can go) and joined to the next chunk.
+    this.#carried = at < bytes.length ? Buffer.from(bytes.subarray(at)) : undefined
+    return { bytes, view, spans }
+  }
+}
+
+/**
+ * The chunks of `sql`'s COPY TO STDOUT with the CopyData payloads in each.
+ * A caller that stops early must discard the client (`release(true)`): the
+ * COPY is left unfinished on it.
+ */
+export async function* copyOut(client: pg.ClientBase, sql: string): AsyncGenerator<CopyOutChunk> {
+  const query = new CopyOutQuery(sql)
+  // pg queues the submittable and returns it; its reply (a failure included) comes through its handle* methods.
+  client.query(query as unknown as pg.Submittable)
+  const messages = new CopyMessages()
+  let finished = false
+  try {
+    for (;;) {
+      const chunk = messages.split(await query.read())
+      if (chunk.spans.length > 0) yield chunk
+      if (messages.stoppedAt !== undefined) {
+        finished = true
+        // pg reads the error (then handBack throws it), or CopyDone, CommandComplete and ReadyForQuery.
+        await query.handBack(chunk.bytes.subarray(messages.stoppedAt))
+        return
+      }
+    }
+  } finally {
+    if (!finished) query.destroy()
+  }
+}

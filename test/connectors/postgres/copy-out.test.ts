@@ -1,0 +1,134 @@
+/**
+ * The COPY TO reader that walks the socket's bytes in place (copy-out.ts)
+ * and the tuple reader of the checksum stream (checksum-copy.ts): every
+ * CopyData payload of a real COPY comes out once and in order, whatever the
+ * chunking; an error the server raises mid-COPY, or a connection killed
+ * mid-COPY, comes out as an error (never as a short stream), and a COPY
+ * that ends or fails leaves its connection usable; tuples that a server
+ * (or a proxy) cuts across messages read as whole ones.
+ */
+import pg from 'pg'
+import { afterEach, describe, expect, it } from 'vitest'
+import { HashTuples } from '../../../src/connectors/postgres/checksum-copy.js'
+import { CopyMessages, copyOut } from '../../../src/connectors/postgres/copy-out.js'
+import type { PgTable } from '../../../src/connectors/postgres/introspect.js'
+import { packingOf } from '../../../src/connectors/postgres/key-packing.js'
+import { usePgFixture } from './fixture.js'
+
+/** The COPY data stream: the CopyData payloads of every chunk, joined. */
+async function copyData(client: pg.ClientBase, sql: string): Promise<Buffer> {
+  const parts: Buffer[] = []
+  for await (const { bytes, spans } of copyOut(client, sql)) {
+    for (let s = 0; s < spans.length; s += 2) parts.push(Buffer.from(bytes.subarray(spans[s], spans[s + 1])))
+  }
+  return Buffer.concat(parts)
+}
+
+/** A binary COPY data stream of (int8 key, int8 hash) tuples, as PostgreSQL writes it. */
+function binaryCopy(pairs: Array<[bigint, bigint]>): Buffer {
+  const header = Buffer.alloc(19)
+  header.write('PGCOPY\n\xff\r\n\0', 'latin1')
+  const tuples = pairs.map(([key, hash]) => {
+    const tuple = Buffer.alloc(26)
+    tuple.writeInt16BE(2, 0)
+    tuple.writeInt32BE(8, 2)
+    tuple.writeBigInt64BE(key, 6)
+    tuple.writeInt32BE(8, 14)
+    tuple.writeBigInt64BE(hash, 18)
+    return tuple
+  })
+  const trailer = Buffer.alloc(2)
+  trailer.writeInt16BE(-1, 0)
+  return Buffer.concat([header, ...tuples, trailer])
+}
+
+/** `data` as CopyData messages of `size` bytes each, then CopyDone. */
+function messages(data: Buffer, size: number): Buffer {
+  const out: Buffer[] = []
+  for (let at = 0; at < data.length; at += size) {
+    const payload = data.subarray(at, Math.min(data.length, at + size))
+    const head = Buffer.alloc(5)
+    head[0] = 0x64
+    head.writeInt32BE(payload.length + 4, 1)
+    out.push(head, payload)
+  }
+  out.push(Buffer.from([0x63, 0, 0, 0, 4]))
+  return Buffer.concat(out)
+}
+
+describe('PostgreSQL COPY TO, read off the socket', () => {
+  const fixture = usePgFixture()
+  const clients: pg.Client[] = []
+  afterEach(async () => {
+    for (const client of clients.splice(0)) await client.end().catch(() => undefined)
+  })
+  async function connect(): Promise<pg.Client> {
+    const client = new pg.Client({ connectionString: fixture.url() })
+    client.on('error', () => undefined)
+    await client.connect()
+    clients.push(client)
+    return client
+  }
+
+  it('gives the COPY data of a real COPY, byte for byte, and leaves the connection usable', async () => {
+    const client = await connect()
+    const sql = `COPY (SELECT g, repeat('x', g % 300), g * 1.5 FROM generate_series(1, 30000) g) TO STDOUT`
+    const data = await copyData(client, sql)
+    const expected = Array.from({ length: 30000 }, (_, i) => `${i + 1}\t${'x'.repeat((i + 1) % 300)}\t${((i + 1) * 1.5).toFixed(1)}\n`).join('')
+    expect(data.toString()).toBe(expected)
+    expect((await client.query('SELECT 41 + 1 AS n')).rows).toEqual([{ n: 42 }])
+  })
+
+  it('raises an error the server sends mid-COPY, after rows have come, and the connection stays usable', async () => {
+    const client = await connect()
+    const parts: number[] = []
+    const reading = (async () => {
+      for await (const { spans } of copyOut(client, `COPY (SELECT 1 / (20000 - g) FROM generate_series(1, 30000) g) TO STDOUT`)) parts.push(spans.length / 2)
+    })()
+    await expect(reading).rejects.toThrow(/division by zero/)
+    expect(parts.reduce((a, b) => a + b, 0)).toBeGreaterThan(0)
+    expect((await client.query('SELECT 1 AS n')).rows).toEqual([{ n: 1 }])
+  })
+
+  it('raises an error when the connection is killed mid-COPY instead of ending the stream short', async () => {
+    const client = await connect()
+    const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid
+    const reading = (async () => {
+      let chunks = 0
+      for await (const chunk of copyOut(client, `COPY (SELECT g, pg_sleep(CASE WHEN g = 2000 THEN 5 ELSE 0 END) FROM generate_series(1, 4000) g) TO STDOUT`)) {
+        if (chunks++ === 0) await fixture.sql('SELECT pg_terminate_backend($1)', [pid])
+        expect(chunk.spans.length).toBeGreaterThan(0)
+      }
+    })()
+    await expect(reading).rejects.toThrow(/terminat/i)
+  })
+
+  it('reads tuples cut across messages and messages cut across chunks alike', () => {
+    const pairs: Array<[bigint, bigint]> = Array.from({ length: 500 }, (_, i) => [BigInt(i * 7 - 1000), BigInt.asIntN(64, BigInt(i) * 0x9e3779b97f4a7c15n)])
+    const wire = messages(binaryCopy(pairs), 11)
+    const table = { info: { name: 'pairs' }, columns: new Map([['id', { field: { nullable: false }, baseType: 'int8' }]]) } as unknown as PgTable
+    for (const chunkSize of [1, 7, 64, 4096]) {
+      const split = new CopyMessages()
+      const tuples = new HashTuples([packingOf(table, 'id')!], 'pairs')
+      for (let at = 0; at < wire.length && split.stoppedAt === undefined; at += chunkSize) {
+        const chunk = split.split(wire.subarray(at, at + chunkSize))
+        for (let s = 0; s < chunk.spans.length; s += 2) tuples.read(chunk, chunk.spans[s]!, chunk.spans[s + 1]!)
+      }
+      tuples.end()
+      const batch = tuples.take()
+      expect(batch.keys).toEqual(pairs.map(([key]) => Number(key)))
+      // The hash folded as foldHash folds it: h >> 11.
+      expect(Array.from(batch.hashes)).toEqual(pairs.map(([, hash]) => Number(BigInt.asIntN(64, hash) >> 11n)))
+    }
+  })
+
+  it('refuses a stream that ends before its trailer', () => {
+    const wire = messages(binaryCopy([[1n, 2n]]).subarray(0, 19 + 26), 4096)
+    const split = new CopyMessages()
+    const chunk = split.split(wire)
+    const table = { info: { name: 'pairs' }, columns: new Map([['id', { field: { nullable: false }, baseType: 'int8' }]]) } as unknown as PgTable
+    const tuples = new HashTuples([packingOf(table, 'id')!], 'pairs')
+    tuples.read(chunk, chunk.spans[0]!, chunk.spans[1]!)
+    expect(() => tuples.end()).toThrow(/ended before its trailer.*compare: rows/)
+  })
+})

@@ -128,6 +128,13 @@ export function checksumCandidate(ctx: CompareContext, obstacles: ChecksumObstac
   }
 }
 
+/** Whether the destination holds a row: one key read, where a count(*) reads the table. */
+export async function destinationHasRows(cmp: ChecksumComparison): Promise<boolean> {
+  const side = cmp.destination
+  const first = await side.methods.rangeHashes(side.entity, { ...side.base, fields: side.fields, hash: side.hash, range: {}, limit: 1 })
+  return first.length > 0
+}
+
 /** A range to look at, with the rows its cut expects in it on the larger side. */
 interface Pending {
   range: KeyRange
@@ -159,7 +166,7 @@ class Density {
  * reported to `onSame`.
  * @example for await (const steps of differingSteps(ctx, comparison, 5000)) …
  */
-export async function* differingSteps(ctx: CompareContext, cmp: ChecksumComparison, chunkSize: number, onSame?: (rows: number) => void): AsyncGenerator<MergeStep[]> {
+export async function* differingSteps(ctx: CompareContext, cmp: ChecksumComparison, chunkSize: number, onSame?: (rows: number) => void, seen: SeenRows = {}): AsyncGenerator<MergeStep[]> {
   const same = (rows: number): void => {
     ctx.counts.read += rows
     ctx.counts.unchanged += rows
@@ -171,20 +178,31 @@ export async function* differingSteps(ctx: CompareContext, cmp: ChecksumComparis
   const streamed = streams(cmp)
   // Changes spread over the table show in its first keys already: then a whole checksum would only find it different.
   if (streamed && (await headDiffers(cmp))) {
-    yield* streamedSteps(ctx, cmp, whole, chunkSize, same)
+    yield* streamedSteps(ctx, cmp, whole, chunkSize, same, seen)
     return
   }
   // One pass over each side, both at once: tables in step (the usual scheduled run) end here.
   const [s, d] = await Promise.all([checksum(cmp.source, whole), checksum(cmp.destination, whole)])
   if (s.count === d.count && s.sum === d.sum) {
+    seen.destinationRows = d.count
     same(s.count)
     return
   }
   if (streamed) {
-    yield* streamedSteps(ctx, cmp, whole, chunkSize, same)
+    yield* streamedSteps(ctx, cmp, whole, chunkSize, same, seen)
     return
   }
+  seen.destinationRows = d.count
   yield* gathered(descend(ctx, cmp, { source: s.count, destination: d.count }, chunkSize, same), chunkSize)
+}
+
+/**
+ * What a comparison saw besides the differing rows: the destination's row
+ * count when it began (each pass reads one snapshot taken before the first
+ * write), set once known, so that a run needs no count(*) pass of its own.
+ */
+export interface SeenRows {
+  destinationRows?: number
 }
 
 /** Small ranges give a few steps each: gather them into batches of about chunkSize for the writer. */
@@ -266,18 +284,28 @@ async function* descend(ctx: CompareContext, cmp: ChecksumComparison, totals: { 
  * table, waiting for a chunk's rows or a whole batch size of them would
  * leave the streams idle and put every write after their end.
  */
-async function* streamedSteps(ctx: CompareContext, cmp: ChecksumComparison, range: KeyRange, chunkSize: number, same: (rows: number) => void): AsyncGenerator<MergeStep[]> {
+async function* streamedSteps(ctx: CompareContext, cmp: ChecksumComparison, range: KeyRange, chunkSize: number, same: (rows: number) => void, seen: SeenRows): AsyncGenerator<MergeStep[]> {
   const pairs = (side: ChecksumSide) => side.methods.streamHashes!(side.entity, { ...side.base, fields: side.fields, hash: side.hash, range })
   const lookupSize = Math.min(chunkSize, descentLimits.lookupRows)
-  const chunks = differingKeyChunks(pairs(cmp.source), pairs(cmp.destination), cmp.keyTypes, lookupSize, same)
+  // Destination rows: its pairs equal to the source's, and its differing ones.
+  let destinationRows = 0
+  const equal = (rows: number) => {
+    destinationRows += rows
+    same(rows)
+  }
+  const chunks = differingKeyChunks(pairs(cmp.source), pairs(cmp.destination), cmp.keyTypes, lookupSize, equal)
   // One chunk ahead at most, so memory stays bounded by two chunks.
   let next = ahead(chunks)
   try {
     for (;;) {
       const chunk = await next
-      if (chunk.done) return
+      if (chunk.done) {
+        seen.destinationRows = destinationRows
+        return
+      }
       throwIfAborted(ctx.signal)
       next = ahead(chunks)
+      for (const d of chunk.value) if (d.right) destinationRows++
       yield await stepsOf(ctx, cmp, chunk.value)
     }
   } finally {

@@ -7,7 +7,7 @@ import { keyOf } from '../connectors/connector.js'
 import type { CanonicalType, Row } from '../values/canonical.js'
 import type { Operation } from './batch-writer.js'
 import { tryBulkCopy } from './bulk-copy.js'
-import { checksumCandidate, checksumComparison, differingSteps } from './checksum-descent.js'
+import { checksumCandidate, checksumComparison, descentLimits, destinationHasRows, differingSteps, type SeenRows } from './checksum-descent.js'
 import { laterWatermark, type WatermarkTracker } from './watermark.js'
 import { destinationFields, destinationRowsAtStart, destinationTypes, diffRow, isSoftDeleted, mapRow, report, requireKeyOrder, type CompareContext, type RunContext } from './run-context.js'
 import { sortedMerge, type MergeStep } from './sorted-merge.js'
@@ -39,9 +39,16 @@ export async function fullSync(ctx: RunContext, tracker?: WatermarkTracker, snap
   // A table compared by checksums reads no more rows than differ: its source count would only feed
   // progress, at the price of a pass over the table (taken only if the destination turns out empty).
   const countSource = () => p.source.count(p.sourceEntity.name, p.filters)
-  const byChecksums = p.destinationExists && typeof checksumCandidate(ctx, obstacles) !== 'string'
-  // Both counts at once: each is a pass over its table.
-  const [counted, destinationRows] = await Promise.all([byChecksums ? undefined : countSource(), destinationRowsAtStart(ctx)])
+  const candidate = p.destinationExists ? checksumCandidate(ctx, obstacles) : 'no destination'
+  const byChecksums = typeof candidate !== 'string'
+  // The comparison by checksums counts the destination's rows as it reads them (`seen`, kept for the
+  // run's facts): a count(*) first would be one more pass over the destination before anything else.
+  // Both counts at once otherwise: each is a pass over its table.
+  const seen: SeenRows = {}
+  const [counted, destinationRows] = byChecksums
+    ? [undefined, (await destinationHasRows(candidate)) ? undefined : 0]
+    : await Promise.all([countSource(), destinationRowsAtStart(ctx)])
+  if (destinationRows === 0) ctx.startRows ??= { rows: 0 }
   const total = destinationRows === 0 && byChecksums ? await countSource() : counted
   // An empty destination takes only creates: let the sink use its bulk path.
   ctx.writer.allNew = destinationRows === 0 && (snapshot?.mayBeEmpty ?? true)
@@ -55,9 +62,11 @@ export async function fullSync(ctx: RunContext, tracker?: WatermarkTracker, snap
   const checksums = destinationRows !== 0 ? checksumComparison(ctx, obstacles) : undefined
   const chunks =
     checksums !== undefined && typeof checksums !== 'string'
-      ? differingSteps(ctx, checksums, p.plan.batchSize)
+      ? differingSteps(ctx, checksums, p.plan.batchSize, undefined, seen)
       : mergeWithDestination(ctx, snapshot?.rows)
-  const { batchSize } = p.plan
+  // Differing rows found by checksums come a lookup at a time while the streams go on: written as they
+  // come, the writes overlap the streams instead of all waiting for their end.
+  const batchSize = checksums !== undefined && typeof checksums !== 'string' ? Math.min(p.plan.batchSize, descentLimits.lookupRows) : p.plan.batchSize
   // Pages are small (see mergeWithDestination); writes gather across them and go out `batchSize` at a time.
   const operations: Operation[] = []
   for await (const chunk of chunks) {
@@ -72,6 +81,8 @@ export async function fullSync(ctx: RunContext, tracker?: WatermarkTracker, snap
   }
   if (operations.length > 0) await ctx.pipeline.submit(operations)
   await ctx.pipeline.drain()
+  // Unknown only when the comparison could not count them: the facts then go without a row count.
+  ctx.startRows ??= { rows: seen.destinationRows }
 }
 
 /**

@@ -201,8 +201,9 @@ async function runHolding(target: RunTarget, userOpts: RunSyncOptions, record: R
       notes: opts.deletesOnly || opts.orphanCheck ? [] : [...prepared.notes, ...prepared.drift.notes],
     }
     report(ctx, 'prepare', 0, undefined, `Prepared ${plan.id}`)
-    // Before any write: the facts saved at the end add this run's writes to it.
-    await destinationRowsAtStart(ctx)
+    // Before any write: the facts saved at the end add this run's writes to it. A full
+    // sync's pass counts (or has its comparison count) before its first write itself.
+    if (!(plan.mode === 'full' && plan.direction !== 'two-way' && !opts.orphanCheck && !opts.deletesOnly)) await destinationRowsAtStart(ctx)
     if (opts.orphanCheck) await checkOrphans(ctx, opts.orphanCheck)
     else if (plan.direction === 'two-way') {
       const twoWay = { index: target.index, keyPassOnly: opts.deletesOnly === true, ...(opts.onConflict ? { onConflict: opts.onConflict } : {}) }

@@ -24,6 +24,7 @@ import type pg from 'pg'
 import type { BulkExport, BulkExportOptions, BulkImportOptions } from '../connector.js'
 import { classifyPgError } from './errors.js'
 import { quoteIdent } from './dialect.js'
+import { copyOutStream } from './copy-out.js'
 import { holdClient } from './pool.js'
 import { beginWriting } from './foreign-keys.js'
 import { advanceSequencesToTable } from './sequences.js'
@@ -133,7 +134,7 @@ export async function bulkExport(ctx: PgContext, entity: string, opts: BulkExpor
       highest = await highestRow(held.client, table, opts.highest.cursor, opts.highest.keys)
     }
     const sql = `COPY (SELECT ${opts.fields.map(quoteIdent).join(', ')} FROM ${table.sql}) TO STDOUT${copyOptions(opts.format)}`
-    const stream = held.client.query(copyStreams.to(sql))
+    const stream = copyOutStream(held.client, sql)
     let closed = false
     const exported: BulkExport = {
       format: opts.format,

@@ -11,6 +11,7 @@
  * reads the CommandComplete and ReadyForQuery (or the ErrorResponse) itself.
  */
 import type { Socket } from 'node:net'
+import { Readable } from 'node:stream'
 import type pg from 'pg'
 
 const COPY_DATA = 0x64 // 'd'
@@ -177,5 +178,25 @@ export async function* copyOut(client: pg.ClientBase, sql: string): AsyncGenerat
     }
   } finally {
     if (!finished) query.destroy()
+  }
+}
+
+/**
+ * The COPY data of `sql` as a byte stream (what pg-copy-streams' `to` gives):
+ * each chunk's CopyData payloads joined into one buffer. Destroying it
+ * breaks the connection off; the caller then discards the client.
+ */
+export function copyOutStream(client: pg.ClientBase, sql: string): Readable {
+  return Readable.from(joinedPayloads(copyOut(client, sql)), { objectMode: false })
+}
+
+async function* joinedPayloads(chunks: AsyncIterable<CopyOutChunk>): AsyncGenerator<Buffer> {
+  for await (const { bytes, spans } of chunks) {
+    let size = 0
+    for (let s = 0; s < spans.length; s += 2) size += spans[s + 1]! - spans[s]!
+    const joined = Buffer.allocUnsafe(size)
+    let at = 0
+    for (let s = 0; s < spans.length; s += 2) at += bytes.copy(joined, at, spans[s], spans[s + 1])
+    yield joined
   }
 }

@@ -29,7 +29,8 @@ const MESSAGE_HEADER = 5
 export interface CopyOutChunk {
   bytes: Buffer
   view: DataView
-  spans: number[]
+  /** Reused for the next chunk: read it before asking for that one. */
+  spans: Int32Array
 }
 
 /** A DataView over exactly `bytes`. */
@@ -129,28 +130,39 @@ export class CopyMessages {
   /** Where the COPY's data ended (its CopyDone or an ErrorResponse) in the chunk last split; what follows is pg's. */
   stoppedAt: number | undefined
   #carried: Buffer | undefined
+  /** The offsets of every chunk, in one array (a new one a chunk was a fair share of a stream's garbage). */
+  #spans = new Int32Array(4096)
 
   /** The chunk (joined to what the last one left of a cut message) and its whole CopyData payloads. */
   split(chunk: Buffer): CopyOutChunk {
     const bytes = this.#carried ? Buffer.concat([this.#carried, chunk]) : chunk
     const view = viewOf(bytes)
-    const spans: number[] = []
+    let spans = this.#spans
+    let count = 0
     let at = 0
     while (at + MESSAGE_HEADER <= bytes.length) {
       const type = bytes[at]!
       if (type === ERROR_RESPONSE || type === COPY_DONE) {
         this.stoppedAt = at
         this.#carried = undefined
-        return { bytes, view, spans }
+        return { bytes, view, spans: spans.subarray(0, count) }
       }
       const end = at + 1 + view.getInt32(at + 1)
       if (end > bytes.length) break
-      if (type === COPY_DATA) spans.push(at + MESSAGE_HEADER, end)
+      if (type === COPY_DATA) {
+        if (count + 2 > spans.length) {
+          const grown = new Int32Array(spans.length * 2)
+          grown.set(spans)
+          spans = this.#spans = grown
+        }
+        spans[count++] = at + MESSAGE_HEADER
+        spans[count++] = end
+      }
       at = end
     }
     // A message cut by the chunk's end: copied (so the chunk can go) and joined to the next chunk.
     this.#carried = at < bytes.length ? Buffer.from(bytes.subarray(at)) : undefined
-    return { bytes, view, spans }
+    return { bytes, view, spans: spans.subarray(0, count) }
   }
 }
 

@@ -88,12 +88,17 @@ export function foldedAt(view: DataView, at: number): number {
 /** The batch's last key, after checking its keys increase from `previous` on. */
 export function requireIncreasing(batch: KeyHashBatch, types: readonly CanonicalType[], previous: KeyValues | undefined, entity: string): KeyValues {
   const width = types.length
-  const keys = previous ? [...previous, ...batch.keys] : batch.keys
-  // Key i against key i - 1 of the flat list, field by field, without an array per key.
-  for (let i = 1; i * width < keys.length; i++) {
+  const keys = batch.keys
+  const count = keys.length / width
+  // Key i against key i - 1 of the flat list (the previous batch's last key before the first), field by
+  // field, without an array per key or a copy of the batch.
+  for (let i = previous ? 0 : 1; i < count; i++) {
     let order = 0
-    for (let f = 0; f < width && order === 0; f++) order = compareValues(types[f]!, keys[(i - 1) * width + f] ?? null, keys[i * width + f] ?? null)
+    for (let f = 0; f < width && order === 0; f++) {
+      const before = i === 0 ? previous![f] : keys[(i - 1) * width + f]
+      order = compareValues(types[f]!, before ?? null, keys[i * width + f] ?? null)
+    }
     if (order >= 0) throw new SynclineError('INTERNAL', 'internal', `PostgreSQL returned the key hashes of '${entity}' out of key order. Set compare: rows on this sync and report it.`)
   }
-  return keys.slice(keys.length - width)
+  return count > 0 ? keys.slice(keys.length - width) : (previous ?? [])
 }

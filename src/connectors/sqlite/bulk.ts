@@ -40,9 +40,6 @@ const CHUNK_BYTES = 256 * 1024
 /** Rows read per statement when a table is read in rowid order (see {@link readRows}). */
 const ROWS_PER_READ = 256
 
-/** The export's own connection's page cache, in KiB (as `PRAGMA cache_size` takes it, negative). */
-const READER_CACHE_KIB = -2000
-
 /** The names SQLite gives a table's rowid, unless a column takes the name. */
 const ROWID_NAMES = ['rowid', '_rowid_', 'oid'] as const
 
@@ -184,8 +181,6 @@ function openReader(reader: SqliteFile | undefined): Database.Database | undefin
  * fields; undefined (transaction ended) when a rowid is past 2^53.
  */
 function rowidBatches(own: Database.Database, table: string, columns: string, rowid: string, width: number): Iterable<unknown[][]> | undefined {
-  // A scan reads each page once: better-sqlite3's 16 MB page cache would only add to the peak RSS (SQLite's own default is 2 MB).
-  own.pragma(`cache_size = ${READER_CACHE_KIB}`)
   own.exec('BEGIN')
   // The first read fixes the transaction's snapshot. Apart, min and max each take one b-tree descent; together, a full scan.
   const from = quoteIdent(table)

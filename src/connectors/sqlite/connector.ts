@@ -77,7 +77,7 @@ class SqliteConnector implements Connector {
     const info = this.entityInfo(db, entity)
     if (this.file.path === MEMORY) return bulkExport(db, info, opts)
     // A connection of the export's own reads a file table faster (see bulk.ts); `:memory:` is one connection's alone.
-    // The shared connection's page cache (better-sqlite3 gives each 16 MB, which counting the rows filled) is not read meanwhile: freed, it lowers the peak RSS.
+    // The shared connection's page cache (2 MB, database.ts, which counting the rows filled) is not read meanwhile: freed, it lowers the peak RSS.
     db.pragma('shrink_memory')
     return bulkExport(db, info, opts, new SqliteFile(this.capture.config))
   }

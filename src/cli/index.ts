@@ -4,6 +4,8 @@
  * and --json; exit codes: 0 ok, 1 a sync failed, 2 bad config or usage,
  * 130 cancelled.
  */
+// First: its settings apply to everything the other imports allocate.
+import './heap-settings.js'
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander'
 import { automapCommand } from './automap.js'
 import { checkCommand } from './check.js'

@@ -11,7 +11,7 @@ import { checksumCandidate, checksumComparison, descentLimits, destinationHasRow
 import { laterWatermark, type WatermarkTracker } from './watermark.js'
 import { destinationFields, destinationRowsAtStart, destinationTypes, diffRow, isSoftDeleted, mapRow, report, requireKeyOrder, type CompareContext, type RunContext } from './run-context.js'
 import { sortedMerge, type MergeStep } from './sorted-merge.js'
-import { keyPageSize } from './key-page.js'
+import { keyPageSize, writeSize } from './key-page.js'
 
 async function* nothing(): AsyncGenerator<Row[]> {}
 
@@ -66,8 +66,8 @@ export async function fullSync(ctx: RunContext, tracker?: WatermarkTracker, snap
       : mergeWithDestination(ctx, snapshot?.rows)
   // Differing rows found by checksums come a lookup at a time while the streams go on: written as they
   // come, the writes overlap the streams instead of all waiting for their end.
-  const batchSize = checksums !== undefined && typeof checksums !== 'string' ? Math.min(p.plan.batchSize, descentLimits.lookupRows) : p.plan.batchSize
-  // Pages are small (see mergeWithDestination); writes gather across them and go out `batchSize` at a time.
+  const batchSize = checksums !== undefined && typeof checksums !== 'string' ? Math.min(p.plan.batchSize, descentLimits.lookupRows) : writeSize(p.plan.batchSize, ctx.writer.allNew)
+  // Pages are small (see mergeWithDestination); writes gather across them and go out `writeSize` at a time.
   const operations: Operation[] = []
   for await (const chunk of chunks) {
     for (const step of chunk) {

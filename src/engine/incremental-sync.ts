@@ -11,6 +11,7 @@
  * - Hard deletes: a key-only reconciliation pass (`deletes: propagate`);
  *   soft deletes: the `softDelete` field.
  */
+import { setImmediate as nextTurn } from 'node:timers/promises'
 import { keyOf, type Filter } from '../connectors/connector.js'
 import { durationMs } from '../plan/schema.js'
 import type { Row } from '../values/canonical.js'
@@ -19,6 +20,7 @@ import { recordId } from './batch-writer.js'
 import { tryBulkCopy } from './bulk-copy.js'
 import { fullSync } from './full-sync.js'
 import { reconcileDeletes } from './delete-reconciliation.js'
+import { writeSize } from './key-page.js'
 import { SynclineError } from '../errors.js'
 import { destinationFields, destinationRowsAtStart, destinationTypes, diffRow, isSoftDeleted, report, requireKeyOrder, saveWatermark, type RunContext } from './run-context.js'
 import { capWatermark, isClockCursor, laterWatermark, scanStart, watermarkTracker } from './watermark.js'
@@ -76,18 +78,40 @@ export async function incrementalSync(ctx: RunContext): Promise<void> {
     keys: p.keys,
     filters: p.filters,
     cursor: start,
-    batchSize: p.plan.batchSize,
+    // Pages of at most a write's size (`WRITE_ROWS`), whatever the destination holds.
+    batchSize: writeSize(p.plan.batchSize, false),
     signal: ctx.signal,
   })
+  // Pages are small: each is read, looked up at the destination and compared while the write before it
+  // goes on, so it must die young (key-page.ts). Their operations gather to `writeSize` (`batchSize` into an
+  // empty destination), whole pages only, so a write's checkpoint (its last page's last row) never passes
+  // a row still unwritten.
+  const size = writeSize(p.plan.batchSize, ctx.writer.allNew)
+  let gathered: Operation[] = []
+  let gatheredRejections = 0
+  let gatheredEnd: Row | undefined
+  const submitGathered = async () => {
+    const [operations, rejectedMapping, last] = [gathered, gatheredRejections, gatheredEnd]
+    gathered = []
+    gatheredRejections = 0
+    gatheredEnd = undefined
+    await ctx.pipeline.submit(operations, (rejected) => checkpoint(rejected + rejectedMapping, last))
+  }
   for await (const rows of changes) {
     read += rows.length
     const rejectedBefore = ctx.writer.rejected
     const operations = await diffBatch(ctx, rows)
     const rejectedMapping = ctx.writer.rejected - rejectedBefore
-    const last = rows[rows.length - 1]
-    await ctx.pipeline.submit(operations, (rejected) => checkpoint(rejected + rejectedMapping, last))
+    if (gathered.length > 0 && gathered.length + operations.length > size) await submitGathered()
+    gathered.push(...operations)
+    gatheredRejections += rejectedMapping
+    gatheredEnd = rows[rows.length - 1]
+    // A page without a full write still gives the event loop its turn (signals, timers; SQLite reads synchronously).
+    if (gathered.length >= size) await submitGathered()
+    else await nextTurn()
     report(ctx, 'changes', read, total, `${read} changed rows read`)
   }
+  if (gatheredEnd !== undefined) await submitGathered()
   await ctx.pipeline.drain()
 
   await syncNullCursorRows(ctx, cursorField)

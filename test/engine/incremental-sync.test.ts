@@ -132,6 +132,37 @@ for (const kind of KINDS) {
         await cleanup()
       }
     })
+
+    it('reads changes in pages of 1,000 rows and writes whole pages, at most 1,000 rows into a table holding rows', async () => {
+      await src.exec(`CREATE TABLE pages (id INTEGER PRIMARY KEY, name VARCHAR(40) NOT NULL, updated_at ${timestampType(kind)} NOT NULL)`)
+      await src.exec(
+        kind === 'postgres'
+          ? `INSERT INTO pages SELECT g, 'row ' || g, '2026-04-01T00:00:00Z' FROM generate_series(1, 3500) g`
+          : `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3500) INSERT INTO pages SELECT i, 'row ' || i, '2026-04-01T00:00:00Z' FROM n`,
+      )
+      // The filter keeps the first run on the row path rather than one bulk COPY.
+      const sync: SyncPlanInput = { id: 'pages', source: { connection: 'src', entity: 'pages' }, destination: { connection: 'dst', entity: 'pages', create: true }, mode: 'incremental', cursor: 'updated_at', batchSize: 2500, lookback: '0s', filters: [{ field: 'id', op: '>', value: 0 }] }
+      const { manager, cleanup } = await openManager(src, dst, [sync])
+      try {
+        const writes: number[] = []
+        const onPlanned = (_id: string, ops: readonly unknown[]) => writes.push(ops.length)
+        // Into an empty table: whole 1,000-row pages gathered up to batchSize (2,500).
+        expect(await manager.run('pages', { dryRun: true, onPlanned })).toMatchObject({ status: 'succeeded', created: 3500 })
+        expect(writes).toEqual([2000, 1500])
+        writes.length = 0
+        expect(await manager.run('pages')).toMatchObject({ status: 'succeeded', created: 3500 })
+        await src.exec(`UPDATE pages SET name = 'changed ' || id, updated_at = '2026-04-02T00:00:00Z'`)
+        // Into a table holding rows: every page looked up, compared and written on its own.
+        expect(await manager.run('pages', { dryRun: true, onPlanned })).toMatchObject({ status: 'succeeded', read: 3500, updated: 3500 })
+        expect(writes).toEqual([1000, 1000, 1000, 500])
+        expect(await manager.run('pages')).toMatchObject({ status: 'succeeded', read: 3500, updated: 3500 })
+        expect((await manager.status()).find((s) => s.syncId === 'pages')?.watermark?.key?.[0]).toBe(3500)
+        expect((await readAll(dst, 'pages', ['id'])).filter((r) => String(r.name).startsWith('changed '))).toHaveLength(3500)
+        expect(await manager.run('pages')).toMatchObject({ status: 'succeeded', read: 0 })
+      } finally {
+        await cleanup()
+      }
+    })
   })
 }
 

@@ -15,8 +15,9 @@
  * merge would find nothing to change: `1.50` and `1.5` are one decimal,
  * `-0.0` and `0` one float, while a trailing space, a microsecond or NULL
  * against `''` differ. Databases compute the same text in SQL
- * (src/connectors/postgres/checksum.ts); where one cannot, its rows are
- * hashed here after decoding, with this very function.
+ * (src/connectors/postgres/checksum.ts, src/connectors/mysql/checksum.ts);
+ * where one cannot, its rows are hashed here after decoding, with this very
+ * function.
  */
 import { hash } from 'node:crypto'
 import { normalizeDecimal } from './compare.js'

@@ -11,12 +11,13 @@ import { SynclineError, throwIfAborted } from '../../errors.js'
 import type { EntityInfo, FieldInfo, ForeignKeyInfo, KeyValues, Row } from '../../values/canonical.js'
 import type { ChangeFeed, ChangeFeedOptions, ChangeFeedStatus } from '../change-feed.js'
 import type { ApplyBatch, ApplyOptions, ApplyResult, BulkExport, BulkExportOptions, Capabilities, CheckReport, ConnectionConfig, Connector, Filter, KeyHash, OrphanRows, PhysicalIdentity, RangeChecksum, RangeChecksumOptions, RangeSplitOptions, ScanOptions, TimestampSpellings } from '../connector.js'
-import { checksumByScan, hashesByScan, splitByScan } from '../sql/scan-checksum.js'
+import { splitByScan } from '../sql/scan-checksum.js'
 import { urlScheme } from '../registry.js'
 import { TableCache } from '../sql/table-cache.js'
 import { bulkExport, MYSQL_BULK_FORMATS } from './bulk.js'
 import { openMysqlChangeFeed, type FeedContext } from './change-capture.js'
 import { checkServer } from './check.js'
+import { rangeChecksum, rangeHashes } from './checksum.js'
 import { addColumnsSql, createTable } from './create-table.js'
 import { classifyMysqlError, type ErrorContext } from './errors.js'
 import { physicalIdentity } from './identity.js'
@@ -158,15 +159,20 @@ class MysqlConnector implements Connector {
     return scanRows(this.#context, entity, opts)
   }
 
-  /** Hashed in JavaScript over decoded rows (src/connectors/sql/scan-checksum.ts). */
+  /** Hashed in SQL where every field's text can be spelled there, else over the decoded scan (checksum.ts). */
   rangeChecksum(entity: string, opts: RangeChecksumOptions): Promise<RangeChecksum> {
-    return checksumByScan((e, o) => this.scan(e, o), entity, opts)
+    return this.#tables.withTable(entity, () => rangeChecksum(this.#context, entity, opts))
   }
 
   rangeHashes(entity: string, opts: RangeChecksumOptions): Promise<KeyHash[]> {
-    return hashesByScan((e, o) => this.scan(e, o), entity, opts)
+    return this.#tables.withTable(entity, () => rangeHashes(this.#context, entity, opts))
   }
 
+  /**
+   * Over the key scan: ROW_NUMBER() OVER (ORDER BY key) took 0.5 s for
+   * 200,000 text or composite keys against 0.1-0.2 s for scanning them
+   * (MariaDB 10.11; a tie for integer keys).
+   */
   rangeSplit(entity: string, opts: RangeSplitOptions): Promise<KeyValues[]> {
     return splitByScan((e, o) => this.scan(e, o), entity, opts)
   }

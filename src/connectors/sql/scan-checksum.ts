@@ -1,10 +1,13 @@
 /**
- * Range checksums over a connector's own key-ordered scan, for datasources
- * whose SQL cannot compute the canonical text exactly (SQLite keeps values
- * loosely typed; MariaDB prints floats and JSON its own way): rows are
- * decoded as a scan decodes them and hashed with the very function the
- * engine defines (src/values/row-checksum.ts). For SQLite the scan is
- * in-process, so this costs about a scan; only counts and sums leave here.
+ * Range checksums over a connector's own key-ordered scan, where SQL cannot
+ * compute the canonical text exactly: every SQLite range (SQLite keeps
+ * values loosely typed), and MariaDB's fallback for the calls its SQL
+ * cannot spell (FLOAT, DOUBLE, JSON…; src/connectors/mysql/checksum.ts),
+ * plus MariaDB's range cuts (`splitByScan`, cheaper there than a window
+ * function). Rows are decoded as a scan decodes them and hashed with the
+ * very function the engine defines (src/values/row-checksum.ts). For
+ * SQLite the scan is in-process, so this costs about a scan; only counts
+ * and sums leave here.
  */
 import { SynclineError } from '../../errors.js'
 import { compareKeys } from '../../values/compare.js'
@@ -36,8 +39,8 @@ async function* rangeRows(scan: Scan, entity: string, opts: RangeOptions, fields
   }
 }
 
-/** Only md5 is computed here (src/values/row-checksum.ts). */
-function requireMd5(opts: RangeChecksumOptions): void {
+/** Only md5 is computed here (src/values/row-checksum.ts) and in MariaDB's SQL (src/connectors/mysql/checksum.ts). */
+export function requireMd5(opts: RangeChecksumOptions): void {
   if (opts.hash !== undefined && opts.hash !== 'md5') throw new SynclineError('INTERNAL', 'internal', `Row hash '${opts.hash}' is not computed over scans; only md5 is.`)
 }
 

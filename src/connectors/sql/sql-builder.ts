@@ -114,15 +114,29 @@ export function filterCondition(dialect: SqlDialect, fields: ReadonlyMap<string,
  * wrapper) handles it the same way.
  */
 export function keysetCondition(dialect: SqlDialect, fields: ReadonlyMap<string, FieldInfo>, keys: readonly string[], after: KeyValues, params: ParamList): string {
+  return keysetCompare(dialect, fields, keys, after, params, '>', '>')
+}
+
+/**
+ * `(k1, k2) <= ($1, $2)` in binary order: the keyset condition for "up to
+ * and including this key" (the upper bound of a key range), written like
+ * {@link keysetCondition}.
+ */
+export function keysetThroughCondition(dialect: SqlDialect, fields: ReadonlyMap<string, FieldInfo>, keys: readonly string[], through: KeyValues, params: ParamList): string {
+  return keysetCompare(dialect, fields, keys, through, params, '<', '<=')
+}
+
+/** The nested OR/AND form of a row comparison: `before` on every key field but the last, `last` on the last. */
+function keysetCompare(dialect: SqlDialect, fields: ReadonlyMap<string, FieldInfo>, keys: readonly string[], values: KeyValues, params: ParamList, before: '>' | '<', last: '>' | '<='): string {
   // Each use adds its own parameter: `?`-style dialects cannot refer to one twice.
-  const param = (i: number) => params.add(dialect.encodeParam(after[i] ?? null, fieldOf(fields, keys[i]!)))
+  const param = (i: number) => params.add(dialect.encodeParam(values[i] ?? null, fieldOf(fields, keys[i]!)))
   const columns = keys.map((k) => dialect.binaryOrder(compared(dialect, k, fieldOf(fields, k)), fieldOf(fields, k).type))
   // (a > x) OR (a = x AND b > y) OR (a = x AND b = y AND c > z)
   const ors: string[] = []
   for (let i = 0; i < keys.length; i++) {
     const ands: string[] = []
     for (let j = 0; j < i; j++) ands.push(`${columns[j]} = ${param(j)}`)
-    ands.push(`${columns[i]} > ${param(i)}`)
+    ands.push(`${columns[i]} ${i === keys.length - 1 ? last : before} ${param(i)}`)
     ors.push(ands.length === 1 ? ands[0]! : `(${ands.join(' AND ')})`)
   }
   return ors.length === 1 ? ors[0]! : `(${ors.join(' OR ')})`

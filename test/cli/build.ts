@@ -1,6 +1,7 @@
 /**
- * CLI tests run the built command (`node dist/cli/index.js`) the way a user
- * does, so `dist` must match `src`. {@link ensureBuilt} rebuilds it when any
+ * CLI tests run the built command (`node dist/cli/index.js`, bundled as
+ * `npm run build` bundles it) the way a user does, so `dist` must match
+ * `src`. {@link ensureBuilt} rebuilds it when any
  * source file is newer than the last build. Test files run in parallel
  * processes: a lock directory lets one of them build while the others wait,
  * and they find `dist` fresh when they get the lock.
@@ -37,7 +38,7 @@ function newestSourceMtime(dir: string): number {
 
 function isFresh(): boolean {
   if (!existsSync(CLI) || !existsSync(STAMP)) return false
-  const inputs = Math.max(newestSourceMtime(join(ROOT, 'src')), statSync(join(ROOT, 'tsconfig.json')).mtimeMs, statSync(join(ROOT, 'tsconfig.build.json')).mtimeMs)
+  const inputs = Math.max(newestSourceMtime(join(ROOT, 'src')), statSync(join(ROOT, 'tsconfig.json')).mtimeMs, statSync(join(ROOT, 'tsconfig.build.json')).mtimeMs, statSync(join(ROOT, 'scripts/bundle-cli.mjs')).mtimeMs)
   return statSync(STAMP).mtimeMs >= inputs
 }
 
@@ -78,6 +79,8 @@ export async function ensureBuilt(): Promise<void> {
       output = String((error as { stdout?: string }).stdout ?? '') + String((error as { stderr?: string }).stderr ?? '')
     }
     if (!existsSync(CLI)) throw new Error(`the build did not produce ${CLI}:\n${output}`)
+    // Then the command as `npm run build` ships it: one bundle over tsc's modules (scripts/bundle-cli.mjs).
+    await promisify(execFile)(process.execPath, [join(ROOT, 'scripts/bundle-cli.mjs')], { cwd: ROOT, maxBuffer: 16 * 1024 * 1024 })
     mkdirSync(dirname(STAMP), { recursive: true })
     writeFileSync(STAMP, '')
     utimesSync(STAMP, started, started)

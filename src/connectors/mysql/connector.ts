@@ -45,7 +45,10 @@ class MysqlConnector implements Connector {
   readonly endpoint: Endpoint
   #pool: Pool | undefined
   #server: Promise<ServerInfo> | undefined
-  readonly #tables = new TableCache<MyTable>((entity) => this.#describe(entity))
+  readonly #tables = new TableCache<MyTable>(
+    (entity) => this.#describe(entity),
+    (table) => table.info.name,
+  )
   readonly #context: MyContext
 
   constructor(

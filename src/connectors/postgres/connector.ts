@@ -43,7 +43,10 @@ class PostgresConnector implements Connector {
   readonly name: string
   readonly endpoint: Endpoint
   #pool: pg.Pool | undefined
-  readonly #tables = new TableCache<PgTable>((entity) => this.#describe(entity))
+  readonly #tables = new TableCache<PgTable>(
+    (entity) => this.#describe(entity),
+    (table) => table.info.name,
+  )
   readonly #context: CaptureContext
 
   constructor(

@@ -30,16 +30,30 @@ export async function existingTable<T>(described: Promise<T>): Promise<T | undef
 export class TableCache<T> {
   readonly #tables = new Map<string, { at: number; table: Promise<T> }>()
 
-  /** @param describe reads one entity from the catalog (throws ENTITY_NOT_FOUND when missing). */
-  constructor(private readonly describe: (entity: string) => Promise<T>) {}
+  /**
+   * @param describe reads one entity from the catalog (throws ENTITY_NOT_FOUND when missing).
+   * @param nameOf the name a description goes by (`public.items` for `items`): the engine asks by the
+   *   described name after a plan's, and each table would otherwise be read from the catalog twice.
+   */
+  constructor(
+    private readonly describe: (entity: string) => Promise<T>,
+    private readonly nameOf?: (table: T) => string,
+  ) {}
 
   /** The description of an entity, from the cache while it is fresh. */
   get(entity: string): Promise<T> {
     const cached = this.#tables.get(entity)
     if (cached && Date.now() - cached.at < TABLE_CACHE_MS) return cached.table
     const table = this.describe(entity)
-    this.#tables.set(entity, { at: Date.now(), table })
-    table.catch(() => this.#tables.delete(entity))
+    const entry = { at: Date.now(), table }
+    this.#tables.set(entity, entry)
+    table.then(
+      (described) => {
+        const name = this.nameOf?.(described)
+        if (name !== undefined && name !== entity) this.#tables.set(name, entry)
+      },
+      () => this.#tables.delete(entity),
+    )
     return table
   }
 
@@ -56,15 +70,16 @@ export class TableCache<T> {
     } catch (error) {
       if (!(error instanceof SynclineError) || !STALE_CODES.has(error.code)) throw error
       const cached = this.#tables.get(entity)
-      this.#tables.delete(entity)
+      this.forget(entity)
       if (!cached || cached.at >= started) throw error
       return work()
     }
   }
 
-  /** Forget one entity (e.g. before describing it fresh). */
+  /** Forget one entity (e.g. before describing it fresh), by every name its description goes by. */
   forget(entity: string): void {
-    this.#tables.delete(entity)
+    const entry = this.#tables.get(entity)
+    for (const [name, other] of this.#tables) if (name === entity || (entry !== undefined && other === entry)) this.#tables.delete(name)
   }
 
   /** Forget everything (after creating a table, on close). */

@@ -16,8 +16,9 @@
  * at 123 MB with these (and PostgreSQL's own key rows, see its source.ts);
  * a `compare: rows` re-sync at 232-262 MB with 10,000-row pages, at
  * 112-125 MB with these, in the same or less time (docs/two-way.md,
- * Performance, Memory; docs/sync-semantics.md). Writes still go out
- * `batchSize` at a time: the passes gather them across pages.
+ * Performance, Memory; docs/sync-semantics.md). The passes gather their
+ * writes across pages: a key pass's deletes `batchSize` at a time, a row
+ * merge's operations {@link writeSize} at a time.
  */
 export const KEY_PAGE = 2000
 

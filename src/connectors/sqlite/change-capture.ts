@@ -293,6 +293,8 @@ class SqliteChangeFeed implements ChangeFeed {
   private async *stream(): AsyncGenerator<ChangeBatch> {
     this.endSnapshot()
     const signal = this.opts.signal
+    // Before the first read: a commit between a read that finds nothing and the wait after it still wakes it.
+    this.waker.arm()
     try {
       while (!this.closed && !signal?.aborted) {
         const batch = this.readBatch()

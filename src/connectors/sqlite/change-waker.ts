@@ -7,6 +7,12 @@
  * (network file systems, some containers), `PRAGMA data_version`, which
  * changes when another connection commits, is checked on an interval as a
  * backstop: one cheap pragma, not a query of the log.
+ *
+ * A feed arms the waker before it first reads the log, and a sign of a
+ * change that comes while nobody waits is kept for the next wait: a commit
+ * between a read that found nothing and the wait after it would otherwise
+ * sleep until the next commit (the data_version read when watching began
+ * already counted it, and the file event had no waiter).
  */
 import { watch, type FSWatcher } from 'node:fs'
 import { basename, dirname } from 'node:path'
@@ -21,6 +27,8 @@ export class ChangeWaker {
   private timer: NodeJS.Timeout | undefined
   private dataVersion: bigint | undefined
   private waiters: (() => void)[] = []
+  /** A sign of a change that came while nobody waited. */
+  private pending = false
   private stopped = false
   private readonly names: Set<string>
 
@@ -39,7 +47,11 @@ export class ChangeWaker {
    */
   wait(signal?: AbortSignal): Promise<void> {
     if (this.stopped || signal?.aborted) return Promise.resolve()
-    this.start()
+    this.arm()
+    if (this.pending) {
+      this.pending = false
+      return Promise.resolve()
+    }
     return new Promise((resolve) => {
       const done = () => {
         signal?.removeEventListener('abort', done)
@@ -60,8 +72,9 @@ export class ChangeWaker {
     this.wake()
   }
 
-  private start(): void {
-    if (this.timer) return
+  /** Start watching (once): every change from now on wakes a wait, also one that begins later. */
+  arm(): void {
+    if (this.timer || this.stopped) return
     this.dataVersion = this.readDataVersion()
     try {
       this.watcher = watch(dirname(this.path), { persistent: true }, (_event, name) => {
@@ -92,6 +105,7 @@ export class ChangeWaker {
   private wake(): void {
     const waiters = this.waiters
     this.waiters = []
+    this.pending = waiters.length === 0
     for (const resolve of waiters) resolve()
   }
 }

@@ -168,6 +168,30 @@ describe('SQLite change capture', () => {
     }
   })
 
+  it('a commit between a read that found nothing and the wait after it wakes that wait (file events and the backstop)', async () => {
+    const db = new Database(path)
+    const elsewhere = tempDir('syncline-sqlite-cdc-other-')
+    try {
+      for (const [label, waker] of [
+        ['file events', new ChangeWaker(path, db, 60_000)],
+        // Watching another folder: only data_version can tell.
+        ['backstop', new ChangeWaker(join(elsewhere.path, 'other.db'), db, 100)],
+      ] as const) {
+        waker.arm()
+        raw.exec(`INSERT INTO items (id) VALUES (${label === 'backstop' ? 2 : 1})`)
+        // The commit came while nobody waited: the wait that follows must not sleep until the next one.
+        await new Promise((resolve) => setTimeout(resolve, 250))
+        const started = performance.now()
+        await waker.wait()
+        expect(performance.now() - started, label).toBeLessThan(500)
+        waker.stop()
+      }
+    } finally {
+      db.close()
+      elsewhere.remove()
+    }
+  })
+
   it('after ALTER TABLE ADD COLUMN the triggers are rewritten and changes carry the new column', async () => {
     const first = await open({ consumer: 'alter' })
     const reader = new FeedReader(first)

@@ -34,8 +34,9 @@ export function keyPageSize(batchSize: number): number {
  * while the next ones are compared: gathered to 10,000, they outlived
  * young GCs and the old generation grew by their dead copies to several
  * times the live size (10,000,000 rows, 1% changed, `batchSize: 10000`:
- * 168 MB peak RSS compared row by row, 197 MB incremental; 126 MB and
- * 124 MB in 1,000-row writes, no slower: docs/sync-semantics.md, "Memory").
+ * 168 MB peak RSS compared row by row, 197 MB incremental; 125-163 MB and
+ * 122-128 MB in 1,000-row writes, no slower: docs/sync-semantics.md,
+ * "Memory at 10,000,000 rows").
  * A first copy into an empty destination still writes `batchSize` at a
  * time: its creates go by COPY, and nothing is looked up.
  */

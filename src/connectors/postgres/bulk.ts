@@ -25,12 +25,20 @@ import type { BulkExport, BulkExportOptions, BulkImportOptions } from '../connec
 import { classifyPgError } from './errors.js'
 import { quoteIdent } from './dialect.js'
 import { copyOutStream } from './copy-out.js'
+import { copyInFrames, copyOutFrames, type CopyFrames } from './copy-relay.js'
 import { holdClient } from './pool.js'
 import { beginWriting } from './foreign-keys.js'
 import { advanceSequencesToTable } from './sequences.js'
 import { columnOf } from '../sql/key-rows.js'
 import { SCAN_APPLICATION_NAME, type PgContext } from './source.js'
 import type { PgTable } from './introspect.js'
+
+/**
+ * A PostgreSQL export's COPY as it comes off the wire, for an import into
+ * PostgreSQL to relay unchanged (copy-relay.ts) instead of reading the
+ * export's `stream`: the same bytes, without a copy of them in Node.
+ */
+const relayableCopies = new WeakMap<BulkExport, () => AsyncGenerator<CopyFrames>>()
 
 /** The formats this connector reads and writes, the one it prefers first. */
 export const PG_BULK_FORMATS: readonly string[] = [COPY_BINARY_FORMAT, COPY_TEXT_FORMAT]
@@ -134,7 +142,13 @@ export async function bulkExport(ctx: PgContext, entity: string, opts: BulkExpor
       highest = await highestRow(held.client, table, opts.highest.cursor, opts.highest.keys)
     }
     const sql = `COPY (SELECT ${opts.fields.map(quoteIdent).join(', ')} FROM ${table.sql}) TO STDOUT${copyOptions(opts.format)}`
+    // Both start the COPY when first read; an import reads one of them.
     const stream = copyOutStream(held.client, sql)
+    let relayed = false
+    async function* frames(): AsyncGenerator<CopyFrames> {
+      yield* copyOutFrames(held.client, sql)
+      relayed = true
+    }
     let closed = false
     const exported: BulkExport = {
       format: opts.format,
@@ -145,7 +159,7 @@ export async function bulkExport(ctx: PgContext, entity: string, opts: BulkExpor
         closed = true
         // An unfinished COPY leaves the connection mid-protocol: destroy it,
         // and swallow the errors its end raises on the stream and client.
-        let finished = stream.readableEnded
+        let finished = stream.readableEnded || relayed
         if (!finished) {
           const ignore = () => undefined
           stream.on('error', ignore)
@@ -161,6 +175,7 @@ export async function bulkExport(ctx: PgContext, entity: string, opts: BulkExpor
       },
     }
     if (highest !== undefined) exported.highest = highest
+    relayableCopies.set(exported, frames)
     return exported
   } catch (error) {
     held.release(true)
@@ -204,6 +219,27 @@ function rowCounter(format: string, onRows: ((rows: number) => void) | undefined
   return counter
 }
 
+/** Run `copy` (a COPY … FROM STDIN) with the export's data; the rows the server wrote. */
+async function copyIn(client: pg.PoolClient, copy: string, data: BulkExport, opts: BulkImportOptions): Promise<number> {
+  const frames = relayableCopies.get(data)
+  if (frames) {
+    // One CopyData message a row, but the binary format's trailer has its own: the count may run one ahead until the server's.
+    const onMessages = opts.onRows
+    return await copyInFrames(client, copy, frames(), { ...(opts.signal ? { signal: opts.signal } : {}), ...(onMessages ? { onMessages } : {}) })
+  }
+  const sink = client.query(copyStreams.from(copy))
+  const streamOptions = opts.signal ? { signal: opts.signal } : {}
+  if (data.rows === undefined) {
+    await pipeline(data.stream, rowCounter(data.format, opts.onRows), sink, streamOptions)
+  } else {
+    // The exporter counts its rows: no second pass over the bytes.
+    const onRows = opts.onRows
+    if (onRows) data.stream.on('data', () => onRows(data.rows!))
+    await pipeline(data.stream, sink, streamOptions)
+  }
+  return sink.rowCount
+}
+
 /**
  * Load a COPY text or binary export in one transaction. Undefined (nothing
  * written, the stream not read) when a column cannot hold its source exactly
@@ -224,20 +260,12 @@ export async function bulkImport(ctx: PgContext, entity: string, data: BulkExpor
   try {
     const { client } = held
     await beginWriting(client, table, ctx.errorContext().endpoint.user, opts.foreignKeyChecks)
-    const sink = client.query(copyStreams.from(`COPY ${table.sql} (${opts.columns.map(quoteIdent).join(', ')}) FROM STDIN${copyOptions(data.format)}`))
-    const streamOptions = opts.signal ? { signal: opts.signal } : {}
-    if (data.rows === undefined) {
-      await pipeline(data.stream, rowCounter(data.format, opts.onRows), sink, streamOptions)
-    } else {
-      // The exporter counts its rows: no second pass over the bytes.
-      const onRows = opts.onRows
-      if (onRows) data.stream.on('data', () => onRows(data.rows!))
-      await pipeline(data.stream, sink, streamOptions)
-    }
+    const copy = `COPY ${table.sql} (${opts.columns.map(quoteIdent).join(', ')}) FROM STDIN${copyOptions(data.format)}`
+    // The server's count of the rows COPY wrote.
+    const rows = await copyIn(client, copy, data, opts)
     await advanceSequencesToTable(client, table, opts.columns)
     await client.query('COMMIT')
-    // The server's count of the rows COPY wrote.
-    return sink.rowCount
+    return rows
   } catch (error) {
     // Only an error the server reported leaves the protocol in a known state;
     // after anything else (the source stream failed mid-COPY) the connection

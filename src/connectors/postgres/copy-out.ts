@@ -166,31 +166,46 @@ export class CopyMessages {
   }
 }
 
+/** What a reader makes of one socket chunk of a COPY TO (`value`, when there is anything to yield), and once the COPY's data ended, the bytes that follow it. */
+export interface CopyOutPart<T> {
+  value: T | undefined
+  rest: Buffer | undefined
+}
+
 /**
- * The chunks of `sql`'s COPY TO STDOUT with the CopyData payloads in each.
- * A caller that stops early must discard the client (`release(true)`): the
- * COPY is left unfinished on it.
+ * Run `sql`'s COPY TO STDOUT and yield what `read` makes of each socket
+ * chunk, until it finds the COPY's end, whose bytes (CopyDone or the error)
+ * node-postgres then reads itself. A caller that stops early must discard
+ * the client (`release(true)`): the COPY is left unfinished on it.
  */
-export async function* copyOut(client: pg.ClientBase, sql: string): AsyncGenerator<CopyOutChunk> {
+export async function* runCopyOut<T>(client: pg.ClientBase, sql: string, read: (chunk: Buffer) => CopyOutPart<T>): AsyncGenerator<T> {
   const query = new CopyOutQuery(sql)
   // pg queues the submittable and returns it; its reply (a failure included) comes through its handle* methods.
   client.query(query as unknown as pg.Submittable)
-  const messages = new CopyMessages()
   let finished = false
   try {
     for (;;) {
-      const chunk = messages.split(await query.read())
-      if (chunk.spans.length > 0) yield chunk
-      if (messages.stoppedAt !== undefined) {
+      const part = read(await query.read())
+      if (part.value !== undefined) yield part.value
+      if (part.rest !== undefined) {
         finished = true
         // pg reads the error (then handBack throws it), or CopyDone, CommandComplete and ReadyForQuery.
-        await query.handBack(chunk.bytes.subarray(messages.stoppedAt))
+        await query.handBack(part.rest)
         return
       }
     }
   } finally {
     if (!finished) query.destroy()
   }
+}
+
+/** The chunks of `sql`'s COPY TO STDOUT with the CopyData payloads in each (see {@link runCopyOut}). */
+export function copyOut(client: pg.ClientBase, sql: string): AsyncGenerator<CopyOutChunk> {
+  const messages = new CopyMessages()
+  return runCopyOut(client, sql, (socketChunk) => {
+    const chunk = messages.split(socketChunk)
+    return { value: chunk.spans.length > 0 ? chunk : undefined, rest: messages.stoppedAt === undefined ? undefined : chunk.bytes.subarray(messages.stoppedAt) }
+  })
 }
 
 /**

@@ -14,7 +14,7 @@
  *
  * Usage: node scripts/bundle-cli.mjs
  */
-import { rmSync } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
@@ -37,6 +37,30 @@ const EXTERNAL = [
   'pg-cloudflare',
 ]
 
+/**
+ * Start-up costs of bundled packages that the command never needs, cut at
+ * bundle time. Each fails the build when its text is gone (the package
+ * changed: look again rather than ship the cost unnoticed).
+ */
+const trimmed = {
+  name: 'start-up-trims',
+  setup(build) {
+    // zod's namespaces re-export its 64 locales, 400 KB parsed at every start; the messages stay
+    // English, which zod's schemas set from locales/en.js themselves. (`z.locales` is then empty.)
+    build.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) => (/node_modules[\\/]zod[\\/]/.test(args.importer) ? { path: 'zod-locales', namespace: 'trimmed' } : undefined))
+    build.onLoad({ filter: /.*/, namespace: 'trimmed' }, () => ({ contents: 'export {}', loader: 'js' }))
+    // pg asks whether it runs in a Cloudflare Worker by building a fetch Response; on Node 20 (no
+    // `navigator`) that loads undici and with it http, http2, tls, zlib and worker_threads, ~30 ms
+    // before the first connection. The command runs only on Node.
+    build.onLoad({ filter: /node_modules[\\/]pg[\\/]lib[\\/]stream\.js$/ }, (args) => {
+      const source = readFileSync(args.path, 'utf8')
+      const probe = "if (typeof Response === 'function') {"
+      if (!source.includes(probe)) throw new Error(`bundle-cli: ${args.path} no longer probes for Cloudflare with a Response; see the start-up-trims plugin`)
+      return { contents: source.replace(probe, 'if (false) {'), loader: 'js' }
+    })
+  },
+}
+
 // Chunk names carry a content hash: the previous build's would pile up.
 rmSync(join(outdir, 'chunks'), { recursive: true, force: true })
 await build({
@@ -52,4 +76,5 @@ await build({
   // Bundled CommonJS packages (pg, commander, yaml) call require().
   banner: { js: "import { createRequire as syncline_createRequire } from 'node:module'; const require = syncline_createRequire(import.meta.url);" },
   logLevel: 'warning',
+  plugins: [trimmed],
 })

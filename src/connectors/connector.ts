@@ -275,6 +275,12 @@ export interface BulkImportOptions {
   onRows?(rows: number): void
   /** As {@link ApplyOptions.foreignKeyChecks}. */
   foreignKeyChecks?: ForeignKeyChecks
+  /**
+   * The entity was created by this run and holds nothing yet: the connector
+   * may load it before building its indexes, as a restore does, provided the
+   * rows land in one transaction with them. Default false.
+   */
+  createdByRun?: boolean
 }
 
 /** What `check` found out about a datasource. */

@@ -80,10 +80,12 @@ export interface PrepareOptions {
  */
 export async function prepareSync(plan: SyncPlan, index: number, source: Connector, destination: Connector, opts: PrepareOptions = {}): Promise<PreparedSync> {
   const at = `syncs[${index}]`
-  const sourceEntity = await source.describe(plan.source.entity).catch((error: unknown) => {
-    throw withPath(error, `${at}.source.entity`)
-  })
-  const found = await destination.discover(plan.destination.entity)
+  // Both sides at once (each a few round trips to its database); the source's error first when both fail.
+  const [described, discovered] = await Promise.allSettled([source.describe(plan.source.entity), destination.discover(plan.destination.entity)])
+  if (described.status === 'rejected') throw withPath(described.reason, `${at}.source.entity`)
+  if (discovered.status === 'rejected') throw discovered.reason
+  const sourceEntity = described.value
+  const found = discovered.value
   let destinationEntity: EntityInfo | undefined = found[0]
   if (!destinationEntity && !plan.destination.create) {
     // describe() words the not-found error with a suggestion.
@@ -95,7 +97,8 @@ export async function prepareSync(plan: SyncPlan, index: number, source: Connect
   if (destinationEntity) {
     // Before anything is written: a destination that is the source itself must never be touched.
     const signal = { signal: opts.signal }
-    const problem = sameTableProblem(plan, await source.physicalIdentity?.(plan.source.entity, signal), await destination.physicalIdentity?.(plan.destination.entity, signal))
+    const identities = await Promise.all([source.physicalIdentity?.(plan.source.entity, signal), destination.physicalIdentity?.(plan.destination.entity, signal)])
+    const problem = sameTableProblem(plan, ...identities)
     if (problem) throw new PlanError([{ path: `${at}.destination`, message: problem }])
   }
 

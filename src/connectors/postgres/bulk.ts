@@ -28,6 +28,7 @@ import { copyOutStream } from './copy-out.js'
 import { copyInFrames, copyOutFrames, type CopyFrames } from './copy-relay.js'
 import { holdClient } from './pool.js'
 import { beginWriting } from './foreign-keys.js'
+import { dropKeyForLoad, restoreKey } from './deferred-key.js'
 import { advanceSequencesToTable } from './sequences.js'
 import { columnOf } from '../sql/key-rows.js'
 import { SCAN_APPLICATION_NAME, type PgContext } from './source.js'
@@ -261,8 +262,10 @@ export async function bulkImport(ctx: PgContext, entity: string, data: BulkExpor
     const { client } = held
     await beginWriting(client, table, ctx.errorContext().endpoint.user, opts.foreignKeyChecks)
     const copy = `COPY ${table.sql} (${opts.columns.map(quoteIdent).join(', ')}) FROM STDIN${copyOptions(data.format)}`
+    const deferredKey = opts.createdByRun === true ? await dropKeyForLoad(client, table) : undefined
     // The server's count of the rows COPY wrote.
     const rows = await copyIn(client, copy, data, opts)
+    if (deferredKey) await restoreKey(client, table, deferredKey)
     await advanceSequencesToTable(client, table, opts.columns)
     await client.query('COMMIT')
     return rows

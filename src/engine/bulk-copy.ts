@@ -31,7 +31,7 @@ function sameInBulk(source: string | undefined, destination: string | undefined)
  * With a tracker, the source also reports the highest `(cursor, key)` of the
  * copied snapshot, which the tracker takes as the watermark.
  */
-export async function tryBulkCopy(ctx: RunContext, total: () => number | undefined, tracker?: WatermarkTracker): Promise<boolean> {
+export async function tryBulkCopy(ctx: RunContext, total: number | undefined, tracker?: WatermarkTracker): Promise<boolean> {
   const p = ctx.prepared
   const { source, destination } = p
   if (ctx.dryRun || p.filters.length > 0 || p.plan.softDelete !== undefined) return false
@@ -52,7 +52,7 @@ export async function tryBulkCopy(ctx: RunContext, total: () => number | undefin
       const rows = await bulk.bulkImport(p.destinationEntity.name, exported, {
         columns: p.mapper.fields.map((f) => f.destination),
         signal: ctx.signal,
-        onRows: (n) => report(ctx, 'copy', n, total(), `${n} rows copied in bulk`),
+        onRows: (n) => report(ctx, 'copy', n, total, `${n} rows copied in bulk`),
         ...(ctx.foreignKeyChecks === 'off' ? { foreignKeyChecks: 'off' as const } : {}),
         ...(p.destinationCreated ? { createdByRun: true } : {}),
       })
@@ -60,11 +60,11 @@ export async function tryBulkCopy(ctx: RunContext, total: () => number | undefin
       if (tracker && exported.highest) laterWatermark(tracker, exported.highest)
       ctx.counts.read += rows
       ctx.counts.created += rows
-      report(ctx, 'copy', rows, total(), `${rows} rows copied in bulk (${format})`)
+      report(ctx, 'copy', rows, total, `${rows} rows copied in bulk (${format})`)
       return true
     } catch (error) {
       if (!(error instanceof SynclineError) || error.failure !== 'data') throw error
-      report(ctx, 'copy', 0, total(), `The bulk copy stopped, nothing written (${error.message.split('\n')[0]}); copying row by row`)
+      report(ctx, 'copy', 0, total, `The bulk copy stopped, nothing written (${error.message.split('\n')[0]}); copying row by row`)
       return false
     } finally {
       await exported.close()

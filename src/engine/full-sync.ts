@@ -49,25 +49,13 @@ export async function fullSync(ctx: RunContext, tracker?: WatermarkTracker, snap
     ? [undefined, (await destinationHasRows(candidate)) ? undefined : 0]
     : await Promise.all([countSource(), destinationRowsAtStart(ctx)])
   if (destinationRows === 0) ctx.startRows ??= { rows: 0 }
-  let total = counted
-  // Into an empty destination the count only feeds progress: it runs beside the copy, not before it
-  // (a pass over the source, a tenth of a first copy's time), and a count that fails only leaves progress without a total.
-  const counting =
-    destinationRows === 0 && byChecksums
-      ? countSource().then(
-          (rows) => void (total = rows),
-          () => undefined,
-        )
-      : undefined
+  const total = destinationRows === 0 && byChecksums ? await countSource() : counted
   // An empty destination takes only creates: let the sink use its bulk path.
   ctx.writer.allNew = destinationRows === 0 && (snapshot?.mayBeEmpty ?? true)
   report(ctx, 'copy', 0, total, `Comparing ${p.sourceEntity.name} with ${p.destinationEntity.name}`)
   // A first copy into an empty table may skip decoding altogether.
   // (Not a snapshot: the bulk path reads the source itself, outside the feed's snapshot.)
-  const bulkCopied = destinationRows === 0 && snapshot === undefined && (await tryBulkCopy(ctx, () => total, tracker))
-  // The count's query ends before the run does.
-  await counting
-  if (bulkCopied) return
+  if (destinationRows === 0 && snapshot === undefined && (await tryBulkCopy(ctx, total, tracker))) return
 
   const types = destinationTypes(p)
   // A destination holding rows is compared range by range first where both sides can checksum.

@@ -55,7 +55,7 @@ export async function incrementalSync(ctx: RunContext): Promise<void> {
   // A first run into an empty destination may go in bulk: all rows in one
   // transaction, the watermark read in the same snapshot. (The row path
   // below checkpoints every batch instead, so a huge first run can resume.)
-  if (!saved && ctx.writer.allNew && (await tryBulkCopy(ctx, () => total, tracker))) {
+  if (!saved && ctx.writer.allNew && (await tryBulkCopy(ctx, total, tracker))) {
     if (tracker.highest) await saveWatermark(ctx, capWatermark(tracker, tracker.highest, cap))
     return
   }

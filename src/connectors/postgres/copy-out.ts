@@ -127,15 +127,43 @@ class CopyOutQuery {
 
 /** Splits a COPY TO's backend messages, chunk by chunk, into CopyData payloads. */
 export class CopyMessages {
-  /** Where the COPY's data ended (its CopyDone or an ErrorResponse) in the chunk last split; what follows is pg's. */
+  /** Where the COPY's data ended (its CopyDone or an ErrorResponse) in the last chunk split returned; what follows is pg's. */
   stoppedAt: number | undefined
   #carried: Buffer | undefined
   /** The offsets of every chunk, in one array (a new one a chunk was a fair share of a stream's garbage). */
   #spans = new Int32Array(4096)
 
-  /** The chunk (joined to what the last one left of a cut message) and its whole CopyData payloads. */
-  split(chunk: Buffer): CopyOutChunk {
-    const bytes = this.#carried ? Buffer.concat([this.#carried, chunk]) : chunk
+  /**
+   * The chunk's whole CopyData payloads: a message the last chunk cut
+   * comes first, joined in a buffer of its own, then the rest of the chunk
+   * in place. (Joining the cut message to the whole next chunk copied
+   * nearly every chunk of a key hash stream once more.) None while a
+   * message longer than the chunk is still being gathered.
+   */
+  split(chunk: Buffer): CopyOutChunk[] {
+    const carried = this.#carried
+    if (carried === undefined) return [this.#splitWhole(chunk)]
+    this.#carried = undefined
+    const headerMissing = Math.max(0, MESSAGE_HEADER - carried.length)
+    const head = headerMissing === 0 ? carried : Buffer.concat([carried, chunk.subarray(0, headerMissing)])
+    // The COPY's end cut in two: it and what follows go to pg whole (once a COPY).
+    if (head.length < MESSAGE_HEADER || head[0] === ERROR_RESPONSE || head[0] === COPY_DONE) return this.#gather(Buffer.concat([carried, chunk]))
+    const missing = 1 + head.readInt32BE(1) - carried.length
+    if (missing > chunk.length) return this.#gather(Buffer.concat([carried, chunk]))
+    const message = Buffer.concat([carried, chunk.subarray(0, missing)])
+    const rest = this.#splitWhole(chunk.subarray(missing))
+    return message[0] === COPY_DATA ? [{ bytes: message, view: viewOf(message), spans: Int32Array.of(MESSAGE_HEADER, message.length) }, rest] : [rest]
+  }
+
+  /** Bytes that begin at a message: split them, or keep them all while the first message is still cut. */
+  #gather(bytes: Buffer): CopyOutChunk[] {
+    if (bytes.length >= MESSAGE_HEADER && (bytes[0] === ERROR_RESPONSE || bytes[0] === COPY_DONE || 1 + bytes.readInt32BE(1) <= bytes.length)) return [this.#splitWhole(bytes)]
+    this.#carried = bytes
+    return []
+  }
+
+  /** Bytes that begin at a message boundary: the payloads of their whole messages; a message cut at the end is kept. */
+  #splitWhole(bytes: Buffer): CopyOutChunk {
     const view = viewOf(bytes)
     let spans = this.#spans
     let count = 0
@@ -144,7 +172,6 @@ export class CopyMessages {
       const type = bytes[at]!
       if (type === ERROR_RESPONSE || type === COPY_DONE) {
         this.stoppedAt = at
-        this.#carried = undefined
         return { bytes, view, spans: spans.subarray(0, count) }
       }
       const end = at + 1 + view.getInt32(at + 1)
@@ -160,7 +187,7 @@ export class CopyMessages {
       }
       at = end
     }
-    // A message cut by the chunk's end: copied (so the chunk can go) and joined to the next chunk.
+    // A message cut by the chunk's end: copied (so the chunk can go), finished from the next chunk.
     this.#carried = at < bytes.length ? Buffer.from(bytes.subarray(at)) : undefined
     return { bytes, view, spans: spans.subarray(0, count) }
   }
@@ -200,12 +227,16 @@ export async function* runCopyOut<T>(client: pg.ClientBase, sql: string, read: (
 }
 
 /** The chunks of `sql`'s COPY TO STDOUT with the CopyData payloads in each (see {@link runCopyOut}). */
-export function copyOut(client: pg.ClientBase, sql: string): AsyncGenerator<CopyOutChunk> {
+export async function* copyOut(client: pg.ClientBase, sql: string): AsyncGenerator<CopyOutChunk> {
   const messages = new CopyMessages()
-  return runCopyOut(client, sql, (socketChunk) => {
-    const chunk = messages.split(socketChunk)
-    return { value: chunk.spans.length > 0 ? chunk : undefined, rest: messages.stoppedAt === undefined ? undefined : chunk.bytes.subarray(messages.stoppedAt) }
+  const parts = runCopyOut(client, sql, (socketChunk) => {
+    const chunks = messages.split(socketChunk)
+    const last = chunks[chunks.length - 1]
+    return { value: chunks.length > 0 ? chunks : undefined, rest: messages.stoppedAt === undefined || last === undefined ? undefined : last.bytes.subarray(messages.stoppedAt) }
   })
+  for await (const chunks of parts) {
+    for (const chunk of chunks) if (chunk.spans.length > 0) yield chunk
+  }
 }
 
 /**

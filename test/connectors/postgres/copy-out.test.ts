@@ -10,7 +10,7 @@
 import pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
 import { HashTuples } from '../../../src/connectors/postgres/checksum-copy.js'
-import { CopyMessages, copyOut } from '../../../src/connectors/postgres/copy-out.js'
+import { CopyMessages, copyOut, type CopyOutChunk } from '../../../src/connectors/postgres/copy-out.js'
 import type { PgTable } from '../../../src/connectors/postgres/introspect.js'
 import { packingOf } from '../../../src/connectors/postgres/key-packing.js'
 import { usePgFixture } from './fixture.js'
@@ -105,15 +105,21 @@ describe('PostgreSQL COPY TO, read off the socket', () => {
 
   it('reads tuples cut across messages and messages cut across chunks alike', () => {
     const pairs: Array<[bigint, bigint]> = Array.from({ length: 500 }, (_, i) => [BigInt(i * 7 - 1000), BigInt.asIntN(64, BigInt(i) * 0x9e3779b97f4a7c15n)])
-    const wire = messages(binaryCopy(pairs), 11)
     const table = { info: { name: 'pairs' }, columns: new Map([['id', { field: { nullable: false }, baseType: 'int8' }]]) } as unknown as PgTable
-    for (const chunkSize of [1, 7, 64, 4096]) {
+    // Messages shorter than a chunk (cut at every offset) and longer than one (gathered over several chunks).
+    for (const [messageSize, chunkSize] of [[11, 1], [11, 2], [11, 3], [11, 4], [11, 5], [11, 6], [11, 7], [11, 13], [11, 64], [11, 4096], [500, 7], [500, 64], [500, 4096]] as const) {
+      const wire = Buffer.concat([messages(binaryCopy(pairs), messageSize), Buffer.from('Z\0\0\0\x05I', 'latin1')])
       const split = new CopyMessages()
       const tuples = new HashTuples([packingOf(table, 'id')!], 'pairs')
-      for (let at = 0; at < wire.length && split.stoppedAt === undefined; at += chunkSize) {
-        const chunk = split.split(wire.subarray(at, at + chunkSize))
-        for (let s = 0; s < chunk.spans.length; s += 2) tuples.read(chunk, chunk.spans[s]!, chunk.spans[s + 1]!)
+      let at = 0
+      let rest: Buffer | undefined
+      for (; at < wire.length && split.stoppedAt === undefined; at += chunkSize) {
+        const chunks = split.split(wire.subarray(at, at + chunkSize))
+        for (const chunk of chunks) for (let s = 0; s < chunk.spans.length; s += 2) tuples.read(chunk, chunk.spans[s]!, chunk.spans[s + 1]!)
+        if (split.stoppedAt !== undefined) rest = chunks.at(-1)!.bytes.subarray(split.stoppedAt)
       }
+      // What node-postgres is handed back: CopyDone and all that follows.
+      expect(Buffer.concat([rest!, wire.subarray(at)]), `messages of ${messageSize}, chunks of ${chunkSize}`).toEqual(wire.subarray(wire.length - 11))
       tuples.end()
       const batch = tuples.take()
       expect(batch.keys).toEqual(pairs.map(([key]) => Number(key)))
@@ -125,7 +131,7 @@ describe('PostgreSQL COPY TO, read off the socket', () => {
   it('refuses a stream that ends before its trailer', () => {
     const wire = messages(binaryCopy([[1n, 2n]]).subarray(0, 19 + 26), 4096)
     const split = new CopyMessages()
-    const chunk = split.split(wire)
+    const [chunk] = split.split(wire) as [CopyOutChunk]
     const table = { info: { name: 'pairs' }, columns: new Map([['id', { field: { nullable: false }, baseType: 'int8' }]]) } as unknown as PgTable
     const tuples = new HashTuples([packingOf(table, 'id')!], 'pairs')
     tuples.read(chunk, chunk.spans[0]!, chunk.spans[1]!)

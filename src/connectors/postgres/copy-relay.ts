@@ -149,6 +149,8 @@ class CopyInQuery {
   #accepting = settable<PgConnection>()
   #done = settable<number>()
   #rowCount = 0
+  /** Set when the server refused the COPY: it drops what is still sent. */
+  failed = false
 
   constructor(readonly text: string) {}
 
@@ -175,6 +177,7 @@ class CopyInQuery {
 
   // pg does not call handleReadyForQuery after an error: the error settles both.
   handleError(error: unknown): void {
+    this.failed = true
     this.#accepting.reject(error)
     this.#done.reject(error)
   }
@@ -228,6 +231,8 @@ export async function copyInFrames(client: pg.ClientBase, sql: string, frames: A
   let owed = 0
   try {
     for await (const framed of frames) {
+      // A row the destination refused ends the COPY there: the rest of the source is not read for nothing.
+      if (query.failed) break
       let flowing = true
       for (const piece of framed.pieces) flowing = socket.write(piece)
       owed = framed.owed
@@ -245,7 +250,9 @@ export async function copyInFrames(client: pg.ClientBase, sql: string, frames: A
     await done.catch(() => undefined)
     throw error
   }
-  socket.write(COPY_DONE_MESSAGE)
+  // After a refusal the server drops what comes, but it must come in whole messages or the next query is read as their rest.
+  if (query.failed) socket.write(Buffer.alloc(owed))
+  else socket.write(COPY_DONE_MESSAGE)
   return await done
 }
 

@@ -116,10 +116,22 @@ describe('COPY relay between two PostgreSQL databases', () => {
   it('cancels the COPY FROM when the source fails mid-COPY: no row lands, both connections stay usable', async () => {
     const from = await connect(source.url())
     const to = await freshTarget()
-    const failing = `COPY (SELECT g, 'row ' || (1 / (40000 - g)), 1, now() FROM generate_series(1, 50000) g) TO STDOUT (FORMAT binary)`
+    const failing = `COPY (SELECT g, 'row ' || (1 / (40000 - g)), 1::numeric(12,2), now() FROM generate_series(1, 50000) g) TO STDOUT (FORMAT binary)`
     await expect(copyInFrames(to, 'COPY target FROM STDIN (FORMAT binary)', copyOutFrames(from, failing))).rejects.toThrow(/division by zero/)
     expect((await to.query('SELECT count(*)::int AS n FROM target')).rows).toEqual([{ n: 0 }])
     expect((await from.query('SELECT 1 AS n')).rows).toEqual([{ n: 1 }])
+  })
+
+  it('stops reading the source once the destination refuses a row', async () => {
+    const from = await connect(source.url())
+    const to = await freshTarget()
+    await to.query('ALTER TABLE target ADD CHECK (id < 1000)')
+    let sent = 0
+    const copying = copyInFrames(to, 'COPY target FROM STDIN (FORMAT binary)', copyOutFrames(from, `COPY (${rows(200000)}) TO STDOUT (FORMAT binary)`), { onMessages: (n) => (sent = n) })
+    await expect(copying).rejects.toThrow(/check constraint/)
+    expect(sent).toBeLessThan(200000)
+    expect((await to.query('SELECT count(*)::int AS n FROM target')).rows).toEqual([{ n: 0 }])
+    expect((await to.query('SELECT 1 AS n')).rows).toEqual([{ n: 1 }])
   })
 
   it('stops on an abort, with a message cut in half on the wire: nothing written, the destination usable', async () => {

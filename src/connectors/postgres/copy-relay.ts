@@ -9,7 +9,7 @@
  * destination's socket. Nothing is joined, copied or framed again per row
  * or per chunk: a first copy through pg-copy-streams spent 0.6 s of CPU a
  * million rows in Node, competing for the cores with both servers
- * (docs/sync-semantics.md, "First copy").
+ * (docs/sync-semantics.md, "The bulk path").
  */
 import type { Socket } from 'node:net'
 import type pg from 'pg'

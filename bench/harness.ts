@@ -61,6 +61,25 @@ export function timeShell(name: string, command: string): Measurement {
   return { name, seconds: Number(process.hrtime.bigint() - start) / 1e9 }
 }
 
+/** How many times a section's baseline pipe runs; its median is the ratios' denominator. */
+export const BASELINE_RUNS = 3
+
+/**
+ * Time a baseline pipe {@link BASELINE_RUNS} times, `reset` (untimed) before
+ * each, and keep the median: one sample of a COPY pipe swung 1.2–1.8 s at
+ * 1,000,000 rows on the same machine within an hour, and every ratio of the
+ * section swung with it. The range goes in the detail line.
+ */
+export function timeBaseline(name: string, command: string, reset: () => void): Measurement {
+  const samples: number[] = []
+  for (let i = 0; i < BASELINE_RUNS; i++) {
+    reset()
+    samples.push(timeShell(name, command).seconds)
+  }
+  const sorted = [...samples].sort((a, b) => a - b)
+  return { name: `${name} (median of ${BASELINE_RUNS})`, seconds: sorted[Math.floor(sorted.length / 2)]!, detail: `runs: ${samples.map((s) => s.toFixed(2)).join(', ')} s` }
+}
+
 /** Run `syncline run` as a user would, timed from outside, with its peak RSS. */
 export function timeSyncline(name: string, config: string, extra: string[] = []): Measurement {
   const start = process.hrtime.bigint()

@@ -5,7 +5,7 @@
  */
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ITEMS_DDL, ROWS, dropPg, pgUrl, printSection, psql, recreatePg, timeShell, timeSyncline, type Measurement } from './harness.js'
+import { ITEMS_DDL, ROWS, dropPg, pgUrl, printSection, psql, recreatePg, timeBaseline, timeSyncline, type Measurement } from './harness.js'
 import { timePgloader } from './pgloader.js'
 
 /** Run the section in `work` (a temp directory). */
@@ -25,9 +25,14 @@ export function postgresToPostgres(work: string): void {
     psql(copy, ITEMS_DDL)
 
     const results: Measurement[] = []
-    results.push(timeShell('binary COPY pipe', `psql '${pgUrl(src)}' -c "copy items to stdout (format binary)" | psql '${pgUrl(copy)}' -c "copy items from stdin (format binary)"`))
+    results.push(
+      timeBaseline('binary COPY pipe', `psql '${pgUrl(src)}' -c "copy items to stdout (format binary)" | psql '${pgUrl(copy)}' -c "copy items from stdin (format binary)"`, () => psql(copy, 'TRUNCATE items')),
+    )
     const pgloader = timePgloader('pgloader', pgUrl(src), pgUrl(viaPgloader))
     if (pgloader) results.push(pgloader)
+    // The baselines' loads leave autovacuum work behind: done now, not by a worker beside the first copy timed next.
+    psql(copy, 'VACUUM ANALYZE')
+    psql(viaPgloader, 'VACUUM ANALYZE')
     const config = join(work, 'pg.yaml')
     writeFileSync(
       config,

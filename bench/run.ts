@@ -12,7 +12,8 @@
  * retention on 1,000,000 runs (BENCH_PRUNE_RUNS); feed: 200 WebSocket clients of
  * `syncline serve` on one PostgreSQL entity at 1,000 changes/s, commit → client
  * latency p50/p99 (BENCH_FEED_CLIENTS, BENCH_FEED_RATE, BENCH_FEED_SECONDS; feed-fanout.ts). BENCH_ROWS sets the table
- * size (default 1,000,000).
+ * size (default 1,000,000). The pipe a section's ratios divide by runs three
+ * times and counts by its median (harness.ts, `timeBaseline`).
  *
  * realtime: change capture PostgreSQL → PostgreSQL, native logical
  * replication against a `mode: realtime` sync run as `syncline run ID`:

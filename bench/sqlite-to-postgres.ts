@@ -5,7 +5,7 @@
 import Database from 'better-sqlite3'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ITEMS_DDL, ROWS, dropPg, pgUrl, printSection, psql, recreatePg, timeShell, timeSyncline, type Measurement } from './harness.js'
+import { ITEMS_DDL, ROWS, dropPg, pgUrl, printSection, psql, recreatePg, timeBaseline, timeSyncline, type Measurement } from './harness.js'
 import { timePgloader } from './pgloader.js'
 
 function createSqliteItems(path: string): void {
@@ -32,9 +32,12 @@ export function sqliteToPostgres(work: string): void {
     recreatePg(viaPgloader, viaCsv, dst)
     psql(viaCsv, ITEMS_DDL)
     const results: Measurement[] = []
-    results.push(timeShell('sqlite3 -csv | COPY', `sqlite3 -csv '${file}' "select * from items" | psql '${pgUrl(viaCsv)}' -c "copy items from stdin (format csv)"`))
+    results.push(timeBaseline('sqlite3 -csv | COPY', `sqlite3 -csv '${file}' "select * from items" | psql '${pgUrl(viaCsv)}' -c "copy items from stdin (format csv)"`, () => psql(viaCsv, 'TRUNCATE items')))
     const pgloader = timePgloader('pgloader', `sqlite://${file}`, pgUrl(viaPgloader))
     if (pgloader) results.push(pgloader)
+    // As in the PostgreSQL section: the baselines' autovacuum work done before the first copy is timed.
+    psql(viaCsv, 'VACUUM ANALYZE')
+    psql(viaPgloader, 'VACUUM ANALYZE')
     const config = join(work, 'sqlite.yaml')
     writeFileSync(
       config,

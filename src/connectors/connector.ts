@@ -167,6 +167,18 @@ export interface KeyHash {
 export interface KeyHashBatch {
   keys: Value[]
   hashes: Float64Array
+  /**
+   * Set instead of `keys` (then empty) when the key is one integer field
+   * and every key of the batch is below 2^53: pair `i`'s key is
+   * `integers[i]`. A million keys then fill no array of values, and the
+   * merge compares them as plain numbers ({@link batchKey} reads either form).
+   */
+  integers?: Float64Array
+}
+
+/** Pair `i`'s key values in a batch of keys `width` fields wide. */
+export function batchKey(batch: KeyHashBatch, i: number, width: number): KeyValues {
+  return batch.integers ? [batch.integers[i]!] : batch.keys.slice(i * width, (i + 1) * width)
 }
 
 /** Options of {@link Connector.rangeSplit}. */

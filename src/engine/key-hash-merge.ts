@@ -6,8 +6,8 @@
  * databases keep sending. Batches are columnar ({@link KeyHashBatch}): a key
  * becomes an array only when it differs.
  */
-import type { KeyHashBatch } from '../connectors/connector.js'
-import type { CanonicalType, KeyValues, Value } from '../values/canonical.js'
+import { batchKey, type KeyHashBatch } from '../connectors/connector.js'
+import type { CanonicalType, KeyValues } from '../values/canonical.js'
 import { compareValues } from '../values/compare.js'
 
 /** A key that differs, and on which sides it is. */
@@ -47,7 +47,7 @@ class PairReader {
   }
 
   key(): KeyValues {
-    return this.batch.keys.slice(this.at * this.width, (this.at + 1) * this.width)
+    return batchKey(this.batch, this.at, this.width)
   }
 
   /** Move to the next non-empty batch, or to the end. */
@@ -75,13 +75,59 @@ class PairReader {
 }
 
 /** Order pair `i` of `a` against pair `j` of `b`, field by field, as compareKeys does. */
-function comparePairs(types: readonly CanonicalType[], a: readonly Value[], i: number, b: readonly Value[], j: number): number {
+function comparePairs(types: readonly CanonicalType[], a: KeyHashBatch, i: number, b: KeyHashBatch, j: number): number {
+  if (a.integers || b.integers) {
+    // One integer field: a plain number on the side that sends it so, a value on the other.
+    const left = a.integers ? a.integers[i]! : (a.keys[i] ?? null)
+    const right = b.integers ? b.integers[j]! : (b.keys[j] ?? null)
+    return compareValues(types[0]!, left, right)
+  }
   const width = types.length
   for (let f = 0; f < width; f++) {
-    const d = compareValues(types[f]!, a[i * width + f] ?? null, b[j * width + f] ?? null)
+    const d = compareValues(types[f]!, a.keys[i * width + f] ?? null, b.keys[j * width + f] ?? null)
     if (d !== 0) return d
   }
   return 0
+}
+
+/** What {@link mergeIntegers} found: equal pairs, and differing keys pushed onto the chunk. */
+interface IntegerRun {
+  equal: number
+}
+
+/**
+ * Merge two batches of plain-number keys (KeyHashBatch.integers) from the
+ * readers' positions until either runs out or `out` holds `chunkSize`
+ * keys: the common case of a table keyed by one integer, compared without
+ * a call per pair.
+ */
+function mergeIntegers(l: PairReader, r: PairReader, out: DifferingKey[], chunkSize: number, run: IntegerRun): void {
+  const a = l.batch.integers!
+  const b = r.batch.integers!
+  const ha = l.batch.hashes
+  const hb = r.batch.hashes
+  let i = l.at
+  let j = r.at
+  let equal = 0
+  while (i < a.length && j < b.length && out.length < chunkSize) {
+    const x = a[i]!
+    const y = b[j]!
+    if (x === y) {
+      if (ha[i] === hb[j]) equal++
+      else out.push({ key: [x], left: true, right: true })
+      i++
+      j++
+    } else if (x < y) {
+      out.push({ key: [x], left: true, right: false })
+      i++
+    } else {
+      out.push({ key: [y], left: false, right: true })
+      j++
+    }
+  }
+  l.at = i
+  r.at = j
+  run.equal += equal
 }
 
 /**
@@ -100,23 +146,25 @@ export async function* differingKeyChunks(
   const l = new PairReader(left, types.length)
   const r = new PairReader(right, types.length)
   let out: DifferingKey[] = []
-  let equal = 0
+  const run: IntegerRun = { equal: 0 }
   try {
     for (;;) {
       await Promise.all([l.refill(), r.refill()])
       if (l.done && r.done) break
       // Compare synchronously until one side's batch runs out.
       while ((l.done || l.left) && (r.done || r.left) && !(l.done && r.done)) {
-        if (l.done) {
+        if (l.left && r.left && l.batch.integers && r.batch.integers) {
+          mergeIntegers(l, r, out, chunkSize, run)
+        } else if (l.done) {
           out.push({ key: r.key(), left: false, right: true })
           r.at++
         } else if (r.done) {
           out.push({ key: l.key(), left: true, right: false })
           l.at++
         } else {
-          const order = comparePairs(types, l.batch.keys, l.at, r.batch.keys, r.at)
+          const order = comparePairs(types, l.batch, l.at, r.batch, r.at)
           if (order === 0) {
-            if (l.batch.hashes[l.at] === r.batch.hashes[r.at]) equal++
+            if (l.batch.hashes[l.at] === r.batch.hashes[r.at]) run.equal++
             else out.push({ key: l.key(), left: true, right: true })
             l.at++
             r.at++
@@ -129,14 +177,14 @@ export async function* differingKeyChunks(
           }
         }
         if (out.length >= chunkSize) {
-          onEqual(equal)
-          equal = 0
+          onEqual(run.equal)
+          run.equal = 0
           yield out
           out = []
         }
       }
     }
-    onEqual(equal)
+    onEqual(run.equal)
     if (out.length > 0) yield out
   } finally {
     await Promise.all([l.close(), r.close()])

@@ -22,6 +22,9 @@ const BATCH_PAIRS = 8192
 /** The binary COPY header: signature, flags, then the length of an extension area. */
 const HEADER_BYTES = 19
 
+/** A tuple of an int8 key and its hash: the field count, then each field's length and 8 bytes. */
+const INTEGER_TUPLE_BYTES = 2 + 12 + 12
+
 /** Pairs of the range `condition` selects (SQL without parameters), in key order. */
 export async function* copiedHashes(ctx: PgContext, table: PgTable, opts: RangeChecksumOptions, packings: KeyPacking[], condition: string): AsyncGenerator<KeyHashBatch> {
   const select = [...opts.keys.map((k, i) => packings[i]!.copied(quoteIdent(k))), rowHashSql(table, opts.fields, opts.hash)]
@@ -35,8 +38,8 @@ export async function* copiedHashes(ctx: PgContext, table: PgTable, opts: RangeC
   try {
     for await (const chunk of copyOut(held.client, sql)) {
       throwIfAborted(opts.signal)
-      for (let s = 0; s < chunk.spans.length; s += 2) {
-        tuples.read(chunk, chunk.spans[s]!, chunk.spans[s + 1]!)
+      for (let s = 0; s < chunk.spans.length; ) {
+        s = tuples.readSpans(chunk, s, BATCH_PAIRS)
         if (tuples.size >= BATCH_PAIRS) {
           const batch = tuples.take()
           last = requireIncreasing(batch, opts.keyTypes, last, table.info.name)
@@ -64,10 +67,13 @@ export async function* copiedHashes(ctx: PgContext, table: PgTable, opts: RangeC
  * The binary COPY data of (key fields…, hash) tuples, read from the
  * CopyData payloads in order. PostgreSQL sends a tuple per message (the
  * header with the first); a tuple cut across messages is joined all the same.
+ * A key of one integer field fills `integers` (see KeyHashBatch) until a
+ * key past 2^53 turns the rest of the stream to `keys`.
  */
 export class HashTuples {
   keys: Value[] = []
   hashes = new Float64Array(BATCH_PAIRS)
+  integers: Float64Array | undefined
   size = 0
   #header = false
   #trailer = false
@@ -76,7 +82,38 @@ export class HashTuples {
   constructor(
     readonly packings: readonly KeyPacking[],
     readonly entity: string,
-  ) {}
+  ) {
+    if (packings.length === 1 && packings[0]!.integer) this.integers = new Float64Array(BATCH_PAIRS)
+  }
+
+  /**
+   * Read the chunk's CopyData payloads from span `from` (its index in
+   * `chunk.spans`) on, until the batch holds `limit` pairs; returns the
+   * index of the first span not read. A payload of exactly one integer key
+   * tuple (what PostgreSQL sends for each row of such a key) is read in
+   * place, without the general walk over its fields.
+   */
+  readSpans(chunk: { bytes: Buffer; view: DataView; spans: Int32Array }, from: number, limit: number): number {
+    const { view, spans } = chunk
+    let s = from
+    for (; s < spans.length && this.size < limit; s += 2) {
+      const start = spans[s]!
+      const end = spans[s + 1]!
+      const integers = this.integers
+      if (integers && end - start === INTEGER_TUPLE_BYTES && this.#header && !this.#pending && view.getInt16(start) === 2 && view.getInt32(start + 2) === 8 && view.getInt32(start + 14) === 8) {
+        const high = view.getInt32(start + 6)
+        const value = high * 0x100000000 + view.getUint32(start + 10)
+        if (high >= -0x200000 && high < 0x200000 && Number.isSafeInteger(value)) {
+          if (this.size === this.hashes.length) this.#grow()
+          this.integers![this.size] = value
+          this.hashes[this.size++] = foldedAt(view, start + 18)
+          continue
+        }
+      }
+      this.read(chunk, start, end)
+    }
+    return s
+  }
 
   /** Read the tuples of the chunk's bytes from `start` to `end` (one CopyData payload). */
   read(chunk: { bytes: Buffer; view: DataView }, start: number, end: number): void {
@@ -109,21 +146,62 @@ export class HashTuples {
         return
       }
       if (view.getInt16(at) !== fields) throw this.#malformed(`a row of ${view.getInt16(at)} fields, not ${fields}`)
-      let field = at + 2
-      for (const packing of this.packings) {
-        const length = view.getInt32(field)
-        packing.readCopied(bytes, view, field + 4, length, this.keys)
-        field += 4 + length
-      }
+      if (this.size === this.hashes.length) this.#grow()
+      const field = this.integers ? this.#readInteger(bytes, view, at + 2) : this.#readKeys(bytes, view, at + 2)
       if (view.getInt32(field) !== 8) throw this.#malformed('a row hash that is not 8 bytes')
       this.hashes[this.size++] = foldedAt(view, field + 4)
       at = next
     }
   }
 
+  /** The one integer key field at `field` into `integers`; returns where the hash field starts. */
+  #readInteger(bytes: Buffer, view: DataView, field: number): number {
+    if (view.getInt32(field) !== 8) throw this.#malformed('an integer key that is not 8 bytes')
+    const high = view.getInt32(field + 4)
+    const value = high * 0x100000000 + view.getUint32(field + 8)
+    if (high >= -0x200000 && high < 0x200000 && Number.isSafeInteger(value)) this.integers![this.size] = value
+    else {
+      // Past 2^53 a number is not exact: this and every later key go as values (a bigint here).
+      this.#leaveIntegers()
+      return this.#readKeys(bytes, view, field)
+    }
+    return field + 12
+  }
+
+  /** The key fields at `field` onto `keys`; returns where the hash field starts. */
+  #readKeys(bytes: Buffer, view: DataView, field: number): number {
+    for (const packing of this.packings) {
+      const length = view.getInt32(field)
+      packing.readCopied(bytes, view, field + 4, length, this.keys)
+      field += 4 + length
+    }
+    return field
+  }
+
+  #leaveIntegers(): void {
+    const integers = this.integers!
+    this.integers = undefined
+    for (let i = 0; i < this.size; i++) this.keys.push(integers[i]!)
+  }
+
+  /** More than BATCH_PAIRS tuples in the batch (several tuples a message): room for more. */
+  #grow(): void {
+    const grow = (array: Float64Array) => {
+      const grown = new Float64Array(array.length * 2)
+      grown.set(array)
+      return grown
+    }
+    this.hashes = grow(this.hashes)
+    if (this.integers) this.integers = grow(this.integers)
+  }
+
   /** The pairs read so far, as a batch; the reader starts a new one. */
   take(): KeyHashBatch {
-    const batch = { keys: this.keys, hashes: this.hashes.subarray(0, this.size) }
+    const batch: KeyHashBatch = { keys: this.keys, hashes: this.hashes.subarray(0, this.size) }
+    if (this.integers) {
+      batch.integers = this.integers.subarray(0, this.size)
+      this.integers = new Float64Array(BATCH_PAIRS)
+    }
     this.keys = []
     this.hashes = new Float64Array(BATCH_PAIRS)
     this.size = 0

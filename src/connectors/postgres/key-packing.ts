@@ -19,6 +19,8 @@ export interface KeyPacking {
   copied: (ref: string) => string
   /** Push the COPY field of `length` bytes at `at` onto `keys` (`view` over the same bytes). */
   readCopied: (bytes: Buffer, view: DataView, at: number, length: number, keys: Value[]) => void
+  /** Set for an integer sent as 8 bytes (int8), which a binary COPY's reader may keep as a plain number. */
+  integer?: true
 }
 
 const INT8: KeyPacking = {
@@ -32,6 +34,7 @@ const INT8: KeyPacking = {
   },
   copied: (ref) => `${ref}::int8`,
   readCopied: (bytes, view, at, _length, keys) => void INT8.read(bytes, view, at, keys),
+  integer: true,
 }
 
 const UUID: KeyPacking = {
@@ -87,6 +90,7 @@ export function foldedAt(view: DataView, at: number): number {
 
 /** The batch's last key, after checking its keys increase from `previous` on. */
 export function requireIncreasing(batch: KeyHashBatch, types: readonly CanonicalType[], previous: KeyValues | undefined, entity: string): KeyValues {
+  if (batch.integers) return requireIncreasingIntegers(batch.integers, types, previous, entity)
   const width = types.length
   const keys = batch.keys
   const count = keys.length / width
@@ -98,7 +102,20 @@ export function requireIncreasing(batch: KeyHashBatch, types: readonly Canonical
       const before = i === 0 ? previous![f] : keys[(i - 1) * width + f]
       order = compareValues(types[f]!, before ?? null, keys[i * width + f] ?? null)
     }
-    if (order >= 0) throw new SynclineError('INTERNAL', 'internal', `PostgreSQL returned the key hashes of '${entity}' out of key order. Set compare: rows on this sync and report it.`)
+    if (order >= 0) throw outOfOrder(entity)
   }
   return count > 0 ? keys.slice(keys.length - width) : (previous ?? [])
+}
+
+/** {@link requireIncreasing} over a batch's plain-number keys (see KeyHashBatch.integers). */
+function requireIncreasingIntegers(integers: Float64Array, types: readonly CanonicalType[], previous: KeyValues | undefined, entity: string): KeyValues {
+  if (integers.length === 0) return previous ?? []
+  // The previous batch's last key may be a bigint (past 2^53): compared as values once.
+  if (previous && compareValues(types[0]!, previous[0] ?? null, integers[0]!) >= 0) throw outOfOrder(entity)
+  for (let i = 1; i < integers.length; i++) if (!(integers[i - 1]! < integers[i]!)) throw outOfOrder(entity)
+  return [integers[integers.length - 1]!]
+}
+
+function outOfOrder(entity: string): SynclineError {
+  return new SynclineError('INTERNAL', 'internal', `PostgreSQL returned the key hashes of '${entity}' out of key order. Set compare: rows on this sync and report it.`)
 }

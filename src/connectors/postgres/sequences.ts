@@ -33,6 +33,11 @@ function sequenceColumns(table: PgTable, columns?: readonly string[]): Array<[st
   return out
 }
 
+/** Whether any column of the table is filled by a sequence (a write then may move it). */
+export function hasSequences(table: PgTable): boolean {
+  return sequenceColumns(table).length > 0
+}
+
 /**
  * After writing `rows`: move each sequence of the table past the highest
  * value the rows hold in its column. Costs one statement per such column,

@@ -1,5 +1,6 @@
 /**
- * Writing to PostgreSQL: one transaction per batch, deletes then upserts.
+ * Writing to PostgreSQL: one transaction per batch, deletes then upserts
+ * (a batch that is one statement is a transaction by itself).
  *
  * Upserts are guarded `INSERT … ON CONFLICT (keys) DO UPDATE … WHERE
  * changed`, so rows that did not change are not rewritten (no dead tuples,
@@ -20,9 +21,9 @@ import { beginWriting } from './foreign-keys.js'
 import type { PgColumn, PgTable } from './introspect.js'
 import { holdClient, type HeldClient } from './pool.js'
 import { checkRows } from './record-check.js'
-import { advanceSequencesPast } from './sequences.js'
+import { advanceSequencesPast, hasSequences } from './sequences.js'
 import { keyArray, type PgContext } from './source.js'
-import { copyOrUpsert, stagedUpsert, upsertRows } from './write-paths.js'
+import { copyOrUpsert, hasUniqueKey, stagedUpsert, upsertRows } from './write-paths.js'
 
 /**
  * Smallest `allNew` batch that is COPYed straight in rather than upserted.
@@ -73,10 +74,13 @@ export async function applyBatch(ctx: PgContext, entity: string, batch: ApplyBat
 
   let held: HeldClient | undefined
   let broken = false
+  let inTransaction = false
   try {
     held = await holdClient(ctx.pool())
     const { client } = held
+    if (isOneStatement(table, batch, groups, opts)) return { upserted: await writeGroup(client, table, groups[0]!, opts), deleted: 0 }
     await beginWriting(client, table, ctx.errorContext().endpoint.user, opts.foreignKeyChecks)
+    inTransaction = true
     const deleted = batch.deletes.length > 0 ? await deleteRows(client, table, opts.keys, batch.deletes) : 0
     let upserted = 0
     for (const group of groups) upserted += await writeGroup(client, table, group, opts)
@@ -85,7 +89,7 @@ export async function applyBatch(ctx: PgContext, entity: string, batch: ApplyBat
     return { upserted, deleted }
   } catch (error) {
     broken = isConnectionBroken(error) || held?.lost !== undefined
-    if (held && !broken) {
+    if (held && !broken && inTransaction) {
       // A data error leaves the transaction aborted: roll back so the connection goes back clean.
       await held.client.query('ROLLBACK').catch(() => {
         broken = true
@@ -97,12 +101,26 @@ export async function applyBatch(ctx: PgContext, entity: string, batch: ApplyBat
   }
 }
 
-/** Write one group of rows by the fastest safe path for its size and the `allNew` hint. */
+/**
+ * Whether the batch is written by one statement, which commits by itself:
+ * then it goes without BEGIN and COMMIT, two of the three round trips of
+ * a small batch (a re-sync writes the rows that differ 250 at a time).
+ */
+function isOneStatement(table: PgTable, batch: ApplyBatch, groups: readonly RowGroup[], opts: SinkOptions): boolean {
+  return batch.deletes.length === 0 && groups.length === 1 && pathOf(groups[0]!, opts) === 'upsert' && hasUniqueKey(table, opts.keys) && opts.foreignKeyChecks !== 'off' && !hasSequences(table)
+}
+
+/** The fastest safe path for a group's size and the `allNew` hint. */
+function pathOf(group: RowGroup, opts: SinkOptions): UpsertPath {
+  const rows = group.rows.length
+  return opts.path ?? (opts.allNew === true && rows >= COPY_MIN_ROWS ? 'copy' : rows >= STAGED_MIN_ROWS ? 'staged' : 'upsert')
+}
+
+/** Write one group of rows by {@link pathOf}'s path. */
 function writeGroup(client: pg.PoolClient, table: PgTable, group: RowGroup, opts: SinkOptions): Promise<number> {
   const { columns, rows } = group
   const large = rows.length >= STAGED_MIN_ROWS
-  const path = opts.path ?? (opts.allNew === true && rows.length >= COPY_MIN_ROWS ? 'copy' : large ? 'staged' : 'upsert')
-  switch (path) {
+  switch (pathOf(group, opts)) {
     case 'copy':
       return copyOrUpsert(client, table, columns, rows, opts.keys, () => (large ? stagedUpsert : upsertRows)(client, table, columns, rows, opts.keys))
     case 'staged':

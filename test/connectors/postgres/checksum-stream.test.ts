@@ -9,9 +9,9 @@
  * scale or time zone type.
  */
 import { describe, expect, it } from 'vitest'
-import type { ChecksumField, Filter, KeyHash, KeyRange } from '../../../src/connectors/connector.js'
+import { batchKey, type ChecksumField, type Filter, type KeyHash, type KeyRange } from '../../../src/connectors/connector.js'
 import { HASHTEXT } from '../../../src/connectors/postgres/checksum.js'
-import type { CanonicalType, KeyValues, Value } from '../../../src/values/canonical.js'
+import type { CanonicalType, KeyValues } from '../../../src/values/canonical.js'
 import { foldHash } from '../../../src/values/row-checksum.js'
 import { usePgFixture } from './fixture.js'
 
@@ -30,7 +30,7 @@ describe('PostgreSQL streamed key hashes', () => {
     let batches = 0
     for await (const batch of pg.connector().streamHashes!(entity, opts)) {
       batches++
-      for (let i = 0; i < batch.hashes.length; i++) streamed.push({ key: batch.keys.slice(i * keys.length, (i + 1) * keys.length) as Value[], hash: batch.hashes[i]! })
+      for (let i = 0; i < batch.hashes.length; i++) streamed.push({ key: batchKey(batch, i, keys.length), hash: batch.hashes[i]! })
     }
     const listed = (await pg.connector().rangeHashes!(entity, opts)).map((p: KeyHash) => ({ key: p.key, hash: foldHash(BigInt(p.hash)) }))
     return { streamed, listed, batches }
@@ -47,6 +47,17 @@ describe('PostgreSQL streamed key hashes', () => {
     await pg.sql(`INSERT INTO wide VALUES (9007199254740993, 'big', 1, NULL)`)
     const big = await pairsOf('wide', ['id'], ['integer'], { after: [12000 * 1000000000] })
     expect(big.streamed).toEqual([{ key: [9007199254740993n], hash: big.listed[0]!.hash }])
+    // The whole table in one COPY: plain-number keys until the one past 2^53, which comes as a bigint all the same.
+    const whole = await pairsOf('wide', ['id'], ['integer'])
+    expect(whole.streamed.length).toBe(24002)
+    expect(whole.streamed.at(-1)!.key).toEqual([9007199254740993n])
+    expect(whole.streamed).toEqual(whole.listed)
+    // A key below -2^53 first: every key of the stream then comes as a value.
+    await pg.sql(`INSERT INTO wide VALUES (-9007199254740993, 'small', 1, NULL)`)
+    const low = await pairsOf('wide', ['id'], ['integer'])
+    expect(low.streamed[0]!.key).toEqual([-9007199254740993n])
+    expect(low.streamed[1]!.key).toEqual([-12000 * 1000000000])
+    expect(low.streamed).toEqual(low.listed)
 
     // Composite key with text parts holding quotes, a backslash, a non-ASCII letter and a trailing space.
     await pg.sql(`CREATE TABLE pairs (a int, b text COLLATE "C", name text, amount numeric, at timestamptz, PRIMARY KEY (a, b))`)

@@ -9,6 +9,7 @@
  */
 import pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
+import { batchKey } from '../../../src/connectors/connector.js'
 import { HashTuples } from '../../../src/connectors/postgres/checksum-copy.js'
 import { CopyMessages, copyOut, type CopyOutChunk } from '../../../src/connectors/postgres/copy-out.js'
 import type { PgTable } from '../../../src/connectors/postgres/introspect.js'
@@ -24,8 +25,8 @@ async function copyData(client: pg.ClientBase, sql: string): Promise<Buffer> {
   return Buffer.concat(parts)
 }
 
-/** A binary COPY data stream of (int8 key, int8 hash) tuples, as PostgreSQL writes it. */
-function binaryCopy(pairs: Array<[bigint, bigint]>): Buffer {
+/** The parts of a binary COPY data stream of (int8 key, int8 hash) tuples: header, tuples, trailer. */
+function binaryCopyParts(pairs: Array<[bigint, bigint]>): { header: Buffer; tuples: Buffer[]; trailer: Buffer } {
   const header = Buffer.alloc(19)
   header.write('PGCOPY\n\xff\r\n\0', 'latin1')
   const tuples = pairs.map(([key, hash]) => {
@@ -39,7 +40,20 @@ function binaryCopy(pairs: Array<[bigint, bigint]>): Buffer {
   })
   const trailer = Buffer.alloc(2)
   trailer.writeInt16BE(-1, 0)
+  return { header, tuples, trailer }
+}
+
+/** A binary COPY data stream of (int8 key, int8 hash) tuples, as PostgreSQL writes it. */
+function binaryCopy(pairs: Array<[bigint, bigint]>): Buffer {
+  const { header, tuples, trailer } = binaryCopyParts(pairs)
   return Buffer.concat([header, ...tuples, trailer])
+}
+
+/** The stream framed as PostgreSQL frames it: the header with the first tuple, then a message a tuple, then the trailer's. */
+function rowMessages(pairs: Array<[bigint, bigint]>): Buffer {
+  const { header, tuples, trailer } = binaryCopyParts(pairs)
+  const payloads = [Buffer.concat([header, tuples[0]!]), ...tuples.slice(1), trailer]
+  return Buffer.concat([...payloads.map((p) => messages(p, p.length).subarray(0, 5 + p.length)), Buffer.from([0x63, 0, 0, 0, 4])])
 }
 
 /** `data` as CopyData messages of `size` bytes each, then CopyDone. */
@@ -54,6 +68,42 @@ function messages(data: Buffer, size: number): Buffer {
   }
   out.push(Buffer.from([0x63, 0, 0, 0, 4]))
   return Buffer.concat(out)
+}
+
+const INT8_KEY = { info: { name: 'pairs' }, columns: new Map([['id', { field: { nullable: false }, baseType: 'int8' }]]) } as unknown as PgTable
+
+/** The wire's tuples read as copiedHashes reads them: split chunk by chunk, taken `batchPairs` at a time. */
+function readTuples(wire: Buffer, chunkSize: number, batchPairs: number) {
+  const split = new CopyMessages()
+  const tuples = new HashTuples([packingOf(INT8_KEY, 'id')!], 'pairs')
+  const keys: unknown[][] = []
+  const hashes: number[] = []
+  let batches = 0
+  let integerBatches = 0
+  const take = () => {
+    const batch = tuples.take()
+    batches++
+    if (batch.integers) integerBatches++
+    for (let i = 0; i < batch.hashes.length; i++) {
+      keys.push(batchKey(batch, i, 1))
+      hashes.push(batch.hashes[i]!)
+    }
+  }
+  let at = 0
+  let rest: Buffer | undefined
+  for (; at < wire.length && split.stoppedAt === undefined; at += chunkSize) {
+    const chunks = split.split(wire.subarray(at, at + chunkSize))
+    for (const chunk of chunks) {
+      for (let s = 0; s < chunk.spans.length; ) {
+        s = tuples.readSpans(chunk, s, batchPairs)
+        if (tuples.size >= batchPairs) take()
+      }
+    }
+    if (split.stoppedAt !== undefined) rest = chunks.at(-1)!.bytes.subarray(split.stoppedAt)
+  }
+  tuples.end()
+  if (tuples.size > 0) take()
+  return { keys, hashes, batches, integerBatches, handedBack: Buffer.concat([rest!, wire.subarray(at)]) }
 }
 
 describe('PostgreSQL COPY TO, read off the socket', () => {
@@ -105,26 +155,32 @@ describe('PostgreSQL COPY TO, read off the socket', () => {
 
   it('reads tuples cut across messages and messages cut across chunks alike', () => {
     const pairs: Array<[bigint, bigint]> = Array.from({ length: 500 }, (_, i) => [BigInt(i * 7 - 1000), BigInt.asIntN(64, BigInt(i) * 0x9e3779b97f4a7c15n)])
-    const table = { info: { name: 'pairs' }, columns: new Map([['id', { field: { nullable: false }, baseType: 'int8' }]]) } as unknown as PgTable
-    // Messages shorter than a chunk (cut at every offset) and longer than one (gathered over several chunks).
-    for (const [messageSize, chunkSize] of [[11, 1], [11, 2], [11, 3], [11, 4], [11, 5], [11, 6], [11, 7], [11, 13], [11, 64], [11, 4096], [500, 7], [500, 64], [500, 4096]] as const) {
-      const wire = Buffer.concat([messages(binaryCopy(pairs), messageSize), Buffer.from('Z\0\0\0\x05I', 'latin1')])
-      const split = new CopyMessages()
-      const tuples = new HashTuples([packingOf(table, 'id')!], 'pairs')
-      let at = 0
-      let rest: Buffer | undefined
-      for (; at < wire.length && split.stoppedAt === undefined; at += chunkSize) {
-        const chunks = split.split(wire.subarray(at, at + chunkSize))
-        for (const chunk of chunks) for (let s = 0; s < chunk.spans.length; s += 2) tuples.read(chunk, chunk.spans[s]!, chunk.spans[s + 1]!)
-        if (split.stoppedAt !== undefined) rest = chunks.at(-1)!.bytes.subarray(split.stoppedAt)
-      }
+    // Messages shorter than a chunk (cut at every offset), longer than one (gathered over several chunks), and one a tuple (PostgreSQL's).
+    const framings = [[11, 1], [11, 2], [11, 3], [11, 4], [11, 5], [11, 6], [11, 7], [11, 13], [11, 64], [11, 4096], [500, 7], [500, 64], [500, 4096], [26, 1], [26, 7], [26, 4096]] as const
+    for (const [messageSize, chunkSize] of framings) {
+      const framed = messageSize === 26 ? rowMessages(pairs) : messages(binaryCopy(pairs), messageSize)
+      const read = readTuples(Buffer.concat([framed, Buffer.from('Z\0\0\0\x05I', 'latin1')]), chunkSize, 128)
+      const label = `messages of ${messageSize}, chunks of ${chunkSize}`
       // What node-postgres is handed back: CopyDone and all that follows.
-      expect(Buffer.concat([rest!, wire.subarray(at)]), `messages of ${messageSize}, chunks of ${chunkSize}`).toEqual(wire.subarray(wire.length - 11))
-      tuples.end()
-      const batch = tuples.take()
-      expect(batch.keys).toEqual(pairs.map(([key]) => Number(key)))
+      expect(read.handedBack, label).toEqual(Buffer.from('c\0\0\0\x04Z\0\0\0\x05I', 'latin1'))
+      expect(read.keys, label).toEqual(pairs.map(([key]) => [Number(key)]))
       // The hash folded as foldHash folds it: h >> 11.
-      expect(Array.from(batch.hashes)).toEqual(pairs.map(([, hash]) => Number(BigInt.asIntN(64, hash) >> 11n)))
+      expect(read.hashes, label).toEqual(pairs.map(([, hash]) => Number(BigInt.asIntN(64, hash) >> 11n)))
+      // Keys below 2^53 come as plain numbers in `integers`.
+      expect(read.integerBatches, label).toBe(read.batches)
+    }
+  })
+
+  it('reads keys past 2^53 exactly, as bigints, from there to the end of the stream', () => {
+    const keys = [-5n, 3n, 2n ** 53n + 1n, 2n ** 60n, 2n ** 61n]
+    const pairs = keys.map((key, i): [bigint, bigint] => [key, BigInt(i)])
+    for (const chunkSize of [1, 26, 4096]) {
+      // Two pairs a batch: the first batch plain numbers, the second turns to values at 2^53 + 1, the third stays values.
+      const read = readTuples(rowMessages(pairs), chunkSize, 2)
+      expect(read.keys).toEqual([[-5], [3], [2n ** 53n + 1n], [2n ** 60n], [2n ** 61n]])
+      expect(read.hashes).toEqual([0, 0, 0, 0, 0])
+      expect(read.batches).toBe(3)
+      expect(read.integerBatches).toBe(1)
     }
   })
 
@@ -132,8 +188,7 @@ describe('PostgreSQL COPY TO, read off the socket', () => {
     const wire = messages(binaryCopy([[1n, 2n]]).subarray(0, 19 + 26), 4096)
     const split = new CopyMessages()
     const [chunk] = split.split(wire) as [CopyOutChunk]
-    const table = { info: { name: 'pairs' }, columns: new Map([['id', { field: { nullable: false }, baseType: 'int8' }]]) } as unknown as PgTable
-    const tuples = new HashTuples([packingOf(table, 'id')!], 'pairs')
+    const tuples = new HashTuples([packingOf(INT8_KEY, 'id')!], 'pairs')
     tuples.read(chunk, chunk.spans[0]!, chunk.spans[1]!)
     expect(() => tuples.end()).toThrow(/ended before its trailer.*compare: rows/)
   })

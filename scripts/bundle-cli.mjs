@@ -64,7 +64,9 @@ const trimmed = {
 // Chunk names carry a content hash: the previous build's would pile up.
 rmSync(join(outdir, 'chunks'), { recursive: true, force: true })
 await build({
-  entryPoints: [join(root, 'src/cli/index.ts')],
+  // The SQLite export's second reader runs in a worker thread, from a file of its own (package.json
+  // exports it as syncline/sqlite-export-worker, which the library's modules find too).
+  entryPoints: [join(root, 'src/cli/index.ts'), { in: join(root, 'src/connectors/sqlite/export-worker.ts'), out: 'sqlite-export-worker' }],
   outdir,
   bundle: true,
   splitting: true,

@@ -262,6 +262,8 @@ export interface BulkExport {
    * from it instead of counting rows in the bytes again.
    */
   readonly rows?: number
+  /** How many threads read the source for the stream, when more than one (shown with the run's progress). */
+  readers?: number
   /** Release the source's connection; call once the stream ended or was abandoned. */
   close(): Promise<void>
 }

@@ -60,7 +60,8 @@ export async function tryBulkCopy(ctx: RunContext, total: number | undefined, tr
       if (tracker && exported.highest) laterWatermark(tracker, exported.highest)
       ctx.counts.read += rows
       ctx.counts.created += rows
-      report(ctx, 'copy', rows, total, `${rows} rows copied in bulk (${format})`)
+      const readers = exported.readers !== undefined && exported.readers > 1 ? `, read by ${exported.readers} threads` : ''
+      report(ctx, 'copy', rows, total, `${rows} rows copied in bulk (${format}${readers})`)
       return true
     } catch (error) {
       if (!(error instanceof SynclineError) || error.failure !== 'data') throw error

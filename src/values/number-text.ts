@@ -63,14 +63,28 @@ export function shortDecimalText(x: number, scale: number): string | undefined {
   const k = Math.round(x * power)
   if (k / power !== x || k >= 1e15 || k <= -1e15) return undefined
   if (k === 0) return '0'
-  const digits = integerText(Math.abs(k))
-  const sign = k < 0 ? '-' : ''
-  let end = digits.length
-  while (end > digits.length - scale && digits.charCodeAt(end - 1) === 48) end--
-  if (digits.length > scale) {
-    const point = digits.length - scale
-    return end === point ? sign + digits.slice(0, point) : `${sign}${digits.slice(0, point)}.${digits.slice(point, end)}`
+  const magnitude = Math.abs(k)
+  const fraction = magnitude % power
+  const whole = integerText((magnitude - fraction) / power)
+  const text = fraction === 0 ? whole : `${whole}.${fractionText(fraction, scale)}`
+  return k < 0 ? `-${text}` : text
+}
+
+/** `fractions[scale][f]`: the digits after the point of f × 10^-scale, trailing zeros left out; scales up to 4, made on first use. */
+const fractions: string[][] = []
+
+/** The digits after the point of `fraction` × 10^-scale (0 < fraction < 10^scale), without trailing zeros. */
+function fractionText(fraction: number, scale: number): string {
+  if (scale <= 4) {
+    let table = fractions[scale]
+    if (!table) table = fractions[scale] = Array.from({ length: POWERS_OF_TEN[scale]! }, (_, f) => trimZeros(`${f}`.padStart(scale, '0')))
+    return table[fraction]!
   }
-  // |x| < 1: zeros between the point and k's digits.
-  return `${sign}0.${'0'.repeat(scale - digits.length)}${digits.slice(0, end)}`
+  return trimZeros(integerText(fraction).padStart(scale, '0'))
+}
+
+function trimZeros(digits: string): string {
+  let end = digits.length
+  while (end > 0 && digits.charCodeAt(end - 1) === 48) end--
+  return digits.slice(0, end)
 }

@@ -79,8 +79,9 @@ export async function applyBatch(ctx: PgContext, entity: string, batch: ApplyBat
     held = await holdClient(ctx.pool())
     const { client } = held
     if (isOneStatement(table, batch, groups, opts)) return { upserted: await writeGroup(client, table, groups[0]!, opts), deleted: 0 }
-    await beginWriting(client, table, ctx.errorContext().endpoint.user, opts.foreignKeyChecks)
+    // Set first: beginWriting's own statements may fail inside the transaction it began.
     inTransaction = true
+    await beginWriting(client, table, ctx.errorContext().endpoint.user, opts.foreignKeyChecks)
     const deleted = batch.deletes.length > 0 ? await deleteRows(client, table, opts.keys, batch.deletes) : 0
     let upserted = 0
     for (const group of groups) upserted += await writeGroup(client, table, group, opts)

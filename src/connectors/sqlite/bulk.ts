@@ -17,33 +17,21 @@ import type { EntityInfo, FieldInfo, Value } from '../../values/canonical.js'
 import { highestTracker, type HighestTracker } from '../highest-tracker.js'
 import { COPY_TEXT_FORMAT } from '../../values/copy-text.js'
 import type { BulkExport, BulkExportOptions } from '../connector.js'
-import { cellEncoder, decodeCell, type CellEncoder } from './copy-text-cells.js'
-import type { SqliteFile } from './database.js'
+import { cellEncoder, decodeCell } from './copy-text-cells.js'
+import { BUSY_TIMEOUT_MS, type SqliteFile } from './database.js'
+import { copyTextChunks, rowidPages } from './export-chunks.js'
 import { quoteIdent } from './dialect.js'
 import { findTable } from './introspect.js'
+import { splitRead, type SecondReader } from './parallel-export.js'
 import { requireFields } from './source.js'
-
-/**
- * Rows encoded into one string before it is written into the chunk's
- * bytes: few enough that the string rarely outlives a young-generation
- * collection (a string of hundreds of rows made the young generation grow,
- * and the peak RSS with it), enough that the per-write cost does not show.
- */
-const ROWS_PER_STRING = 10
-
-/**
- * Bytes per chunk of the stream: each chunk is one write to the
- * destination's socket, and fewer, larger writes cost less.
- */
-const CHUNK_BYTES = 256 * 1024
-
-/** Rows read per statement when a table is read in rowid order (see {@link readRows}). */
-const ROWS_PER_READ = 256
 
 /** The names SQLite gives a table's rowid, unless a column takes the name. */
 const ROWID_NAMES = ['rowid', '_rowid_', 'oid'] as const
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
+
+/** Rows read per statement by the one-statement reader (views, WITHOUT ROWID tables, in-memory databases). */
+const ROWS_PER_BATCH = 256
 
 /** The formats this connector can export. */
 export const SQLITE_BULK_FORMATS = [COPY_TEXT_FORMAT] as const
@@ -53,9 +41,11 @@ export const SQLITE_BULK_FORMATS = [COPY_TEXT_FORMAT] as const
  * `(cursor, key)` is tracked over the decoded rows as they stream (one
  * snapshot, canonical order whatever the stored formats). `reader`, a
  * connection of the export's own to the same file, lets a table with a
- * rowid be read in batches (see {@link readRows}); it is closed with the export.
+ * rowid be read in batches, and a large one by two threads
+ * (parallel-export.ts; not while tracking `highest`); it is closed with
+ * the export.
  */
-export function bulkExport(db: Database.Database, entity: EntityInfo, opts: BulkExportOptions, reader?: SqliteFile): BulkExport {
+export async function bulkExport(db: Database.Database, entity: EntityInfo, opts: BulkExportOptions, reader?: SqliteFile): Promise<BulkExport> {
   throwIfAborted(opts.signal)
   const fields = requireFields(entity, opts.fields)
   // Cursor and key fields the export does not carry are read alongside, for `highest`.
@@ -63,41 +53,27 @@ export function bulkExport(db: Database.Database, entity: EntityInfo, opts: Bulk
   const extra = requireFields(entity, tracked.filter((n, i) => !opts.fields.includes(n) && tracked.indexOf(n) === i))
   const selected = [...fields, ...extra]
   const encoders = fields.map((f) => cellEncoder(entity.name, f))
-  const rows = readRows(db, entity, selected, reader)
+  const rows = await readRows(db, entity, selected, reader, opts.highest === undefined)
   const highest = opts.highest ? highestNoter(entity.name, selected, tracked, highestTracker(selected, opts.highest.cursor, opts.highest.keys)) : undefined
+  const progress = { rows: 0 }
   let ended = false
-  let produced = 0
+  const hooks = { ...(highest ? { note: (cells: readonly unknown[]) => highest.note(cells) } : {}), afterPage: () => throwIfAborted(opts.signal) }
 
-  function* chunks(): Generator<Buffer> {
-    let chunk = Buffer.allocUnsafe(CHUNK_BYTES)
-    let used = 0
-    // A few rows per string, appended to: fewer writes into the chunk than one per row, and no long string kept alive.
-    let text = ''
-    let lines = 0
-    for (const batch of rows.batches) {
-      for (const cells of batch) {
-        text += encodeRow(encoders, cells)
-        highest?.note(cells)
-        if (++lines < ROWS_PER_STRING) continue
-        // At most 3 bytes per UTF-16 unit: a string that might not fit starts the next chunk.
-        if (used + text.length * 3 > CHUNK_BYTES && used > 0) {
-          yield chunk.subarray(0, used)
-          chunk = Buffer.allocUnsafe(CHUNK_BYTES)
-          used = 0
-        }
-        if (text.length * 3 > CHUNK_BYTES) yield Buffer.from(text)
-        else used += chunk.write(text, used)
-        produced += lines
-        text = ''
-        lines = 0
+  async function* chunks(): AsyncGenerator<Buffer> {
+    try {
+      for (const chunk of copyTextChunks(rows.pages, encoders, progress, hooks)) {
+        yield chunk
+        // The second reader's chunks that came meanwhile go out between this thread's.
+        for (let theirs = rows.second?.take(); theirs; theirs = rows.second?.take()) yield theirs
       }
-      throwIfAborted(opts.signal)
+      for (let theirs = await rows.second?.next(); theirs; theirs = await rows.second?.next()) {
+        throwIfAborted(opts.signal)
+        yield theirs
+      }
+      ended = true
+    } finally {
+      await rows.close()
     }
-    if (used > 0) yield chunk.subarray(0, used)
-    if (lines > 0) yield Buffer.from(text)
-    produced += lines
-    ended = true
-    rows.close()
   }
 
   const stream = Readable.from(chunks(), { objectMode: false })
@@ -105,24 +81,26 @@ export function bulkExport(db: Database.Database, entity: EntityInfo, opts: Bulk
     format: COPY_TEXT_FORMAT,
     fields,
     stream,
+    ...(rows.second ? { readers: 2 } : {}),
     get rows() {
-      return produced
+      return progress.rows + (rows.second?.rows ?? 0)
     },
     get highest() {
       return highest && ended ? highest.tracker.row() : undefined
     },
     close: async () => {
       // Ends the reading (and its transaction) so the connection is free for writes.
-      rows.close()
       stream.destroy()
+      await rows.close()
     },
   }
 }
 
-/** The rows of an export, in batches, and how to stop reading them early. */
+/** The rows of an export, page by page, the worker reading the rest when there is one, and how to stop early. */
 interface RowSource {
-  batches: Iterable<readonly unknown[][]>
-  close(): void
+  pages: Iterable<readonly unknown[][]>
+  second?: SecondReader
+  close(): Promise<void>
 }
 
 /**
@@ -130,12 +108,13 @@ interface RowSource {
  * than bigints; see copy-text-cells.ts for integers past 2^53) and text.
  *
  * A table with a rowid, given a connection of its own, is read there in one
- * read transaction (one snapshot), {@link ROWS_PER_READ} rows per `all()`
- * in rowid order: that costs a quarter less per row than `iterate()`, which
- * reads the rest (views, WITHOUT ROWID tables, in-memory databases, rowids
- * past 2^53) in one statement on the shared connection.
+ * read transaction (one snapshot) in rowid order, page by page
+ * (export-chunks.ts), and when `split` and large enough, half of it by a
+ * worker (parallel-export.ts). The rest (views, WITHOUT ROWID tables,
+ * in-memory databases, rowids past 2^53) is read in one statement on the
+ * shared connection.
  */
-function readRows(db: Database.Database, entity: EntityInfo, selected: readonly FieldInfo[], reader: SqliteFile | undefined): RowSource {
+async function readRows(db: Database.Database, entity: EntityInfo, selected: readonly FieldInfo[], reader: SqliteFile | undefined, split: boolean): Promise<RowSource> {
   const table = entity.name
   const columns = selected.map((f) => quoteIdent(f.name)).join(', ')
   const own = openReader(reader)
@@ -144,8 +123,14 @@ function readRows(db: Database.Database, entity: EntityInfo, selected: readonly 
   const rowid = ref?.kind === 'table' && !ref.withoutRowid ? ROWID_NAMES.find((n) => !entity.fields.some((f) => f.name.toLowerCase() === n)) : undefined
   if (own && rowid) {
     try {
+      const job = { path: reader!.path, busyTimeoutMs: BUSY_TIMEOUT_MS, table, columns, rowid, entity: entity.name, fields: [...selected] }
+      const parallel = split ? await splitRead(own, job) : undefined
+      if (parallel) {
+        const { second, ownSpan } = parallel
+        return { pages: rowidPages(own, table, columns, rowid, selected.length, ownSpan), second, close: () => closeBoth(reader!, second) }
+      }
       const batched = rowidBatches(own, table, columns, rowid, selected.length)
-      if (batched) return { batches: batched, close: () => reader!.close() }
+      if (batched) return { pages: batched, close: async () => reader!.close() }
     } catch (error) {
       reader!.close()
       throw error
@@ -157,13 +142,18 @@ function readRows(db: Database.Database, entity: EntityInfo, selected: readonly 
     let batch: unknown[][] = []
     for (const row of rows) {
       batch.push(row)
-      if (batch.length < ROWS_PER_READ) continue
+      if (batch.length < ROWS_PER_BATCH) continue
       yield batch
       batch = []
     }
     if (batch.length > 0) yield batch
   }
-  return { batches: single(), close: () => rows.return?.() }
+  return { pages: single(), close: async () => void rows.return?.() }
+}
+
+async function closeBoth(reader: SqliteFile, second: SecondReader): Promise<void> {
+  reader.close()
+  await second.close()
 }
 
 /** The reader's database, or undefined when it cannot be opened (the shared connection reads then). */
@@ -189,25 +179,8 @@ function rowidBatches(own: Database.Database, table: string, columns: string, ro
     own.exec('COMMIT')
     return undefined
   }
-  const next = own.prepare(`SELECT ${columns}, ${rowid} FROM ${quoteIdent(table)} WHERE ${rowid} > ? ORDER BY ${rowid} LIMIT ${ROWS_PER_READ}`).raw(true).safeIntegers(false)
-  function* batches(): Generator<unknown[][]> {
-    if (low === null) return
-    let after = Number(low) - 1
-    for (;;) {
-      const batch = next.all(after) as unknown[][]
-      if (batch.length === 0) return
-      yield batch
-      after = batch[batch.length - 1]![width] as number
-    }
-  }
-  return batches()
-}
-
-/** One COPY text line. */
-function encodeRow(encoders: readonly CellEncoder[], cells: readonly unknown[]): string {
-  let line = encoders[0]!(cells[0])
-  for (let i = 1; i < encoders.length; i++) line += '\t' + encoders[i]!(cells[i])
-  return line + '\n'
+  if (low === null || high === null) return []
+  return rowidPages(own, table, columns, rowid, width, { after: Number(low) - 1, through: Number(high) })
 }
 
 /** Decodes the cursor and key of each row for the tracker (only when `highest` is asked for). */

@@ -29,6 +29,16 @@ export const parallelLimits = { minRows: 100_000 }
 /** How long the export waits for another connection's write to end before it reads in one thread instead. */
 const LOCK_WAIT_MS = 1000
 
+/**
+ * The worker's young generation, capped: what it keeps alive is a page of
+ * rows and a chunk (about 6 MB of heap), but V8 grows a busy thread's young
+ * generation to its maximum over a long copy, and that of a second thread
+ * came on top of this one's: peak RSS 154 MB at 3,000,000 rows against 108
+ * MB with one reader (119 MB at 1,000,000). Smaller, it is collected more
+ * often, each time in well under a millisecond.
+ */
+const WORKER_HEAP = { maxYoungGenerationSizeMb: 12 }
+
 /** Chunks (256 KB each) the worker may post ahead of this thread's use of them. */
 const CREDIT_CHUNKS = 4
 
@@ -62,7 +72,7 @@ export async function splitRead(own: Database.Database, job: SplitJob): Promise<
   const channel = new MessageChannel()
   const control = new Int32Array(new SharedArrayBuffer(CONTROL_BYTES))
   control[CREDITS] = CREDIT_CHUNKS
-  const worker = new Worker(url, { workerData: { ...job, port: channel.port2, control: control.buffer }, transferList: [channel.port2] })
+  const worker = new Worker(url, { workerData: { ...job, port: channel.port2, control: control.buffer }, transferList: [channel.port2], resourceLimits: WORKER_HEAP })
   const second = new WorkerReader(worker, channel.port1, control)
   let lock: Database.Database | undefined
   let began = false

@@ -90,7 +90,7 @@ function comparePairs(types: readonly CanonicalType[], a: KeyHashBatch, i: numbe
   return 0
 }
 
-/** What {@link mergeIntegers} found: equal pairs, and differing keys pushed onto the chunk. */
+/** The equal pairs the merge counted since the last chunk went out (differing keys go onto the chunk itself). */
 interface IntegerRun {
   equal: number
 }

@@ -15,7 +15,7 @@ import { BUILD_TIMEOUT_MS, ensureBuilt } from './build.js'
 import { jsonLines, startCli } from './cli.js'
 import { workspace, type Workspace } from './workspace.js'
 
-/** Past parallelLimits.minRows (100,000), so the copy splits. */
+/** Past PARALLEL_MIN_ROWS (100,000, parallel-export.ts), so the copy splits. */
 const ROWS = 150_000
 const START = Date.UTC(2026, 0, 1)
 

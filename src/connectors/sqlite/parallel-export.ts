@@ -23,8 +23,8 @@ import type { RowidSpan } from './export-chunks.js'
 import { quoteIdent } from './dialect.js'
 import { CANCEL, CONTROL_BYTES, CREDITS, POSTED, reviveError, type ExportJob, type FromMain, type FromWorker } from './parallel-protocol.js'
 
-/** Tables whose rowids span fewer than `minRows` are read by one thread: starting a worker (tens of ms) would cost more than it saves. */
-export const parallelLimits = { minRows: 100_000 }
+/** Tables whose rowids span fewer than this are read by one thread: starting a worker (tens of ms) would cost more than it saves. */
+const PARALLEL_MIN_ROWS = 100_000
 
 /** How long the export waits for another connection's write to end before it reads in one thread instead. */
 const LOCK_WAIT_MS = 1000
@@ -121,7 +121,7 @@ function rowidBounds(db: Database.Database, job: SplitJob): [number, number] | u
 }
 
 function wideEnough(bounds: [number, number] | undefined): bounds is [number, number] {
-  return bounds !== undefined && bounds[1] - bounds[0] + 1 >= parallelLimits.minRows
+  return bounds !== undefined && bounds[1] - bounds[0] + 1 >= PARALLEL_MIN_ROWS
 }
 
 /** A connection holding the file's write lock, or undefined when it cannot have it soon. */

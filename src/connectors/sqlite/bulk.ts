@@ -19,7 +19,7 @@ import { COPY_TEXT_FORMAT } from '../../values/copy-text.js'
 import type { BulkExport, BulkExportOptions } from '../connector.js'
 import { cellEncoder, decodeCell } from './copy-text-cells.js'
 import { BUSY_TIMEOUT_MS, type SqliteFile } from './database.js'
-import { copyTextChunks, rowidPages } from './export-chunks.js'
+import { copyTextChunks, rowidPages, rowidSpan } from './export-chunks.js'
 import { quoteIdent } from './dialect.js'
 import { findTable } from './introspect.js'
 import { splitRead, type SecondReader } from './parallel-export.js'
@@ -27,8 +27,6 @@ import { requireFields } from './source.js'
 
 /** The names SQLite gives a table's rowid, unless a column takes the name. */
 const ROWID_NAMES = ['rowid', '_rowid_', 'oid'] as const
-
-const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER)
 
 /** Rows read per statement by the one-statement reader (views, WITHOUT ROWID tables, in-memory databases). */
 const ROWS_PER_BATCH = 256
@@ -172,15 +170,12 @@ function openReader(reader: SqliteFile | undefined): Database.Database | undefin
  */
 function rowidBatches(own: Database.Database, table: string, columns: string, rowid: string, width: number): Iterable<unknown[][]> | undefined {
   own.exec('BEGIN')
-  // The first read fixes the transaction's snapshot. Apart, min and max each take one b-tree descent; together, a full scan.
-  const from = quoteIdent(table)
-  const [low, high] = own.prepare(`SELECT (SELECT min(${rowid}) FROM ${from}), (SELECT max(${rowid}) FROM ${from})`).raw(true).safeIntegers(true).get() as [bigint | null, bigint | null]
-  if (low !== null && high !== null && (low <= -MAX_SAFE || high >= MAX_SAFE)) {
+  const span = rowidSpan(own, table, rowid)
+  if (span === undefined) {
     own.exec('COMMIT')
     return undefined
   }
-  if (low === null || high === null) return []
-  return rowidPages(own, table, columns, rowid, width, { after: Number(low) - 1, through: Number(high) })
+  return span === null ? [] : rowidPages(own, table, columns, rowid, width, span)
 }
 
 /** Decodes the cursor and key of each row for the tracker (only when `highest` is asked for). */

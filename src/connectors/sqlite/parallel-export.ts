@@ -19,8 +19,7 @@ import Database from 'better-sqlite3'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { MessageChannel, Worker, receiveMessageOnPort, type MessagePort } from 'node:worker_threads'
-import type { RowidSpan } from './export-chunks.js'
-import { quoteIdent } from './dialect.js'
+import { rowidSpan, type RowidSpan } from './export-chunks.js'
 import { CANCEL, CONTROL_BYTES, CREDITS, POSTED, reviveError, type ExportJob, type FromMain, type FromWorker } from './parallel-protocol.js'
 
 /** Tables whose rowids span fewer than this are read by one thread: starting a worker (tens of ms) would cost more than it saves. */
@@ -68,7 +67,7 @@ export type SplitJob = Omit<ExportJob, 'port' | 'control'>
  */
 export async function splitRead(own: Database.Database, job: SplitJob): Promise<{ second: SecondReader; ownSpan: RowidSpan } | undefined> {
   const url = workerUrl()
-  if (!url || !wideEnough(rowidBounds(own, job))) return undefined
+  if (!url || !wideEnough(rowidSpan(own, job.table, job.rowid))) return undefined
   const channel = new MessageChannel()
   const control = new Int32Array(new SharedArrayBuffer(CONTROL_BYTES))
   control[CREDITS] = CREDIT_CHUNKS
@@ -82,14 +81,13 @@ export async function splitRead(own: Database.Database, job: SplitJob): Promise<
     if (!lock) return await abandon(second)
     own.exec('BEGIN')
     began = true
-    const bounds = rowidBounds(own, job)
-    if (!wideEnough(bounds)) return await abandon(second, own)
-    const [low, high] = bounds
-    const middle = low + Math.floor((high - low) / 2)
-    const begin: FromMain = { type: 'begin', span: { after: middle, through: high } }
+    const span = rowidSpan(own, job.table, job.rowid)
+    if (!wideEnough(span)) return await abandon(second, own)
+    const middle = span.after + Math.floor((span.through - span.after) / 2)
+    const begin: FromMain = { type: 'begin', span: { after: middle, through: span.through } }
     channel.port1.postMessage(begin)
     if ((await second.signal()) !== 'ready') throw new Error('the worker did not take its snapshot')
-    return { second, ownSpan: { after: low - 1, through: middle } }
+    return { second, ownSpan: { after: span.after, through: middle } }
   } catch {
     // Whatever kept the worker from starting, one thread can still read the table.
     return await abandon(second, began ? own : undefined)
@@ -110,18 +108,8 @@ function workerUrl(): URL | undefined {
   }
 }
 
-/** The table's lowest and highest rowid, when both are safe integers. */
-function rowidBounds(db: Database.Database, job: SplitJob): [number, number] | undefined {
-  const from = quoteIdent(job.table)
-  // Apart, min and max each take one b-tree descent; together, a full scan.
-  const [low, high] = db.prepare(`SELECT (SELECT min(${job.rowid}) FROM ${from}), (SELECT max(${job.rowid}) FROM ${from})`).raw(true).safeIntegers(true).get() as [bigint | null, bigint | null]
-  if (low === null || high === null) return undefined
-  const max = BigInt(Number.MAX_SAFE_INTEGER)
-  return low > -max && high < max ? [Number(low), Number(high)] : undefined
-}
-
-function wideEnough(bounds: [number, number] | undefined): bounds is [number, number] {
-  return bounds !== undefined && bounds[1] - bounds[0] + 1 >= PARALLEL_MIN_ROWS
+function wideEnough(span: RowidSpan | null | undefined): span is RowidSpan {
+  return span !== null && span !== undefined && span.through - span.after >= PARALLEL_MIN_ROWS
 }
 
 /** A connection holding the file's write lock, or undefined when it cannot have it soon. */

@@ -2,7 +2,7 @@
  * `syncline verify [SYNC…]`: compare each sync's source and destination
  * without writing and print what differs. Exit 0 when every sync is in
  * step, 1 when one is not (or could not be read), 2 when one cannot be
- * compared as configured (unknown sync, entity, a two-way sync…), 130 on Ctrl-C.
+ * compared as configured (unknown sync or entity, a CSV side…), 130 on Ctrl-C.
  */
 import { SynclineError } from '../errors.js'
 import type { VerifyResult } from '../engine/verify-sync.js'
@@ -49,15 +49,16 @@ function printFailure(id: string, error: unknown, opts: GlobalOptions): number {
 
 function printResult(r: VerifyResult, opts: GlobalOptions): void {
   if (opts.json) {
-    const { id, inStep, compared, missing, extra, changed, failed, kept, samples, durationMs } = r
-    printJson({ id, inStep, compared, missing, extra, changed, failed, kept, samples, durationMs })
+    const { id, direction, inStep, compared, missing, extra, changed, failed, kept, samples, durationMs } = r
+    printJson({ id, direction, inStep, compared, missing, extra, changed, failed, kept, samples, durationMs })
     return
   }
   const seconds = (r.durationMs / 1000).toFixed(2)
   const kept = r.kept > 0 ? `; ${r.kept} destination-only kept (deletes: ignore)` : ''
   print(`${r.id}: ${r.inStep ? 'in step' : 'NOT in step'} — ${r.compared} compared in ${seconds} s: ${r.missing} missing, ${r.extra} extra, ${r.changed} changed, ${r.failed} failed${kept}`)
+  const twoWay = r.direction === 'two-way'
   section('missing (in the source, not the destination)', r.missing, r.samples.missing)
-  section('extra (at the destination, a run would delete them)', r.extra, r.samples.extra)
+  section(twoWay ? 'extra (at the destination, not the source)' : 'extra (at the destination, a run would delete them)', r.extra, r.samples.extra)
   section(
     'changed',
     r.changed,

@@ -17,7 +17,7 @@
  * and its samples are those of the row-by-row comparison.
  */
 import type { Connector } from '../connectors/connector.js'
-import { SynclineError, throwIfAborted } from '../errors.js'
+import { throwIfAborted } from '../errors.js'
 import type { SyncPlan } from '../plan/schema.js'
 import type { CanonicalType, Row } from '../values/canonical.js'
 import { valuesEqual } from '../values/compare.js'
@@ -29,6 +29,7 @@ import { mergeWithDestination, operationFor } from './full-sync.js'
 import { prepareSync } from './prepare-sync.js'
 import { emptyCounts } from './progress.js'
 import { destinationTypes, type CompareContext } from './run-context.js'
+import { twoWayMapping } from './two-way-mapping.js'
 
 /** Keys listed per kind of difference; the counts go on past them. */
 export const VERIFY_SAMPLES = 10
@@ -36,6 +37,8 @@ export const VERIFY_SAMPLES = 10
 /** What `verify` found for one sync (also the `verify --json` line). */
 export interface VerifyResult {
   id: string
+  /** A two-way sync is compared on the fields both directions write (missing: only at the source; extra: only at the destination). */
+  direction: 'one-way' | 'two-way'
   /** True when a run would change nothing: no missing, extra, changed or failed rows. */
   inStep: boolean
   /** Keys compared: every key found on either side (after the source's filters). */
@@ -76,7 +79,7 @@ export interface VerifyOptions {
 
 /** Counts and capped samples, fed one merged key at a time. */
 export class VerifyTally {
-  readonly result: Omit<VerifyResult, 'id' | 'inStep' | 'durationMs'> = {
+  readonly result: Omit<VerifyResult, 'id' | 'direction' | 'inStep' | 'durationMs'> = {
     compared: 0,
     missing: 0,
     extra: 0,
@@ -116,26 +119,20 @@ function differingFields(mapped: Row, existing: Row, types: ReadonlyMap<string, 
 /**
  * Compare one sync's source and destination. Throws a SynclineError for a
  * sync that cannot be compared (config: unknown entity, a connector that
- * cannot scan in key order, a two-way sync); resolves with the differences
+ * cannot scan in key order); resolves with the differences
  * otherwise.
  * @example const r = await verifySync({ plan, index: 0, source, destination }); if (!r.inStep) console.log(r.samples.changed)
  */
 export async function verifySync(target: VerifyTarget, opts: VerifyOptions = {}): Promise<VerifyResult> {
   const started = Date.now()
   const { plan } = target
-  if (plan.direction === 'two-way') {
-    throw new SynclineError(
-      'CAPABILITY_MISSING',
-      'config',
-      `Sync '${plan.id}' is two-way: verify compares one-way syncs only (each side of a two-way sync keeps its own cursor and may hold changes not yet sent back). Use 'syncline run ${plan.id} --dry-run' to see what a run would change.`,
-    )
-  }
+  const comparable = plan.direction === 'two-way' ? await twoWayComparable(target, opts) : plan
   requireOrderedKeyScan(plan.id, 'verify', [
     { role: 'source', connector: target.source },
     { role: 'destination', connector: target.destination },
   ])
   // dryRun: a missing destination is compared as empty, never created.
-  const prepared = await prepareSync(plan, target.index, target.source, target.destination, { dryRun: true, signal: opts.signal })
+  const prepared = await prepareSync(comparable, target.index, target.source, target.destination, { dryRun: true, signal: opts.signal })
   const tally = new VerifyTally()
   const counts = emptyCounts()
   // A dry-run writer never writes; rows that fail to map reach onRejected, counted here instead of saved.
@@ -151,10 +148,37 @@ export async function verifySync(target: VerifyTarget, opts: VerifyOptions = {})
     signal: opts.signal,
     onRejected: async (entries) => entries.forEach((e) => tally.addFailed(e.recordId)),
   })
-  const ctx: CompareContext = { prepared, counts, writer, deletes: plan.deletes === 'ignore' ? 'ignore' : 'propagate', signal: opts.signal }
+  const ctx: CompareContext = { prepared, counts, writer, deletes: comparable.deletes === 'ignore' ? 'ignore' : 'propagate', signal: opts.signal }
   await compareRows(ctx, tally)
   const r = tally.result
-  return { id: plan.id, inStep: r.missing + r.extra + r.changed + r.failed === 0, ...r, durationMs: Date.now() - started }
+  return { id: plan.id, direction: plan.direction, inStep: r.missing + r.extra + r.changed + r.failed === 0, ...r, durationMs: Date.now() - started }
+}
+
+/**
+ * The one-way full sync whose comparison answers "are both sides of this
+ * two-way sync in step" (docs/two-way.md, "Verify"): both hold the same keys
+ * and agree on every compared field, the fields mapped both ways except the
+ * cursors (each side stamps its own) and one-way fields (written forward
+ * only, so the destination's may lag on purpose). A row on one side only is
+ * a difference whatever `deletes:` says: which side a run gives it to is the
+ * base's call, and verify never reads the state.
+ */
+async function twoWayComparable(target: VerifyTarget, opts: VerifyOptions): Promise<SyncPlan> {
+  const prepared = await prepareSync(target.plan, target.index, target.source, target.destination, { dryRun: true, signal: opts.signal })
+  const compared = new Set([...prepared.destinationKeys, ...twoWayMapping(prepared, target.index).compared.names])
+  const fields = prepared.mapper.fields.filter((f) => compared.has(f.destination)).map((f) => ({ source: f.source!, destination: f.destination }))
+  const comparable: SyncPlan = {
+    ...target.plan,
+    direction: 'one-way',
+    mode: 'full',
+    deletes: 'propagate',
+    keys: prepared.keys,
+    mapping: { auto: false, exclude: [], fields },
+  }
+  delete comparable.cursor
+  delete comparable.destinationCursor
+  delete comparable.softDelete
+  return comparable
 }
 
 /**

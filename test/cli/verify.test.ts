@@ -27,7 +27,7 @@ afterEach(async () => {
 })
 
 /** The keys of a `verify --json` line (docs/plan-and-cli.md). */
-const VERIFY_KEYS = ['id', 'inStep', 'compared', 'missing', 'extra', 'changed', 'failed', 'kept', 'samples', 'durationMs']
+const VERIFY_KEYS = ['id', 'direction', 'inStep', 'compared', 'missing', 'extra', 'changed', 'failed', 'kept', 'samples', 'durationMs']
 
 function plan(pgUrl: string): string {
   return `connections:
@@ -185,17 +185,30 @@ describe.skipIf(!pgAvailable)('syncline verify, SQLite → PostgreSQL', () => {
     expect(existsSync(ws.path('.syncline'))).toBe(false)
   })
 
-  it('exits 2 for a sync it cannot compare (an unknown id, a two-way sync), naming it', async () => {
+  it('exits 2 for a sync it cannot compare (an unknown id), naming it', async () => {
     const { ws } = await shopIntoPostgres()
     const unknown = await ws.run(['verify', 'customer'])
     expect(unknown.code).toBe(2)
     expect(unknown.stderr).toContain("No sync 'customer' in the plan. Did you mean 'customers'?")
+  })
+
+  it('a two-way sync: both sides agree on the fields both directions write; a row on one side only differs', async () => {
+    const { ws, pg } = await shopIntoPostgres()
     expect((await ws.run(['run', 'customers'])).code).toBe(0)
-    const twoWay = await ws.run(['verify', 'customers', 'both-ways', '--json'])
-    expect(twoWay.code).toBe(2)
-    const lines = jsonLines(twoWay.stdout)
-    expect(lines[0]).toMatchObject({ id: 'customers', inStep: true })
-    expect(lines[1]).toMatchObject({ id: 'both-ways', errorCode: 'CAPABILITY_MISSING', error: expect.stringContaining('two-way') })
+    // Each side's cursor is its own: a destination-only timestamp is no difference.
+    await pg.exec(`UPDATE customers SET updated_at = '2026-06-01T00:00:00Z' WHERE id = 4`)
+    const inStep = await ws.run(['verify', 'both-ways', '--json'])
+    expect(inStep.code).toBe(0)
+    expect(jsonLines(inStep.stdout)[0]).toMatchObject({ id: 'both-ways', direction: 'two-way', inStep: true, compared: 10 })
+    await pg.exec(`UPDATE customers SET name = 'Customer 2 (office)' WHERE id = 2; DELETE FROM customers WHERE id = 3;
+      INSERT INTO customers VALUES (11, 'Walk-in', 'active', '2026-06-01T00:00:00Z')`)
+    const differs = await ws.run(['verify', 'both-ways'])
+    expect(differs.code).toBe(1)
+    expect(differs.stdout).toContain('both-ways: NOT in step — 11 compared')
+    expect(differs.stdout).toContain('1 missing, 1 extra, 1 changed')
+    expect(differs.stdout).toContain('missing (in the source, not the destination): 3')
+    expect(differs.stdout).toContain('extra (at the destination, not the source): 11')
+    expect(differs.stdout).toContain('changed: 2 (name)')
   })
 })
 

@@ -16,6 +16,7 @@ import { CANONICAL_TYPES, type CanonicalType, type FieldInfo, type Row, type Val
 import { normalizeDecimal } from '../../values/compare.js'
 import { canonicalJson, canonicalJsonFromValue } from '../../values/json.js'
 import { parseDate, parseLocalTimestamp, parseTime, parseTimestamp } from '../../values/temporal.js'
+import { doubleText } from '../../values/number-text.js'
 
 /** What better-sqlite3 returns for a cell (with safeIntegers) and accepts as a parameter. */
 export type SqliteValue = null | bigint | number | string | Buffer
@@ -194,7 +195,7 @@ function decimalFrom(raw: unknown): string {
   if (typeof raw === 'number') {
     if (!Number.isFinite(raw)) return fail(raw, 'a decimal', 'not finite')
     // A double prints as its shortest exact text; only exponent forms need normalizing.
-    const text = String(raw)
+    const text = doubleText(raw)
     return text.includes('e') ? normalizeDecimal(text) : text
   }
   if (typeof raw !== 'string') return fail(raw, 'a decimal')

@@ -82,6 +82,28 @@ describe.skipIf(!pgAvailable)('two-way mapping', () => {
     }
   })
 
+  it('verify compares the renamed fields both directions write; one-way fields and cursors are no difference', async () => {
+    await src.exec(`INSERT INTO items SELECT i, 'item ' || i, i, '2026-01-01T00:00:00Z' FROM generate_series(1, 30) i`)
+    const manager = await SyncManager.open({ config: plan({ ...SYNC, batchSize: 4 }), baseDir: dir.path })
+    try {
+      expect(await manager.run('products')).toMatchObject({ status: 'succeeded', created: 30 })
+      // The destination's own cursor and a hand-edited one-way label: both sides still agree.
+      await dst.exec(`UPDATE products SET label = 'hand-made', modified = '2026-02-01T00:00:00.000000Z' WHERE id = 7`)
+      expect(await manager.verify('products')).toMatchObject({ direction: 'two-way', inStep: true, compared: 30 })
+      await dst.exec(`UPDATE products SET title = 'item 12 ', modified = '2026-02-01T00:00:01.000000Z' WHERE id = 12`)
+      await src.exec(`UPDATE items SET qty = NULL, updated_at = '2026-01-02T00:00:00Z' WHERE id = 20; DELETE FROM items WHERE id = 25`)
+      const differs = await manager.verify('products')
+      expect(differs).toMatchObject({ inStep: false, compared: 30, missing: 0, extra: 1, changed: 2, samples: { extra: ['25'], changed: ['12', '20'] } })
+      expect(differs.changedFields).toEqual([['title'], ['qty']])
+      // Verify wrote nothing; a run settles both edits and the sides agree again.
+      expect(await readAll(dst, 'products', ['id'])).toHaveLength(30)
+      expect(await manager.run('products')).toMatchObject({ status: 'succeeded', conflicts: 0 })
+      expect(await manager.verify('products')).toMatchObject({ inStep: true, compared: 29 })
+    } finally {
+      await manager.close()
+    }
+  })
+
   it('names the fix when the destination cursor is missing or unknown', async () => {
     const noCursor = { ...SYNC }
     delete noCursor.destinationCursor

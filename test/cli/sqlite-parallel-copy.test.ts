@@ -152,8 +152,9 @@ syncs:
 
   it('stops on SIGTERM mid-copy: nothing written, the process exits', async () => {
     ws = workspace()
-    // Large enough that the copy reports progress before it ends.
-    fill(ws.path('src.db'), undefined, 500_000)
+    // Large enough that the copy outlasts the one-second progress interval
+    // and reports rows before it ends (500,000 rows once finished within it).
+    fill(ws.path('src.db'), undefined, 1_500_000)
     plan()
     const running = startCli(['run'], { cwd: ws.dir })
     await running.waitForStderr(/rows copied in bulk \(\d/)

@@ -2,7 +2,8 @@
  * `syncline verify [SYNC…]`: compare each sync's source and destination
  * without writing and print what differs. Exit 0 when every sync is in
  * step, 1 when one is not (or could not be read), 2 when one cannot be
- * compared as configured (unknown sync or entity, a CSV side…), 130 on Ctrl-C.
+ * compared as configured (unknown sync or entity, a side that cannot scan in
+ * key order), 130 on Ctrl-C.
  */
 import { SynclineError } from '../errors.js'
 import type { VerifyResult } from '../engine/verify-sync.js'

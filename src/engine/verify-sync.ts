@@ -119,8 +119,8 @@ function differingFields(mapped: Row, existing: Row, types: ReadonlyMap<string, 
 /**
  * Compare one sync's source and destination. Throws a SynclineError for a
  * sync that cannot be compared (config: unknown entity, a connector that
- * cannot scan in key order); resolves with the differences
- * otherwise.
+ * cannot scan in key order, a two-way mapping the entities do not fit);
+ * resolves with the differences otherwise.
  * @example const r = await verifySync({ plan, index: 0, source, destination }); if (!r.inStep) console.log(r.samples.changed)
  */
 export async function verifySync(target: VerifyTarget, opts: VerifyOptions = {}): Promise<VerifyResult> {
